@@ -1,0 +1,33 @@
+"""wellposed: machine-checked verdicts on whether VAE objectives are bounded above."""
+
+from .errors import WellposedInputError
+from .networks import (
+    BernoulliMLPDecoder,
+    GaussianMLPDecoder,
+    GaussianMLPEncoder,
+    LinearGaussianDecoder,
+    TabularEncoder,
+)
+from .objectives import Estimate, elbo, log_likelihood
+from .variance import Fixed, Floor, Learned, SharedScalar, SoftClip, ValueClamp
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BernoulliMLPDecoder",
+    "Estimate",
+    "Fixed",
+    "Floor",
+    "GaussianMLPDecoder",
+    "GaussianMLPEncoder",
+    "Learned",
+    "LinearGaussianDecoder",
+    "SharedScalar",
+    "SoftClip",
+    "TabularEncoder",
+    "ValueClamp",
+    "WellposedInputError",
+    "__version__",
+    "elbo",
+    "log_likelihood",
+]

@@ -1,0 +1,163 @@
+"""Variance policies: how a decoder's raw variance head becomes ``log sigma^2``.
+
+A policy maps the raw head output ``r`` (``W5 h + b5`` in Kingma & Welling,
+arXiv 1312.6114, App. C.2) to ``log sigma^2``.  ``log_var_floor`` is the smallest
+``log sigma^2`` the policy can produce (``None``: no floor), which gives the
+per-coordinate supremum ``-(1/2)(log 2pi + floor)`` of a Gaussian log-density
+(CLAIMS.md L2, F6).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+__all__ = [
+    "Fixed",
+    "Floor",
+    "Learned",
+    "SharedScalar",
+    "SoftClip",
+    "ValueClamp",
+    "VariancePolicy",
+    "log_softplus",
+]
+
+
+def log_softplus(r: torch.Tensor) -> torch.Tensor:
+    """``log(softplus(r)) = log log(1 + e^r)``, equal to ``r`` (to 1e-13) for ``r < -30``."""
+    low = r < -30.0
+    safe = torch.where(low, torch.full_like(r, -30.0), r)
+    return torch.where(low, r, torch.log(torch.nn.functional.softplus(safe)))
+
+
+def _require_positive(name: str, value: float, hint: str) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value <= 0.0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}; {hint}")
+    return value
+
+
+class VariancePolicy:
+    """Base class: ``__call__(raw) -> log sigma^2`` (same shape as ``raw``)."""
+
+    name: str = "policy"
+    uses_head: bool = True
+
+    @property
+    def log_var_floor(self) -> float | None:
+        """Infimum of the produced ``log sigma^2`` (``None`` when there is none)."""
+        return None
+
+    def __call__(self, raw: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Learned(VariancePolicy):
+    """App. C.2: ``log sigma^2 = r``, unconstrained, per coordinate and latent-dependent."""
+
+    name = "learned"
+
+    def __call__(self, raw: torch.Tensor) -> torch.Tensor:
+        return raw
+
+
+@dataclass(frozen=True)
+class SharedScalar(VariancePolicy):
+    """One learned ``log sigma^2`` for every coordinate and latent value (sigma-VAE, L4)."""
+
+    log_var: float = 0.0
+    name = "shared"
+    uses_head = False
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(float(self.log_var)):
+            raise ValueError(f"SharedScalar.log_var must be finite, got {self.log_var!r}")
+
+    def __call__(self, raw: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(raw, float(self.log_var))
+
+
+@dataclass(frozen=True)
+class Fixed(VariancePolicy):
+    """Fixed ``sigma^2`` (``sigma2 = 1`` is squared-error loss up to constants, S2)."""
+
+    sigma2: float = 1.0
+    name = "fixed"
+    uses_head = False
+
+    def __post_init__(self) -> None:
+        _require_positive("Fixed.sigma2", self.sigma2, "pass the fixed variance, e.g. Fixed(1.0)")
+
+    @property
+    def log_var_floor(self) -> float:
+        return math.log(self.sigma2)
+
+    def __call__(self, raw: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(raw, math.log(self.sigma2))
+
+
+@dataclass(frozen=True)
+class Floor(VariancePolicy):
+    """``sigma^2 = xi + softplus(r)``: every eigenvalue ``>= xi`` (S4, L2)."""
+
+    xi: float = 1e-3
+    name = "floor"
+
+    def __post_init__(self) -> None:
+        _require_positive("Floor.xi", self.xi, "a variance floor must be positive, e.g. 1e-3")
+
+    @property
+    def log_var_floor(self) -> float:
+        return math.log(self.xi)
+
+    def __call__(self, raw: torch.Tensor) -> torch.Tensor:
+        return torch.logaddexp(torch.full_like(raw, math.log(self.xi)), log_softplus(raw))
+
+
+@dataclass(frozen=True)
+class SoftClip(VariancePolicy):
+    """sigma-VAE softclip on ``log sigma``: ``log sigma = m + softplus(r/2 - m)``, ``m = -6``.
+
+    Rybkin et al. (arXiv 2006.13202); floor ``log sigma^2 >= 2m``.
+    """
+
+    min_log_sigma: float = -6.0
+    name = "softclip"
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(float(self.min_log_sigma)):
+            raise ValueError("SoftClip.min_log_sigma must be finite, e.g. -6.0")
+
+    @property
+    def log_var_floor(self) -> float:
+        return 2.0 * self.min_log_sigma
+
+    def __call__(self, raw: torch.Tensor) -> torch.Tensor:
+        m = self.min_log_sigma
+        return 2.0 * (m + torch.nn.functional.softplus(0.5 * raw - m))
+
+
+@dataclass(frozen=True)
+class ValueClamp(VariancePolicy):
+    """``log sigma^2 = max(r, c)`` in value only; the gradient passes straight through.
+
+    Like ``torch.nn.GaussianNLLLoss(eps)``: the value is bounded, the gradient is not.
+    """
+
+    min_log_var: float = math.log(1e-6)
+    name = "value_clamp"
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(float(self.min_log_var)):
+            raise ValueError("ValueClamp.min_log_var must be finite, e.g. log(1e-6)")
+
+    @property
+    def log_var_floor(self) -> float:
+        return self.min_log_var
+
+    def __call__(self, raw: torch.Tensor) -> torch.Tensor:
+        return raw + (torch.clamp(raw, min=self.min_log_var) - raw).detach()
