@@ -60,3 +60,19 @@ def positive_int(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 1:
         raise WellposedInputError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def check_encoder(decoder: object, encoder: object, x: torch.Tensor) -> None:
+    """Raise unless ``encoder`` maps ``x`` to the decoder's latent dimension."""
+    d_enc = getattr(encoder, "latent_dim", None)
+    if d_enc is not None and int(d_enc) != int(decoder.latent_dim):
+        raise WellposedInputError(
+            f"the encoder has latent_dim={d_enc} but the decoder has latent_dim="
+            f"{decoder.latent_dim}: build both with the same latent_dim"
+        )
+    d_in = getattr(encoder, "data_dim", None)
+    if d_in is not None and int(d_in) != int(x.shape[-1]):
+        raise WellposedInputError(
+            f"the encoder reads data_dim={d_in} but the data have {x.shape[-1]} columns: "
+            "build the encoder with the decoder's data_dim"
+        )

@@ -9,9 +9,12 @@
   ``sqrt(Var(w) / K) / E[w]`` computed in log space, or across replicates when ``replicates > 1``.
   With ``K = 1`` and common random numbers it equals the sampled-KL ELBO exactly.
 
-Randomness: one ``torch.Generator`` seeded with ``seed`` on the evaluation device; the
-sample layout does not depend on memory, so a seed reproduces the same estimate on the
-same device type.
+Randomness: one ``torch.Generator`` seeded with ``seed`` on the evaluation device.  Each
+Monte Carlo sample consumes one row of ``n * d`` standard normals padded to a multiple of 16
+(torch's CPU sampler transforms uniforms in blocks of 16), so on the CPU the draws of sample
+``s`` do not depend on how the samples are chunked: ``elbo_mc(samples=S)`` and
+``iwae_mc(samples=1, replicates=S)`` see the same ``eps`` (common random numbers), and a seed
+reproduces the same estimate on the same device type.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validate import DTYPE
+from ._validate import DTYPE, check_encoder
 from .errors import WellposedInputError
 from .networks import prior_log_prob
 
@@ -70,10 +73,50 @@ def _chunk(total: int, per_sample: int) -> int:
     return max(1, min(total, _CHUNK_ELEMENTS // max(per_sample, 1)))
 
 
-def _check_samples(samples: int, name: str) -> int:
-    if isinstance(samples, bool) or int(samples) != samples or samples < 1:
-        raise WellposedInputError(f"{name} must be a positive integer, got {samples!r}")
-    return int(samples)
+def _standard_normal(
+    gen: torch.Generator, count: int, n: int, d: int, dev: torch.device
+) -> torch.Tensor:
+    """``count`` samples of ``(n, d)`` standard normals, chunking-invariant (module doc)."""
+    row = n * d
+    padded = -(-row // 16) * 16
+    eps = torch.randn((count, padded), generator=gen, dtype=DTYPE, device=dev)
+    return eps[:, :row].reshape(count, n, d)
+
+
+def _log_weights(
+    dec: torch.nn.Module,
+    x: torch.Tensor,
+    mean: torch.Tensor,
+    log_var: torch.Tensor,
+    std: torch.Tensor,
+    gen: torch.Generator,
+    count: int,
+    dev: torch.device,
+) -> torch.Tensor:
+    """``log w = log p(x|t) + log p(t) - log q(t)`` for ``count`` fresh samples: ``(count, n)``."""
+    n, d = mean.shape
+    eps = _standard_normal(gen, count, n, d, dev)
+    t = mean + std * eps
+    return dec.log_prob(x, t) + prior_log_prob(t) - _gaussian_log_q(eps, log_var)
+
+
+def _check_samples(samples: object, name: str) -> int:
+    ok = isinstance(samples, (int, float)) and not isinstance(samples, bool)
+    if not ok or samples != int(samples) or samples < 1:  # type: ignore[arg-type]
+        raise WellposedInputError(
+            f"{name} must be a positive integer (e.g. {name}=1000), got {samples!r}"
+        )
+    return int(samples)  # type: ignore[arg-type]
+
+
+def _mean_se(rows: torch.Tensor) -> float:
+    """``std(rows) / sqrt(S)`` (two-pass, no ``E[x^2] - E[x]^2`` cancellation)."""
+    S = rows.numel()
+    if S < 2:
+        return 0.0
+    centred = rows - rows.mean()
+    var = float((centred * centred).sum()) / (S - 1)
+    return math.sqrt(var / S) if math.isfinite(var) else math.inf
 
 
 @torch.no_grad()
@@ -91,6 +134,7 @@ def elbo_mc(
     samples = _check_samples(samples, "samples")
     if kl not in {"analytic", "sampled"}:
         raise WellposedInputError(f"kl must be 'analytic' or 'sampled', got {kl!r}")
+    check_encoder(decoder, encoder, x)
     dev = resolve_device(device)
     dec, enc, x = _on(decoder, dev), _on(encoder, dev), x.to(dev, DTYPE)
     mean, log_var = enc(x)
@@ -99,23 +143,19 @@ def elbo_mc(
     n, d = mean.shape
     step = _chunk(samples, n * max(x.shape[1], d))
     sums = torch.zeros(n, dtype=DTYPE, device=dev)
-    sq_tot = torch.zeros((), dtype=DTYPE, device=dev)
-    tot = torch.zeros((), dtype=DTYPE, device=dev)
+    rows = []  # sum_i term_is for every sample s: S floats, for the standard error
     for start in range(0, samples, step):
-        eps = torch.randn((min(step, samples - start), n, d), generator=gen, dtype=DTYPE, device=dev)
-        terms = dec.log_prob(x, mean + std * eps)
+        eps = _standard_normal(gen, min(step, samples - start), n, d, dev)
+        t = mean + std * eps
+        terms = dec.log_prob(x, t)
         if kl == "sampled":
-            terms = terms + prior_log_prob(mean + std * eps) - _gaussian_log_q(eps, log_var)
+            terms = terms + prior_log_prob(t) - _gaussian_log_q(eps, log_var)
         sums += terms.sum(0)
-        row = terms.sum(-1)
-        tot += row.sum()
-        sq_tot += (row * row).sum()
+        rows.append(terms.sum(-1))
     per_point = sums / samples
     if kl == "analytic":
         per_point = per_point - 0.5 * (mean**2 + std**2 - 1.0 - log_var).sum(-1)
-    mean_row = tot / samples
-    var = (sq_tot / samples - mean_row**2) * samples / max(samples - 1, 1)
-    se = math.sqrt(max(float(var), 0.0) / samples)
+    se = _mean_se(torch.cat(rows))
     return MCResult(float(per_point.sum()), per_point.cpu(), se, samples, dev.type, int(seed))
 
 
@@ -146,31 +186,43 @@ def iwae_mc(
         mean = torch.zeros(n, d, dtype=DTYPE, device=dev)
         log_var = torch.zeros(n, d, dtype=DTYPE, device=dev)
     else:
+        check_encoder(dec, encoder, x)
         mean, log_var = _on(encoder, dev)(x)
     std = torch.exp(0.5 * log_var)
     gen = torch.Generator(device=dev).manual_seed(int(seed))
-    step = _chunk(K, n * max(x.shape[1], d))
-    estimates = []
-    se2 = torch.zeros(n, dtype=DTYPE, device=dev)
-    for _ in range(R):
-        lse1 = torch.full((n,), -math.inf, dtype=DTYPE, device=dev)
-        lse2 = torch.full((n,), -math.inf, dtype=DTYPE, device=dev)
-        for start in range(0, K, step):
-            eps = torch.randn((min(step, K - start), n, d), generator=gen, dtype=DTYPE, device=dev)
-            t = mean + std * eps
-            log_w = dec.log_prob(x, t) + prior_log_prob(t) - _gaussian_log_q(eps, log_var)
-            lse1 = torch.logaddexp(lse1, torch.logsumexp(log_w, 0))
-            lse2 = torch.logaddexp(lse2, torch.logsumexp(2.0 * log_w, 0))
-        est = lse1 - math.log(K)
-        estimates.append(est)
-        if K > 1:
-            # Var(w)/E[w]^2 = E[w^2]/E[w]^2 - 1, all in log space
-            rel_var = torch.expm1((lse2 - math.log(K)) - 2.0 * est).clamp(min=0.0)
-            se2 = rel_var * K / (K - 1) / K
-    stacked = torch.stack(estimates)
+    per_sample = n * max(x.shape[1], d)
+    room = _chunk(K * R, per_sample)
+    if room >= K:
+        # whole replicates per chunk: vectorized over replicates as well as samples
+        reps = room // K
+        estimates, lse2_last = [], None
+        for start in range(0, R, reps):
+            count = min(reps, R - start)
+            log_w = _log_weights(dec, x, mean, log_var, std, gen, count * K, dev)
+            log_w = log_w.reshape(count, K, n)
+            estimates.append(torch.logsumexp(log_w, 1) - math.log(K))
+            lse2_last = torch.logsumexp(2.0 * log_w[-1], 0)
+        stacked = torch.cat(estimates)
+        lse1_last = stacked[-1] + math.log(K)
+    else:
+        step = _chunk(K, per_sample)
+        rows = []
+        for _ in range(R):
+            lse1 = torch.full((n,), -math.inf, dtype=DTYPE, device=dev)
+            lse2 = torch.full((n,), -math.inf, dtype=DTYPE, device=dev)
+            for start in range(0, K, step):
+                log_w = _log_weights(dec, x, mean, log_var, std, gen, min(step, K - start), dev)
+                lse1 = torch.logaddexp(lse1, torch.logsumexp(log_w, 0))
+                lse2 = torch.logaddexp(lse2, torch.logsumexp(2.0 * log_w, 0))
+            rows.append(lse1 - math.log(K))
+        stacked, lse1_last, lse2_last = torch.stack(rows), lse1, lse2
     per_point = stacked.mean(0)
     if R > 1:
-        se = math.sqrt(float(stacked.sum(-1).var()) / R)
+        se = _mean_se(stacked.sum(-1))
+    elif K > 1:
+        # delta method: Var(mean w)/E[w]^2 = (E[w^2]/E[w]^2 - 1)/(K-1) (unbiased), in log space
+        rel_var = torch.expm1(lse2_last + math.log(K) - 2.0 * lse1_last).clamp(min=0.0)
+        se = math.sqrt(float((rel_var / (K - 1)).sum()))
     else:
-        se = math.sqrt(float(se2.sum()))
+        se = 0.0
     return MCResult(float(per_point.sum()), per_point.cpu(), se, K * R, dev.type, int(seed))

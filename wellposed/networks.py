@@ -24,8 +24,10 @@ from torch import nn
 
 from ._validate import DTYPE, as_data, as_param, positive_int
 from .errors import WellposedInputError
-from .families import LOG_2PI, bernoulli_log_prob, gaussian_log_prob
+from .families import LOG_2PI, bernoulli_log_prob, gaussian_log_prob, gaussian_rows_inplace_
 from .variance import Learned, VariancePolicy
+
+_BLOCK_ROWS = 4096  # rows (sample x point pairs) per fused block: one GEMM of (rows, 2D)
 
 __all__ = [
     "BernoulliMLPDecoder",
@@ -112,12 +114,63 @@ class GaussianMLPDecoder(_MLP):
         return mean, self.variance(raw)
 
     def log_prob(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """``log p(x | t) = sum_j log N(x_j | mu_j(t), sigma_j^2(t))``."""
-        mean, log_var = self(t)
-        return gaussian_log_prob(x, mean, log_var).sum(-1)
+        """``log p(x | t) = sum_j log N(x_j | mu_j(t), sigma_j^2(t))``.
+
+        Under autograd this is :func:`~wellposed.families.gaussian_log_prob` on
+        :meth:`forward`.  Without autograd (the Monte Carlo line) a fused path computes the
+        same value blockwise: one GEMM for both heads (concatenated weights), in-place
+        elementwise work (:func:`~wellposed.families.gaussian_rows_inplace_`), and the safe
+        path only for rows whose fast value is not finite (e.g. ``log sigma^2 < -1419``).
+        """
+        if _needs_autograd(self, x, t) or x.ndim != 2 or t.ndim < 2:
+            mean, log_var = self(t)
+            return gaussian_log_prob(x, mean, log_var).sum(-1)
+        return self._log_prob_fused(x, t)
+
+    def _heads(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Fresh (writable) ``(mu, log sigma^2)`` for hidden units ``h`` of shape ``(rows, H)``."""
+        D = self.data_dim
+        if isinstance(self.variance, Learned):
+            out = torch.addmm(torch.cat([self.b4, self.b5]), h, torch.cat([self.W4, self.W5]).T)
+            return out[:, :D], out[:, D:]
+        mean = torch.addmm(self.b4, h, self.W4.T)
+        raw = torch.addmm(self.b5, h, self.W5.T) if self.variance.uses_head else mean
+        return mean, self.variance(raw).clone()
+
+    def _log_prob_fused(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        n, d = t.shape[-2], t.shape[-1]
+        if x.shape[0] not in (1, n):
+            return gaussian_log_prob(x, *self(t)).sum(-1)
+        lead = t.shape[:-2]
+        t3 = t.reshape(-1, n, d)
+        out = torch.empty(t3.shape[:2], dtype=t.dtype, device=t.device)
+        per_block = max(1, _BLOCK_ROWS // n)
+        for s0 in range(0, t3.shape[0], per_block):
+            tb = t3[s0 : s0 + per_block].reshape(-1, d)
+            h = torch.addmm(self.b3, tb, self.W3.T).tanh_()
+            mean, log_var = self._heads(h)
+            rows = tb.shape[0] // n
+            vals = gaussian_rows_inplace_(x, mean.view(rows, n, -1), log_var.view(rows, n, -1))
+            bad = ~torch.isfinite(vals)
+            if bad.any():  # recompute with the safe path (exact at any log sigma^2)
+                idx = bad.nonzero(as_tuple=True)
+                safe_mean, safe_lv = self(t3[s0 : s0 + per_block][idx])
+                xs = x[idx[1]] if x.shape[0] == n else x
+                vals[idx] = gaussian_log_prob(xs, safe_mean, safe_lv).sum(-1)
+            out[s0 : s0 + per_block] = vals
+        return out.reshape(*lead, n)
 
     def check_data(self, x: object) -> torch.Tensor:
         return as_data(x, self.data_dim)
+
+
+def _needs_autograd(module: nn.Module, *tensors: torch.Tensor) -> bool:
+    """True when a gradient could flow (grad mode on and a parameter or input requires it)."""
+    if not torch.is_grad_enabled():
+        return False
+    return any(t.requires_grad for t in tensors) or any(
+        p.requires_grad for p in module.parameters()
+    )
 
 
 class BernoulliMLPDecoder(_MLP):

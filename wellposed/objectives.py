@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from . import exact, montecarlo, quadrature
+from ._validate import check_encoder
 from .errors import WellposedInputError
 from .networks import LinearGaussianDecoder
 
@@ -52,10 +53,7 @@ def _no_closed_form(decoder: torch.nn.Module) -> WellposedInputError:
 
 
 def _linear_arrays(decoder: LinearGaussianDecoder) -> tuple[np.ndarray, ...]:
-    return tuple(
-        a.detach().cpu().numpy()
-        for a in (decoder.W, decoder.b, decoder.log_var_vector)
-    )
+    return tuple(a.detach().cpu().numpy() for a in (decoder.W, decoder.b, decoder.log_var_vector))
 
 
 def _from_mc(res: montecarlo.MCResult) -> Estimate:
@@ -77,6 +75,7 @@ def elbo(
     """ELBO ``sum_i E_q[log p(x_i|t)] - KL(q(t|x_i) || N(0, I))`` by the chosen line."""
     _check_method(method)
     x = decoder.check_data(data)
+    check_encoder(decoder, encoder, x)
     if method == "mc":
         res = montecarlo.elbo_mc(decoder, encoder, x, samples=samples, seed=seed, device=device)
         return _from_mc(res)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .errors import WellposedInputError
+
 __all__ = [
     "Fixed",
     "Floor",
@@ -23,20 +25,40 @@ __all__ = [
     "ValueClamp",
     "VariancePolicy",
     "log_softplus",
+    "softplus",
 ]
+
+
+def softplus(r: torch.Tensor) -> torch.Tensor:
+    """``log(1 + e^r) = logaddexp(r, 0)``, full relative precision for every ``r``.
+
+    (``torch.nn.functional.softplus`` returns ``r`` itself above its threshold 20, a
+    relative error of ``e^{-20}/20 ~ 1e-10``.)
+    """
+    return torch.logaddexp(r, torch.zeros_like(r))
 
 
 def log_softplus(r: torch.Tensor) -> torch.Tensor:
     """``log(softplus(r)) = log log(1 + e^r)``, equal to ``r`` (to 1e-13) for ``r < -30``."""
     low = r < -30.0
     safe = torch.where(low, torch.full_like(r, -30.0), r)
-    return torch.where(low, r, torch.log(torch.nn.functional.softplus(safe)))
+    return torch.where(low, r, torch.log(softplus(safe)))
+
+
+def _finite_float(name: str, value: object, hint: str) -> float:
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise WellposedInputError(f"{name} must be a number, got {value!r}; {hint}") from exc
+    if not math.isfinite(out):
+        raise WellposedInputError(f"{name} must be finite, got {value!r}; {hint}")
+    return out
 
 
 def _require_positive(name: str, value: float, hint: str) -> float:
-    value = float(value)
+    value = _finite_float(name, value, hint)
     if not math.isfinite(value) or value <= 0.0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}; {hint}")
+        raise WellposedInputError(f"{name} must be a finite number > 0, got {value!r}; {hint}")
     return value
 
 
@@ -74,8 +96,7 @@ class SharedScalar(VariancePolicy):
     uses_head = False
 
     def __post_init__(self) -> None:
-        if not math.isfinite(float(self.log_var)):
-            raise ValueError(f"SharedScalar.log_var must be finite, got {self.log_var!r}")
+        _finite_float("SharedScalar.log_var", self.log_var, "e.g. SharedScalar(0.0)")
 
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:
         return torch.full_like(raw, float(self.log_var))
@@ -129,8 +150,7 @@ class SoftClip(VariancePolicy):
     name = "softclip"
 
     def __post_init__(self) -> None:
-        if not math.isfinite(float(self.min_log_sigma)):
-            raise ValueError("SoftClip.min_log_sigma must be finite, e.g. -6.0")
+        _finite_float("SoftClip.min_log_sigma", self.min_log_sigma, "e.g. SoftClip(-6.0)")
 
     @property
     def log_var_floor(self) -> float:
@@ -138,7 +158,7 @@ class SoftClip(VariancePolicy):
 
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:
         m = self.min_log_sigma
-        return 2.0 * (m + torch.nn.functional.softplus(0.5 * raw - m))
+        return 2.0 * (m + softplus(0.5 * raw - m))
 
 
 @dataclass(frozen=True)
@@ -146,18 +166,19 @@ class ValueClamp(VariancePolicy):
     """``log sigma^2 = max(r, c)`` in value only; the gradient passes straight through.
 
     Like ``torch.nn.GaussianNLLLoss(eps)``: the value is bounded, the gradient is not.
+    Written ``clamp(r).detach() + (r - r.detach())`` so the value is exactly
+    ``max(r, c)`` even for ``|r|`` near the float64 range (``r + (c - r)`` is not).
     """
 
     min_log_var: float = math.log(1e-6)
     name = "value_clamp"
 
     def __post_init__(self) -> None:
-        if not math.isfinite(float(self.min_log_var)):
-            raise ValueError("ValueClamp.min_log_var must be finite, e.g. log(1e-6)")
+        _finite_float("ValueClamp.min_log_var", self.min_log_var, "e.g. ValueClamp(-13.8)")
 
     @property
     def log_var_floor(self) -> float:
         return self.min_log_var
 
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:
-        return raw + (torch.clamp(raw, min=self.min_log_var) - raw).detach()
+        return torch.clamp(raw, min=self.min_log_var).detach() + (raw - raw.detach())

@@ -1,0 +1,80 @@
+"""Hypothesis properties for the family audit (issue 5).
+
+* bounded families never exceed their analytic supremum on drawn parameters;
+* unbounded families pass any drawn target M (up to 1e6) along their spike sequence
+  (scale -> 0 or concentration -> inf with the location at x).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wellposed import _audit_families as fam
+from wellposed.audit import audit_family
+
+finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+raw = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
+unit_open = st.floats(1e-6, 1 - 1e-6, allow_nan=False)
+targets = st.floats(1.0, 1e6, allow_nan=False)
+
+
+@given(x=finite, loc=finite, r=raw)
+def test_softclip_never_exceeds_bound(x: float, loc: float, r: float) -> None:
+    v = float(fam.log_softclip_gaussian(np.array(x), np.array(loc), np.array(r)))
+    assert v <= fam.SOFTCLIP_BOUND + 1e-12
+
+
+@given(x=finite, loc=finite, rs=raw, rd=st.floats(-50, 50))
+def test_studentt_floor_never_exceeds_bound(x: float, loc: float, rs: float, rd: float) -> None:
+    v = float(fam.log_studentt_floor(np.array(x), np.array(loc), np.array(rs), np.array(rd)))
+    assert v <= fam.STUDENTT_FLOOR_BOUND + 1e-9
+
+
+@given(x=finite, mean=finite, log_var=st.floats(-700, 50))
+def test_gaussian_nll_value_never_exceeds_bound(x: float, mean: float, log_var: float) -> None:
+    v = float(fam.log_gaussian_nll_value(np.array(x), np.array(mean), np.array(math.exp(log_var))))
+    assert v <= fam.GAUSSIAN_NLL_BOUND + 1e-12
+
+
+@given(x=st.one_of(st.sampled_from([0.0, 1.0]), unit_open), logit=st.floats(-1e4, 1e4))
+def test_bernoulli_below_minus_entropy(x: float, logit: float) -> None:
+    v = float(fam.log_bernoulli(np.array(x), np.array(logit)))
+    bound = audit_family("bernoulli", np.array([x]), probe=False).observations[0].bound
+    assert v <= bound + 1e-12
+
+
+@given(k=st.integers(0, 255), loc=st.floats(-2, 3), ls=st.floats(-30, 5))
+def test_discretized_masses_nonpositive(k: int, loc: float, ls: float) -> None:
+    x = np.array(k / 255.0)
+    assert float(fam.log_discretized_gaussian(x, np.array(loc), np.array(ls))) <= 0.0
+    assert float(fam.log_discretized_logistic(x, np.array(loc), np.array(ls))) <= 0.0
+
+
+@given(x=st.floats(0.001, 0.999), eta=st.floats(-1e4, 1e4))
+def test_continuous_bernoulli_interior_bound(x: float, eta: float) -> None:
+    bound = audit_family("continuous_bernoulli", np.array([x]), probe=False).observations[0].bound
+    assert float(fam.cb_log_prob(np.array(x), np.array(eta))) <= bound + 1e-9
+
+
+# spike sequences: k needed to pass M, from the analytic rate (with margin 20 nats)
+SPIKES = {"normal": 1.0, "laplace": 1.0, "studentt": 1.0, "logistic": 1.0,
+          "lognormal": 1.0, "gamma": 0.5, "beta": 0.5, "vonmises": 0.5,
+          "global_logvar_gaussian": 1.0}
+
+
+@given(name=st.sampled_from(sorted(SPIKES)), x=st.floats(0.01, 0.99), m=targets)
+def test_unbounded_families_pass_any_target(name: str, x: float, m: float) -> None:
+    k = (m + 20.0 - math.log(x) - math.log1p(-x)) / SPIKES[name]
+    v = float(fam.ANALYTIC[name].spike(np.array(x), np.array(k)))
+    assert math.isfinite(v) and v > m
+
+
+@given(x=st.sampled_from([0.0, 1.0]), m=targets)
+def test_continuous_bernoulli_boundary_passes_any_target(x: float, m: float) -> None:
+    # log p grows like k = log|logit|: about log log(1/lam), slow but unbounded
+    v = float(fam.spike_cb_boundary(np.array(x), np.array(m + 1.0)))
+    assert v > m

@@ -1,0 +1,204 @@
+"""Data audit: features of a data set that make common objectives unbounded.
+
+Each finding names the objectives it breaks and why, with the claim it comes from
+(CLAIMS.md: L5 probabilistic PCA, L6 constant coordinates, F3 continuous Bernoulli,
+S5/L3 discrete bounds, L1/L7 spikes).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class AuditInputError(ValueError):
+    """Bad input to the audit; the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class DataFinding:
+    """One feature of the data: where it is, what it breaks and why."""
+
+    kind: str  # constant_coordinate | exact_zero_one | low_rank | duplicate_rows | quantized
+    where: tuple[int, ...]  # coordinates (columns) or rows concerned
+    detail: str
+    objectives: tuple[str, ...]
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "where": list(self.where), "detail": self.detail,
+                "objectives": list(self.objectives), "why": self.why}
+
+
+@dataclass(frozen=True)
+class DataAudit:
+    """Result of :func:`audit_data`: shape, rank and the findings (possibly none)."""
+
+    n: int
+    dim: int
+    rank: int
+    latent_dim: int | None
+    findings: tuple[DataFinding, ...] = field(default_factory=tuple)
+
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(f.kind for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, "dim": self.dim, "rank_centred": self.rank,
+                "latent_dim": self.latent_dim,
+                "findings": [f.to_dict() for f in self.findings]}
+
+    def render_text(self) -> str:
+        """Human-readable summary (deterministic)."""
+        lines = [f"data: n = {self.n}, D = {self.dim}, rank of centred data = {self.rank}"
+                 + (f", latent size d = {self.latent_dim}" if self.latent_dim is not None else "")]
+        if not self.findings:
+            lines.append("no findings: none of the audited features is present")
+        for f in self.findings:
+            lines.append(f"- {f.kind}: {f.detail}")
+            lines.append(f"  breaks: {'; '.join(f.objectives)}")
+            lines.append(f"  why: {f.why}")
+        return "\n".join(lines) + "\n"
+
+
+def load_data(path: str | os.PathLike[str]) -> np.ndarray:
+    """Load a ``.npy`` array of observations as float64 (1-D or 2-D), or raise AuditInputError."""
+    p = os.fspath(path)
+    if not p.endswith(".npy"):
+        raise AuditInputError(f"{p!r} is not a .npy file; save your array with "
+                              "numpy.save('data.npy', X) and pass that file")
+    if not os.path.isfile(p):
+        raise AuditInputError(f"data file {p!r} does not exist; check the path")
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except ValueError as exc:
+        raise AuditInputError(f"{p!r} holds an object (pickled) array or is not a valid .npy "
+                              f"file ({exc}); save a numeric array with numpy.save") from exc
+    except OSError as exc:
+        raise AuditInputError(f"cannot read {p!r} as .npy ({exc}); save it with numpy.save"
+                              ) from exc
+    return validate_data(arr, name=p)
+
+
+def validate_data(arr: Any, name: str = "data") -> np.ndarray:
+    """Check dtype, dimension and finiteness; return a float64 copy (1-D or 2-D)."""
+    arr = np.asarray(arr)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
+                                   or arr.dtype == np.bool_):
+        raise AuditInputError(f"{name}: dtype {arr.dtype} is not numeric; convert with "
+                              "X.astype(np.float64) before saving")
+    if arr.ndim not in (1, 2):
+        raise AuditInputError(f"{name}: expected a 1-D array of observations or a 2-D (n, D) "
+                              f"array, got ndim = {arr.ndim} (shape {arr.shape}); reshape with "
+                              "X.reshape(len(X), -1)")
+    if arr.size == 0:
+        raise AuditInputError(f"{name}: the array is empty; pass at least one observation")
+    out = arr.astype(np.float64)
+    if not np.all(np.isfinite(out)):
+        bad = int(np.sum(~np.isfinite(out)))
+        raise AuditInputError(f"{name}: {bad} NaN or infinite entries; remove or impute them "
+                              "before auditing")
+    return out
+
+
+def _on_grid(col: np.ndarray) -> tuple[bool, float]:
+    """Whether the distinct values of a column are integer multiples of their smallest gap."""
+    u = np.unique(col)
+    if len(u) < 2:
+        return False, 0.0
+    h = float(np.min(np.diff(u)))
+    k = (u - u[0]) / h
+    return bool(np.all(np.abs(k - np.round(k)) < 1e-6)), h
+
+
+def audit_data(X: np.ndarray, *, latent_dim: int | None = None) -> DataAudit:
+    """Find constant coordinates, exact 0/1 values, low rank, duplicates and quantization.
+
+    * constant coordinate j (max == min): per-coordinate learned variance is unbounded even
+      with a constant/affine decoder mean (CLAIMS.md L6, Heywood case);
+    * exact 0 or 1 entries: continuous Bernoulli unbounded there (F3; log p ~ log log(1/lam));
+      Beta/Gamma/Kumaraswamy densities are +inf at 0 (or 1) for concentration < 1 (F2);
+    * rank r of the centred data <= latent size d: pPCA/linear VAE unbounded, rate
+      (D - r)/2 per observation per unit log(1/gamma) (L5; Dai & Wipf 2019);
+    * duplicate rows: a spike on a repeated row collects all copies (rate m D per unit
+      log(1/sigma), L1/L7) and the discrete bound becomes sum_u n_u log(n_u/n) (S5/L3);
+    * quantization (few distinct values on a grid): a continuous density fitted to discrete
+      data can spike on grid values shared by many points; use a discretized likelihood
+      (F5, <= 0) or uniform dequantization (Theis et al. 2016, bounded by the discrete one).
+    """
+    X = validate_data(X)
+    if X.ndim == 1:
+        X = X[:, None]
+    if latent_dim is not None and (not isinstance(latent_dim, int | np.integer) or latent_dim < 0):
+        raise AuditInputError(f"latent_dim must be a non-negative integer, got {latent_dim!r}")
+    n, D = X.shape
+    findings: list[DataFinding] = []
+    const = np.flatnonzero(np.ptp(X, axis=0) == 0)
+    if len(const):
+        findings.append(DataFinding(
+            "constant_coordinate", tuple(int(j) for j in const),
+            f"{len(const)} constant coordinate(s): {_few(const)}",
+            ("Gaussian decoder with per-coordinate learned variance (L6)",
+             "any location-scale output (Laplace, Student-t, logistic) with per-coordinate "
+             "learned scale (F1)"),
+            "set that coordinate's mean to the constant and its variance to 0: log p grows "
+            "like log(1/sigma) per such coordinate for EVERY observation, even with a constant "
+            "or affine decoder mean"))
+    zero_one = np.flatnonzero(np.any((X == 0.0) | (X == 1.0), axis=0))
+    if len(zero_one):
+        cnt = int(np.sum((X == 0.0) | (X == 1.0)))
+        findings.append(DataFinding(
+            "exact_zero_one", tuple(int(j) for j in zero_one),
+            f"{cnt} entries exactly 0 or 1 in {len(zero_one)} coordinate(s): {_few(zero_one)}",
+            ("continuous Bernoulli output (F3)",
+             "Beta / Kumaraswamy output at 0 or 1, Gamma / Exponential / half-normal at 0 (F2)"),
+            "log CB(0 | lam) = log C(lam) + log(1 - lam) ~ log log(1/lam) -> inf (bounded only "
+            "on (0,1)); Beta and Gamma densities are +inf at 0 when the concentration is < 1"))
+    Xc = X - X.mean(axis=0)
+    rank = int(np.linalg.matrix_rank(Xc)) if n > 1 else 0
+    if latent_dim is not None and rank <= latent_dim and D > rank:
+        findings.append(DataFinding(
+            "low_rank", (), f"centred data have rank {rank} <= latent size d = {latent_dim} "
+            f"(D = {D})",
+            ("probabilistic PCA / linear-Gaussian VAE with learned noise variance (L5)",),
+            f"the data lie in a {rank}-dimensional affine subspace the decoder can span: the "
+            f"noise variance gamma -> 0 sends l to +inf at rate (D - r)/2 = {(D - rank) / 2:g} "
+            "per observation per unit log(1/gamma) (Tipping & Bishop 1999; Dai & Wipf 2019)"))
+    uniq, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
+    dup_rows = np.flatnonzero(counts[np.ravel(inverse)] > 1)
+    if len(dup_rows):
+        findings.append(DataFinding(
+            "duplicate_rows", tuple(int(i) for i in dup_rows),
+            f"{n - len(uniq)} duplicate row(s); rows involved: {_few(dup_rows)}; largest "
+            f"multiplicity {int(counts.max())}",
+            ("Gaussian / Gaussian-mixture spikes (L1, L7): faster divergence",
+             "Bernoulli / categorical bound (S5, L3) changes"),
+            "a spike on a repeated row collects all m copies (rate m D per unit log(1/sigma)); "
+            "the discrete bound becomes sum_u n_u log(n_u/n) instead of -n log n"))
+    quant = []
+    for j in range(D):
+        k = len(np.unique(X[:, j]))
+        grid, h = _on_grid(X[:, j])
+        if 1 < k <= 256 and k < n and grid:
+            quant.append((j, k, h))
+    if quant:
+        js = np.array([q[0] for q in quant])
+        ks = sorted({q[1] for q in quant})
+        findings.append(DataFinding(
+            "quantized", tuple(int(j) for j in js),
+            f"{len(quant)} coordinate(s) take few distinct values on a regular grid "
+            f"({_few(js)}; distinct counts {_few(np.array(ks))}; step {quant[0][2]:.6g})",
+            ("continuous-density outputs with learned scale on undequantized data "
+             "(Gaussian, logistic, Laplace)",),
+            "several observations share each grid value, so a spike on a grid value gains "
+            "log(1/sigma) per point on it; use a discretized likelihood (F5, <= 0) or uniform "
+            "dequantization (bounded by the discrete log-likelihood, Theis et al. 2016)"))
+    return DataAudit(n=n, dim=D, rank=rank, latent_dim=latent_dim, findings=tuple(findings))
+
+
+def _few(idx: np.ndarray, k: int = 8) -> str:
+    items = [str(int(i)) for i in np.asarray(idx)[:k]]
+    return "[" + ", ".join(items) + (", ..." if len(idx) > k else "") + "]"

@@ -1,0 +1,303 @@
+"""The generator: adversarial parameterization sequences ``(theta_k, phi_k)``.
+
+Every construction is a real decoder from :mod:`wellposed.networks` with exactly set
+weights (plus, where the claim needs one, a :class:`~wellposed.networks.TabularEncoder`),
+indexed by a steepness / precision parameter ``k``.  Closed forms for the values along
+each sequence live in :mod:`wellposed.exact` (:func:`wellposed.exact.construction_values`);
+this module only builds parameters.
+
+* :func:`spike` -- L1 / S1 / S6 / S10 (Mattei & Frellsen 2018, Sec. 2, made explicit in the
+  App. C.2 architecture): one tanh unit ``h1 = tanh(k t_1)``, ``W4 = 0, b4 = x_i``,
+  ``W5 = -(k/2) 1 e1^T, b5 = -(k/2) 1``, so ``log sigma^2(t) = -(k/2)(1 + tanh(k t_1))
+  = -k sigmoid(2 k t_1)``: variance ``e^-k`` on the half-space ``t_1 > 0``, 1 on the other.
+* :func:`staircase` -- L2 / L3 / L4: a 1-D latent cut into ``n`` intervals of prior mass
+  ``1/n`` (boundaries ``Phi^-1(j/n)``) by ``n - 1`` tanh steps of steepness ``a``; the mean
+  is ``x_j`` on interval ``j`` (Bernoulli: logits ``k (2 x_j - 1)``).
+* :func:`constant_coordinate` -- L6: constant mean, variance ``e^-k`` on a constant coordinate.
+* :func:`rank_deficient_ppca` -- L5: pPCA on data in an ``r <= d`` dimensional affine
+  subspace with noise variance ``e^-k``.
+* :func:`collapse_to_point` -- S7: ``n = 1``, mean ``x_1``, variance ``e^-k``, ``q`` = prior.
+* :func:`thread_decoder` -- S8 / S9: ``x = 0``, ``D = d = 1``, ``p(x|t) = N(x | t, 1/lam)``
+  (identity) or ``N(x | 0, 1/lam)`` (constant).
+* :func:`collapsing_gmm` -- S3 / L7: a two-component Gaussian mixture with one component
+  collapsing on ``x_0``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.stats
+from torch import nn
+
+from ._validate import as_data
+from .errors import WellposedInputError
+from .networks import (
+    BernoulliMLPDecoder,
+    GaussianMLPDecoder,
+    LinearGaussianDecoder,
+    TabularEncoder,
+)
+from .variance import Learned, SharedScalar, VariancePolicy
+
+__all__ = [
+    "ENCODERS",
+    "SPIKE_Q_MEAN",
+    "SPIKE_Q_STD",
+    "Construction",
+    "collapse_to_point",
+    "collapsing_gmm",
+    "constant_coordinate",
+    "rank_deficient_ppca",
+    "spike",
+    "staircase",
+    "thread_decoder",
+]
+
+ENCODERS = ("coadapted", "fixed", "prior")
+SPIKE_Q_MEAN = 1.0  # q(t | x_i) = N(+e1, 0.3^2 I) for the spiked point
+SPIKE_Q_STD = 0.3
+
+
+@dataclass(frozen=True)
+class Construction:
+    """One member ``theta_k`` of an adversarial sequence, ready to evaluate.
+
+    ``witness`` holds the numbers a report shows (``k``, ``log sigma^2`` at the spiked
+    point, encoder widths, ...); ``data`` is the float64 ``(n, D)`` array it was built for;
+    ``spec`` holds what :func:`wellposed.exact.construction_values` needs.
+    """
+
+    name: str
+    k: float
+    data: np.ndarray = field(repr=False)
+    decoder: nn.Module = field(repr=False)
+    encoder: nn.Module | None = field(repr=False)
+    witness: dict[str, float]
+    spec: dict[str, object] = field(default_factory=dict, repr=False)
+
+
+def _check_k(k: float) -> float:
+    k = float(k)
+    if not math.isfinite(k) or k <= 0:
+        raise WellposedInputError(f"k must be a finite number > 0, got {k!r}")
+    return k
+
+
+def _data(data: object, *, binary: bool = False) -> np.ndarray:
+    arr = np.asarray(data, dtype=np.float64) if not hasattr(data, "numpy") else data
+    dim = np.shape(arr)[1] if np.ndim(arr) == 2 else 1
+    return as_data(arr, dim, binary=binary).numpy()
+
+
+def _encoder(means: np.ndarray, stds: np.ndarray) -> TabularEncoder:
+    return TabularEncoder(means, 2.0 * np.log(stds))
+
+
+def spike(
+    data: object, k: float, *, index: int = 0, latent_dim: int = 1, encoder: str = "coadapted"
+) -> Construction:
+    """The L1 spike on ``x_index`` (module doc), with the chosen encoder family.
+
+    ``encoder``: ``"coadapted"`` puts ``q(t|x_index) = N(+e1, 0.3^2 I)`` and the other points
+    at ``N(-e1, I/(4k))`` (their ELBO terms stay bounded; L1); ``"fixed"`` keeps the others at
+    ``N(-e1, 0.3^2 I)`` (negative control: their terms -> -inf because ``E_q[1/sigma^2]``
+    grows like ``e^k`` times the tail mass); ``"prior"`` uses ``q = p(t)`` for everyone.
+    """
+    x = _data(data)
+    k = _check_k(k)
+    n, D = x.shape
+    if not 0 <= index < n:
+        raise WellposedInputError(f"index must be in [0, {n}), got {index}")
+    if encoder not in ENCODERS:
+        raise WellposedInputError(f"encoder must be one of {ENCODERS}, got {encoder!r}")
+    d = int(latent_dim)
+    dec = GaussianMLPDecoder(d, 1, D, Learned())
+    W3 = np.zeros((1, d))
+    W3[0, 0] = k
+    dec.set_weights(
+        W3=W3, b3=np.zeros(1), W4=np.zeros((D, 1)), b4=x[index],
+        W5=np.full((D, 1), -k / 2), b5=np.full(D, -k / 2),
+    )
+    means = np.zeros((n, d))
+    stds = np.ones((n, d))
+    if encoder != "prior":
+        other_std = SPIKE_Q_STD if encoder == "fixed" else 1.0 / math.sqrt(4.0 * k)
+        means[:, 0] = -SPIKE_Q_MEAN
+        stds[:] = other_std
+        means[index, 0] = SPIKE_Q_MEAN
+        stds[index] = SPIKE_Q_STD
+    witness = {"k": k, "log_var_on_spike": -k, "index": float(index), "q_std_others": stds[0, 0]}
+    if n > 1:
+        witness["q_std_others"] = float(stds[(index + 1) % n, 0])
+    spec = {"q_mean": means[:, 0].copy(), "q_std": stds[:, 0].copy(), "latent_dim": d,
+            "index": index}
+    return Construction(f"spike/{encoder}", k, x, dec, _encoder(means, stds), witness, spec)
+
+
+def _boundaries(n: int) -> np.ndarray:
+    """``Phi^-1(j/n)``, ``j = 1..n-1``: cut points of ``n`` intervals of prior mass ``1/n``."""
+    return scipy.stats.norm.ppf(np.arange(1, n) / n)
+
+
+def _centres(n: int) -> np.ndarray:
+    """Prior medians of the ``n`` equal-mass intervals, ``Phi^-1((j - 1/2)/n)``."""
+    return scipy.stats.norm.ppf((np.arange(n) + 0.5) / n)
+
+
+def _half_widths(n: int) -> np.ndarray:
+    """Distance from each centre to its nearest boundary (``inf`` for ``n = 1``)."""
+    edges = np.concatenate([[-np.inf], _boundaries(n), [np.inf]])
+    c = _centres(n)
+    return np.minimum(c - edges[:-1], edges[1:] - c)
+
+
+def staircase(
+    data: object,
+    k: float,
+    *,
+    variance: VariancePolicy | None = None,
+    family: str = "gaussian",
+) -> Construction:
+    """The memorizing staircase: ``mu(t) = x_j`` on the ``j``-th equal-prior-mass interval.
+
+    Steps ``h_l = tanh(a (t - c_l))`` with ``a = (k + 20) / delta`` (``delta``: the smallest
+    centre-to-boundary distance), ``mu(t) = x_1 + sum_l (x_{l+1} - x_l)(1 + h_l)/2``.
+    Gaussian: ``variance`` defaults to ``SharedScalar(-k)`` (L4); a ``Floor(xi)`` policy gets
+    raw head ``-k`` so ``sigma^2 = xi + softplus(-k) -> xi`` (L2).  Bernoulli: logits
+    ``k (2 mu(t) - 1)`` (L3; data must be binary).  The encoder puts ``q(t|x_j)`` at the
+    centre of interval ``j`` with standard deviation ``delta_j / (2 sqrt(k + 1))``, so the
+    mass it leaks into other intervals falls like ``e^{-2k}``.
+    """
+    if family not in ("gaussian", "bernoulli"):
+        raise WellposedInputError(f"family must be 'gaussian' or 'bernoulli', got {family!r}")
+    x = _data(data, binary=family == "bernoulli")
+    k = _check_k(k)
+    n, D = x.shape
+    H = max(n - 1, 1)
+    cuts = _boundaries(n)
+    delta = float(np.min(_half_widths(n))) if n > 1 else 1.0
+    a = (k + 20.0) / delta
+    W3 = np.full((H, 1), a if n > 1 else 0.0)
+    b3 = np.concatenate([-a * cuts, np.zeros(H - len(cuts))])
+    steps = np.zeros((D, H))
+    if n > 1:
+        steps[:, : n - 1] = (np.diff(x, axis=0) / 2.0).T
+    offset = x[0] + steps.sum(axis=1)
+    if family == "bernoulli":
+        dec: nn.Module = BernoulliMLPDecoder(1, H, D)
+        dec.set_weights(W3=W3, b3=b3, W4=2 * k * steps, b4=k * (2 * offset - 1))
+        policy_name = "bernoulli"
+    else:
+        policy = variance if variance is not None else SharedScalar(-k)
+        dec = GaussianMLPDecoder(1, H, D, policy)
+        dec.set_weights(W3=W3, b3=b3, W4=steps, b4=offset, W5=np.zeros((D, H)),
+                        b5=np.full(D, -k))
+        policy_name = policy.name
+    half = _half_widths(n) if n > 1 else np.array([1.0])
+    stds = np.minimum(half, 1.0) / (2.0 * math.sqrt(k + 1.0))
+    centres = _centres(n)
+    witness = {"k": k, "steepness": a, "min_q_std": float(stds.min()), "intervals": float(n)}
+    spec = {"cuts": cuts, "steepness": a, "q_mean": centres, "q_std": stds,
+            "policy": policy_name, "family": family}
+    enc = _encoder(centres[:, None], stds[:, None])
+    return Construction(f"staircase/{family}/{policy_name}", k, x, dec, enc, witness, spec)
+
+
+def constant_coordinate(data: object, coord: int, k: float) -> Construction:
+    """L6: ``W = 0``, ``b`` = column means, ``log sigma_coord^2 = -k``, others the column
+    log-variances; ``q`` = prior (KL = 0, ELBO = log-likelihood).
+
+    Requires column ``coord`` to be constant (otherwise it is not a witness).
+    """
+    x = _data(data)
+    k = _check_k(k)
+    n, D = x.shape
+    if not 0 <= coord < D:
+        raise WellposedInputError(f"coord must be in [0, {D}), got {coord}")
+    if np.ptp(x[:, coord]) != 0.0:
+        raise WellposedInputError(
+            f"column {coord} is not constant; pick a constant column (wellposed audit-data "
+            "lists them)"
+        )
+    var = x.var(axis=0)
+    log_var = np.log(np.where(var > 0, var, 1.0))
+    log_var[coord] = -k
+    dec = LinearGaussianDecoder(np.zeros((D, 1)), x.mean(axis=0), log_var)
+    enc = _encoder(np.zeros((n, 1)), np.ones((n, 1)))
+    return Construction("constant_coordinate", k, x, dec, enc, {"k": k, "coord": float(coord)})
+
+
+def rank_deficient_ppca(data: object, latent_dim: int, k: float) -> Construction:
+    """L5: ``W = U_r (L_r)^{1/2}`` (top ``r`` principal directions, zero-padded to
+    ``latent_dim`` columns), ``b`` = mean, noise ``log gamma = -k``; the encoder is the exact
+    posterior's diagonal (exact when ``W^T W`` is diagonal, as here).
+
+    Requires the centred data rank ``r <= latent_dim < D``.
+    """
+    x = _data(data)
+    k = _check_k(k)
+    n, D = x.shape
+    d = int(latent_dim)
+    centred = x - x.mean(axis=0)
+    evals, evecs = np.linalg.eigh(centred.T @ centred / n)
+    evals, evecs = evals[::-1], evecs[:, ::-1]
+    r = int(np.sum(evals > 1e-12 * max(evals[0], 1e-300)))
+    if not r <= d < D:
+        raise WellposedInputError(
+            f"rank_deficient_ppca needs rank r <= latent_dim < D; got r={r}, latent_dim={d}, "
+            f"D={D}"
+        )
+    W = np.zeros((D, d))
+    W[:, :r] = evecs[:, :r] * np.sqrt(evals[:r])
+    dec = LinearGaussianDecoder(W, x.mean(axis=0), -k)
+    prec = math.exp(k)
+    col = np.sum(W**2, axis=0)
+    post_var = 1.0 / (1.0 + prec * col)
+    means = prec * centred @ W * post_var
+    enc = TabularEncoder(means, np.log(np.broadcast_to(post_var, (n, d))))
+    return Construction("rank_deficient_ppca", k, x, dec, enc, {"k": k, "rank": float(r)})
+
+
+def collapse_to_point(x1: object, k: float) -> Construction:
+    """S7 counterexample: ``n = 1``, ``mu(t) = x_1``, ``sigma^2 = e^-k``, ``q`` = prior.
+
+    ``KL = 0`` and ``ELBO = -(D/2) log(2 pi sigma^2) = (D/2)(k - log 2pi) -> inf``.
+    """
+    x = np.atleast_2d(_data(np.atleast_2d(np.asarray(x1, dtype=np.float64))))
+    if x.shape[0] != 1:
+        raise WellposedInputError("collapse_to_point takes a single observation x_1")
+    k = _check_k(k)
+    D = x.shape[1]
+    dec = LinearGaussianDecoder(np.zeros((D, 1)), x[0], -k)
+    enc = _encoder(np.zeros((1, 1)), np.ones((1, 1)))
+    return Construction("collapse_to_point", k, x, dec, enc, {"k": k, "log_var": -k})
+
+
+def thread_decoder(kind: str, lam: float) -> LinearGaussianDecoder:
+    """S8 / S9: ``p(x|t) = N(x | t, 1/lam)`` (``"identity"``) or ``N(x | 0, 1/lam)``
+    (``"constant"``), ``D = d = 1``."""
+    if kind not in ("identity", "constant"):
+        raise WellposedInputError(f"kind must be 'identity' or 'constant', got {kind!r}")
+    lam = _check_k(lam)
+    W = np.array([[1.0 if kind == "identity" else 0.0]])
+    return LinearGaussianDecoder(W, np.zeros(1), -math.log(lam))
+
+
+def collapsing_gmm(data: object, k: float, *, floor: float | None = None) -> dict[str, np.ndarray]:
+    """S3 / L7: mixture ``(1/2) N(x_0, e^-k I) + (1/2) N(mean, v I)`` (``v``: average variance).
+
+    With ``floor`` the collapsing variance is ``max(e^-k, floor)`` (Ingrassia 2004).
+    Returns ``weights (2,)``, ``means (2, D)``, ``log_vars (2,)`` (isotropic components).
+    """
+    x = _data(data)
+    k = _check_k(k)
+    broad = float(np.mean(x.var(axis=0))) if x.shape[0] > 1 else 1.0
+    lv0 = -k if floor is None else max(-k, math.log(floor))
+    return {
+        "weights": np.array([0.5, 0.5]),
+        "means": np.stack([x[0], x.mean(axis=0)]),
+        "log_vars": np.array([lv0, math.log(max(broad, 1e-12))]),
+    }
