@@ -11,7 +11,8 @@ import scipy.special
 import scipy.stats
 import torch
 
-from wellposed.families import LOG_2PI
+from wellposed import networks
+from wellposed.families import LOG_2PI, gaussian_log_prob, gaussian_rows_inplace_
 from wellposed.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
@@ -20,7 +21,7 @@ from wellposed.networks import (
     TabularEncoder,
     prior_log_prob,
 )
-from wellposed.variance import Floor
+from wellposed.variance import Fixed, Floor, SharedScalar, SoftClip, ValueClamp
 
 T = torch.float64
 D, d, H = 6, 2, 5
@@ -165,3 +166,67 @@ def test_same_seed_same_weights_and_set_weights_is_exact() -> None:
     a.set_weights(W5=w)
     assert np.array_equal(a.W5.detach().numpy(), w)
     assert a.W5.dtype == T
+
+
+POLICIES = [None, Floor(1e-3), SoftClip(), Fixed(0.3), SharedScalar(-2.0), ValueClamp(-4.0)]
+
+
+def _safe(dec: GaussianMLPDecoder, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    mean, log_var = dec(t)
+    return gaussian_log_prob(x, mean, log_var).sum(-1).detach()
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=lambda p: "learned" if p is None else p.name)
+def test_fused_no_grad_path_agrees_with_the_safe_path(
+    policy: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(8)
+    dec = GaussianMLPDecoder(3, 9, 11, policy, seed=2)
+    dec.set_weights(b5=rng.normal(size=11) * 3, W5=rng.normal(size=(11, 9)) * 2)
+    x = torch.tensor(rng.normal(size=(5, 11)))
+    t = torch.tensor(rng.normal(size=(2, 4, 5, 3)))
+    want = _safe(dec, x, t)
+    monkeypatch.setattr(networks, "_BLOCK_ROWS", 7)  # several blocks, 1 sample each
+    with torch.no_grad():
+        got = dec.log_prob(x, t)
+    assert got.shape == (2, 4, 5)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+
+
+def test_extreme_rows_take_the_safe_path_inside_a_fused_block() -> None:
+    """Rows with log sigma^2 = -2e4 make the fast formula 0 * inf; they must be recomputed."""
+    x0 = np.linspace(-1.0, 1.0, D)
+    dec = GaussianMLPDecoder(d, H, D, seed=4)
+    # log sigma^2 = -1e4 (1 + tanh(50 t_1)): about -2e4 for t_1 > 0, about 0 for t_1 < 0
+    W3 = np.zeros((H, d))
+    W3[0, 0] = 50.0
+    W5 = np.zeros((D, H))
+    W5[:, 0] = -1e4
+    dec.set_weights(W3=W3, b3=np.zeros(H), W4=np.zeros((D, H)), b4=x0, W5=W5, b5=np.full(D, -1e4))
+    t = torch.tensor(np.random.default_rng(3).normal(size=(40, 1, d)))
+    x = torch.tensor(x0[None, :])
+    with torch.no_grad():
+        mean, log_var = dec(t)
+        fast = gaussian_rows_inplace_(x, mean.clone(), log_var.clone())
+        got = dec.log_prob(x, t)
+    extreme = (t[..., 0] > 0.1).squeeze(-1)
+    assert extreme.any()
+    assert (~extreme).any()
+    assert not torch.isfinite(fast[extreme.nonzero()[:, 0]]).any()  # fast formula fails there
+    want = _safe(dec, x, t)
+    assert torch.isfinite(got).all()
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)
+    with torch.no_grad():  # and a residual at the spike gives -inf, never NaN
+        far = dec.log_prob(x + 1e-3, t)
+    assert torch.equal(far[extreme], torch.full_like(far[extreme], -math.inf))
+    assert not torch.isnan(far).any()
+
+
+def test_fast_row_kernel_matches_the_safe_elementwise_sum() -> None:
+    rng = np.random.default_rng(6)
+    x = torch.tensor(rng.normal(size=(4, 50)))
+    mean = torch.tensor(rng.normal(size=(3, 4, 50)))
+    lv = torch.tensor(rng.uniform(-700.0, 700.0, size=(3, 4, 50)))
+    want = gaussian_log_prob(x, mean, lv).sum(-1)
+    got = gaussian_rows_inplace_(x, mean.clone(), lv.clone())
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)

@@ -92,7 +92,8 @@ def _cb_mean(eta: np.ndarray) -> np.ndarray:
     small = np.abs(eta) < 1e-4
     out[small] = 0.5 + eta[small] / 12.0
     e = eta[~small]
-    out[~small] = -1.0 / np.expm1(-e) - 1.0 / e
+    with np.errstate(over="ignore"):  # expm1(-e) = inf for e << 0 gives the right limit 0
+        out[~small] = -1.0 / np.expm1(-e) - 1.0 / e
     return out
 
 

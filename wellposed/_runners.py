@@ -1057,7 +1057,7 @@ def run_l2(ctx: Context) -> Outcome:
     x = _data(ctx, 62, n, D) * 3.0
     B = exact.floor_bound(n, D, xi)
     sup = -n * math.log(n) + B
-    tight, lines, vals = _staircase_tightness(ctx, x, sup, [2.0, 8.0, 32.0], family="gaussian",
+    tight, lines, vals = _staircase_tightness(ctx, x, sup, [2.0, 8.0, 32.0, 128.0], family="gaussian",
                                               variance=Floor(xi), tol=0.05)
     found = _mlp_elbo_search(ctx, lambda s: GaussianMLPDecoder(1, 8, D, Floor(xi), seed=s), x,
                              salt=63, random_draws=8, steps=150)

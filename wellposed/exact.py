@@ -60,33 +60,46 @@ def linear_expected_log_lik(
     return -0.5 * np.sum(LOG_2PI + log_var + scaled, axis=-1)
 
 
+def _whitened_svd(W: np.ndarray, log_var: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``A = diag(sigma^-1) W = U diag(s) V^T`` (thin SVD) and ``sigma^-1``."""
+    D = W.shape[0]
+    inv_sd = np.exp(-0.5 * np.broadcast_to(np.asarray(log_var, dtype=np.float64), (D,)))
+    U, s, Vt = np.linalg.svd(inv_sd[:, None] * W, full_matrices=False)
+    return U, s, Vt, inv_sd
+
+
 def linear_log_marginal(
     x: np.ndarray, W: np.ndarray, b: np.ndarray, log_var: np.ndarray
 ) -> np.ndarray:
-    """Per-point ``log N(x | b, W W^T + diag e^log_var)`` via a Cholesky factor."""
+    """Per-point ``log N(x | b, C)``, ``C = W W^T + diag(sigma^2)``, stable as ``sigma -> 0``.
+
+    Whitening ``rho = diag(sigma^-1)(x - b)`` and ``A = diag(sigma^-1) W = U S V^T`` give
+    ``log det C = sum_j log sigma_j^2 + sum_k log(1 + s_k^2)`` and
+    ``(x-b)^T C^-1 (x-b) = ||rho - U U^T rho||^2 + sum_k (u_k^T rho)^2 / (1 + s_k^2)``:
+    the projection is taken on vectors before squaring, so no large squares cancel.
+    """
     D = W.shape[0]
     log_var = np.broadcast_to(np.asarray(log_var, dtype=np.float64), (D,))
-    cov = W @ W.T + np.diag(np.exp(log_var))
-    try:
-        chol = np.linalg.cholesky(cov)
-    except np.linalg.LinAlgError as exc:
-        raise WellposedInputError(
-            "the marginal covariance W W^T + diag(sigma^2) is singular: raise log_var"
-        ) from exc
-    z = np.linalg.solve(chol, (x - b).T)  # (D, n)
-    half_logdet = np.sum(np.log(np.diag(chol)))
-    return -0.5 * (D * LOG_2PI + np.sum(z**2, axis=0)) - half_logdet
+    U, s, _, inv_sd = _whitened_svd(W, log_var)
+    rho = (x - b) * inv_sd  # (n, D)
+    coef = rho @ U  # (n, d)
+    perp = rho - coef @ U.T
+    quad = np.sum(perp**2, axis=1) + np.sum(coef**2 / (1.0 + s**2), axis=1)
+    log_det = np.sum(log_var) + np.sum(np.log1p(s**2))
+    return -0.5 * (D * LOG_2PI + log_det + quad)
 
 
 def linear_posterior(
     x: np.ndarray, W: np.ndarray, b: np.ndarray, log_var: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Exact posterior ``p(t | x_i)``: means ``(n, d)`` and the shared covariance ``(d, d)``."""
-    D, d = W.shape
-    prec_x = np.exp(-np.broadcast_to(np.asarray(log_var, dtype=np.float64), (D,)))
-    P = np.eye(d) + W.T @ (prec_x[:, None] * W)
-    cov = np.linalg.inv(P)
-    means = (x - b) @ (prec_x[:, None] * W) @ cov.T
+    """Exact posterior ``p(t | x_i)``: means ``(n, d)`` and the shared covariance ``(d, d)``.
+
+    With the whitened SVD of :func:`linear_log_marginal`: covariance
+    ``(I + A^T A)^-1 = V diag(1/(1+s^2)) V^T``, mean ``V diag(s/(1+s^2)) U^T rho``.
+    """
+    U, s, Vt, inv_sd = _whitened_svd(W, log_var)
+    cov = (Vt.T / (1.0 + s**2)) @ Vt
+    means = (((x - b) * inv_sd) @ U * (s / (1.0 + s**2))) @ Vt
     return means, cov
 
 

@@ -31,7 +31,7 @@ from .networks import prior_log_prob
 
 __all__ = ["MCResult", "elbo_mc", "iwae_mc", "resolve_device"]
 
-_CHUNK_ELEMENTS = 2**24  # samples x points x coords per chunk (128 MiB of float64)
+_CHUNK_ELEMENTS = 2**22  # samples x points x max(D, d) per chunk (32 MiB of float64 per array)
 
 
 @dataclass(frozen=True)

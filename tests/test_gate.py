@@ -1,0 +1,50 @@
+"""Positive controls: break an objective or the ledger on purpose; the gate must exit 1."""
+
+from pathlib import Path
+
+import torch
+
+from wellposed import exact, networks
+from wellposed.cli import main
+from wellposed.variance import Floor, log_softplus
+
+LEDGER = Path(__file__).parents[1] / "wellposed" / "ledger.toml"
+
+
+def _check(capsys, *args):
+    code = main(["check", "--no-report", "-q", *args])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def test_dropping_the_floor_is_caught(monkeypatch, capsys):
+    monkeypatch.setattr(Floor, "__call__", lambda self, raw: log_softplus(raw))
+    code, text = _check(capsys, "S4")
+    assert code == 1 and "S4:" in text
+
+
+def test_flipping_the_kl_sign_is_caught(monkeypatch, capsys):
+    real = exact.gaussian_kl
+    monkeypatch.setattr(exact, "gaussian_kl", lambda m, lv: -real(m, lv))
+    code, text = _check(capsys, "S8")
+    assert code == 1 and "S8:" in text
+
+
+def test_encoder_ignoring_its_width_is_caught(monkeypatch, capsys):
+    def forward(self, x):
+        return self.mean, torch.zeros_like(self.log_var)
+
+    monkeypatch.setattr(networks.TabularEncoder, "forward", forward)
+    code, text = _check(capsys, "S6")
+    assert code == 1 and "S6:" in text
+
+
+def test_edited_ledger_is_caught(tmp_path, capsys):
+    text = LEDGER.read_text()
+    marker = 'id = "S7"'
+    head, tail = text.split(marker, 1)
+    tail = tail.replace('verdict = "refuted"', 'verdict = "bounded"\nbound = "x"', 1)
+    edited = tmp_path / "ledger.toml"
+    edited.write_text(head + marker + tail)
+    code, out = _check(capsys, "S7", "--ledger", str(edited))
+    assert code == 1 and "S7: observed 'refuted', ledger expects 'bounded'" in out

@@ -1,0 +1,62 @@
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from wellposed.claims import load_ledger, validate_ledger
+from wellposed.errors import WellposedInputError
+
+LEDGER = Path(__file__).parents[1] / "wellposed" / "ledger.toml"
+
+
+def _raw():
+    return tomllib.loads(LEDGER.read_text())
+
+
+def test_ledger_has_every_claim():
+    ids = [c.id for c in load_ledger()]
+    want = [f"S{i}" for i in range(1, 11)] + [f"L{i}" for i in range(1, 9)]
+    assert set(want) <= set(ids)
+    assert {f"F{i}" for i in range(1, 7)} <= set(ids)
+
+
+def test_thread_verdicts_as_in_claims_md():
+    c = {c.id: c for c in load_ledger()}
+    assert c["S7"].verdict == "refuted" and c["S8"].verdict == "refuted"
+    assert c["S9"].conditions == {"identity_decoder": "bounded", "constant_decoder": "unbounded"}
+    assert c["S2"].verdict == "identity" and c["S4"].verdict == "bounded"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda c: c.pop("title"), "missing field 'title'"),
+        (lambda c: c.update(verdict="maybe"), "verdict 'maybe'"),
+        (lambda c: c.update(evidence=["vibes"]), "evidence"),
+        (lambda c: c.update(colour="red"), "unknown field"),
+        (lambda c: c.update(id="X1"), "malformed"),
+        (lambda c: c.update(verdict="conditional"), "without conditions"),
+        (lambda c: c.update(quantity="loss"), "quantity"),
+    ],
+)
+def test_schema_errors_name_the_field(mutate, message):
+    raw = _raw()
+    mutate(raw["claim"][0])
+    with pytest.raises(WellposedInputError, match=message):
+        validate_ledger(raw, "t.toml")
+
+
+def test_duplicate_ids_rejected():
+    raw = _raw()
+    raw["claim"].append(dict(raw["claim"][0]))
+    with pytest.raises(WellposedInputError, match="duplicate id"):
+        validate_ledger(raw)
+
+
+def test_unreadable_or_invalid_file(tmp_path):
+    with pytest.raises(WellposedInputError, match="cannot read"):
+        load_ledger(tmp_path / "none.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[claim]\n")
+    with pytest.raises(WellposedInputError, match="not valid TOML"):
+        load_ledger(bad)
