@@ -159,7 +159,7 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None) -> DataAudit:
             "on (0,1)); Beta and Gamma densities are +inf at 0 when the concentration is < 1"))
     Xc = X - X.mean(axis=0)
     rank = int(np.linalg.matrix_rank(Xc)) if n > 1 else 0
-    if latent_dim is not None and rank <= latent_dim and D > rank:
+    if latent_dim is not None and rank <= latent_dim and rank < D:
         findings.append(DataFinding(
             "low_rank", (), f"centred data have rank {rank} <= latent size d = {latent_dim} "
             f"(D = {D})",

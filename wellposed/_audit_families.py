@@ -596,6 +596,17 @@ def _grad_hess(plan: SearchPlan, u: torch.Tensor, x: torch.Tensor
     return v.detach(), g, hess
 
 
+def _saddle_free_step(h: torch.Tensor, g: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    """s = V (|E| + lam)^{-1} V^T g for -H = V E V^T; plain g / lam if eigh fails."""
+    try:
+        ev, evec = torch.linalg.eigh(-0.5 * (h + h.transpose(-1, -2)))
+        coef = (evec.transpose(-1, -2) @ g.unsqueeze(-1)).squeeze(-1) / (ev.abs() + lam[..., None])
+        step = (evec @ coef.unsqueeze(-1)).squeeze(-1)
+    except RuntimeError:  # torch.linalg errors subclass RuntimeError
+        step = g / lam[..., None]
+    return torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+
+
 def _lm_ascent(plan: SearchPlan, u: torch.Tensor, x: torch.Tensor, centre: torch.Tensor,
                radius: float, iters: int, lam: torch.Tensor
                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -604,20 +615,26 @@ def _lm_ascent(plan: SearchPlan, u: torch.Tensor, x: torch.Tensor, centre: torch
     Step s = (|H| + lam I)^{-1} g with |H| the absolute-eigenvalue Hessian; a step is kept
     only if it strictly increases the value; lam /= 3 on success, *= 4 on failure.
     """
-    P = u.shape[-1]
-    eye = torch.eye(P, dtype=torch.float64)
     v = _objective(plan, u, x)
     for _ in range(iters):
         v, g, h = _grad_hess(plan, u, x)
-        ev, evec = torch.linalg.eigh(-0.5 * (h + h.transpose(-1, -2)))
-        ev = ev.abs()
-        b = evec @ torch.diag_embed(ev) @ evec.transpose(-1, -2) + lam[..., None, None] * eye
-        step = torch.linalg.solve(b, g.unsqueeze(-1)).squeeze(-1)
-        step = torch.nan_to_num(step, nan=0.0, posinf=0.0, neginf=0.0)
+        step = _saddle_free_step(h, g, lam)
         un = torch.minimum(torch.maximum(u + step, centre - radius), centre + radius)
         with torch.no_grad():
             vn = _objective(plan, un, x)
         acc = (vn > v) & ~torch.isnan(vn)
+        for p in range(u.shape[-1]):  # rejected: retry with one coordinate frozen (cliffs)
+            if bool(acc.all()):
+                break
+            sp = step.clone()
+            sp[..., p] = 0.0
+            up = torch.minimum(torch.maximum(u + sp, centre - radius), centre + radius)
+            with torch.no_grad():
+                vp = _objective(plan, up, x)
+            take = ~acc & (vp > v) & ~torch.isnan(vp)
+            un = torch.where(take[..., None], up, un)
+            vn = torch.where(take, vp, vn)
+            acc = acc | take
         moved = (un != u).any(-1)
         u = torch.where(acc[..., None], un, u)
         v = torch.where(acc, vn, v)
@@ -727,16 +744,16 @@ def classify(trace: SearchTrace, n: int) -> ScalarVerdict:
     """
     V = trace.best[:, n]
     R = np.array(trace.radii)
-    if np.any(V == math.inf):
-        j = int(np.argmax(V == math.inf))
+    if np.any(math.inf == V):
+        j = int(np.argmax(math.inf == V))
         return ScalarVerdict("diverges", reason=f"log_prob = +inf at finite parameters "
                              f"(found within |u| <= {R[j]:g}): the density is infinite at x")
-    if np.all(V == -math.inf) and trace.in_support[n]:
+    if np.all(-math.inf == V) and trace.in_support[n]:
         return ScalarVerdict("inconclusive", reason="x is inside the declared support but "
                              "log_prob returned -inf (or NaN) at every parameter reached: the "
                              "implementation does not evaluate the density here (e.g. at a "
                              "support boundary)")
-    if np.all(V == -math.inf):
+    if np.all(-math.inf == V):
         return ScalarVerdict("bounded", bound=-math.inf, attained=True,
                              reason="log_prob = -inf (x outside the support) at every "
                              "parameter the search reached")
@@ -747,7 +764,7 @@ def classify(trace: SearchTrace, n: int) -> ScalarVerdict:
         if trace.sharp[j, n] or jump:
             T = j - 1
             break
-    lost = "" if T == len(V) - 1 else (
+    lost = "" if len(V) - 1 == T else (
         f"; log_prob unreliable beyond |u| = {R[T]:g} (float64 resolution: the value moves "
         "> 0.05 nats under a 1e-9 relative nudge, or jumps)")
     if T < 2 or not np.all(np.isfinite(V[: T + 1])):
@@ -801,7 +818,7 @@ def classify(trace: SearchTrace, n: int) -> ScalarVerdict:
     a = d[-3] if len(d) >= 3 else math.nan
     r1 = c / b if b > 0 else math.inf
     r0 = b / a if (np.isfinite(a) and a > 0) else r1
-    if r1 < 0.6 and r0 < 0.9 and not grew_later:
+    if r1 < 0.6 and r0 < 0.6 and c < 1e-3 and not grew_later:
         tail = c * r1 / (1.0 - r1)
         return ScalarVerdict("bounded", bound=float(V[T] + tail), attained=False,
                              reason=f"increments decay geometrically ({inc}); sup approached "
