@@ -126,7 +126,8 @@ class Scores:
         if sense not in {"<=", ">="}:
             raise ValueError(f"sense must be '<=' or '>=', got {sense!r}")
         margin = bound - value if sense == "<=" else value - bound
-        score = -margin if math.isfinite(margin) else (-_TARGET_CLIP if margin > 0 else _TARGET_CLIP)
+        clip = -_TARGET_CLIP if margin > 0 else _TARGET_CLIP
+        score = -margin if math.isfinite(margin) else clip
         target(max(-_TARGET_CLIP, min(_TARGET_CLIP, score)), label=label)
         if self.current is None:  # called outside a collected property (e.g. tests/)
             return margin
@@ -200,7 +201,7 @@ def render(rows: dict[str, _Row], coverage: dict[str, list[str]], profile: str) 
                 r.examples,
                 _fmt(r.value, r.fmt),
                 f"{r.sense} {_fmt(r.bound, 'g')}",
-                _fmt(r.margin, "exp" if r.fmt == "exp" and r.margin < 1e-3 else "g"),
+                _fmt(r.margin, "g"),
             ]
         )
     head = ["property", "claims", "examples", "best value found", "bound", "margin"]

@@ -31,6 +31,9 @@ SE_LIMIT = 4.0
 REL = 1e-8
 
 
+_JUST_1 = st.just(1)
+
+
 def _z(estimate: float, se: float, reference: float) -> float:
     """``|estimate - reference| / SE``; the SE is floored at 1e-10 relative (the reference's
     own accuracy), so an integrand constant in ``t`` (SE 0 up to rounding) gives ``z ~ 0``."""
@@ -43,7 +46,7 @@ def _rel(a: float, b: float) -> float:
 
 @st.composite
 def linear_cases(
-    draw: st.DrawFn, latent_dim: st.SearchStrategy[int] = st.just(1), max_n: int = 3
+    draw: st.DrawFn, latent_dim: st.SearchStrategy[int] = _JUST_1, max_n: int = 3
 ) -> tuple[np.ndarray, LinearGaussianDecoder, TabularEncoder]:
     """Distinct data, a drawn linear-Gaussian decoder and a drawn tabular encoder."""
     x = draw(wst.distinct_points(n=st.integers(1, max_n), D=st.integers(1, 3)))
@@ -91,8 +94,7 @@ def test_linear_exact_mc_agree_any_latent(scores, case, seed: int) -> None:
     post = TabularEncoder(means, np.log(np.diag(cov))[None, :].repeat(len(x), 0))
     if np.allclose(cov, np.diag(np.diag(cov)), rtol=0.0, atol=1e-12 * np.abs(cov).max()):
         ll_ex = objectives.log_likelihood(dec, x, method="exact").value
-        iw = montecarlo.iwae_mc(dec, torch.as_tensor(x), post, samples=16, seed=seed,
-                                device="cpu")
+        iw = montecarlo.iwae_mc(dec, torch.as_tensor(x), post, samples=16, seed=seed, device="cpu")
         rel = _rel(iw.value, ll_ex)
         scores.observe(rel, 1e-9, fmt="exp", label="iwae_exact_posterior")
         assert rel <= 1e-9, f"IWAE with the exact posterior {iw.value!r} != {ll_ex!r}"
@@ -122,7 +124,8 @@ def test_iwae_k1_equals_sampled_kl_elbo(scores, case, seed: int, samples: int) -
     el = montecarlo.elbo_mc(dec, enc, xt, samples=samples, kl="sampled", seed=seed, device="cpu")
     a, b = iw.per_point.numpy(), el.per_point.numpy()
     finite = np.isfinite(a) & np.isfinite(b)
-    assert np.array_equal(finite, np.isfinite(a)) and np.array_equal(finite, np.isfinite(b))
+    assert np.array_equal(finite, np.isfinite(a))
+    assert np.array_equal(finite, np.isfinite(b))
     assert np.array_equal(a[~finite], b[~finite])
     rel = float(np.max(np.abs(a[finite] - b[finite]) / (1.0 + np.abs(b[finite])), initial=0.0))
     scores.observe(rel, 1e-10, fmt="exp")
@@ -159,8 +162,9 @@ def test_optimal_linear_vae_elbo_equals_ppca(scores, x: np.ndarray, latent_dim: 
 @given(
     x=wst.distinct_points(n=st.integers(1, 2), D=st.integers(1, 2)),
     dec=st.integers(1, 2).flatmap(
-        lambda D: wst.gaussian_decoders(D, st.just(1), variance=wst.floored_policies(),
-                                        max_log10_scale=1.0)
+        lambda D: wst.gaussian_decoders(
+            D, st.just(1), variance=wst.floored_policies(), max_log10_scale=1.0
+        )
     ),
     seed=wst.seeds(),
 )
@@ -176,4 +180,3 @@ def test_mlp_quadrature_mc_agree(scores, x: np.ndarray, dec: GaussianMLPDecoder,
     z = _z(mc.value, mc.se, q)
     scores.observe(z, SE_LIMIT)
     assert z <= SE_LIMIT, f"MC {mc.value!r} (SE {mc.se!r}) vs quadrature {q!r}"
-

@@ -44,6 +44,9 @@ _FEW = max(4, settings.default.max_examples // 3)  # quadrature properties: ~1 s
 _QUAD_WARNINGS = pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
 
 
+_INTEGERS_1_2 = st.integers(1, 2)
+
+
 def _tol(bound: float) -> float:
     """Float slack on a bound of size ``|B|`` (sums of ``n D`` rounded terms)."""
     return 1e-11 * (1.0 + abs(bound))
@@ -125,7 +128,7 @@ def gaussian_cases(
     draw: st.DrawFn,
     policy: st.SearchStrategy[VariancePolicy] | None = None,
     data: st.SearchStrategy[np.ndarray] | None = None,
-    latent_dim: st.SearchStrategy[int] = st.integers(1, 2),
+    latent_dim: st.SearchStrategy[int] = _INTEGERS_1_2,
     max_steps: int = 15,
     max_log10_scale: float = 3.0,
 ) -> Case:
@@ -296,7 +299,8 @@ def check_gradient_is_gradient_of_value(case: Case, observe: Observe) -> None:
     if not math.isfinite(float(f.detach())) or not math.isfinite(norm) or norm == 0.0:
         observe(0.0, 1.0)
         return
-    h = 1e-6 / max(1.0, norm) * max(1.0, float(torch.sqrt(sum((p.detach() ** 2).sum() for p in head))))
+    size = float(torch.sqrt(sum((p.detach() ** 2).sum() for p in head)))
+    h = 1e-6 / max(1.0, norm) * max(1.0, size)
     values = []
     with torch.no_grad():
         for sign in (1.0, -1.0):
@@ -339,7 +343,7 @@ def empirical_bound(x: np.ndarray) -> float:
 def bernoulli_cases(
     draw: st.DrawFn,
     decoder: Callable[[int, int, int], torch.nn.Module] | None = None,
-    latent_dim: st.SearchStrategy[int] = st.integers(1, 2),
+    latent_dim: st.SearchStrategy[int] = _INTEGERS_1_2,
     max_steps: int = 15,
 ) -> Case:
     """Binary data (duplicates allowed), a Bernoulli App. C.1 decoder, an encoder, ascent.
@@ -371,8 +375,9 @@ def check_bernoulli_bound(case: Case, observe: Observe, *, quadrature: bool = Fa
     with ``quadrature=True`` from scipy quadrature (1-D latent).
     """
     xt = case.run_ascent()
-    el = montecarlo.elbo_mc(case.decoder, case.encoder, xt, samples=32, seed=case.seed,
-                            device="cpu")
+    el = montecarlo.elbo_mc(
+        case.decoder, case.encoder, xt, samples=32, seed=case.seed, device="cpu"
+    )
     worst = float(el.per_point.max())
     observe(worst, 0.0, label="elbo_term")
     assert worst <= 1e-12, f"a per-point ELBO term is {worst!r} > 0"
@@ -383,7 +388,11 @@ def check_bernoulli_bound(case: Case, observe: Observe, *, quadrature: bool = Fa
         per = np.array(
             [
                 montecarlo.iwae_mc(
-                    case.decoder, torch.as_tensor(u[None]), None, samples=64, seed=case.seed,
+                    case.decoder,
+                    torch.as_tensor(u[None]),
+                    None,
+                    samples=64,
+                    seed=case.seed,
                     device="cpu",
                 ).value
                 for u in rows

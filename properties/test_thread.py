@@ -97,7 +97,8 @@ def test_thread_answer_sigma_star_is_not_the_maximizer(scores, lam, s) -> None:
         gap = best - thread_elbo(lam, answer)
         # (answer - s*)^2 is what separates them; the ELBO gap is second order in it
         scores.observe(abs(answer - s_star) / s_star, 0.0, sense=">=")
-        assert answer != s_star and gap > 0.0, f"lam={lam}: sigma*={answer}, s*={s_star}"
+        assert answer != s_star, f"lam={lam}: sigma*={answer} equals s*={s_star}"
+        assert gap > 0.0, f"lam={lam}: ELBO(s*) - ELBO(sigma*) = {gap!r}"
     else:
         assert math.isclose(answer, s_star, rel_tol=1e-5)
 

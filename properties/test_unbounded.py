@@ -68,7 +68,8 @@ def test_spike_exceeds_any_target(scores, x, M, latent_dim, data) -> None:
     v = _values(adversary.spike(x, k, index=index, latent_dim=latent_dim))
     elbo, log_lik = float(v["elbo"].sum()), float(v["log_lik"].sum())
     scores.observe(elbo, M, sense=">=", label="elbo")
-    assert elbo > M and log_lik >= elbo - 1e-9 * (1 + abs(elbo))
+    assert elbo > M
+    assert log_lik >= elbo - 1e-9 * (1 + abs(elbo))
     others = np.delete(np.arange(n), index)
     R = np.sum((x[others] - x[index]) ** 2, axis=1)
     limit = math.log(0.5) - 0.5 * (D * LOG_2PI + R)
@@ -118,8 +119,9 @@ def test_spike_mc_agrees_at_moderate_k(scores, x, k, seed) -> None:
     within 4 SE of the exact value."""
     c = adversary.spike(x, k)
     ref = float(_values(c)["elbo"].sum())
-    mc = montecarlo.elbo_mc(c.decoder, c.encoder, torch.as_tensor(x), samples=4000, seed=seed,
-                            device="cpu")
+    mc = montecarlo.elbo_mc(
+        c.decoder, c.encoder, torch.as_tensor(x), samples=4000, seed=seed, device="cpu"
+    )
     z = abs(mc.value - ref) / math.hypot(mc.se, 1e-10 * (1 + abs(ref)))
     scores.observe(z, 4.0)
     assert z <= 4.0, f"MC {mc.value!r} (SE {mc.se!r}) vs exact {ref!r} at k={k}"
@@ -138,7 +140,8 @@ def test_shared_scalar_staircase_exceeds_any_target(scores, x, M) -> None:
     v = _values(adversary.staircase(x, k))
     el, ll = float(v["elbo"].sum()), float(v["log_lik"].sum())
     scores.observe(el, M, sense=">=")
-    assert el > M and ll >= el - 1e-9 * (1 + abs(el))
+    assert el > M
+    assert ll >= el - 1e-9 * (1 + abs(el))
 
 
 @given(
@@ -147,32 +150,37 @@ def test_shared_scalar_staircase_exceeds_any_target(scores, x, M) -> None:
 )
 def test_floored_staircase_is_tight_and_bounded(scores, x, log_xi) -> None:
     """Claims: L2, S4.  With Floor(xi) the staircase stays below -(nD/2) log(2 pi xi) and, for
-    points separated by >= 10 sqrt(xi), approaches -n log n - (nD/2) log(2 pi xi)."""
+    points separated by >= 30 sqrt(xi), approaches -n log n - (nD/2) log(2 pi xi) (within
+    0.05 at k = 1000; the gap falls like 1/k from the tanh transitions)."""
     n, D = x.shape
     if n > 1:
         d2 = np.sum((x[:, None] - x[None]) ** 2, axis=-1)[np.triu_indices(n, 1)]
-        log_xi = min(log_xi, math.log(float(d2.min()) / 100.0))
+        log_xi = min(log_xi, math.log(float(d2.min()) / 900.0))
     xi = math.exp(log_xi)
     bound = -0.5 * n * D * (LOG_2PI + log_xi)
-    v = _values(adversary.staircase(x, 40.0, variance=Floor(xi)))
+    v = _values(adversary.staircase(x, 1000.0, variance=Floor(xi)))
     ll, el = float(v["log_lik"].sum()), float(v["elbo"].sum())
     scores.observe(ll, bound, label="bound")
-    assert ll <= bound + 1e-9 * (1 + abs(bound)) and el <= ll + 1e-9 * (1 + abs(ll))
+    assert ll <= bound + 1e-9 * (1 + abs(bound))
+    assert el <= ll + 1e-9 * (1 + abs(ll))
     npmle = bound - n * math.log(n)
-    scores.observe(ll, npmle - 0.1, sense=">=", label="tightness")
-    assert ll >= npmle - 0.1, f"staircase {ll!r} far below the NPMLE level {npmle!r}"
+    scores.observe(ll, npmle - 0.05, sense=">=", label="tightness")
+    assert ll >= npmle - 0.05, f"staircase {ll!r} far below the NPMLE level {npmle!r}"
 
 
-@given(x=wst.binary_data(n=st.integers(1, 4), D=st.integers(2, 3), distinct=True),
-       ks=wst.schedules(2.0, 12.0, length=3))
+@given(
+    x=wst.binary_data(n=st.integers(1, 4), D=st.integers(2, 3), distinct=True),
+    ks=wst.schedules(2.0, 12.0, length=3),
+)
 def test_bernoulli_staircase_approaches_but_never_reaches(scores, x, ks) -> None:
     """Claims: L3, S5.  On distinct binary data the Bernoulli staircase's log-likelihood
     stays strictly below sum_u n_u log(n_u/n) = -n log n, rises with k, and comes within
     1e-5 of it at k = 1000 (the tanh transitions make the gap fall like a power of k)."""
     n, D = x.shape
     bound = -n * math.log(n)
-    lls = [float(_values(adversary.staircase(x, k, family="bernoulli"))["log_lik"].sum())
-           for k in ks]
+    lls = [
+        float(_values(adversary.staircase(x, k, family="bernoulli"))["log_lik"].sum()) for k in ks
+    ]
     scores.observe(lls[-1], bound, label="below")
     assert all(ll < bound for ll in lls), f"{lls} reaches {bound}"
     assert all(b > a for a, b in zip(lls, lls[1:], strict=False)), f"not increasing: {lls}"
@@ -180,8 +188,7 @@ def test_bernoulli_staircase_approaches_but_never_reaches(scores, x, ks) -> None
     assert 0.0 <= bound - far <= 1e-5, f"gap {bound - far!r} at k=1000"
 
 
-@given(x=wst.constant_coordinate_data(n=st.integers(2, 5), D=st.integers(1, 3)),
-       M=wst.targets())
+@given(x=wst.constant_coordinate_data(n=st.integers(2, 5), D=st.integers(1, 3)), M=wst.targets())
 @example(x=np.full((2, 1), 0.640423), M=1e6)  # found: exact.linear_log_marginal at k ~ 4e6
 def test_constant_coordinate_exceeds_any_target(scores, x, M) -> None:
     """Claims: L6.  A constant column with a learned per-coordinate variance: the affine

@@ -61,8 +61,9 @@ def _load(name: str) -> ModuleType:
     return module
 
 
-def observe(value: float, bound: float, *, sense: str = "<=", label: str = "margin",
-            **_: object) -> float:
+def observe(
+    value: float, bound: float, *, sense: str = "<=", label: str = "margin", **_: object
+) -> float:
     """Stand-in for the properties' ``scores.observe``: targets the badness only."""
     margin = bound - value if sense == "<=" else value - bound
     score = -margin if math.isfinite(margin) else (1e6 if margin < 0 else -1e6)
@@ -117,7 +118,9 @@ def test_real_floor_passes_the_same_hunt() -> None:
 def test_value_only_clamp_is_detected() -> None:
     bounded = _load("test_bounded")
     cases = bounded.gaussian_cases(
-        policy=st.just(ValueClamp(0.0)), latent_dim=st.just(1), max_steps=5,
+        policy=st.just(ValueClamp(0.0)),
+        latent_dim=st.just(1),
+        max_steps=5,
         max_log10_scale=1.0,
     )
 
@@ -161,4 +164,3 @@ def test_leak_is_really_unnormalized() -> None:
     logits = dec(t)
     expected = bernoulli_log_prob(x, logits).sum(-1) + torch.nn.functional.softplus(logits).sum(-1)
     torch.testing.assert_close(dec.log_prob(x, t), expected)
-

@@ -1072,3 +1072,44 @@ def run_l2(ctx: Context) -> Outcome:
 
 
 RUNNERS.update({"L2": run_l2, "L6": run_l6})
+
+
+# ---------------------------------------------------------------- L4 shared learned variance
+
+
+def run_l4(ctx: Context) -> Outcome:
+    """Staircase memorizer with one shared ``log sigma^2 = -k`` and encoders of width
+    ``~ 1/sqrt(k)``: exact ELBO ``~ (nD/2) k - (n/2) log k``; an equal-variance model is
+    ratio-constrained (all ratios 1), so this also shows ratio constraints do not bound it."""
+    n, D = 3, 2
+    x = _data(ctx, 64, n, D)
+    ks = np.array([40.0, 80.0, 160.0, 320.0])
+    values = [float(exact.construction_values(adversary.staircase(x, k))["elbo"].sum())
+              for k in ks]
+    rate = fit_rate(ks, values, expected=n * D / 2, extra=("log k", np.log(ks)))
+    k_w = 2.0 * (TARGET_M + 50.0) / (n * D)
+    cw = adversary.staircase(x, k_w)
+    wit = check_witness({"k": k_w, "log_sigma2": -k_w, "steepness": cw.witness["steepness"],
+                         "min_q_std": cw.witness["min_q_std"], "n": n, "D": D},
+                        float(exact.construction_values(cw)["elbo"].sum()), TARGET_M)
+    c10 = adversary.staircase(x, 10.0)
+    ex10 = exact.construction_values(c10)
+    c30 = adversary.staircase(x, 30.0)  # encoder leak ~e^{-k}: MC is reliable here
+    ex30 = float(exact.construction_values(c30)["elbo"].sum())
+    mc = elbo(c30.decoder, c30.encoder, x, method="mc", samples=4000, seed=ctx.seed,
+              device=ctx.device)
+    lines = [
+        agree_close("staircase ELBO k=10", float(ex10["elbo"].sum()),
+                    elbo(c10.decoder, c10.encoder, x, method="quadrature").value),
+        agree_close("staircase log-lik k=10", float(ex10["log_lik"].sum()),
+                    log_likelihood(c10.decoder, x, method="quadrature").value),
+        agree_mc("staircase ELBO k=30", ex30, mc.value, mc.se, mc.n_samples),
+    ]
+    return Outcome(
+        decide_unbounded(wit, rate, lines), {"witness": wit, "rate": rate}, lines,
+        f"ELBO = {_g(rate.slope, 5)} k {_g(rate.extra_coef, 3)} log k + c (nD/2 = "
+        f"{n * D / 2:g}); {_g(wit.value)} > M at k={_g(k_w)}; equal variances = ratio 1",
+    )
+
+
+RUNNERS.update({"L4": run_l4})

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import __version__
 from .errors import WellposedInputError
@@ -29,7 +30,19 @@ def _check(args: argparse.Namespace) -> int:
     from .claims import run_claims
     from .report import write_reports
 
-    report_dir = None if args.no_report else args.report_dir
+    report_dir = args.report_dir
+    if report_dir is None and not args.ids:
+        report_dir = "reports"  # a full run refreshes the committed reports
+    if args.no_report:
+        report_dir = None
+    for target in ([Path(report_dir)] if report_dir else []) + (
+        [Path(args.json).parent] if args.json else []
+    ):  # fail before minutes of computation, not after
+        if not target.is_dir():
+            raise WellposedInputError(
+                f"output directory {target} does not exist; create it or pass an existing "
+                "--report-dir / --json path"
+            )
     results = run_claims(args.ids or None, seed=args.seed, device=args.device,
                          progress=None if args.quiet else _progress, ledger=args.ledger)
     written = write_reports(results, seed=args.seed, report_dir=report_dir,
@@ -60,8 +73,10 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
                                    "2: bad usage or input.")
     p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (e.g. S1 L5); default: all")
     p.add_argument("--json", metavar="PATH", help="also write the JSON report to PATH")
-    p.add_argument("--report-dir", default="reports", metavar="DIR",
-                   help="directory for claims.md / claims.json (default: reports)")
+    p.add_argument("--report-dir", default=None, metavar="DIR",
+                   help="directory for claims.md / claims.json / families.md (default: "
+                        "reports when all claims run; a run of selected IDS writes no report "
+                        "unless DIR is given, so it cannot overwrite the full one)")
     p.add_argument("--no-report", action="store_true", help="do not write DIR/claims.*")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="device for the Monte Carlo line (default: auto)")

@@ -55,7 +55,7 @@ def linear_expected_log_lik(
     log_var = np.broadcast_to(np.asarray(log_var, dtype=np.float64), (W.shape[0],))
     resid = x - (q_mean @ W.T + b)
     spread = np.exp(q_log_var) @ (W**2).T  # sum_k W_jk^2 s_k^2, shape (n, D)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         scaled = np.where(resid**2 + spread > 0, (resid**2 + spread) * np.exp(-log_var), 0.0)
     return -0.5 * np.sum(LOG_2PI + log_var + scaled, axis=-1)
 
@@ -108,7 +108,8 @@ def ppca_fit(x: np.ndarray, latent_dim: int) -> dict[str, np.ndarray | float]:
 
     Returns ``W``, ``b``, ``log_var`` (scalar) and ``max_log_lik`` (the closed form in the
     module doc).  Requires ``latent_dim < D`` and more than ``latent_dim`` non-zero
-    sample-covariance eigenvalues (otherwise the likelihood is unbounded, L5).
+    sample-covariance eigenvalues (otherwise the likelihood is unbounded, L5); "zero" means
+    below ``1e-12`` of the largest, so rounding noise does not pass for rank.
     """
     x = np.asarray(x, dtype=np.float64)
     n, D = x.shape
@@ -120,7 +121,7 @@ def ppca_fit(x: np.ndarray, latent_dim: int) -> dict[str, np.ndarray | float]:
     evals, evecs = np.linalg.eigh(S)
     evals, evecs = evals[::-1], evecs[:, ::-1]
     sigma2 = float(np.mean(evals[d:]))
-    if sigma2 <= 1e-300 or evals[d - 1] <= sigma2:
+    if sigma2 <= 1e-12 * max(evals[0], 1e-300) or evals[d - 1] <= sigma2:
         raise WellposedInputError(
             "the data lie in a subspace of dimension <= latent_dim (rank(S) <= d): the pPCA "
             "likelihood is unbounded (CLAIMS L5); use a smaller latent_dim"
@@ -164,7 +165,7 @@ def gmm_log_lik(
     x = np.asarray(x, dtype=np.float64)
     D = x.shape[1]
     sq = np.sum((x[:, None, :] - means[None, :, :]) ** 2, axis=-1)  # (n, C)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         scaled = np.where(sq > 0, sq * np.exp(-log_vars), 0.0)
     comp = np.log(weights) - 0.5 * (D * LOG_2PI + D * log_vars + scaled)
     top = comp.max(axis=1, keepdims=True)

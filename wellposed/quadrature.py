@@ -91,12 +91,12 @@ def _scalar_log_lik(decoder: torch.nn.Module, x_row: np.ndarray, t: float) -> fl
     with torch.no_grad():
         out = decoder(torch.tensor([[t]], dtype=torch.float64))
     if decoder.family == "bernoulli":
-        logits = out[0].numpy()
+        logits = out[0].detach().numpy()
         return float(
             np.sum(x_row * scipy.special.log_expit(logits)
                    + (1 - x_row) * scipy.special.log_expit(-logits))
         )
-    mean, log_var = out[0][0].numpy(), out[1][0].numpy()
+    mean, log_var = out[0][0].detach().numpy(), out[1][0].detach().numpy()
     with np.errstate(over="ignore", under="ignore"):
         z = (x_row - mean) * np.exp(-0.5 * log_var)
     return float(-0.5 * np.sum(_LOG_2PI + log_var + z * z))

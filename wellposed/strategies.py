@@ -91,6 +91,17 @@ _SEED_MAX = 2**32 - 1
 # --------------------------------------------------------------------------- helpers
 
 
+_INTEGERS_1_2 = st.integers(1, 2)
+_INTEGERS_1_3 = st.integers(1, 3)
+_INTEGERS_1_4 = st.integers(1, 4)
+_INTEGERS_1_5 = st.integers(1, 5)
+_INTEGERS_1_6 = st.integers(1, 6)
+_INTEGERS_2_4 = st.integers(2, 4)
+_INTEGERS_2_5 = st.integers(2, 5)
+_INTEGERS_2_6 = st.integers(2, 6)
+_INTEGERS_3_6 = st.integers(3, 6)
+
+
 def _size(value: int | st.SearchStrategy[int], name: str, low: int) -> st.SearchStrategy[int]:
     """Accept a fixed int or a strategy of ints; validate fixed ints against ``low``."""
     if isinstance(value, st.SearchStrategy):
@@ -131,8 +142,8 @@ def _scales() -> st.SearchStrategy[float]:
 @st.composite
 def distinct_points(
     draw: st.DrawFn,
-    n: int | st.SearchStrategy[int] = st.integers(1, 5),
-    D: int | st.SearchStrategy[int] = st.integers(1, 3),
+    n: int | st.SearchStrategy[int] = _INTEGERS_1_5,
+    D: int | st.SearchStrategy[int] = _INTEGERS_1_3,
 ) -> np.ndarray:
     """``n`` pairwise distinct points in ``R^D`` (Gaussian entries, drawn scale)."""
     n_, D_ = draw(_size(n, "n", 1)), draw(_size(D, "D", 1))
@@ -143,8 +154,8 @@ def distinct_points(
 @st.composite
 def with_duplicates(
     draw: st.DrawFn,
-    n: int | st.SearchStrategy[int] = st.integers(2, 6),
-    D: int | st.SearchStrategy[int] = st.integers(1, 3),
+    n: int | st.SearchStrategy[int] = _INTEGERS_2_6,
+    D: int | st.SearchStrategy[int] = _INTEGERS_1_3,
 ) -> np.ndarray:
     """``n >= 2`` points, at least one of them repeated (``u`` distinct rows, ``u < n``)."""
     n_, D_ = max(draw(_size(n, "n", 2)), 2), draw(_size(D, "D", 1))
@@ -158,8 +169,8 @@ def with_duplicates(
 @st.composite
 def binary_data(
     draw: st.DrawFn,
-    n: int | st.SearchStrategy[int] = st.integers(1, 6),
-    D: int | st.SearchStrategy[int] = st.integers(1, 3),
+    n: int | st.SearchStrategy[int] = _INTEGERS_1_6,
+    D: int | st.SearchStrategy[int] = _INTEGERS_1_3,
     *,
     distinct: bool = False,
 ) -> np.ndarray:
@@ -183,8 +194,8 @@ def binary_data(
 @st.composite
 def constant_coordinate_data(
     draw: st.DrawFn,
-    n: int | st.SearchStrategy[int] = st.integers(2, 5),
-    D: int | st.SearchStrategy[int] = st.integers(1, 3),
+    n: int | st.SearchStrategy[int] = _INTEGERS_2_5,
+    D: int | st.SearchStrategy[int] = _INTEGERS_1_3,
 ) -> np.ndarray:
     """Distinct points (when ``D > 1``) with at least one constant column (L6).
 
@@ -202,8 +213,8 @@ def constant_coordinate_data(
 @st.composite
 def rank_deficient_data(
     draw: st.DrawFn,
-    n: int | st.SearchStrategy[int] = st.integers(3, 6),
-    D: int | st.SearchStrategy[int] = st.integers(2, 4),
+    n: int | st.SearchStrategy[int] = _INTEGERS_3_6,
+    D: int | st.SearchStrategy[int] = _INTEGERS_2_4,
     rank: int | st.SearchStrategy[int] | None = None,
 ) -> np.ndarray:
     """Points ``c + A z_i`` in an affine subspace of dimension ``rank < D`` (L5).
@@ -331,8 +342,8 @@ def decoder_weights(
 def gaussian_decoders(
     draw: st.DrawFn,
     data_dim: int,
-    latent_dim: int | st.SearchStrategy[int] = st.integers(1, 2),
-    hidden: int | st.SearchStrategy[int] = st.integers(1, 4),
+    latent_dim: int | st.SearchStrategy[int] = _INTEGERS_1_2,
+    hidden: int | st.SearchStrategy[int] = _INTEGERS_1_4,
     variance: st.SearchStrategy[VariancePolicy] | None = None,
     *,
     max_log10_scale: float = 3.0,
@@ -350,8 +361,8 @@ def gaussian_decoders(
 def bernoulli_decoders(
     draw: st.DrawFn,
     data_dim: int,
-    latent_dim: int | st.SearchStrategy[int] = st.integers(1, 2),
-    hidden: int | st.SearchStrategy[int] = st.integers(1, 4),
+    latent_dim: int | st.SearchStrategy[int] = _INTEGERS_1_2,
+    hidden: int | st.SearchStrategy[int] = _INTEGERS_1_4,
     *,
     max_log10_scale: float = 3.0,
 ) -> BernoulliMLPDecoder:
@@ -437,15 +448,14 @@ def tabular_encoders(
 def schedules(
     min_k: float = 1.0, max_k: float = 200.0, length: int | st.SearchStrategy[int] = 4
 ) -> st.SearchStrategy[list[float]]:
-    """Strictly increasing steepness/precision schedules ``k_1 < ... < k_L`` in ``[min_k, max_k]``."""
+    """Strictly increasing schedules ``k_1 < ... < k_L`` of steepness / precision in
+    ``[min_k, max_k]``."""
     _check_range(min_k, max_k, "schedules(min_k, max_k)")
     if min_k <= 0:
         raise WellposedInputError(f"schedules need min_k > 0, got {min_k!r}")
     lengths = _size(length, "length", 2)
     return lengths.flatmap(
-        lambda L: st.lists(
-            st.floats(min_k, max_k), min_size=L, max_size=L, unique=True
-        ).map(sorted)
+        lambda L: st.lists(st.floats(min_k, max_k), min_size=L, max_size=L, unique=True).map(sorted)
     ).filter(lambda ks: all(b > a * (1 + 1e-9) for a, b in zip(ks, ks[1:], strict=False)))
 
 
