@@ -109,7 +109,7 @@ def test_thread_identity_decoder_fixed_s_not_unbounded(scores, s, m, M) -> None:
     diverge.  At fixed s the ELBO -> -infinity (below -M at lambda = 2(M + 1 + KL)/s^2 + 2pi),
     and for every lambda the ELBO is <= max_s ELBO <= -(1/2) log 2pi."""
     kl = 0.5 * (m * m + s * s - 1.0 - math.log(s * s))
-    lam = 2.0 * (M + 1.0 + abs(kl)) / (s * s) + 2.0 * math.pi
+    lam = 2.0 * (max(M, 0.0) + 1.0 + abs(kl)) / (s * s) + 2.0 * math.pi
     lam = lam + math.log(lam) / (s * s)  # absorbs the (1/2) log(lam / 2pi) term
     value = thread_elbo(lam, s, m)
     scores.observe(value, -M, sense="<=", label="diverges_down")
