@@ -69,7 +69,9 @@ def tests(session: nox.Session) -> None:
 def _properties(session: nox.Session, profile: str) -> None:
     _install(session)
     before = _snapshot_reports()
-    args = list(session.posargs) or [f"--hypothesis-profile={profile}"]
+    args = list(session.posargs)
+    if not any(a.startswith("--hypothesis-profile") for a in args):
+        args.insert(0, f"--hypothesis-profile={profile}")
     session.run("pytest", "properties", "-p", "no:cacheprovider", *args)
     session.run("wellposed", "check", "--report-dir", "reports")
     after = _snapshot_reports()

@@ -194,3 +194,18 @@ def test_gmm_collapse_rate() -> None:
 def test_bad_input(data: np.ndarray, call, match: str) -> None:
     with pytest.raises(WellposedInputError, match=match):
         call(data)
+
+
+def test_extreme_k_stays_finite_and_exact() -> None:
+    """|log sigma^2| far past the float64 exponent range: still the closed form, no NaN."""
+    x = np.c_[np.random.default_rng(2).normal(size=(3, 2)), np.full(3, 0.37359)]
+    k = 4e6
+    v = exact.construction_values(A.constant_coordinate(x, 2, k))
+    var = x[:, :2].var(axis=0)
+    other = -0.5 * np.sum(LOG_2PI + np.log(var) + (x[:, :2] - x[:, :2].mean(0)) ** 2 / var, 1)
+    np.testing.assert_allclose(v["log_lik"], other + 0.5 * (k - LOG_2PI), rtol=1e-12)
+    np.testing.assert_array_equal(v["log_lik"], v["elbo"])  # q = prior, W = 0
+    lo, up = exact.spike_log_lik_bounds(3, k, np.array([0.0, 1.0]))
+    assert np.all(np.isfinite(lo)) and np.all(np.isfinite(up))
+    fixed = exact.construction_values(A.spike(x, 800.0, encoder="fixed"))["elbo"]
+    assert np.isfinite(fixed[0]) and np.all(fixed[1:] == -np.inf)  # -e^800 leaves float64

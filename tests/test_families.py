@@ -101,3 +101,29 @@ def test_bernoulli_log_prob_for_fractional_x_is_below_minus_entropy() -> None:
     assert (got <= neg_entropy + 1e-12).all()
     at_sup = bernoulli_log_prob(_t(x), _t(scipy.special.logit(x))).numpy()
     np.testing.assert_allclose(at_sup, neg_entropy, rtol=1e-12)
+
+
+def test_suprema_bound_the_densities() -> None:
+    """The per-observation suprema: floored Gaussian and Bernoulli (entropy) bounds hold for
+    random parameters and are approached by the maximisers."""
+    import math
+
+    from wellposed.families import bernoulli_supremum, gaussian_supremum
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand((50, 3), generator=g, dtype=torch.float64)
+    floor = math.log(0.05)
+    log_var = floor + torch.rand((50, 3), generator=g, dtype=torch.float64) * 4
+    mean = x + torch.randn((50, 3), generator=g, dtype=torch.float64)
+    values = gaussian_log_prob(x, mean, log_var).sum(-1)
+    assert torch.all(values <= gaussian_supremum(3, floor))
+    at_sup = gaussian_log_prob(x, x, torch.full_like(x, floor)).sum(-1)
+    torch.testing.assert_close(at_sup, torch.full((50,), gaussian_supremum(3, floor),
+                                                  dtype=torch.float64))
+    assert gaussian_supremum(3, None) == math.inf
+    logits = torch.randn((50, 3), generator=g, dtype=torch.float64) * 5
+    assert torch.all(bernoulli_log_prob(x, logits).sum(-1) <= bernoulli_supremum(x) + 1e-12)
+    best = bernoulli_log_prob(x, torch.logit(x)).sum(-1)
+    torch.testing.assert_close(best, bernoulli_supremum(x))
+    binary = torch.tensor([[0.0, 1.0, 1.0]], dtype=torch.float64)
+    assert float(bernoulli_supremum(binary)) == 0.0

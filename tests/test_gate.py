@@ -48,3 +48,14 @@ def test_edited_ledger_is_caught(tmp_path, capsys):
     edited.write_text(head + marker + tail)
     code, out = _check(capsys, "S7", "--ledger", str(edited))
     assert code == 1 and "S7: observed 'refuted', ledger expects 'bounded'" in out
+
+
+def test_a_leaking_floored_family_is_caught(monkeypatch, capsys):
+    """F6: a softclip'd Gaussian whose density escapes its floor bound by 100 nats."""
+    from wellposed import _audit_families
+
+    real = _audit_families.log_softclip_gaussian
+    monkeypatch.setattr(_audit_families, "log_softclip_gaussian",
+                        lambda x, loc, raw: real(x, loc, raw) + 100.0)
+    code, text = _check(capsys, "F6")
+    assert code == 1 and "F6:" in text

@@ -27,8 +27,11 @@ def test_atomic_write_leaves_nothing_on_error(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(WellposedInputError):
-        write_reports([R], seed=0, report_dir=tmp_path, families=False)
+        write_reports([R], seed=0, report_dir=tmp_path)
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    # the first rename succeeded before the failure: it is rolled back, not left half-done
+    assert (tmp_path / "claims.md").read_text() == "old"
+    assert not (tmp_path / "claims.json").exists()
 
 
 def test_json_twin_has_required_keys():

@@ -186,12 +186,13 @@ def spike_beta(x: np.ndarray, k: np.ndarray) -> np.ndarray:
 def spike_vonmises(x: np.ndarray, k: np.ndarray) -> np.ndarray:
     """log VonMises(x | x, kappa = e^k) = kappa - log(2 pi I0(kappa)) = -log(2 pi i0e(kappa)).
 
-    For kappa > 1e8 the asymptotic form k/2 - log(2 pi)/2 + 1/(8 kappa) is used.
+    For kappa > 1e8 the asymptotic form k/2 - log(2 pi)/2 - 1/(8 kappa) is used
+    (i0e(kappa) = (2 pi kappa)^(-1/2) (1 + 1/(8 kappa) + ...)).
     """
     k = np.asarray(k, dtype=np.float64) + 0.0 * np.asarray(x)
     kappa = np.exp(np.minimum(k, 700.0))
     direct = -np.log(2.0 * math.pi * special.i0e(np.minimum(kappa, 1e8)))
-    asym = 0.5 * k - HALF_LOG_2PI + 1.0 / (8.0 * kappa)
+    asym = 0.5 * k - HALF_LOG_2PI - 1.0 / (8.0 * kappa)
     return np.where(kappa > 1e8, asym, direct)
 
 

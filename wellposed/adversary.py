@@ -225,7 +225,9 @@ def constant_coordinate(data: object, coord: int, k: float) -> Construction:
     var = x.var(axis=0)
     log_var = np.log(np.where(var > 0, var, 1.0))
     log_var[coord] = -k
-    dec = LinearGaussianDecoder(np.zeros((D, 1)), x.mean(axis=0), log_var)
+    mean = x.mean(axis=0)
+    mean[coord] = x[0, coord]  # exact: a float mean of n equal numbers can be 1 ulp off
+    dec = LinearGaussianDecoder(np.zeros((D, 1)), mean, log_var)
     enc = _encoder(np.zeros((n, 1)), np.ones((n, 1)))
     return Construction("constant_coordinate", k, x, dec, enc, {"k": k, "coord": float(coord)})
 
@@ -235,7 +237,10 @@ def rank_deficient_ppca(data: object, latent_dim: int, k: float) -> Construction
     ``latent_dim`` columns), ``b`` = mean, noise ``log gamma = -k``; the encoder is the exact
     posterior's diagonal (exact when ``W^T W`` is diagonal, as here).
 
-    Requires the centred data rank ``r <= latent_dim < D``.
+    Requires the centred data rank ``r <= latent_dim < D``.  For data in a subspace that
+    is not axis-aligned, float64 rounding of the residual (~1e-16 relative) is divided by
+    ``e^-k`` and dominates the exact log-likelihood once ``k`` exceeds about 60; use
+    moderate ``k`` (the rate ``n (D - r)/2`` per unit ``k`` is already exact there).
     """
     x = _data(data)
     k = _check_k(k)
@@ -253,11 +258,13 @@ def rank_deficient_ppca(data: object, latent_dim: int, k: float) -> Construction
     W = np.zeros((D, d))
     W[:, :r] = evecs[:, :r] * np.sqrt(evals[:r])
     dec = LinearGaussianDecoder(W, x.mean(axis=0), -k)
-    prec = math.exp(k)
     col = np.sum(W**2, axis=0)
-    post_var = 1.0 / (1.0 + prec * col)
-    means = prec * centred @ W * post_var
-    enc = TabularEncoder(means, np.log(np.broadcast_to(post_var, (n, d))))
+    # posterior variance 1 / (1 + e^k col) and mean e^k W^T r / (1 + e^k col), without e^k
+    with np.errstate(divide="ignore"):
+        log_post_var = -np.logaddexp(0.0, k + np.log(col))
+    means = centred @ W / (math.exp(-max(k, -700.0)) + col) if k < 700 else (
+        centred @ W / np.where(col > 0, col, 1.0))
+    enc = TabularEncoder(means, np.tile(log_post_var, (n, 1)))
     return Construction("rank_deficient_ppca", k, x, dec, enc, {"k": k, "rank": float(r)})
 
 

@@ -257,9 +257,8 @@ def _evaluate(claim: Claim, ctx: object) -> ClaimResult:
             # branch); a NaN that reaches a result still fails the checks
             with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
                 out = runner(ctx)
-        except WellposedInputError:
-            raise
-        except Exception as exc:  # a crash is a regression, reported, never hidden
+        except Exception as exc:  # a crash (even an input error raised inside a runner:
+            # the user's input was validated before the run) is a regression, exit 1
             observed, evidence, summary, lines_ok = "error", {}, f"{type(exc).__name__}: {exc}", False
             problems.append(f"runner raised {type(exc).__name__}: {exc}")
         else:

@@ -45,8 +45,13 @@ def _check(args: argparse.Namespace) -> int:
             )
     results = run_claims(args.ids or None, seed=args.seed, device=args.device,
                          progress=None if args.quiet else _progress, ledger=args.ledger)
+    families = None
+    if report_dir is not None and not args.ids:  # a full run also refreshes families.md
+        from .audit import report_family_audits
+
+        families = report_family_audits(args.seed)
     written = write_reports(results, seed=args.seed, report_dir=report_dir,
-                            json_path=args.json, families=not args.ids)
+                            json_path=args.json, families=families)
     from tabulate import tabulate
 
     rows = [[r.id, r.expected, r.observed, "yes" if r.lines_agree else "NO",

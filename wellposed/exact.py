@@ -26,11 +26,24 @@ import numpy as np
 from .errors import WellposedInputError
 
 __all__ = [
+    "bernoulli_bound",
+    "construction_values",
+    "floor_bound",
     "gaussian_kl",
+    "gmm_log_lik",
     "linear_expected_log_lik",
     "linear_log_marginal",
     "linear_posterior",
     "ppca_fit",
+    "spike_expected_log_lik",
+    "spike_log_lik",
+    "spike_log_lik_bounds",
+    "staircase_values",
+    "thread_answer_sigma_star",
+    "thread_elbo",
+    "thread_max_elbo",
+    "thread_optimal_s",
+    "weight_decay_bound",
 ]
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -41,6 +54,13 @@ def gaussian_kl(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
     mean = np.asarray(mean, dtype=np.float64)
     log_var = np.asarray(log_var, dtype=np.float64)
     return 0.5 * np.sum(mean**2 + np.exp(log_var) - 1.0 - log_var, axis=-1)
+
+
+def _logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    top = np.max(a, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis))
 
 
 def linear_expected_log_lik(
@@ -54,18 +74,40 @@ def linear_expected_log_lik(
     """Per-point ``E_q log N(x | W t + b, diag e^log_var)`` (formula in the module doc)."""
     log_var = np.broadcast_to(np.asarray(log_var, dtype=np.float64), (W.shape[0],))
     resid = x - (q_mean @ W.T + b)
-    spread = np.exp(q_log_var) @ (W**2).T  # sum_k W_jk^2 s_k^2, shape (n, D)
-    with np.errstate(over="ignore", invalid="ignore"):
-        scaled = np.where(resid**2 + spread > 0, (resid**2 + spread) * np.exp(-log_var), 0.0)
+    with np.errstate(divide="ignore"):
+        # log(sum_k W_jk^2 s_k^2) and log r^2, combined and scaled by 1/sigma^2 in log space
+        log_spread = _logsumexp(2.0 * np.log(np.abs(W))[None] + q_log_var[:, None, :], axis=-1)
+        log_r2 = 2.0 * np.log(np.abs(resid))
+    scaled = _scaled_exp(np.logaddexp(log_r2, log_spread) - log_var)
     return -0.5 * np.sum(LOG_2PI + log_var + scaled, axis=-1)
+
+
+def _scaled_exp(log_value: np.ndarray) -> np.ndarray:
+    """``exp`` that is exactly 0 at ``-inf`` and ``inf`` (not a warning) past float64."""
+    with np.errstate(over="ignore"):
+        return np.exp(log_value)
 
 
 def _whitened_svd(W: np.ndarray, log_var: np.ndarray) -> tuple[np.ndarray, ...]:
     """``A = diag(sigma^-1) W = U diag(s) V^T`` (thin SVD) and ``sigma^-1``."""
     D = W.shape[0]
     inv_sd = np.exp(-0.5 * np.broadcast_to(np.asarray(log_var, dtype=np.float64), (D,)))
+    if not np.all(np.isfinite(inv_sd)):
+        raise WellposedInputError(
+            "log sigma^2 below about -1400 with a non-zero W: the whitened matrix leaves the "
+            "float64 range; use a larger log_var"
+        )
     U, s, Vt = np.linalg.svd(inv_sd[:, None] * W, full_matrices=False)
     return U, s, Vt, inv_sd
+
+
+def _diag_log_marginal(x: np.ndarray, b: np.ndarray, log_var: np.ndarray) -> np.ndarray:
+    """``W = 0``: ``sum_j log N(x_j | b_j, sigma_j^2)`` with the scaled square in log space
+    (``exp(2 log|r| - lv)``: exactly 0 for a zero residual at any ``lv``)."""
+    r = np.abs(x - b)
+    with np.errstate(divide="ignore", over="ignore"):
+        scaled = np.where(r > 0, np.exp(2.0 * np.log(np.where(r > 0, r, 1.0)) - log_var), 0.0)
+    return -0.5 * np.sum(LOG_2PI + log_var + scaled, axis=1)
 
 
 def linear_log_marginal(
@@ -77,15 +119,21 @@ def linear_log_marginal(
     ``log det C = sum_j log sigma_j^2 + sum_k log(1 + s_k^2)`` and
     ``(x-b)^T C^-1 (x-b) = ||rho - U U^T rho||^2 + sum_k (u_k^T rho)^2 / (1 + s_k^2)``:
     the projection is taken on vectors before squaring, so no large squares cancel.
+    ``W = 0`` is done coordinate-wise in log space (any ``log sigma^2``).  Otherwise the
+    result is ``-inf`` (not NaN) where the whitened residual leaves the float64 range.
     """
     D = W.shape[0]
     log_var = np.broadcast_to(np.asarray(log_var, dtype=np.float64), (D,))
-    U, s, _, inv_sd = _whitened_svd(W, log_var)
-    rho = (x - b) * inv_sd  # (n, D)
-    coef = rho @ U  # (n, d)
-    perp = rho - coef @ U.T
-    quad = np.sum(perp**2, axis=1) + np.sum(coef**2 / (1.0 + s**2), axis=1)
-    log_det = np.sum(log_var) + np.sum(np.log1p(s**2))
+    if not np.any(W):
+        return _diag_log_marginal(x, b, log_var)
+    with np.errstate(over="ignore", invalid="ignore"):
+        U, s, _, inv_sd = _whitened_svd(W, log_var)
+        rho = (x - b) * inv_sd  # (n, D)
+        coef = rho @ U  # (n, d)
+        perp = rho - coef @ U.T
+        quad = np.sum(perp**2, axis=1) + np.sum(coef**2 / (1.0 + s**2), axis=1)
+    quad = np.where(np.isnan(quad), np.inf, quad)
+    log_det = np.sum(log_var) + np.sum(np.logaddexp(0.0, 2.0 * np.log(s[s > 0])))
     return -0.5 * (D * LOG_2PI + log_det + quad)
 
 
@@ -121,12 +169,12 @@ def ppca_fit(x: np.ndarray, latent_dim: int) -> dict[str, np.ndarray | float]:
     evals, evecs = np.linalg.eigh(S)
     evals, evecs = evals[::-1], evecs[:, ::-1]
     sigma2 = float(np.mean(evals[d:]))
-    if sigma2 <= 1e-12 * max(evals[0], 1e-300) or evals[d - 1] <= sigma2:
+    if sigma2 <= 1e-12 * max(evals[0], 1e-300):
         raise WellposedInputError(
             "the data lie in a subspace of dimension <= latent_dim (rank(S) <= d): the pPCA "
             "likelihood is unbounded (CLAIMS L5); use a smaller latent_dim"
         )
-    W = evecs[:, :d] * np.sqrt(evals[:d] - sigma2)
+    W = evecs[:, :d] * np.sqrt(np.maximum(evals[:d] - sigma2, 0.0))  # 0 for isotropic data
     max_ll = -0.5 * n * (D * LOG_2PI + np.sum(np.log(evals[:d])) + (D - d) * np.log(sigma2) + D)
     return {"W": W, "b": b, "log_var": math.log(sigma2), "max_log_lik": float(max_ll)}
 
@@ -164,9 +212,9 @@ def gmm_log_lik(
     """Per-point ``log sum_c w_c N(x | mu_c, e^{lv_c} I)`` (isotropic components), log-sum-exp."""
     x = np.asarray(x, dtype=np.float64)
     D = x.shape[1]
-    sq = np.sum((x[:, None, :] - means[None, :, :]) ** 2, axis=-1)  # (n, C)
-    with np.errstate(over="ignore", invalid="ignore"):
-        scaled = np.where(sq > 0, sq * np.exp(-log_vars), 0.0)
+    with np.errstate(divide="ignore"):
+        log_sq = _logsumexp(2.0 * np.log(np.abs(x[:, None, :] - means[None, :, :])))  # (n, C)
+    scaled = _scaled_exp(log_sq - log_vars)
     comp = np.log(weights) - 0.5 * (D * LOG_2PI + D * log_vars + scaled)
     top = comp.max(axis=1, keepdims=True)
     return (top + np.log(np.sum(np.exp(comp - top), axis=1, keepdims=True)))[:, 0]
@@ -237,13 +285,6 @@ def _mesh(switches: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _log_phi(u: np.ndarray) -> np.ndarray:
     return -0.5 * (LOG_2PI + u * u)
-
-
-def _logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
-    top = np.max(a, axis=axis, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore"):
-        return np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis))
 
 
 def _spike_parts(D: int, k: float, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -394,8 +435,11 @@ def construction_values(construction: object) -> dict[str, np.ndarray]:
     c = construction
     x = np.asarray(c.data, dtype=np.float64)
     kind = c.name.split("/")[0]
-    with torch_no_grad():
-        enc_m, enc_lv = (a.detach().cpu().numpy() for a in c.encoder(torch_tensor(x)))
+    import torch  # the construction's encoder is a torch module; only its outputs are used
+
+    with torch.no_grad():
+        enc_m, enc_lv = (a.detach().cpu().numpy()
+                         for a in c.encoder(torch.as_tensor(x, dtype=torch.float64)))
     if kind == "spike":
         D = x.shape[1]
         R = np.sum((x - x[c.spec["index"]]) ** 2, axis=1)
@@ -412,15 +456,3 @@ def construction_values(construction: object) -> dict[str, np.ndarray]:
                 for a in (c.decoder.W, c.decoder.b, c.decoder.log_var_vector))
     elbo = linear_expected_log_lik(x, W, b, lv, enc_m, enc_lv) - gaussian_kl(enc_m, enc_lv)
     return {"log_lik": linear_log_marginal(x, W, b, lv), "elbo": elbo}
-
-
-def torch_no_grad():  # pragma: no cover - tiny shim, keeps torch out of the module top
-    import torch
-
-    return torch.no_grad()
-
-
-def torch_tensor(x: np.ndarray):  # pragma: no cover - tiny shim
-    import torch
-
-    return torch.as_tensor(x, dtype=torch.float64)

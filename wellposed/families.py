@@ -1,7 +1,8 @@
 """Observation families: numerically safe log-space densities and their suprema.
 
-Everything is float64 torch, elementwise over coordinates, summed over the last
-(coordinate) axis by :meth:`log_prob`.  The per-observation supremum
+Densities are float64 torch, elementwise over coordinates (the decoders sum them over the
+last axis).  The per-observation supremum (:func:`gaussian_supremum`,
+:func:`bernoulli_supremum`)
 ``sup_params log p(x | params)`` is the quantity that decides boundedness
 (CLAIMS.md, section F): an expressive decoder makes the objective unbounded
 exactly when it is infinite at some data point.
@@ -16,9 +17,10 @@ import torch
 __all__ = [
     "LOG_2PI",
     "bernoulli_log_prob",
+    "bernoulli_supremum",
     "gaussian_log_prob",
-    "gaussian_rows_inplace_",
     "gaussian_sq_term",
+    "gaussian_supremum",
 ]
 
 LOG_2PI = math.log(2.0 * math.pi)
@@ -81,3 +83,25 @@ def bernoulli_log_prob(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """
     logsig = torch.nn.functional.logsigmoid
     return x * logsig(logits) + (1.0 - x) * logsig(-logits)
+
+
+def gaussian_supremum(data_dim: int, log_var_floor: float | None) -> float:
+    """``sup_{mu, sigma^2 >= e^floor} log N(x | mu, diag sigma^2)`` for one observation.
+
+    ``mu = x`` and the smallest variance give ``-(D/2)(log 2pi + floor)`` (S4, L2, F6); with
+    no floor (``None``: learned variance) the supremum is ``+inf`` at every ``x`` (F1).
+    """
+    if log_var_floor is None:
+        return math.inf
+    return -0.5 * data_dim * (LOG_2PI + float(log_var_floor))
+
+
+def bernoulli_supremum(x: torch.Tensor) -> torch.Tensor:
+    """``sup_l sum_j [x_j l_j - softplus(l_j)] = -sum_j H(x_j)`` (binary entropy, nats).
+
+    The maximiser is ``l_j = logit(x_j)``; for binary ``x`` the supremum 0 is approached as
+    ``l -> +-inf`` and never attained (S5, L3, F4).
+    """
+    x = torch.as_tensor(x, dtype=torch.float64)
+    ent = -(torch.special.xlogy(x, x) + torch.special.xlogy(1.0 - x, 1.0 - x))
+    return -ent.sum(-1)

@@ -1,12 +1,13 @@
 """scipy cross-checks (the ``quadrature`` evaluation line) for a one-dimensional latent.
 
-Densities come from scipy (``scipy.stats.norm.logpdf`` for Gaussian outputs,
-``scipy.special.log_expit`` for Bernoulli outputs); the decoder network is only asked
-for its output parameters (the standard-normal prior and proposal factors inside the
-scalar integrands are written out, ``log phi(z) = -(z^2 + log 2pi)/2``).  Integrals use
-``scipy.integrate.quad`` with breakpoints placed where the integrand changes fastest on a
-dense grid, so steep sigmoid/tanh switches (the spike and staircase constructions) and
-narrow peaks are resolved.
+Densities: ``scipy.stats.norm.logpdf`` on the dense grid pass and the same formula
+written out, ``-(1/2)(log 2pi + lv + ((x - mu)/sigma)^2)``, in the scalar integrands (the
+hot path, where scipy.stats' per-call overhead dominates); ``scipy.special.log_expit`` for
+Bernoulli outputs.  The decoder network is only asked for its output parameters.
+Integrals are sums of ``scipy.integrate.quad`` over panels whose breakpoints equidistribute
+the integrand's variation and mass on a dense grid, bracket every local maximum and grade
+away from the ends of its support, so steep sigmoid/tanh switches (the spike and staircase
+constructions), cliffs and narrow bumps are resolved.
 
 * ``log p(x_i) = c_i + log int exp(log p(x_i | t) + log phi(t) - c_i) dt`` over
   ``t in [-L, L]`` (``c_i``: grid maximum, so the integrand is <= 1 near its peak).

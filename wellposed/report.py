@@ -88,12 +88,27 @@ def render_json(results: Sequence[ClaimResult], *, seed: int) -> str:
     return json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 
-def _families_markdown(seed: int) -> str | None:
-    try:
-        from .audit import render_families_markdown, report_family_audits
-    except ImportError:
-        return None
-    return render_families_markdown(report_family_audits(seed))
+def render_families(audits: Sequence[object], *, seed: int) -> str:
+    """``reports/families.md``: a generated-file header, then the audit table (the audits are
+    computed by the caller, :func:`wellposed.audit.report_family_audits`)."""
+    from .audit import render_families_markdown
+
+    intro = (f"# Output families: is sup log p(x | params) finite?\n\n"
+             f"One row per family audit (seed {seed}); CLAIMS.md section F. "
+             "*torch implementation behaviour* is what torch's own code returns at the "
+             "extreme parameters, next to the mathematics.\n\n")
+    return HEADER + "\n\n" + intro + render_families_markdown(audits)
+
+
+def _roll_back(done: list[Path], previous: dict[Path, bytes | None]) -> None:
+    """Put back what the already-renamed targets held before (or remove new ones), so a
+    failed write never leaves a new ``claims.md`` beside an old ``claims.json``."""
+    for path in done:
+        old = previous[path]
+        if old is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(old)
 
 
 def write_reports(
@@ -102,7 +117,7 @@ def write_reports(
     seed: int,
     report_dir: str | os.PathLike[str] | None = "reports",
     json_path: str | os.PathLike[str] | None = None,
-    families: bool = True,
+    families: Sequence[object] | None = None,
 ) -> list[Path]:
     """Write ``claims.md``, ``claims.json`` (and ``families.md``) atomically; return the paths.
 
@@ -114,10 +129,8 @@ def write_reports(
         d = Path(report_dir)
         outputs[d / "claims.md"] = render_markdown(results, seed=seed)
         outputs[d / "claims.json"] = render_json(results, seed=seed)
-        if families:
-            fam = _families_markdown(seed)
-            if fam is not None:
-                outputs[d / "families.md"] = fam
+        if families is not None:
+            outputs[d / "families.md"] = render_families(families, seed=seed)
     if json_path is not None:
         outputs[Path(json_path)] = render_json(results, seed=seed)
     for path in outputs:
@@ -136,8 +149,15 @@ def write_reports(
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
             os.chmod(tmp, 0o666 & ~umask)
-        for tmp, path in temps:
-            os.replace(tmp, path)
+        previous = {path: path.read_bytes() if path.exists() else None for path in outputs}
+        done: list[Path] = []
+        try:
+            for tmp, path in temps:
+                os.replace(tmp, path)
+                done.append(path)
+        except OSError:
+            _roll_back(done, previous)
+            raise
     except OSError as exc:
         for tmp, _ in temps:
             if os.path.exists(tmp):
