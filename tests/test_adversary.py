@@ -31,8 +31,9 @@ def test_spike_network_is_the_formula(data: np.ndarray) -> None:
     t = torch.tensor(np.random.default_rng(0).normal(size=(50, 2)))
     mean, log_var = c.decoder(t)
     expected = -(k / 2) * (1 + np.tanh(k * t[:, 0].numpy()))
-    np.testing.assert_allclose(log_var.detach().numpy(), np.repeat(expected[:, None], 3, 1),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        log_var.detach().numpy(), np.repeat(expected[:, None], 3, 1), rtol=1e-12, atol=1e-12
+    )
     np.testing.assert_array_equal(mean.detach().numpy(), np.broadcast_to(data[0], (50, 3)))
 
 
@@ -138,8 +139,10 @@ def test_bernoulli_staircase_approaches_bound_without_reaching() -> None:
     x = np.array([[0, 1, 1], [1, 0, 1], [0, 1, 1], [1, 1, 0]], dtype=float)
     bound = exact.bernoulli_bound(x)
     assert bound == pytest.approx(2 * math.log(0.5) + 2 * math.log(0.25))
-    gaps = [bound - exact.construction_values(A.staircase(x, k, family="bernoulli"))["log_lik"].sum()
-            for k in (4.0, 16.0, 40.0)]
+    gaps = [
+        bound - exact.construction_values(A.staircase(x, k, family="bernoulli"))["log_lik"].sum()
+        for k in (4.0, 16.0, 40.0)
+    ]
     assert all(g > 0 for g in gaps) and gaps[0] > gaps[1] > gaps[2]
     assert gaps[-1] < 0.01  # O(1/k): prior mass of the step transitions
 
@@ -160,12 +163,16 @@ def test_linear_constructions_rates() -> None:
 
 def test_thread_closed_forms() -> None:
     for lam in (0.3, 1.0, 7.5, 1e4):
-        res = scipy.optimize.minimize_scalar(lambda s, lam=lam: -exact.thread_elbo(lam, s),
-                                             bounds=(1e-6, 10), method="bounded",
-                                             options={"xatol": 1e-12})
+        res = scipy.optimize.minimize_scalar(
+            lambda s, lam=lam: -exact.thread_elbo(lam, s),
+            bounds=(1e-6, 10),
+            method="bounded",
+            options={"xatol": 1e-12},
+        )
         assert res.x == pytest.approx(exact.thread_optimal_s(lam), rel=1e-5)
         assert exact.thread_max_elbo(lam) == pytest.approx(
-            scipy.stats.norm(0, math.sqrt(1 + 1 / lam)).logpdf(0.0), rel=1e-12)
+            scipy.stats.norm(0, math.sqrt(1 + 1 / lam)).logpdf(0.0), rel=1e-12
+        )
         assert -res.fun == pytest.approx(exact.thread_max_elbo(lam), rel=1e-9)
     assert exact.thread_answer_sigma_star(3.0) != pytest.approx(exact.thread_optimal_s(3.0))
 

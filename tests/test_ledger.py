@@ -1,7 +1,7 @@
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from wellposed.claims import load_ledger, validate_ledger
 from wellposed.errors import WellposedInputError

@@ -4,8 +4,19 @@ import numpy as np
 import pytest
 
 from wellposed.verdict import (
-    BOUND_VIOLATED, BOUNDED, INCONCLUSIVE, UNBOUNDED, agree_close, agree_mc, check_bound,
-    check_tightness, check_witness, decide_bounded, decide_unbounded, fit_rate, format_verdict,
+    BOUND_VIOLATED,
+    BOUNDED,
+    INCONCLUSIVE,
+    UNBOUNDED,
+    agree_close,
+    agree_mc,
+    check_bound,
+    check_tightness,
+    check_witness,
+    decide_bounded,
+    decide_unbounded,
+    fit_rate,
+    format_verdict,
     jsonable,
 )
 
@@ -58,4 +69,6 @@ def test_records_are_jsonable_and_deterministic():
     d = fit_rate([1, 2, 3], [1, 2, 3.0000000000001], expected=1).to_dict()
     assert d["kind"] == "rate" and isinstance(d["slope"], float)
     assert jsonable(math.inf) == "inf" and jsonable(np.float64(0.1 + 0.2)) == 0.3
-    assert format_verdict({"a": "bounded", "b": "unbounded"}) == "conditional(a=bounded, b=unbounded)"
+    assert (
+        format_verdict({"a": "bounded", "b": "unbounded"}) == "conditional(a=bounded, b=unbounded)"
+    )

@@ -46,14 +46,27 @@ __all__ = [
 LEDGER_ENV = "WELLPOSED_LEDGER"
 QUANTITIES = ("log-likelihood", "elbo", "log-likelihood+elbo", "penalized-elbo", "log-density")
 EVIDENCE_KINDS = (
-    "witness", "rate", "mc", "quadrature", "bound", "search", "tightness", "symbolic",
-    "identity", "counterexample", "audit",
+    "witness",
+    "rate",
+    "mc",
+    "quadrature",
+    "bound",
+    "search",
+    "tightness",
+    "symbolic",
+    "identity",
+    "counterexample",
+    "audit",
 )
 _ID = re.compile(r"^[SLF][0-9]{1,2}$")
 
 # field -> (required, python type, what to write)
 SCHEMA: dict[str, tuple[bool, type, str]] = {
-    "id": (True, str, 'a claim id such as "S1", "L3" or "F2" (S: thread, L: literature, F: family)'),
+    "id": (
+        True,
+        str,
+        'a claim id such as "S1", "L3" or "F2" (S: thread, L: literature, F: family)',
+    ),
     "title": (True, str, "a short title (one line)"),
     "statement": (True, str, "the claim as stated by its source"),
     "source": (True, str, "who says it: thread post, or paper and section"),
@@ -133,18 +146,27 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
     conditions = raw.get("conditions", {})
     if verdict == "conditional":
         if not conditions:
-            raise _fail(where, "conditional verdict without conditions",
-                        'add conditions = { name = "bounded", other = "unbounded" }')
+            raise _fail(
+                where,
+                "conditional verdict without conditions",
+                'add conditions = { name = "bounded", other = "unbounded" }',
+            )
         for cname, cverdict in conditions.items():
             if cverdict not in VERDICTS:
-                raise _fail(where, f"condition {cname!r} has verdict {cverdict!r}",
-                            f"use one of {VERDICTS}")
+                raise _fail(
+                    where, f"condition {cname!r} has verdict {cverdict!r}", f"use one of {VERDICTS}"
+                )
     elif verdict in VERDICTS:
         if conditions:
-            raise _fail(where, "conditions given for a non-conditional verdict",
-                        'remove conditions or set verdict = "conditional"')
+            raise _fail(
+                where,
+                "conditions given for a non-conditional verdict",
+                'remove conditions or set verdict = "conditional"',
+            )
     else:
-        raise _fail(where, f"verdict {verdict!r} is unknown", f"use one of {VERDICTS} or conditional")
+        raise _fail(
+            where, f"verdict {verdict!r} is unknown", f"use one of {VERDICTS} or conditional"
+        )
     needs_rate = verdict == "unbounded" or "unbounded" in conditions.values()
     needs_bound = verdict == "bounded" or "bounded" in conditions.values()
     if needs_rate and "rate" not in raw:
@@ -156,10 +178,16 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
     if not kinds or bad:
         raise _fail(where, f"evidence {kinds!r} is invalid", f"list kinds from {EVIDENCE_KINDS}")
     return Claim(
-        id=raw["id"], title=raw["title"].strip(), statement=raw["statement"].strip(),
-        source=raw["source"].strip(), objective=raw["objective"].strip(),
-        quantity=raw["quantity"], verdict=verdict, evidence=tuple(kinds),
-        conditions=dict(conditions), rate=raw.get("rate", "").strip(),
+        id=raw["id"],
+        title=raw["title"].strip(),
+        statement=raw["statement"].strip(),
+        source=raw["source"].strip(),
+        objective=raw["objective"].strip(),
+        quantity=raw["quantity"],
+        verdict=verdict,
+        evidence=tuple(kinds),
+        conditions=dict(conditions),
+        rate=raw.get("rate", "").strip(),
         bound=raw.get("bound", "").strip(),
     )
 
@@ -171,8 +199,11 @@ def validate_ledger(data: Mapping[str, object], origin: str = "ledger") -> list[
         raise _fail(origin, f"schema_version = {version!r}", "write schema_version = 1 at the top")
     unknown = sorted(set(data) - {"schema_version", "claim"})
     if unknown:
-        raise _fail(origin, f"unknown top-level key(s) {unknown}",
-                    "keep only schema_version and [[claim]] tables")
+        raise _fail(
+            origin,
+            f"unknown top-level key(s) {unknown}",
+            "keep only schema_version and [[claim]] tables",
+        )
     entries = data.get("claim")
     if not isinstance(entries, list) or not entries:
         raise _fail(origin, "has no claims", "add [[claim]] tables")
@@ -259,7 +290,12 @@ def _evaluate(claim: Claim, ctx: object) -> ClaimResult:
                 out = runner(ctx)
         except Exception as exc:  # a crash (even an input error raised inside a runner:
             # the user's input was validated before the run) is a regression, exit 1
-            observed, evidence, summary, lines_ok = "error", {}, f"{type(exc).__name__}: {exc}", False
+            observed, evidence, summary, lines_ok = (
+                "error",
+                {},
+                f"{type(exc).__name__}: {exc}",
+                False,
+            )
             problems.append(f"runner raised {type(exc).__name__}: {exc}")
         else:
             observed = format_verdict(out.observed)
@@ -267,8 +303,11 @@ def _evaluate(claim: Claim, ctx: object) -> ClaimResult:
             evidence["lines"] = list(out.lines)
             summary = out.summary
             lines_ok = all(c.ok for c in out.lines)
-            problems.extend(f"line disagrees: {c.label} ({c.line} vs {c.reference_line})"
-                            for c in out.lines if not c.ok)
+            problems.extend(
+                f"line disagrees: {c.label} ({c.line} vs {c.reference_line})"
+                for c in out.lines
+                if not c.ok
+            )
             missing = sorted(set(claim.evidence) - _kinds_present(evidence))
             if missing:
                 problems.append(f"missing evidence: {', '.join(missing)}")
@@ -276,8 +315,19 @@ def _evaluate(claim: Claim, ctx: object) -> ClaimResult:
     if observed != expected:
         problems.insert(0, f"observed {observed!r}, ledger expects {expected!r}")
     ok = not problems
-    return ClaimResult(claim.id, claim.title, claim.source, expected, observed, ok, lines_ok,
-                       summary, claim.formula, evidence, tuple(problems))
+    return ClaimResult(
+        claim.id,
+        claim.title,
+        claim.source,
+        expected,
+        observed,
+        ok,
+        lines_ok,
+        summary,
+        claim.formula,
+        evidence,
+        tuple(problems),
+    )
 
 
 def run_claims(

@@ -312,8 +312,9 @@ def spike_expected_log_lik(
 ) -> np.ndarray:
     """Per-point ``E_{u ~ N(m_j, s_j^2)} g_j(u)`` (see :func:`spike_log_lik`)."""
     out = []
-    for R, m, s in zip(np.atleast_1d(sq_dist), np.atleast_1d(q_mean), np.atleast_1d(q_std),
-                       strict=True):
+    for R, m, s in zip(
+        np.atleast_1d(sq_dist), np.atleast_1d(q_mean), np.atleast_1d(q_std), strict=True
+    ):
         z, log_w = _mesh(np.array([-m / s]), 1.0 / (k * s))
         base, neg_lv = _spike_parts(D, k, m + s * z)
         mean_part = np.sum(np.exp(log_w + _log_phi(z)) * base)
@@ -382,8 +383,9 @@ def _staircase_point_log_lik(
     return -0.5 * (D * (LOG_2PI + log_var) + scaled)
 
 
-def staircase_values(x: np.ndarray, spec: dict, log_var: float | None, k: float
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def staircase_values(
+    x: np.ndarray, spec: dict, log_var: float | None, k: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-point log-likelihood and ELBO of the staircase (``adversary.staircase``).
 
     ``log p(x_j) = log int p(x_j | u) phi(u) du``;
@@ -408,7 +410,8 @@ def staircase_values(x: np.ndarray, spec: dict, log_var: float | None, k: float
 
 def _constant_log_var(decoder: object, k: float) -> float:
     """The staircase's constant ``log sigma^2`` from its policy, in numpy: shared ``-k``;
-    floor ``log(xi + softplus(-k))``; fixed ``log sigma2``; softclip ``2(m + softplus(-k/2 - m))``."""
+    floor ``log(xi + softplus(-k))``; fixed ``log sigma2``;
+    softclip ``2(m + softplus(-k/2 - m))``."""
     policy = decoder.variance
     name = policy.name
     if name == "shared":
@@ -438,8 +441,9 @@ def construction_values(construction: object) -> dict[str, np.ndarray]:
     import torch  # the construction's encoder is a torch module; only its outputs are used
 
     with torch.no_grad():
-        enc_m, enc_lv = (a.detach().cpu().numpy()
-                         for a in c.encoder(torch.as_tensor(x, dtype=torch.float64)))
+        enc_m, enc_lv = (
+            a.detach().cpu().numpy() for a in c.encoder(torch.as_tensor(x, dtype=torch.float64))
+        )
     if kind == "spike":
         D = x.shape[1]
         R = np.sum((x - x[c.spec["index"]]) ** 2, axis=1)
@@ -452,7 +456,9 @@ def construction_values(construction: object) -> dict[str, np.ndarray]:
         lv = None if c.spec["family"] == "bernoulli" else _constant_log_var(c.decoder, c.k)
         log_lik, elbo = staircase_values(x, c.spec, lv, c.k)
         return {"log_lik": log_lik, "elbo": elbo}
-    W, b, lv = (np.asarray(a.detach().cpu().numpy(), dtype=np.float64)
-                for a in (c.decoder.W, c.decoder.b, c.decoder.log_var_vector))
+    W, b, lv = (
+        np.asarray(a.detach().cpu().numpy(), dtype=np.float64)
+        for a in (c.decoder.W, c.decoder.b, c.decoder.log_var_vector)
+    )
     elbo = linear_expected_log_lik(x, W, b, lv, enc_m, enc_lv) - gaussian_kl(enc_m, enc_lv)
     return {"log_lik": linear_log_marginal(x, W, b, lv), "elbo": elbo}

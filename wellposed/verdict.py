@@ -202,8 +202,9 @@ class Witness(_Record):
     kind: str = field(default="witness", init=False)
 
 
-def check_witness(params: Mapping[str, float], value: float, target: float, *,
-                  line: str = "exact") -> Witness:
+def check_witness(
+    params: Mapping[str, float], value: float, target: float, *, line: str = "exact"
+) -> Witness:
     """``passed`` iff ``value`` is finite and ``> target`` (``+inf`` counts only if exact)."""
     v = float(value)
     passed = v > target and not math.isnan(v)
@@ -224,15 +225,18 @@ class BoundCheck(_Record):
     kind: str = field(default="bound", init=False)
 
 
-def check_bound(bound: float, found: Mapping[str, Sequence[float] | np.ndarray], *,
-                tol: float = 1e-9) -> BoundCheck:
+def check_bound(
+    bound: float, found: Mapping[str, Sequence[float] | np.ndarray], *, tol: float = 1e-9
+) -> BoundCheck:
     """``ok`` iff every found value is ``<= bound + tol * max(1, |bound|)`` (NaN fails)."""
     maxima: dict[str, float] = {}
     count = 0
     for source, vals in found.items():
         arr = np.asarray(vals, dtype=np.float64).ravel()
         count += arr.size
-        maxima[source] = float(np.nan if np.isnan(arr).any() else np.max(arr)) if arr.size else -math.inf
+        maxima[source] = (
+            float(np.nan if np.isnan(arr).any() else np.max(arr)) if arr.size else -math.inf
+        )
     top = max(maxima.values()) if maxima else -math.inf
     slack = tol * max(1.0, abs(bound))
     ok = count > 0 and not math.isnan(top) and top <= bound + slack
@@ -253,17 +257,35 @@ class Tightness(_Record):
     kind: str = field(default="tightness", init=False)
 
 
-def check_tightness(sup: float, x: Sequence[float], values: Sequence[float], *,
-                    tol: float, x_name: str = "k", slack: float = 1e-9) -> Tightness:
+def check_tightness(
+    sup: float,
+    x: Sequence[float],
+    values: Sequence[float],
+    *,
+    tol: float,
+    x_name: str = "k",
+    slack: float = 1e-9,
+) -> Tightness:
     """``ok`` iff every gap is ``>= -slack`` (never above), gaps shrink, last gap ``<= tol``."""
     vals = np.asarray(values, dtype=np.float64)
     gaps = float(sup) - vals
     finite = bool(np.all(np.isfinite(gaps)))
     shrinking = bool(np.all(np.diff(gaps) <= slack * max(1.0, abs(sup))))
-    ok = finite and shrinking and bool(np.all(gaps >= -slack * max(1.0, abs(sup)))) \
+    ok = (
+        finite
+        and shrinking
+        and bool(np.all(gaps >= -slack * max(1.0, abs(sup))))
         and float(gaps[-1]) <= tol
-    return Tightness(float(sup), x_name, _as_float_tuple(x), _as_float_tuple(gaps),
-                     float(gaps[-1]), float(tol), bool(ok))
+    )
+    return Tightness(
+        float(sup),
+        x_name,
+        _as_float_tuple(x),
+        _as_float_tuple(gaps),
+        float(gaps[-1]),
+        float(tol),
+        bool(ok),
+    )
 
 
 # ---------------------------------------------------------------- agreement of the lines
@@ -291,8 +313,16 @@ class LineCheck(_Record):
     kind: str = field(default="line", init=False)
 
 
-def agree_mc(label: str, reference: float, value: float, se: float, n: int, *,
-             zmax: float = 4.0, reference_line: str = "exact") -> LineCheck:
+def agree_mc(
+    label: str,
+    reference: float,
+    value: float,
+    se: float,
+    n: int,
+    *,
+    zmax: float = 4.0,
+    reference_line: str = "exact",
+) -> LineCheck:
     """Monte Carlo vs reference within ``zmax`` standard errors.
 
     A difference at float64 round-off (``1e-11`` relative) also agrees: a ``t``-independent
@@ -305,20 +335,45 @@ def agree_mc(label: str, reference: float, value: float, se: float, n: int, *,
     else:
         z = 0.0 if rounding else math.copysign(math.inf, diff) if diff else 0.0
     ok = rounding or (math.isfinite(z) and abs(z) <= zmax)
-    return LineCheck(label, "mc", reference_line, float(reference), float(value), bool(ok),
-                     se=float(se), n=int(n), z=float(z), tol=float(zmax))
+    return LineCheck(
+        label,
+        "mc",
+        reference_line,
+        float(reference),
+        float(value),
+        bool(ok),
+        se=float(se),
+        n=int(n),
+        z=float(z),
+        tol=float(zmax),
+    )
 
 
-def agree_close(label: str, reference: float, value: float, *, line: str = "quadrature",
-                rtol: float = 1e-8, reference_line: str = "exact") -> LineCheck:
+def agree_close(
+    label: str,
+    reference: float,
+    value: float,
+    *,
+    line: str = "quadrature",
+    rtol: float = 1e-8,
+    reference_line: str = "exact",
+) -> LineCheck:
     """``|value - reference| <= rtol * max(1, |reference|)``."""
     ref, val = float(reference), float(value)
     if math.isfinite(ref) and math.isfinite(val):
         rel = abs(val - ref) / max(1.0, abs(ref))
     else:
         rel = 0.0 if ref == val else math.inf
-    return LineCheck(label, line, reference_line, ref, val, bool(rel <= rtol),
-                     rel_error=float(rel), tol=float(rtol))
+    return LineCheck(
+        label,
+        line,
+        reference_line,
+        ref,
+        val,
+        bool(rel <= rtol),
+        rel_error=float(rel),
+        tol=float(rtol),
+    )
 
 
 # ---------------------------------------------------------------- identity / refutation
