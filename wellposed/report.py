@@ -50,6 +50,27 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _fmt(value: object) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else _cell(str(value))
+
+
+def _counterexample_tables(results: Sequence[ClaimResult]) -> list[str]:
+    """One table per counterexample that carries a ``table`` of rows (e.g. S8: the answer's
+    sigma* next to the correct s* at several lambda), numbers to 6 significant digits."""
+    parts: list[str] = []
+    for r in results:
+        cx = r.evidence.get("counterexample")
+        table = getattr(cx, "values", {}).get("table") if cx is not None else None
+        if not table:
+            continue
+        headers = list(table[0])
+        parts += ["", f"## {r.id}: {_cell(cx.description)}", "",
+                  tabulate([[_fmt(row[h]) for h in headers] for row in table],
+                           headers=[_cell(h) for h in headers], tablefmt="github",
+                           disable_numparse=True)]
+    return parts
+
+
 def render_markdown(results: Sequence[ClaimResult], *, seed: int) -> str:
     """The claims table (one row per claim) plus the formulas and any problems."""
     rows = [
@@ -74,6 +95,7 @@ def render_markdown(results: Sequence[ClaimResult], *, seed: int) -> str:
         tabulate([[r.id, _cell(r.formula)] for r in results], headers=["id", "rate / bound"],
                  tablefmt="github", disable_numparse=True),
     ]
+    parts += _counterexample_tables(results)
     problems = [(r.id, p) for r in results for p in r.problems]
     if problems:
         parts += ["", "## Problems", "",
