@@ -955,7 +955,7 @@ def _cmd_audit_family(ns: argparse.Namespace) -> int:
         X = load_data(ns.data) if ns.data is not None else validate_data(_parse_values(ns.values))
         res = audit_family(ns.family, X, seed=ns.seed, method=ns.method)
     except AuditInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"wellposed: error: {exc}", file=sys.stderr)
         return 2
     if ns.json:
         print(json.dumps(res.to_dict(), indent=2, sort_keys=True))
@@ -976,7 +976,7 @@ def _cmd_audit_data(ns: argparse.Namespace) -> int:
         X = load_data(ns.path)
         res = audit_data(X, latent_dim=ns.latent_dim)
     except AuditInputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"wellposed: error: {exc}", file=sys.stderr)
         return 2
     if ns.json:
         print(json.dumps(res.to_dict(), indent=2, sort_keys=True))

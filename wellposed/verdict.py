@@ -310,6 +310,7 @@ class LineCheck(_Record):
     z: float | None = None
     rel_error: float | None = None
     tol: float | None = None
+    note: str | None = None
     kind: str = field(default="line", init=False)
 
 
@@ -335,6 +336,10 @@ def agree_mc(
     else:
         z = 0.0 if rounding else math.copysign(math.inf, diff) if diff else 0.0
     ok = rounding or (math.isfinite(z) and abs(z) <= zmax)
+    note = None
+    if se <= 1e-12 * max(1.0, abs(float(reference))):
+        note = ("zero-variance estimator (the decoder ignores t): checks the torch code path "
+                "against the reference, not a statistical agreement")
     return LineCheck(
         label,
         "mc",
@@ -346,6 +351,7 @@ def agree_mc(
         n=int(n),
         z=float(z),
         tol=float(zmax),
+        note=note,
     )
 
 
