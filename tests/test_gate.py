@@ -59,3 +59,26 @@ def test_a_leaking_floored_family_is_caught(monkeypatch, capsys):
                         lambda x, loc, raw: real(x, loc, raw) + 100.0)
     code, text = _check(capsys, "F6")
     assert code == 1 and "F6:" in text
+
+
+def _edited_ledger(tmp_path, claim_id: str, old: str, new: str) -> str:
+    text = LEDGER.read_text()
+    marker = f'id = "{claim_id}"'
+    head, tail = text.split(marker, 1)
+    assert old in tail.split("[[claim]]", 1)[0]
+    edited = tmp_path / "ledger.toml"
+    edited.write_text(head + marker + tail.replace(old, new, 1))
+    return str(edited)
+
+
+def test_edited_rate_formula_is_caught(tmp_path, capsys):
+    """A derived rate edited in the ledger (D/2 -> D) no longer matches the fitted slope."""
+    path = _edited_ledger(tmp_path, "S1", 'rate_expr = "D/2"', 'rate_expr = "D"')
+    code, out = _check(capsys, "S1", "--ledger", path)
+    assert code == 1 and "S1: fitted rate" in out and "rate_expr D" in out
+
+
+def test_malformed_rate_formula_is_bad_input(tmp_path, capsys):
+    path = _edited_ledger(tmp_path, "L4", 'rate_expr = "n*D/2"', 'rate_expr = "n*D/2 + k"')
+    code, out = _check(capsys, "L4", "--ledger", path)
+    assert code == 2 and "unknown symbol(s) ['k']" in out

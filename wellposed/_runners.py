@@ -427,7 +427,7 @@ def run_s7(ctx: Context) -> Outcome:
         vals.append(elbo(c.decoder, c.encoder, x1, method="exact").value)
         m, lv = (a.detach().numpy() for a in c.encoder(torch.as_tensor(x1)))
         kls.append(float(exact.gaussian_kl(m, lv).sum()))
-    rate = fit_rate(ks, vals, expected=D / 2)
+    rate = fit_rate(ks, vals, expected=D / 2, symbols={"D": D})
     k_w = 2.0 * TARGET_M / D + LOG_2PI + 1.0
     cw = adversary.collapse_to_point(x1, k_w)
     wit = check_witness(
@@ -751,7 +751,7 @@ def _s9_constant(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck],
         ).value
         for ll in loglams
     ]
-    rate = fit_rate(loglams, vals, expected=0.5, x_name="log lambda")
+    rate = fit_rate(loglams, vals, expected=0.5, x_name="log lambda", symbols={})
     ll_w = 2.0 * TARGET_M + LOG_2PI + 2.0
     wv = elbo(
         LinearGaussianDecoder(np.zeros((1, 1)), np.zeros(1), -ll_w), prior, x, method="exact"
@@ -900,7 +900,7 @@ def _l5_rank_deficient(ctx: Context) -> tuple[str, dict[str, object], list[LineC
     for k in ks:
         c = adversary.rank_deficient_ppca(x, d, k)
         vals.append(log_likelihood(c.decoder, x, method="exact").value)
-    rate = fit_rate(ks, vals, expected=n * (D - r) / 2)
+    rate = fit_rate(ks, vals, expected=n * (D - r) / 2, symbols={"n": n, "D": D, "r": r})
     k_w = 2.0 * TARGET_M / (n * (D - r)) + 20.0
     cw = adversary.rank_deficient_ppca(x, d, k_w)
     lw = elbo(cw.decoder, cw.encoder, x, method="exact").value  # ELBO <= l: a rigorous lower bound
@@ -980,7 +980,9 @@ def _gmm_unbounded(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck
     x = _data(ctx, 71, n, D)
     ks = np.arange(4.0, 44.0, 4.0)
     vals = [float(exact.gmm_log_lik(x, **adversary.collapsing_gmm(x, k)).sum()) for k in ks]
-    rate = fit_rate(ks / 2.0, vals, expected=float(D), x_name="log(1/sigma)")
+    rate = fit_rate(
+        ks / 2.0, vals, expected=float(D), x_name="log(1/sigma)", symbols={"n": n, "D": D}
+    )
     k_w = 1.2 * 2.0 * TARGET_M / D + 20.0
     wv = float(exact.gmm_log_lik(x, **adversary.collapsing_gmm(x, k_w)).sum())
     wit = check_witness({"log_sigma2": -k_w, "n": n, "D": D}, wv, TARGET_M)
@@ -1151,7 +1153,7 @@ def _spike_loglik(ctx: Context) -> dict[str, object]:
     n, D = x.shape
     sq = _spike_sq(x)
     per = np.array([exact.spike_log_lik(D, k, sq) for k in _SPIKE_KS])  # (K, n)
-    rate = fit_rate(_SPIKE_KS, per.sum(axis=1), expected=D / 2)
+    rate = fit_rate(_SPIKE_KS, per.sum(axis=1), expected=D / 2, symbols={"n": n, "D": D})
     k_w = 2.0 * (TARGET_M + 50.0) / D
     lower, upper = exact.spike_log_lik_bounds(D, k_w, sq)
     wit = check_witness(
@@ -1207,8 +1209,9 @@ def _spike_elbo(ctx: Context) -> dict[str, object]:
         extra=("log k", np.log(_SPIKE_KS)),
         extra_expected=-(n - 1) / 2,
         extra_rtol=0.05,
+        symbols={"n": n, "D": D},
     )
-    rec_rate = fit_rate(_SPIKE_KS, parts[:, 0], expected=D / 2)
+    rec_rate = fit_rate(_SPIKE_KS, parts[:, 0], expected=D / 2, symbols={"n": n, "D": D})
     kl_rate = fit_rate(np.log(_SPIKE_KS), parts[:, 1], expected=(n - 1) / 2, x_name="log k")
     k_w = 2.0 * (TARGET_M + 50.0) / D
     rw, kw = _spike_elbo_exact(x, k_w, "coadapted")
@@ -1373,7 +1376,7 @@ def run_l6(ctx: Context) -> Outcome:
         ).value
         for k in ks
     ]
-    rate = fit_rate(ks, vals, expected=n / 2)
+    rate = fit_rate(ks, vals, expected=n / 2, symbols={"n": n, "D": D})
     k_w = 2.0 * TARGET_M / n + 40.0
     cw = adversary.constant_coordinate(x, coord, k_w)
     wit = check_witness(
@@ -1446,7 +1449,9 @@ def run_l4(ctx: Context) -> Outcome:
     x = _data(ctx, 64, n, D)
     ks = np.array([40.0, 80.0, 160.0, 320.0])
     values = [float(exact.construction_values(adversary.staircase(x, k))["elbo"].sum()) for k in ks]
-    rate = fit_rate(ks, values, expected=n * D / 2, extra=("log k", np.log(ks)))
+    rate = fit_rate(
+        ks, values, expected=n * D / 2, extra=("log k", np.log(ks)), symbols={"n": n, "D": D}
+    )
     k_w = 2.0 * (TARGET_M + 50.0) / (n * D)
     cw = adversary.staircase(x, k_w)
     wit = check_witness(

@@ -75,6 +75,12 @@ SCHEMA: dict[str, tuple[bool, type, str]] = {
     "verdict": (True, str, f"one of {', '.join(VERDICTS)}, conditional"),
     "conditions": (False, dict, 'for verdict = "conditional": { name = "bounded", ... }'),
     "rate": (False, str, "the derived growth rate as a formula string"),
+    "rate_expr": (
+        False,
+        str,
+        'the leading growth rate as a sympy expression in n, D, r, e.g. "D/2" (checked '
+        "against every rate the runner fits)",
+    ),
     "bound": (False, str, "the analytic bound or closed form as a formula string"),
     "evidence": (True, list, f"a list drawn from {', '.join(EVIDENCE_KINDS)}"),
 }
@@ -95,6 +101,7 @@ class Claim:
     conditions: dict[str, str] = field(default_factory=dict)
     rate: str = ""
     bound: str = ""
+    rate_expr: str = ""
 
     @property
     def expected(self) -> str | dict[str, str]:
@@ -119,6 +126,56 @@ def default_ledger_path() -> Path:
 
 def _fail(where: str, problem: str, fix: str) -> WellposedInputError:
     return WellposedInputError(f"ledger {where}: {problem}; {fix}")
+
+
+_RATE_SYMBOLS = ("n", "D", "r")
+
+
+def _parse_rate(text: str, where: str = "ledger") -> object:
+    """``rate_expr`` as a sympy expression in ``n, D, r`` (a ledger error otherwise)."""
+    import sympy
+
+    names = {name: sympy.Symbol(name) for name in _RATE_SYMBOLS}
+    try:
+        expr = sympy.sympify(text, locals=names)
+    except (sympy.SympifyError, SyntaxError, TypeError) as exc:
+        raise _fail(where, f"rate_expr {text!r} does not parse ({exc})",
+                    'write an expression in n, D, r such as "n*D/2"') from exc
+    extra = sorted(str(sym) for sym in getattr(expr, "free_symbols", ()) if str(sym) not in names)
+    if extra:
+        raise _fail(where, f"rate_expr {text!r} uses unknown symbol(s) {extra}",
+                    f"use only {', '.join(_RATE_SYMBOLS)}")
+    return expr
+
+
+def _rate_fits(value: object) -> list[object]:
+    """Every rate fit (a ``RateFit`` with recorded ``symbols``) inside an evidence entry."""
+    if isinstance(value, Mapping):
+        return [f for v in value.values() for f in _rate_fits(v)]
+    if isinstance(value, (list, tuple)):
+        return [f for v in value for f in _rate_fits(v)]
+    return [value] if getattr(value, "kind", None) == "rate" and value.symbols is not None else []
+
+
+def _rate_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
+    """The ledger's ``rate_expr``, evaluated at each fit's sizes, must match the fitted slope
+    within the fit's tolerance: editing a derived rate in the ledger is a regression too."""
+    if not claim.rate_expr:
+        return []
+    expr = _parse_rate(claim.rate_expr, f"claim {claim.id}")
+    fits = _rate_fits(evidence.get("rate"))
+    if not fits:
+        return [f"the ledger gives rate_expr = {claim.rate_expr!r} but no rate was fitted"]
+    problems = []
+    for fit in fits:
+        want = float(expr.subs(fit.symbols))
+        rel = abs(fit.slope - want) / abs(want) if want else abs(fit.slope)
+        if not rel <= fit.rtol:
+            problems.append(
+                f"fitted rate {fit.slope:.6g} per {fit.x_name} disagrees with the ledger's "
+                f"rate_expr {claim.rate_expr} = {want:.6g} at {fit.symbols}"
+            )
+    return problems
 
 
 def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
@@ -173,6 +230,8 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
         raise _fail(where, "an unbounded verdict needs the derived rate", 'add rate = "..."')
     if needs_bound and "bound" not in raw:
         raise _fail(where, "a bounded verdict needs the analytic bound", 'add bound = "..."')
+    if "rate_expr" in raw:
+        _parse_rate(raw["rate_expr"], where)
     kinds = raw["evidence"]
     bad = [k for k in kinds if k not in EVIDENCE_KINDS]
     if not kinds or bad:
@@ -189,6 +248,7 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
         conditions=dict(conditions),
         rate=raw.get("rate", "").strip(),
         bound=raw.get("bound", "").strip(),
+        rate_expr=raw.get("rate_expr", "").strip(),
     )
 
 
@@ -308,6 +368,7 @@ def _evaluate(claim: Claim, ctx: object) -> ClaimResult:
                 for c in out.lines
                 if not c.ok
             )
+            problems.extend(_rate_problems(claim, evidence))
             missing = sorted(set(claim.evidence) - _kinds_present(evidence))
             if missing:
                 problems.append(f"missing evidence: {', '.join(missing)}")

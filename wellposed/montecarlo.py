@@ -53,7 +53,7 @@ def resolve_device(device: str) -> torch.device:
     if device == "cuda" and not torch.cuda.is_available():
         raise WellposedInputError(
             "device='cuda' but torch.cuda.is_available() is False: install the CUDA build of "
-            "torch (README, 'GPU') or pass device='cpu'"
+            "torch (README, 'torch: CPU by default, CUDA when you have it') or pass device='cpu'"
         )
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

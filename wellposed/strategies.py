@@ -197,9 +197,9 @@ def constant_coordinate_data(
     n: int | st.SearchStrategy[int] = _INTEGERS_2_5,
     D: int | st.SearchStrategy[int] = _INTEGERS_1_3,
 ) -> np.ndarray:
-    """Distinct points (when ``D > 1``) with at least one constant column (L6).
-
-    With ``D = 1`` the only column is constant, so every row is the same point.
+    """Points with at least one constant column (L6): between 1 and ``D`` columns are set to
+    one drawn value each, so the rows are distinct only when some column stays free (with
+    ``D = 1``, or when every column is drawn constant, all rows are the same point).
     """
     n_, D_ = draw(_size(n, "n", 2)), draw(_size(D, "D", 1))
     rng = np.random.default_rng(draw(seeds()))
@@ -411,7 +411,7 @@ def encoder_params(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-point variational parameters ``(m, log s^2)``, each ``(n, latent_dim)``.
 
-    Means are ``N(0, 1)`` scaled to at most ``max_abs_mean``; log-variances uniform in
+    Means are ``N(0, 1)`` clipped to ``[-max_abs_mean, max_abs_mean]``; log-variances uniform in
     ``log_var``, or all equal to an end point (narrow / wide encoders) when drawn so.
     """
     _size(n, "n", 1)

@@ -127,6 +127,7 @@ class RateFit(_Record):
     extra_name: str | None = None
     extra_coef: float | None = None
     extra_expected: float | None = None
+    symbols: dict[str, float] | None = None
     kind: str = field(default="rate", init=False)
 
 
@@ -140,6 +141,7 @@ def fit_rate(
     extra: tuple[str, np.ndarray] | None = None,
     extra_expected: float | None = None,
     extra_rtol: float | None = None,
+    symbols: Mapping[str, float] | None = None,
 ) -> RateFit:
     """Fit the growth rate of ``values`` in ``x`` by least squares and compare to ``expected``.
 
@@ -147,6 +149,8 @@ def fit_rate(
     ``-((n-1)/2) log k`` encoder cost of L1) so the leading slope is not biased by it;
     with ``extra_expected`` its coefficient must match too (within ``extra_rtol``, default
     ``rtol``; a secondary term carries the O(1/k) corrections the leading slope does not).
+    ``symbols`` (e.g. ``{"n": 3, "D": 2}``) records the sizes the rate depends on, so the
+    claim runner can also check the slope against the ledger's ``rate_expr``.
     """
     xs = np.asarray(x, dtype=np.float64)
     ys = np.asarray(values, dtype=np.float64)
@@ -184,6 +188,7 @@ def fit_rate(
         extra_name=extra[0] if extra is not None else None,
         extra_coef=extra_coef,
         extra_expected=extra_expected,
+        symbols=None if symbols is None else {k: float(v) for k, v in symbols.items()},
     )
 
 
