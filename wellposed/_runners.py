@@ -10,7 +10,7 @@ records, the line comparisons and a one-line summary for the report.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -1329,6 +1329,34 @@ RUNNERS.update({"S1": run_s1, "S3": run_s3, "S6": run_s6, "S10": run_s10, "L1": 
 # ---------------------------------------------------------------- F1-F6 (the audit module)
 
 
+def _family_summary(ev: Mapping[str, object], agree: bool, limit: int = 220) -> str:
+    """One readable line from the audit evidence: rates per family (F1, F2), bounds per
+    family (F6), else the scalar fields; whole items only, up to ``limit`` characters."""
+    if isinstance(ev.get("families"), Mapping):
+        items = [f"{name} {_g(v['fitted_rate'])} (analytic {_g(v['analytic_rate'])})"
+                 if "fitted_rate" in v else f"{name}: {v.get('verdict', '?')}"
+                 for name, v in ev["families"].items()]
+        head = "fitted rate per unit k: "
+    elif isinstance(ev.get("per_coordinate_bounds"), Mapping):
+        items = [f"{name} {_g(ev[name]['bound_total'])} (closest draw "
+                 f"{_g(ev[name]['min_gap_bound_minus_best_draw'], 3)} below)"
+                 for name in ev["per_coordinate_bounds"]]
+        head = "bound on the data, never exceeded: "
+    else:
+        items = [f"{k}={_g(v) if isinstance(v, float) else v}" for k, v in ev.items()
+                 if isinstance(v, (str, int, float)) and not isinstance(v, bool)
+                 and len(str(v)) < 40]
+        head = ""
+    text = head
+    for i, item in enumerate(items):
+        piece = item if i == 0 else "; " + item
+        if len(text) + len(piece) > limit:
+            text += "; ..."
+            break
+        text += piece
+    return text + ("" if agree else " [audit checks disagree]")
+
+
 def _family_runner(claim_id: str) -> Callable[[Context], Outcome]:
     def run(ctx: Context) -> Outcome:
         from .audit import family_claim_evidence
@@ -1344,16 +1372,11 @@ def _family_runner(claim_id: str) -> Callable[[Context], Outcome]:
                 "endpoint": observed,
                 "interior": ev.get("interior_verdict", "?") if agree else INCONCLUSIVE,
             }
-        summary = "; ".join(
-            f"{k}={v}"
-            for k, v in ev.items()
-            if isinstance(v, (str, int, float)) and not isinstance(v, bool)
-        )
         return Outcome(
             observed,
             {"audit": ev, "audit_agrees_with_table_F": agree},
             [],
-            summary[:160] or "see claims.json",
+            _family_summary(ev, agree),
         )
 
     return run
