@@ -13,9 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from .errors import WellposedInputError
 
-class AuditInputError(ValueError):
-    """Bad input to the audit; the message says what to do instead."""
+
+class AuditInputError(WellposedInputError):
+    """Bad input to the audit; the message says what to do instead (a
+    :class:`~wellposed.errors.WellposedInputError`, so callers can catch either)."""
 
 
 @dataclass(frozen=True)
