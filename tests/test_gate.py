@@ -82,3 +82,11 @@ def test_malformed_rate_formula_is_bad_input(tmp_path, capsys):
     path = _edited_ledger(tmp_path, "L4", 'rate_expr = "n*D/2"', 'rate_expr = "n*D/2 + k"')
     code, out = _check(capsys, "L4", "--ledger", path)
     assert code == 2 and "unknown symbol(s) ['k']" in out
+
+
+def test_edited_bound_formula_is_caught(tmp_path, capsys):
+    """An analytic bound edited in the ledger (2 pi xi -> pi xi) no longer matches the one
+    the evidence was checked against."""
+    path = _edited_ledger(tmp_path, "S4", "log(2*pi*xi)", "log(pi*xi)")
+    code, out = _check(capsys, "S4", "--ledger", path)
+    assert code == 1 and "S4: checked bound" in out and "bound_expr" in out

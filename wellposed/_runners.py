@@ -201,7 +201,7 @@ def run_s2(ctx: Context) -> Outcome:
         ctx, lambda s: GaussianMLPDecoder(1, 8, 3, Fixed(1.0), seed=s), xs, salt=24
     )
     B = -0.5 * 5 * 3 * LOG_2PI
-    bound = check_bound(B, found)
+    bound = check_bound(B, found, symbols={"n": 5, "D": 3})
     observed = "identity" if ident.ok and bound.ok else INCONCLUSIVE
     return Outcome(
         observed,
@@ -275,7 +275,7 @@ def run_s4(ctx: Context) -> Outcome:
         )
     found["constructions"] = np.array(cons)
     tight, lines = _floor_tightness(ctx, xi, D)  # n = 1: checked against its own bound
-    bound = check_bound(B, found)
+    bound = check_bound(B, found, symbols={"n": n, "D": D, "xi": xi})
     # the tightness sequence has n = 1; its own bound is the n = 1 bound
     observed = decide_bounded(bound, tight)
     return Outcome(
@@ -390,7 +390,7 @@ def run_l3(ctx: Context) -> Outcome:
         ctx, x, B, [2.0, 8.0, 32.0, 128.0], family="bernoulli", tol=5e-3
     )
     found["staircase"] = np.array(vals)
-    bound = check_bound(B, found)
+    bound = check_bound(B, found, symbols={"n": n})
     lines.append(
         agree_close(
             "B = -n log n for distinct points",
@@ -694,7 +694,9 @@ def _s9_identity(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck],
     ]
     lams = [1.0, 10.0, 100.0, 1e3, 1e4]
     seq = [_thread_exact("identity", lam, (lam + 1) ** -0.5) for lam in lams]
-    bound = check_bound(B, {"random": rand, "ascent_exact": asc, "sequence": seq})
+    bound = check_bound(
+        B, {"random": rand, "ascent_exact": asc, "sequence": seq}, symbols={"n": 1, "D": 1}
+    )
     tight = check_tightness(B, lams, seq, tol=1e-4, x_name="lambda")
     fixed = [_thread_exact("identity", lam, 0.5) for lam in (1.0, 1e2, 1e4, 1e6)]
     lines = [
@@ -1031,7 +1033,11 @@ def _gmm_floor(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck]]:
         p = {k: v.detach().numpy() for k, v in params().items()}
         asc_final.append(float(exact.gmm_log_lik(x, **p).sum()))
         path.extend(asc.tolist())
-    bound = check_bound(B, {"constructions": cons, "ascent": path, "ascent_final_exact": asc_final})
+    bound = check_bound(
+        B,
+        {"constructions": cons, "ascent": path, "ascent_final_exact": asc_final},
+        symbols={"n": n, "D": D, "xi": a},
+    )
     return decide_bounded(bound), {"bound": bound}, []
 
 
@@ -1069,7 +1075,7 @@ def run_l8(ctx: Context) -> Outcome:
     found = _mlp_elbo_search(
         ctx, lambda s: GaussianMLPDecoder(1, H, D, seed=s), x, salt=82, penalty=penalty, scale=6.0
     )
-    bound = check_bound(B, found)
+    bound = check_bound(B, found, symbols={"n": n, "D": D, "H": H, "lam": lam})
     # tightness (n = 1): h = tanh(k) -> 1, W5 = b5 = -n/(2 lam), mean = x_1
     x1 = x[:1]
     B1 = exact.weight_decay_bound(1, D, H, lam)
@@ -1448,7 +1454,7 @@ def run_l2(ctx: Context) -> Outcome:
         steps=150,
     )
     found["staircase"] = np.array(vals)
-    bound = check_bound(B, found)
+    bound = check_bound(B, found, symbols={"n": n, "D": D, "xi": xi})
     return Outcome(
         decide_bounded(bound, tight),
         {"bound": bound, "search": {"sources": list(found)}, "tightness": tight},

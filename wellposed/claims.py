@@ -82,6 +82,12 @@ SCHEMA: dict[str, tuple[bool, type, str]] = {
         "against every rate the runner fits)",
     ),
     "bound": (False, str, "the analytic bound or closed form as a formula string"),
+    "bound_expr": (
+        False,
+        str,
+        'the analytic bound as a sympy expression in n, D, xi, H, lam, e.g. '
+        '"-(n*D/2)*log(2*pi*xi)" (checked against every bound the runner uses)',
+    ),
     "evidence": (True, list, f"a list drawn from {', '.join(EVIDENCE_KINDS)}"),
 }
 
@@ -102,6 +108,7 @@ class Claim:
     rate: str = ""
     bound: str = ""
     rate_expr: str = ""
+    bound_expr: str = ""
 
     @property
     def expected(self) -> str | dict[str, str]:
@@ -128,23 +135,25 @@ def _fail(where: str, problem: str, fix: str) -> WellposedInputError:
     return WellposedInputError(f"ledger {where}: {problem}; {fix}")
 
 
-_RATE_SYMBOLS = ("n", "D", "r")
+_EXPR_SYMBOLS = {"rate_expr": ("n", "D", "r"), "bound_expr": ("n", "D", "xi", "H", "lam")}
 
 
-def _parse_rate(text: str, where: str = "ledger") -> object:
-    """``rate_expr`` as a sympy expression in ``n, D, r`` (a ledger error otherwise)."""
+def _parse_expr(text: str, name: str, where: str = "ledger") -> object:
+    """A ledger ``rate_expr`` / ``bound_expr`` as a sympy expression in its allowed symbols
+    (``pi``, ``log``, ... are sympy's); anything else is a ledger error naming the fix."""
     import sympy
 
-    names = {name: sympy.Symbol(name) for name in _RATE_SYMBOLS}
+    allowed = _EXPR_SYMBOLS[name]
+    names = {sym: sympy.Symbol(sym) for sym in allowed}
     try:
         expr = sympy.sympify(text, locals=names)
     except (sympy.SympifyError, SyntaxError, TypeError) as exc:
-        raise _fail(where, f"rate_expr {text!r} does not parse ({exc})",
-                    'write an expression in n, D, r such as "n*D/2"') from exc
+        raise _fail(where, f"{name} {text!r} does not parse ({exc})",
+                    f"write an expression in {', '.join(allowed)} such as \"n*D/2\"") from exc
     extra = sorted(str(sym) for sym in getattr(expr, "free_symbols", ()) if str(sym) not in names)
     if extra:
-        raise _fail(where, f"rate_expr {text!r} uses unknown symbol(s) {extra}",
-                    f"use only {', '.join(_RATE_SYMBOLS)}")
+        raise _fail(where, f"{name} {text!r} uses unknown symbol(s) {extra}",
+                    f"use only {', '.join(allowed)}")
     return expr
 
 
@@ -162,7 +171,7 @@ def _rate_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
     within the fit's tolerance: editing a derived rate in the ledger is a regression too."""
     if not claim.rate_expr:
         return []
-    expr = _parse_rate(claim.rate_expr, f"claim {claim.id}")
+    expr = _parse_expr(claim.rate_expr, "rate_expr", f"claim {claim.id}")
     fits = _rate_fits(evidence.get("rate"))
     if not fits:
         return [f"the ledger gives rate_expr = {claim.rate_expr!r} but no rate was fitted"]
@@ -174,6 +183,35 @@ def _rate_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
             problems.append(
                 f"fitted rate {fit.slope:.6g} per {fit.x_name} disagrees with the ledger's "
                 f"rate_expr {claim.rate_expr} = {want:.6g} at {fit.symbols}"
+            )
+    return problems
+
+
+def _bounds(value: object) -> list[object]:
+    """Every bound check (a ``BoundCheck`` with recorded ``symbols``) in an evidence entry."""
+    if isinstance(value, Mapping):
+        return [b for v in value.values() for b in _bounds(v)]
+    if isinstance(value, (list, tuple)):
+        return [b for v in value for b in _bounds(v)]
+    return [value] if getattr(value, "kind", None) == "bound" and value.symbols is not None else []
+
+
+def _bound_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
+    """The ledger's ``bound_expr``, evaluated at each bound check's sizes, must equal the bound
+    the runner checked (relative 1e-9): editing a bound in the ledger is a regression too."""
+    if not claim.bound_expr:
+        return []
+    expr = _parse_expr(claim.bound_expr, "bound_expr", f"claim {claim.id}")
+    checks = _bounds(evidence.get("bound"))
+    if not checks:
+        return [f"the ledger gives bound_expr = {claim.bound_expr!r} but no bound was checked"]
+    problems = []
+    for chk in checks:
+        want = float(expr.subs(chk.symbols).evalf())
+        if not abs(chk.bound - want) <= 1e-9 * max(1.0, abs(want)):
+            problems.append(
+                f"checked bound {chk.bound:.10g} differs from the ledger's bound_expr "
+                f"{claim.bound_expr} = {want:.10g} at {chk.symbols}"
             )
     return problems
 
@@ -231,7 +269,9 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
     if needs_bound and "bound" not in raw:
         raise _fail(where, "a bounded verdict needs the analytic bound", 'add bound = "..."')
     if "rate_expr" in raw:
-        _parse_rate(raw["rate_expr"], where)
+        _parse_expr(raw["rate_expr"], "rate_expr", where)
+    if "bound_expr" in raw:
+        _parse_expr(raw["bound_expr"], "bound_expr", where)
     kinds = raw["evidence"]
     bad = [k for k in kinds if k not in EVIDENCE_KINDS]
     if not kinds or bad:
@@ -249,6 +289,7 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
         rate=raw.get("rate", "").strip(),
         bound=raw.get("bound", "").strip(),
         rate_expr=raw.get("rate_expr", "").strip(),
+        bound_expr=raw.get("bound_expr", "").strip(),
     )
 
 
@@ -369,6 +410,7 @@ def _evaluate(claim: Claim, ctx: object) -> ClaimResult:
                 if not c.ok
             )
             problems.extend(_rate_problems(claim, evidence))
+            problems.extend(_bound_problems(claim, evidence))
             missing = sorted(set(claim.evidence) - _kinds_present(evidence))
             if missing:
                 problems.append(f"missing evidence: {', '.join(missing)}")

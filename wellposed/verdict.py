@@ -227,13 +227,22 @@ class BoundCheck(_Record):
     margin: float
     tol: float
     ok: bool
+    symbols: dict[str, float] | None = None
     kind: str = field(default="bound", init=False)
 
 
 def check_bound(
-    bound: float, found: Mapping[str, Sequence[float] | np.ndarray], *, tol: float = 1e-9
+    bound: float,
+    found: Mapping[str, Sequence[float] | np.ndarray],
+    *,
+    tol: float = 1e-9,
+    symbols: Mapping[str, float] | None = None,
 ) -> BoundCheck:
-    """``ok`` iff every found value is ``<= bound + tol * max(1, |bound|)`` (NaN fails)."""
+    """``ok`` iff every found value is ``<= bound + tol * max(1, |bound|)`` (NaN fails).
+
+    ``symbols`` (e.g. ``{"n": 4, "D": 3, "xi": 0.01}``) records the sizes the bound was
+    computed for, so the claim runner can check ``bound`` against the ledger's ``bound_expr``.
+    """
     maxima: dict[str, float] = {}
     count = 0
     for source, vals in found.items():
@@ -245,7 +254,8 @@ def check_bound(
     top = max(maxima.values()) if maxima else -math.inf
     slack = tol * max(1.0, abs(bound))
     ok = count > 0 and not math.isnan(top) and top <= bound + slack
-    return BoundCheck(float(bound), maxima, count, top, float(bound - top), tol, bool(ok))
+    syms = None if symbols is None else {k: float(v) for k, v in symbols.items()}
+    return BoundCheck(float(bound), maxima, count, top, float(bound - top), tol, bool(ok), syms)
 
 
 @dataclass(frozen=True)
