@@ -157,62 +157,37 @@ def _parse_expr(text: str, name: str, where: str = "ledger") -> object:
     return expr
 
 
-def _rate_fits(value: object) -> list[object]:
-    """Every rate fit (a ``RateFit`` with recorded ``symbols``) inside an evidence entry."""
+def _records(value: object, kind: str) -> list[object]:
+    """Every evidence record of ``kind`` (``"rate"`` / ``"bound"``) with recorded ``symbols``."""
     if isinstance(value, Mapping):
-        return [f for v in value.values() for f in _rate_fits(v)]
+        return [r for v in value.values() for r in _records(v, kind)]
     if isinstance(value, (list, tuple)):
-        return [f for v in value for f in _rate_fits(v)]
-    return [value] if getattr(value, "kind", None) == "rate" and value.symbols is not None else []
+        return [r for v in value for r in _records(v, kind)]
+    return [value] if getattr(value, "kind", None) == kind and value.symbols is not None else []
 
 
-def _rate_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
-    """The ledger's ``rate_expr``, evaluated at each fit's sizes, must match the fitted slope
-    within the fit's tolerance: editing a derived rate in the ledger is a regression too."""
-    if not claim.rate_expr:
-        return []
-    expr = _parse_expr(claim.rate_expr, "rate_expr", f"claim {claim.id}")
-    fits = _rate_fits(evidence.get("rate"))
-    if not fits:
-        return [f"the ledger gives rate_expr = {claim.rate_expr!r} but no rate was fitted"]
+def _formula_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
+    """The ledger's ``rate_expr`` / ``bound_expr``, evaluated at the sizes each fitted rate /
+    checked bound records, must match it (a rate within the fit's ``rtol``, a bound to 1e-9
+    relative): editing a derived formula in the ledger is a regression too."""
     problems = []
-    for fit in fits:
-        want = float(expr.subs(fit.symbols))
-        rel = abs(fit.slope - want) / abs(want) if want else abs(fit.slope)
-        if not rel <= fit.rtol:
-            problems.append(
-                f"fitted rate {fit.slope:.6g} per {fit.x_name} disagrees with the ledger's "
-                f"rate_expr {claim.rate_expr} = {want:.6g} at {fit.symbols}"
-            )
-    return problems
-
-
-def _bounds(value: object) -> list[object]:
-    """Every bound check (a ``BoundCheck`` with recorded ``symbols``) in an evidence entry."""
-    if isinstance(value, Mapping):
-        return [b for v in value.values() for b in _bounds(v)]
-    if isinstance(value, (list, tuple)):
-        return [b for v in value for b in _bounds(v)]
-    return [value] if getattr(value, "kind", None) == "bound" and value.symbols is not None else []
-
-
-def _bound_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
-    """The ledger's ``bound_expr``, evaluated at each bound check's sizes, must equal the bound
-    the runner checked (relative 1e-9): editing a bound in the ledger is a regression too."""
-    if not claim.bound_expr:
-        return []
-    expr = _parse_expr(claim.bound_expr, "bound_expr", f"claim {claim.id}")
-    checks = _bounds(evidence.get("bound"))
-    if not checks:
-        return [f"the ledger gives bound_expr = {claim.bound_expr!r} but no bound was checked"]
-    problems = []
-    for chk in checks:
-        want = float(expr.subs(chk.symbols).evalf())
-        if not abs(chk.bound - want) <= 1e-9 * max(1.0, abs(want)):
-            problems.append(
-                f"checked bound {chk.bound:.10g} differs from the ledger's bound_expr "
-                f"{claim.bound_expr} = {want:.10g} at {chk.symbols}"
-            )
+    for name, kind, text in (("rate_expr", "rate", claim.rate_expr),
+                             ("bound_expr", "bound", claim.bound_expr)):
+        if not text:
+            continue
+        expr = _parse_expr(text, name, f"claim {claim.id}")
+        records = _records(evidence.get(kind), kind)
+        if not records:
+            problems.append(f"the ledger gives {name} = {text!r} but no {kind} was computed")
+        for rec in records:
+            want = float(expr.subs(rec.symbols).evalf())
+            if kind == "rate":
+                got, tol, scale, what = rec.slope, rec.rtol, abs(want) or 1.0, "fitted rate"
+            else:
+                got, tol, scale, what = rec.bound, 1e-9, max(1.0, abs(want)), "checked bound"
+            if not abs(got - want) <= tol * scale:
+                problems.append(f"{what} {got:.10g} disagrees with the ledger's {name} {text} "
+                                f"= {want:.10g} at {rec.symbols}")
     return problems
 
 
@@ -409,8 +384,7 @@ def _evaluate(claim: Claim, ctx: object) -> ClaimResult:
                 for c in out.lines
                 if not c.ok
             )
-            problems.extend(_rate_problems(claim, evidence))
-            problems.extend(_bound_problems(claim, evidence))
+            problems.extend(_formula_problems(claim, evidence))
             missing = sorted(set(claim.evidence) - _kinds_present(evidence))
             if missing:
                 problems.append(f"missing evidence: {', '.join(missing)}")
