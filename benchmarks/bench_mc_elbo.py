@@ -24,8 +24,8 @@ import torch
 from tabulate import tabulate
 from torch.distributions import Normal, kl_divergence
 
-from wellposed import montecarlo
-from wellposed.networks import GaussianMLPDecoder, GaussianMLPEncoder
+from wellposed.lines import montecarlo
+from wellposed.models.networks import GaussianMLPDecoder, GaussianMLPEncoder
 
 D, d, H = 784, 16, 256
 T = torch.float64

@@ -21,9 +21,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wellposed import exact, montecarlo, objectives
-from wellposed import strategies as wst
-from wellposed.networks import GaussianMLPDecoder, LinearGaussianDecoder, TabularEncoder
+from wellposed.lines import exact
+
+from wellposed.lines import montecarlo
+
+from wellposed.lines import objectives
+from wellposed.testing import strategies as wst
+from wellposed.models.networks import GaussianMLPDecoder, LinearGaussianDecoder, TabularEncoder
 
 _FEW = max(4, settings.default.max_examples // 3)  # quadrature: ~0.3 s per point
 _QUAD_WARNINGS = pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")

@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wellposed import _audit_families as fam
+from wellposed.audit import _families_tmp as fam
 from wellposed.audit import audit_family
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)

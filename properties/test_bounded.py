@@ -25,16 +25,19 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from wellposed import montecarlo, objectives
-from wellposed import strategies as wst
-from wellposed.families import LOG_2PI, gaussian_log_prob
-from wellposed.networks import (
+from wellposed.lines import montecarlo
+
+from wellposed.lines import objectives
+from wellposed.testing import strategies as wst
+from wellposed.models.densities import gaussian_log_prob
+from wellposed.numerics import LOG_2PI
+from wellposed.models.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
     GaussianMLPEncoder,
     TabularEncoder,
 )
-from wellposed.variance import Fixed, SoftClip, VariancePolicy
+from wellposed.models.variance import Fixed, SoftClip, VariancePolicy
 
 Observe = Callable[..., float]
 DTYPE = torch.float64

@@ -20,9 +20,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from wellposed import adversary, exact, objectives
-from wellposed import strategies as wst
-from wellposed.networks import LinearGaussianDecoder, TabularEncoder
+from wellposed import constructions
+
+from wellposed.lines import exact
+
+from wellposed.lines import objectives
+from wellposed.testing import strategies as wst
+from wellposed.models.networks import LinearGaussianDecoder, TabularEncoder
 
 LOG_2PI = math.log(2.0 * math.pi)
 _FEW = max(4, settings.default.max_examples // 2)
@@ -56,7 +60,7 @@ def test_thread_closed_form_equals_quadrature(scores, lam, s, m, kind) -> None:
     closed form (``exact.thread_elbo``), the linear-Gaussian exact line and scipy quadrature
     agree to 1e-8 (relative) on the ELBO; the log-likelihood log N(0 | 0, 1 + 1/lam)
     (identity) or log N(0 | 0, 1/lam) (constant) matches both lines too."""
-    dec = adversary.thread_decoder(kind, lam)
+    dec = constructions.thread_decoder(kind, lam)
     enc = _encoder(m, s)
     x = np.zeros((1, 1))
     ref = thread_elbo(lam, s, m, kind)
@@ -141,7 +145,7 @@ def test_collapse_to_point_exceeds_any_target(scores, x, M) -> None:
     so the KL term does not keep the objective well-defined."""
     D = x.shape[1]
     k = max(1.0, 2.0 * (M + 1.0) / D + LOG_2PI)
-    c = adversary.collapse_to_point(x[0], k)
+    c = constructions.collapse_to_point(x[0], k)
     el = objectives.elbo(c.decoder, c.encoder, c.data, method="exact")
     assert math.isclose(el.value, 0.5 * D * (k - LOG_2PI), rel_tol=1e-12, abs_tol=1e-9)
     scores.observe(el.value, M, sense=">=")

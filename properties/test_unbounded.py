@@ -21,9 +21,13 @@ import torch
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from wellposed import adversary, exact, montecarlo
-from wellposed import strategies as wst
-from wellposed.variance import Floor
+from wellposed import constructions
+
+from wellposed.lines import exact
+
+from wellposed.lines import montecarlo
+from wellposed.testing import strategies as wst
+from wellposed.models.variance import Floor
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -61,11 +65,11 @@ def test_spike_exceeds_any_target(scores, x, M, latent_dim, data) -> None:
     index = data.draw(st.integers(0, n - 1))
 
     def elbo_at(k: float) -> float:
-        c = adversary.spike(x, k, index=index, latent_dim=latent_dim)
+        c = constructions.spike(x, k, index=index, latent_dim=latent_dim)
         return float(_values(c)["elbo"].sum())
 
     k = reach(elbo_at, M, D / 2.0, k0=20.0)
-    v = _values(adversary.spike(x, k, index=index, latent_dim=latent_dim))
+    v = _values(constructions.spike(x, k, index=index, latent_dim=latent_dim))
     elbo, log_lik = float(v["elbo"].sum()), float(v["log_lik"].sum())
     scores.observe(elbo, M, sense=">=", label="elbo")
     assert elbo > M
@@ -90,11 +94,11 @@ def test_spike_elbo_rate_and_encoder_coadaptation(scores, x, ks) -> None:
     fixed-width encoder for the other points their ELBO terms decrease without bound
     (negative control: the encoder must co-adapt)."""
     n, D = x.shape
-    vals = [_values(adversary.spike(x, k)) for k in ks]
+    vals = [_values(constructions.spike(x, k)) for k in ks]
     co = [float(v["elbo"].sum()) for v in vals]
     # q(t|x_i) = N(1, 0.3^2) puts mass Phi(1/0.3) on the spike's half-space, so the ELBO
     # slope is (D/2) Phi(1/0.3) = 0.99957 (D/2); the log-likelihood slope is D/2
-    rate = 0.5 * D * scipy.stats.norm.cdf(adversary.SPIKE_Q_MEAN / adversary.SPIKE_Q_STD)
+    rate = 0.5 * D * scipy.stats.norm.cdf(constructions.SPIKE_Q_MEAN / constructions.SPIKE_Q_STD)
     slopes = np.diff(co) / np.diff(ks)
     slack = (n - 1) / (2.0 * ks[0]) + 1e-4 * D
     err = float(np.max(np.abs(slopes - rate)))
@@ -103,14 +107,14 @@ def test_spike_elbo_rate_and_encoder_coadaptation(scores, x, ks) -> None:
     ll_slopes = np.diff([float(v["log_lik"].sum()) for v in vals]) / np.diff(ks)
     assert np.all(np.abs(ll_slopes - D / 2.0) <= D / ks[0]), f"log-lik slopes {ll_slopes}"
     if n > 1:
-        fixed = [_values(adversary.spike(x, k, encoder="fixed"))["elbo"][1:] for k in ks]
+        fixed = [_values(constructions.spike(x, k, encoder="fixed"))["elbo"][1:] for k in ks]
         # beyond k ~ 700 the fixed-encoder terms (~ -e^k) leave the float64 range: -inf
         finite = [f for f in fixed if np.all(np.isfinite(f))]
         assert all(np.all(np.isfinite(f) | (f == -np.inf)) for f in fixed), f"NaN in {fixed}"
         if len(finite) > 1:
             drop = float(np.max(np.diff(np.stack(finite), axis=0)))
             assert drop < 0.0, "fixed-encoder terms of the other points must decrease in k"
-        assert np.all(fixed[-1] < _values(adversary.spike(x, ks[-1]))["elbo"][1:])
+        assert np.all(fixed[-1] < _values(constructions.spike(x, ks[-1]))["elbo"][1:])
 
 
 @given(
@@ -121,7 +125,7 @@ def test_spike_elbo_rate_and_encoder_coadaptation(scores, x, ks) -> None:
 def test_spike_mc_agrees_at_moderate_k(scores, x, k, seed) -> None:
     """Claims: L1, S6.  At moderate k (3..10) the torch MC ELBO of the co-adapted spike is
     within 4 SE of the exact value."""
-    c = adversary.spike(x, k)
+    c = constructions.spike(x, k)
     ref = float(_values(c)["elbo"].sum())
     mc = montecarlo.elbo_mc(
         c.decoder, c.encoder, torch.as_tensor(x), samples=4000, seed=seed, device="cpu"
@@ -138,10 +142,10 @@ def test_shared_scalar_staircase_exceeds_any_target(scores, x, M) -> None:
     n, D = x.shape
 
     def elbo(k: float) -> float:
-        return float(_values(adversary.staircase(x, k))["elbo"].sum())
+        return float(_values(constructions.staircase(x, k))["elbo"].sum())
 
     k = reach(elbo, M, n * D / 2.0, k0=5.0)
-    v = _values(adversary.staircase(x, k))
+    v = _values(constructions.staircase(x, k))
     el, ll = float(v["elbo"].sum()), float(v["log_lik"].sum())
     scores.observe(el, M, sense=">=")
     assert el > M
@@ -162,7 +166,7 @@ def test_floored_staircase_is_tight_and_bounded(scores, x, log_xi) -> None:
         log_xi = min(log_xi, math.log(float(d2.min()) / 900.0))
     xi = math.exp(log_xi)
     bound = -0.5 * n * D * (LOG_2PI + log_xi)
-    v = _values(adversary.staircase(x, 1000.0, variance=Floor(xi)))
+    v = _values(constructions.staircase(x, 1000.0, variance=Floor(xi)))
     ll, el = float(v["log_lik"].sum()), float(v["elbo"].sum())
     scores.observe(ll, bound + 1e-9 * (1 + abs(bound)), label="bound")  # the asserted level
     assert ll <= bound + 1e-9 * (1 + abs(bound))
@@ -183,12 +187,12 @@ def test_bernoulli_staircase_approaches_but_never_reaches(scores, x, ks) -> None
     n, D = x.shape
     bound = -n * math.log(n)
     lls = [
-        float(_values(adversary.staircase(x, k, family="bernoulli"))["log_lik"].sum()) for k in ks
+        float(_values(constructions.staircase(x, k, family="bernoulli"))["log_lik"].sum()) for k in ks
     ]
     scores.observe(lls[-1], bound, label="below")
     assert all(ll < bound for ll in lls), f"{lls} reaches {bound}"
     assert all(b > a for a, b in zip(lls, lls[1:], strict=False)), f"not increasing: {lls}"
-    far = float(_values(adversary.staircase(x, 1000.0, family="bernoulli"))["log_lik"].sum())
+    far = float(_values(constructions.staircase(x, 1000.0, family="bernoulli"))["log_lik"].sum())
     assert 0.0 <= bound - far <= 1e-5, f"gap {bound - far!r} at k=1000"
 
 
@@ -202,18 +206,18 @@ def test_constant_coordinate_exceeds_any_target(scores, x, M) -> None:
     coord = int(np.flatnonzero(np.ptp(x, axis=0) == 0)[0])
 
     def value(k: float) -> float:
-        return float(_values(adversary.constant_coordinate(x, coord, k))["log_lik"].sum())
+        return float(_values(constructions.constant_coordinate(x, coord, k))["log_lik"].sum())
 
     k = reach(value, M, n / 2.0)
     slope = (value(k + 1.0) - value(k)) / 1.0
     assert math.isclose(slope, n / 2.0, rel_tol=1e-6, abs_tol=1e-6 * (1 + abs(value(k))))
-    v = _values(adversary.constant_coordinate(x, coord, k))
+    v = _values(constructions.constant_coordinate(x, coord, k))
     scores.observe(float(v["elbo"].sum()), M, sense=">=")
     assert float(v["elbo"].sum()) > M
 
 
 # M <= 50: the data are rank-deficient only up to float64 rounding (~1e-16 relative), which
-# the noise variance e^-k amplifies once k > ~60 (adversary.rank_deficient_ppca); the
+# the noise variance e^-k amplifies once k > ~60 (constructions.rank_deficient_ppca); the
 # divergence itself is shown by the exact slope n (D - r) / 2 at moderate k.
 @given(x=wst.rank_deficient_data(n=st.integers(3, 6), D=st.integers(2, 4)),
        M=wst.targets(max_target=50.0))
@@ -228,13 +232,13 @@ def test_rank_deficient_ppca_exceeds_any_target(scores, x, M) -> None:
     assume(1 <= r < D)
 
     def value(k: float) -> float:
-        return float(_values(adversary.rank_deficient_ppca(x, r, k))["log_lik"].sum())
+        return float(_values(constructions.rank_deficient_ppca(x, r, k))["log_lik"].sum())
 
     k = reach(value, M, n * (D - r) / 2.0, k0=5.0)
     k_s = max(k, 40.0)  # asymptotic regime: corrections are O(e^-k / smallest eigenvalue)
     slope = value(k_s + 1.0) - value(k_s)
     assert abs(slope - n * (D - r) / 2.0) <= 1e-3 * n * D, f"slope {slope!r}"
-    v = _values(adversary.rank_deficient_ppca(x, r, k))
+    v = _values(constructions.rank_deficient_ppca(x, r, k))
     scores.observe(float(v["elbo"].sum()), M, sense=">=")
     assert float(v["elbo"].sum()) > M
 
@@ -248,7 +252,7 @@ def test_collapsing_gmm_exceeds_any_target(scores, x, M) -> None:
     n, D = x.shape
 
     def value(k: float, floor: float | None = None) -> float:
-        g = adversary.collapsing_gmm(x, k, floor=floor)
+        g = constructions.collapsing_gmm(x, k, floor=floor)
         return float(exact.gmm_log_lik(x, g["weights"], g["means"], g["log_vars"]).sum())
 
     k = reach(value, M, D / 2.0, k0=5.0)

@@ -14,10 +14,12 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wellposed import exact, montecarlo
-from wellposed import strategies as wst
-from wellposed.networks import TabularEncoder
-from wellposed.variance import Learned
+from wellposed.lines import exact
+
+from wellposed.lines import montecarlo
+from wellposed.testing import strategies as wst
+from wellposed.models.networks import TabularEncoder
+from wellposed.models.variance import Learned
 
 DTYPE = torch.float64
 

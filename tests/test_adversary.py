@@ -10,8 +10,16 @@ import scipy.optimize
 import scipy.stats
 import torch
 
-from wellposed import Floor, WellposedInputError, elbo, exact, log_likelihood
-from wellposed import adversary as A
+from wellposed import Floor
+
+from wellposed import WellposedInputError
+
+from wellposed import elbo
+
+from wellposed.lines import exact
+
+from wellposed import log_likelihood
+from wellposed import constructions as A
 
 LOG_2PI = math.log(2 * math.pi)
 

@@ -12,7 +12,7 @@ import torch
 import torch.distributions as tdist
 from scipy import special, stats
 
-from wellposed import _audit_families as fam
+from wellposed.audit import _families_tmp as fam
 from wellposed.audit import (
     AuditInputError,
     add_audit_parsers,

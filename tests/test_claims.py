@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from wellposed.claims import run_claims
+from wellposed.gate import run_claims
 from wellposed.errors import WellposedInputError
 
 

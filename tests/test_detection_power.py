@@ -29,9 +29,9 @@ import torch
 from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import strategies as st
 
-from wellposed.families import bernoulli_log_prob
-from wellposed.networks import BernoulliMLPDecoder
-from wellposed.variance import Floor, ValueClamp
+from wellposed.models.densities import bernoulli_log_prob
+from wellposed.models.networks import BernoulliMLPDecoder
+from wellposed.models.variance import Floor, ValueClamp
 
 if sys.version_info < (3, 11):  # pragma: no cover - hypothesis brings the backport
     from exceptiongroup import ExceptionGroup

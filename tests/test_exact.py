@@ -10,10 +10,12 @@ import scipy.integrate
 import scipy.stats
 import torch
 
-from wellposed import exact, montecarlo
+from wellposed.lines import exact
+
+from wellposed.lines import montecarlo
 from wellposed.errors import WellposedInputError
-from wellposed.networks import LinearGaussianDecoder, TabularEncoder
-from wellposed.objectives import elbo, log_likelihood
+from wellposed.models.networks import LinearGaussianDecoder, TabularEncoder
+from wellposed.lines.objectives import elbo, log_likelihood
 
 
 def _gh_expectation(

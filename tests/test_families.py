@@ -10,7 +10,8 @@ import scipy.special
 import scipy.stats
 import torch
 
-from wellposed.families import LOG_2PI, bernoulli_log_prob, gaussian_log_prob, gaussian_sq_term
+from wellposed.models.densities import bernoulli_log_prob, gaussian_log_prob, gaussian_sq_term
+from wellposed.numerics import LOG_2PI
 
 T = torch.float64
 
@@ -108,7 +109,7 @@ def test_suprema_bound_the_densities() -> None:
     random parameters and are approached by the maximisers."""
     import math
 
-    from wellposed.families import bernoulli_supremum, gaussian_supremum
+    from wellposed.models.densities import bernoulli_supremum, gaussian_supremum
 
     g = torch.Generator().manual_seed(0)
     x = torch.rand((50, 3), generator=g, dtype=torch.float64)

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import torch
 
-from wellposed import exact, networks
+from wellposed.lines import exact
+
+from wellposed.models import networks
 from wellposed.cli import main
-from wellposed.variance import Floor, log_softplus
+from wellposed.models.variance import Floor, log_softplus
 
 LEDGER = Path(__file__).parents[1] / "wellposed" / "ledger.toml"
 
@@ -52,7 +54,7 @@ def test_edited_ledger_is_caught(tmp_path, capsys):
 
 def test_a_leaking_floored_family_is_caught(monkeypatch, capsys):
     """F6: a softclip'd Gaussian whose density escapes its floor bound by 100 nats."""
-    from wellposed import _audit_families
+    from wellposed.audit import _families_tmp as _audit_families
 
     real = _audit_families.log_softclip_gaussian
     monkeypatch.setattr(_audit_families, "log_softclip_gaussian",

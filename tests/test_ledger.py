@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from wellposed.claims import load_ledger, validate_ledger
+from wellposed.ledger import load_ledger, validate_ledger
 from wellposed.errors import WellposedInputError
 
 LEDGER = Path(__file__).parents[1] / "wellposed" / "ledger.toml"

@@ -7,15 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from wellposed import exact, montecarlo
-from wellposed.families import LOG_2PI
-from wellposed.networks import (
+from wellposed.lines import exact
+
+from wellposed.lines import montecarlo
+from wellposed.numerics import LOG_2PI
+from wellposed.models.networks import (
     GaussianMLPDecoder,
     GaussianMLPEncoder,
     LinearGaussianDecoder,
     TabularEncoder,
 )
-from wellposed.variance import Floor
+from wellposed.models.variance import Floor
 
 T = torch.float64
 

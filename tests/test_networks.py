@@ -11,9 +11,10 @@ import scipy.special
 import scipy.stats
 import torch
 
-from wellposed import networks
-from wellposed.families import LOG_2PI, gaussian_log_prob, gaussian_rows_inplace_
-from wellposed.networks import (
+from wellposed.models import networks
+from wellposed.models.densities import gaussian_log_prob, gaussian_rows_inplace_
+from wellposed.numerics import LOG_2PI
+from wellposed.models.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
     GaussianMLPEncoder,
@@ -21,7 +22,7 @@ from wellposed.networks import (
     TabularEncoder,
     prior_log_prob,
 )
-from wellposed.variance import Fixed, Floor, SharedScalar, SoftClip, ValueClamp
+from wellposed.models.variance import Fixed, Floor, SharedScalar, SoftClip, ValueClamp
 
 T = torch.float64
 D, d, H = 6, 2, 5

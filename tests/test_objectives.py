@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from wellposed import Estimate, elbo, exact, log_likelihood
-from wellposed.networks import LinearGaussianDecoder, TabularEncoder
+from wellposed import Estimate
+
+from wellposed import elbo
+
+from wellposed.lines import exact
+
+from wellposed import log_likelihood
+from wellposed.models.networks import LinearGaussianDecoder, TabularEncoder
 
 
 @pytest.fixture

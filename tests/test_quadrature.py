@@ -6,17 +6,19 @@ import numpy as np
 import pytest
 import torch
 
-from wellposed import montecarlo, quadrature
+from wellposed.lines import montecarlo
+
+from wellposed.lines import quadrature
 from wellposed.errors import WellposedInputError
-from wellposed.networks import (
+from wellposed.models.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
     GaussianMLPEncoder,
     LinearGaussianDecoder,
     TabularEncoder,
 )
-from wellposed.objectives import elbo, log_likelihood
-from wellposed.variance import Floor
+from wellposed.lines.objectives import elbo, log_likelihood
+from wellposed.models.variance import Floor
 
 
 def _linear_d1(rng: np.random.Generator, Dx: int = 3) -> LinearGaussianDecoder:

@@ -2,9 +2,9 @@ import os
 
 import pytest
 
-from wellposed.claims import ClaimResult
+from wellposed.gate import ClaimResult
 from wellposed.errors import WellposedInputError
-from wellposed.report import render_json, render_markdown, write_reports
+from wellposed.render import render_json, render_markdown, write_reports
 
 R = ClaimResult("S7", "t | x", "src", "refuted", "refuted", True, True, "sum", "f", {"k": 1.5})
 

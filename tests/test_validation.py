@@ -17,9 +17,9 @@ from wellposed import (
     WellposedInputError,
     elbo,
     log_likelihood,
-    montecarlo,
 )
-from wellposed.variance import Fixed, Floor
+from wellposed.lines import montecarlo
+from wellposed.models.variance import Fixed, Floor
 
 D = 3
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from wellposed.errors import WellposedInputError
-from wellposed.variance import (
+from wellposed.models.variance import (
     Fixed,
     Floor,
     Learned,

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from wellposed.verdict import (
+from wellposed.evidence import (
     BOUND_VIOLATED,
     BOUNDED,
     INCONCLUSIVE,

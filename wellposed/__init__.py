@@ -1,15 +1,15 @@
 """wellposed: machine-checked verdicts on whether VAE objectives are bounded above."""
 
-from .errors import WellposedInputError
-from .networks import (
+from wellposed.errors import WellposedInputError
+from wellposed.models.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
     GaussianMLPEncoder,
     LinearGaussianDecoder,
     TabularEncoder,
 )
-from .objectives import Estimate, elbo, log_likelihood
-from .variance import Fixed, Floor, Learned, SharedScalar, SoftClip, ValueClamp
+from wellposed.lines.objectives import Estimate, elbo, log_likelihood
+from wellposed.models.variance import Fixed, Floor, Learned, SharedScalar, SoftClip, ValueClamp
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """``python -m wellposed`` runs the command-line interface."""
 
-from .cli import main
+from wellposed.cli import main
 
 raise SystemExit(main())

@@ -16,8 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import WellposedInputError
+from wellposed import __version__
+from wellposed.errors import WellposedInputError
 
 __all__ = ["build_parser", "main"]
 
@@ -27,8 +27,8 @@ def _progress(i: int, total: int, claim_id: str) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .claims import run_claims
-    from .report import write_reports
+    from wellposed.gate import run_claims
+    from wellposed.render import write_reports
 
     report_dir = args.report_dir
     if report_dir is None and not args.ids:
@@ -47,7 +47,7 @@ def _check(args: argparse.Namespace) -> int:
                          progress=None if args.quiet else _progress, ledger=args.ledger)
     families = None
     if report_dir is not None and not args.ids:  # a full run also refreshes families.md
-        from .audit import report_family_audits
+        from wellposed.audit import report_family_audits
 
         families = report_family_audits(args.seed)
     written = write_reports(results, seed=args.seed, report_dir=report_dir,
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_check(sub)
     try:
-        from .audit import add_audit_parsers
+        from wellposed.audit import add_audit_parsers
     except ImportError:  # the audit module is being written; its commands appear with it
         add_audit_parsers = None
     if add_audit_parsers is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .errors import WellposedInputError
+from wellposed.errors import WellposedInputError
 
 DTYPE = torch.float64
 

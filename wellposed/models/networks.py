@@ -22,10 +22,10 @@ import math
 import torch
 from torch import nn
 
-from ._validate import DTYPE, as_data, as_param, positive_int
-from .errors import WellposedInputError
-from .families import LOG_2PI, bernoulli_log_prob, gaussian_log_prob, gaussian_rows_inplace_
-from .variance import Learned, VariancePolicy
+from wellposed.models.validate import DTYPE, as_data, as_param, positive_int
+from wellposed.errors import WellposedInputError
+from wellposed.models.densities import LOG_2PI, bernoulli_log_prob, gaussian_log_prob, gaussian_rows_inplace_
+from wellposed.models.variance import Learned, VariancePolicy
 
 _BLOCK_ROWS = 4096  # rows (sample x point pairs) per fused block: one GEMM of (rows, 2D)
 

@@ -23,7 +23,8 @@ import math
 
 import numpy as np
 
-from .errors import WellposedInputError
+from wellposed.errors import WellposedInputError
+from wellposed.numerics import LOG_2PI
 
 __all__ = [
     "bernoulli_bound",
@@ -46,7 +47,6 @@ __all__ = [
     "weight_decay_bound",
 ]
 
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 def gaussian_kl(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 
 import torch
+from wellposed.numerics import LOG_2PI
 
 __all__ = [
-    "LOG_2PI",
     "bernoulli_log_prob",
     "bernoulli_supremum",
     "gaussian_log_prob",
@@ -23,7 +23,6 @@ __all__ = [
     "gaussian_supremum",
 ]
 
-LOG_2PI = math.log(2.0 * math.pi)
 
 
 def gaussian_sq_term(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:

@@ -21,8 +21,8 @@ import scipy
 import torch
 from tabulate import tabulate
 
-from .claims import ClaimResult
-from .errors import WellposedInputError
+from wellposed.gate import ClaimResult
+from wellposed.errors import WellposedInputError
 
 __all__ = ["HEADER", "render_json", "render_markdown", "versions", "write_reports"]
 
@@ -35,7 +35,7 @@ _COLUMNS = ["id", "claim", "source", "expected", "observed", "evidence", "lines 
 
 def versions() -> dict[str, str]:
     """Versions of python, torch, numpy, scipy and wellposed (recorded in the JSON)."""
-    from . import __version__
+    from wellposed import __version__
 
     return {
         "python": platform.python_version(),
@@ -113,7 +113,7 @@ def render_json(results: Sequence[ClaimResult], *, seed: int) -> str:
 def render_families(audits: Sequence[object], *, seed: int) -> str:
     """``reports/families.md``: a generated-file header, then the audit table (the audits are
     computed by the caller, :func:`wellposed.audit.report_family_audits`)."""
-    from .audit import render_families_markdown
+    from wellposed.audit import render_families_markdown
 
     intro = (f"# Output families: is sup log p(x | params) finite?\n\n"
              f"One row per family audit (seed {seed}); CLAIMS.md section F. "

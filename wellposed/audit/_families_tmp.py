@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
-HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+from wellposed.numerics import HALF_LOG_2PI
+
 #: sigma-VAE softclip floor: log sigma >= -6 (Rybkin et al. 2021, arXiv 2006.13202, code).
 SOFTCLIP_MIN = -6.0
 #: MIWAE Student-t scale floor (Mattei & Frellsen 2019, code: 0.001 + softplus).

@@ -26,7 +26,7 @@ and :func:`targets` (a level ``M`` an unbounded objective must exceed).
 Example::
 
     from hypothesis import given
-    from wellposed import strategies as wst
+    from wellposed.testing import strategies as wst
 
     @given(x=wst.distinct_points(), policy=wst.floored_policies())
     def test_something(x, policy): ...
@@ -40,14 +40,14 @@ from collections.abc import Sequence
 import numpy as np
 from hypothesis import strategies as st
 
-from .errors import WellposedInputError
-from .networks import (
+from wellposed.errors import WellposedInputError
+from wellposed.models.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
     LinearGaussianDecoder,
     TabularEncoder,
 )
-from .variance import (
+from wellposed.models.variance import (
     Fixed,
     Floor,
     Learned,

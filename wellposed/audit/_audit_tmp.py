@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from wellposed import _audit_families as _fam
-from wellposed._audit_data import (
+from wellposed.audit import _families_tmp as _fam
+from wellposed.audit.data import (
     AuditInputError,
     DataAudit,
     DataFinding,

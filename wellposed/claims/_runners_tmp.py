@@ -20,16 +20,18 @@ import scipy.stats
 import sympy as sp
 import torch
 
-from . import adversary, exact
-from .networks import (
+from wellposed import constructions
+
+from wellposed.lines import exact
+from wellposed.models.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
     LinearGaussianDecoder,
     TabularEncoder,
 )
-from .objectives import elbo, log_likelihood
-from .variance import Fixed, Floor
-from .verdict import (
+from wellposed.lines.objectives import elbo, log_likelihood
+from wellposed.models.variance import Fixed, Floor
+from wellposed.evidence import (
     INCONCLUSIVE,
     REFUTED,
     UNBOUNDED,
@@ -45,19 +47,15 @@ from .verdict import (
     decide_unbounded,
     fit_rate,
 )
+from wellposed.numerics import LOG_2PI
 
-LOG_2PI = math.log(2.0 * math.pi)
 TARGET_M = 1000.0  # the target an unbounded witness must pass (exact line)
-DTYPE = torch.float64
+from wellposed.models.validate import DTYPE
 
 
-@dataclass(frozen=True)
-class Context:
-    """One ``run_claims`` call: seed, MC device, and a cache shared by its claims only."""
+from wellposed.claims.registry import Context  # noqa: E402
 
-    seed: int = 0
-    device: str = "auto"
-    cache: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
+_CACHES: dict = {}
 
 
 @dataclass
@@ -266,7 +264,7 @@ def run_s4(ctx: Context) -> Outcome:
     # the spike under a floor: log-likelihood by quadrature and ELBO by MC
     cons = []
     for k in (5.0, 20.0, 80.0):
-        sp_c = adversary.spike(x, k)
+        sp_c = constructions.spike(x, k)
         dec = GaussianMLPDecoder(1, 1, D, Floor(xi))
         dec.load_state_dict(sp_c.decoder.state_dict())
         cons.append(log_likelihood(dec, x, method="quadrature").value)
@@ -342,7 +340,7 @@ def _staircase_tightness(
 ) -> tuple[object, list[LineCheck], list[float]]:
     vals, lines = [], []
     for i, k in enumerate(ks):
-        c = adversary.staircase(x, k, family=family, variance=variance)
+        c = constructions.staircase(x, k, family=family, variance=variance)
         q = log_likelihood(c.decoder, x, method="quadrature").value
         vals.append(q)
         if i == 1:
@@ -423,19 +421,19 @@ def run_s7(ctx: Context) -> Outcome:
     ks = np.arange(5.0, 55.0, 5.0)
     vals, kls = [], []
     for k in ks:
-        c = adversary.collapse_to_point(x1, k)
+        c = constructions.collapse_to_point(x1, k)
         vals.append(elbo(c.decoder, c.encoder, x1, method="exact").value)
         m, lv = (a.detach().numpy() for a in c.encoder(torch.as_tensor(x1)))
         kls.append(float(exact.gaussian_kl(m, lv).sum()))
     rate = fit_rate(ks, vals, expected=D / 2, symbols={"D": D})
     k_w = 2.0 * TARGET_M / D + LOG_2PI + 1.0
-    cw = adversary.collapse_to_point(x1, k_w)
+    cw = constructions.collapse_to_point(x1, k_w)
     wit = check_witness(
         {"k": k_w, "log_sigma2": -k_w, "D": D, "n": 1},
         elbo(cw.decoder, cw.encoder, x1, method="exact").value,
         TARGET_M,
     )
-    c10 = adversary.collapse_to_point(x1, 10.0)
+    c10 = constructions.collapse_to_point(x1, 10.0)
     ex10 = elbo(c10.decoder, c10.encoder, x1, method="exact").value
     mc = elbo(
         c10.decoder, c10.encoder, x1, method="mc", samples=500, seed=ctx.seed, device=ctx.device
@@ -526,7 +524,7 @@ def _sym() -> dict[str, object]:
 
 
 def _thread_exact(kind: str, lam: float, s: float, m: float = 0.0) -> float:
-    dec = adversary.thread_decoder(kind, lam)
+    dec = constructions.thread_decoder(kind, lam)
     enc = TabularEncoder(np.array([[m]]), np.array([[2.0 * math.log(s)]]))
     with np.errstate(over="ignore", invalid="ignore"):  # exact.py's discarded where-branch
         return elbo(dec, enc, np.zeros((1, 1)), method="exact").value
@@ -598,12 +596,12 @@ def run_s8(ctx: Context) -> Outcome:
         )
     for lam in (0.75, 10.0):
         s_star = 1.0 / math.sqrt(lam + 1.0)
-        dec = adversary.thread_decoder("identity", lam)
+        dec = constructions.thread_decoder("identity", lam)
         enc = TabularEncoder(np.zeros((1, 1)), np.array([[2.0 * math.log(s_star)]]))
         ex = _thread_exact("identity", lam, s_star)
         q = elbo(dec, enc, np.zeros((1, 1)), method="quadrature").value
         lines.append(agree_close(f"ELBO(s*) lam={_g(lam)}", ex, q))
-    dec = adversary.thread_decoder("identity", 4.0)
+    dec = constructions.thread_decoder("identity", 4.0)
     enc = TabularEncoder(np.zeros((1, 1)), np.array([[-math.log(5.0)]]))
     mc = elbo(
         dec, enc, np.zeros((1, 1)), method="mc", samples=4000, seed=ctx.seed, device=ctx.device
@@ -673,7 +671,7 @@ def _s9_identity(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck],
     ]
     # torch ascent over (log lam, m, log s) on the CRN MC ELBO; every iterate is re-evaluated
     # by the exact line (the per-sample log p(0|t) is not bounded, so MC alone is no proof)
-    dec = adversary.thread_decoder("identity", 1.0)
+    dec = constructions.thread_decoder("identity", 1.0)
     dec.W.requires_grad_(False)
     dec.b.requires_grad_(False)
     enc = TabularEncoder(np.array([[0.5]]), np.array([[0.0]]))
@@ -710,7 +708,7 @@ def _s9_identity(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck],
         )
         for lam, v in zip(lams, seq, strict=True)
     ]
-    mc_dec = adversary.thread_decoder("identity", 100.0)
+    mc_dec = constructions.thread_decoder("identity", 100.0)
     mc_enc = TabularEncoder(np.zeros((1, 1)), np.array([[-math.log(101.0)]]))
     mc = elbo(
         mc_dec,
@@ -759,7 +757,7 @@ def _s9_constant(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck],
         LinearGaussianDecoder(np.zeros((1, 1)), np.zeros(1), -ll_w), prior, x, method="exact"
     ).value
     wit = check_witness({"log_lambda": ll_w, "s": 1.0, "m": 0.0}, wv, TARGET_M)
-    dec = adversary.thread_decoder("constant", 100.0)
+    dec = constructions.thread_decoder("constant", 100.0)
     enc = TabularEncoder(np.zeros((1, 1)), np.array([[2.0 * math.log(0.5)]]))
     ex = elbo(dec, enc, x, method="exact").value
     mc = elbo(dec, enc, x, method="mc", samples=500, seed=ctx.seed, device=ctx.device)
@@ -900,14 +898,14 @@ def _l5_rank_deficient(ctx: Context) -> tuple[str, dict[str, object], list[LineC
     ks = np.arange(4.0, 26.0, 2.0)
     vals = []
     for k in ks:
-        c = adversary.rank_deficient_ppca(x, d, k)
+        c = constructions.rank_deficient_ppca(x, d, k)
         vals.append(log_likelihood(c.decoder, x, method="exact").value)
     rate = fit_rate(ks, vals, expected=n * (D - r) / 2, symbols={"n": n, "D": D, "r": r})
     k_w = 2.0 * TARGET_M / (n * (D - r)) + 20.0
-    cw = adversary.rank_deficient_ppca(x, d, k_w)
+    cw = constructions.rank_deficient_ppca(x, d, k_w)
     lw = elbo(cw.decoder, cw.encoder, x, method="exact").value  # ELBO <= l: a rigorous lower bound
     wit = check_witness({"k": k_w, "log_gamma": -k_w, "rank": r, "D": D, "d": d}, lw, TARGET_M)
-    c5 = adversary.rank_deficient_ppca(x, d, 5.0)
+    c5 = constructions.rank_deficient_ppca(x, d, 5.0)
     ex = elbo(c5.decoder, c5.encoder, x, method="exact").value
     mc = elbo(
         c5.decoder, c5.encoder, x, method="mc", samples=2000, seed=ctx.seed, device=ctx.device
@@ -981,17 +979,17 @@ def _gmm_unbounded(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck
     n, D = 8, 3
     x = _data(ctx, 71, n, D)
     ks = np.arange(4.0, 44.0, 4.0)
-    vals = [float(exact.gmm_log_lik(x, **adversary.collapsing_gmm(x, k)).sum()) for k in ks]
+    vals = [float(exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, k)).sum()) for k in ks]
     rate = fit_rate(
         ks / 2.0, vals, expected=float(D), x_name="log(1/sigma)", symbols={"n": n, "D": D}
     )
     k_w = 1.2 * 2.0 * TARGET_M / D + 20.0
-    wv = float(exact.gmm_log_lik(x, **adversary.collapsing_gmm(x, k_w)).sum())
+    wv = float(exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, k_w)).sum())
     wit = check_witness({"log_sigma2": -k_w, "n": n, "D": D}, wv, TARGET_M)
-    g8 = adversary.collapsing_gmm(x, 8.0)
+    g8 = constructions.collapsing_gmm(x, 8.0)
     ex = float(exact.gmm_log_lik(x, **g8).sum())
     mcv, se = _gmm_mc(ctx, x, g8, 20000)
-    others = exact.gmm_log_lik(x, **adversary.collapsing_gmm(x, 40.0))[1:]
+    others = exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, 40.0))[1:]
     lines = [
         agree_close("GMM log-lik k=8 (scipy.stats)", ex, _gmm_scipy(x, g8), line="scipy"),
         agree_mc("GMM log-lik k=8", ex, mcv, se, 20000),
@@ -1005,7 +1003,7 @@ def _gmm_floor(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck]]:
     x = _data(ctx, 72, n, D)
     B = exact.floor_bound(n, D, a)
     cons = [
-        float(exact.gmm_log_lik(x, **adversary.collapsing_gmm(x, k, floor=a)).sum())
+        float(exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, k, floor=a)).sum())
         for k in (2.0, 10.0, 100.0, 1e4)
     ]
     rng = _rng(ctx, 73)
@@ -1143,7 +1141,7 @@ def _spike_sq(x: np.ndarray) -> np.ndarray:
 
 def _spike_elbo_exact(x: np.ndarray, k: float, encoder: str) -> tuple[float, float]:
     """(sum of E_q log p, sum of KL) for the spike with the given encoder family (exact)."""
-    c = adversary.spike(x, k, encoder=encoder)
+    c = constructions.spike(x, k, encoder=encoder)
     m, s = c.spec["q_mean"], c.spec["q_std"]
     rec = exact.spike_expected_log_lik(x.shape[1], k, _spike_sq(x), m, s)
     with torch.no_grad():
@@ -1153,8 +1151,8 @@ def _spike_elbo_exact(x: np.ndarray, k: float, encoder: str) -> tuple[float, flo
 
 def _spike_loglik(ctx: Context) -> dict[str, object]:
     """Log-likelihood evidence of the L1 spike (shared by S1, S3 and L1 within one run)."""
-    if "spike_ll" in ctx.cache:
-        return ctx.cache["spike_ll"]
+    if "spike_ll" in _CACHES.setdefault(ctx, {}):
+        return _CACHES.setdefault(ctx, {})["spike_ll"]
     x = _spike_data(ctx)
     n, D = x.shape
     sq = _spike_sq(x)
@@ -1171,7 +1169,7 @@ def _spike_loglik(ctx: Context) -> dict[str, object]:
     limit = np.log(0.5) - 0.5 * D * LOG_2PI - 0.5 * sq[1:]
     others_gap = per[-1, 1:] - limit
     others_ok = bool(np.all(np.abs(others_gap) < 0.05) and np.all(per[:, 1:] > limit - 1.0))
-    c10 = adversary.spike(x, 10.0, encoder="prior")
+    c10 = constructions.spike(x, 10.0, encoder="prior")
     ex10 = float(exact.spike_log_lik(D, 10.0, sq).sum())
     mc = log_likelihood(
         c10.decoder, x, method="mc", samples=20000, seed=ctx.seed, device=ctx.device
@@ -1196,14 +1194,14 @@ def _spike_loglik(ctx: Context) -> dict[str, object]:
         "lines": lines,
         "verdict": decide_unbounded(wit, rate, lines) if others_ok else INCONCLUSIVE,
     }
-    ctx.cache["spike_ll"] = out
+    _CACHES.setdefault(ctx, {})["spike_ll"] = out
     return out
 
 
 def _spike_elbo(ctx: Context) -> dict[str, object]:
     """Co-adapted ELBO evidence (S6, S10, L1) plus the fixed-width negative control."""
-    if "spike_elbo" in ctx.cache:
-        return ctx.cache["spike_elbo"]
+    if "spike_elbo" in _CACHES.setdefault(ctx, {}):
+        return _CACHES.setdefault(ctx, {})["spike_elbo"]
     x = _spike_data(ctx)
     n, D = x.shape
     parts = np.array([_spike_elbo_exact(x, k, "coadapted") for k in _SPIKE_KS])
@@ -1224,7 +1222,7 @@ def _spike_elbo(ctx: Context) -> dict[str, object]:
     wit = check_witness(
         {"k": k_w, "q_std_others": 1 / math.sqrt(4 * k_w), "n": n, "D": D}, rw - kw, TARGET_M
     )
-    c10 = adversary.spike(x, 10.0, encoder="coadapted")
+    c10 = constructions.spike(x, 10.0, encoder="coadapted")
     r10, k10 = _spike_elbo_exact(x, 10.0, "coadapted")
     mc = elbo(
         c10.decoder, c10.encoder, x, method="mc", samples=4000, seed=ctx.seed, device=ctx.device
@@ -1253,7 +1251,7 @@ def _spike_elbo(ctx: Context) -> dict[str, object]:
         "control": control,
         "verdict": decide_unbounded(wit, rate, lines),
     }
-    ctx.cache["spike_elbo"] = out
+    _CACHES.setdefault(ctx, {})["spike_elbo"] = out
     return out
 
 
@@ -1365,7 +1363,7 @@ def _family_summary(ev: Mapping[str, object], agree: bool, limit: int = 220) -> 
 
 def _family_runner(claim_id: str) -> Callable[[Context], Outcome]:
     def run(ctx: Context) -> Outcome:
-        from .audit import family_claim_evidence
+        from wellposed.audit import family_claim_evidence
 
         res = family_claim_evidence(claim_id, ctx.seed)
         ev = res["evidence"]
@@ -1401,19 +1399,19 @@ def run_l6(ctx: Context) -> Outcome:
     ks = np.arange(5.0, 55.0, 5.0)
     vals = [
         elbo(
-            (c := adversary.constant_coordinate(x, coord, k)).decoder, c.encoder, x, method="exact"
+            (c := constructions.constant_coordinate(x, coord, k)).decoder, c.encoder, x, method="exact"
         ).value
         for k in ks
     ]
     rate = fit_rate(ks, vals, expected=n / 2, symbols={"n": n, "D": D})
     k_w = 2.0 * TARGET_M / n + 40.0
-    cw = adversary.constant_coordinate(x, coord, k_w)
+    cw = constructions.constant_coordinate(x, coord, k_w)
     wit = check_witness(
         {"k": k_w, "coord": coord, "n": n},
         elbo(cw.decoder, cw.encoder, x, method="exact").value,
         TARGET_M,
     )
-    c = adversary.constant_coordinate(x, coord, 10.0)
+    c = constructions.constant_coordinate(x, coord, 10.0)
     ex = elbo(c.decoder, c.encoder, x, method="exact").value
     ll = log_likelihood(c.decoder, x, method="exact").value
     mc = log_likelihood(c.decoder, x, method="mc", samples=200, seed=ctx.seed, device=ctx.device)
@@ -1477,12 +1475,12 @@ def run_l4(ctx: Context) -> Outcome:
     n, D = 3, 2
     x = _data(ctx, 64, n, D)
     ks = np.array([40.0, 80.0, 160.0, 320.0])
-    values = [float(exact.construction_values(adversary.staircase(x, k))["elbo"].sum()) for k in ks]
+    values = [float(exact.construction_values(constructions.staircase(x, k))["elbo"].sum()) for k in ks]
     rate = fit_rate(
         ks, values, expected=n * D / 2, extra=("log k", np.log(ks)), symbols={"n": n, "D": D}
     )
     k_w = 2.0 * (TARGET_M + 50.0) / (n * D)
-    cw = adversary.staircase(x, k_w)
+    cw = constructions.staircase(x, k_w)
     wit = check_witness(
         {
             "k": k_w,
@@ -1495,9 +1493,9 @@ def run_l4(ctx: Context) -> Outcome:
         float(exact.construction_values(cw)["elbo"].sum()),
         TARGET_M,
     )
-    c10 = adversary.staircase(x, 10.0)
+    c10 = constructions.staircase(x, 10.0)
     ex10 = exact.construction_values(c10)
-    c30 = adversary.staircase(x, 30.0)  # encoder leak ~e^{-k}: MC is reliable here
+    c30 = constructions.staircase(x, 30.0)  # encoder leak ~e^{-k}: MC is reliable here
     ex30 = float(exact.construction_values(c30)["elbo"].sum())
     mc = elbo(
         c30.decoder, c30.encoder, x, method="mc", samples=4000, seed=ctx.seed, device=ctx.device
@@ -1525,3 +1523,10 @@ def run_l4(ctx: Context) -> Outcome:
 
 
 RUNNERS.update({"L4": run_l4})
+
+
+# temporary bridge while the runners move into topic modules
+from wellposed.claims.registry import claim as _claim  # noqa: E402
+
+for _cid, _fn in RUNNERS.items():
+    _claim(_cid)(lambda ctx, entry, _fn=_fn: _fn(ctx))

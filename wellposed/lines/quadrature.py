@@ -27,7 +27,8 @@ import scipy.special
 import scipy.stats
 import torch
 
-from .errors import WellposedInputError
+from wellposed.errors import WellposedInputError
+from wellposed.numerics import LOG_2PI
 
 __all__ = ["elbo_quadrature", "log_likelihood_quadrature"]
 
@@ -35,12 +36,11 @@ _L = 40.0
 _GRID = 40001
 _PIECES = 30
 _MAX_BUMPS = 50
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _std_normal_logpdf(z: float) -> float:
     """``log phi(z)`` for a scalar (scipy.stats' per-call overhead dominates the integrand)."""
-    return -0.5 * (z * z + _LOG_2PI)
+    return -0.5 * (z * z + LOG_2PI)
 
 
 def _require_1d(decoder: torch.nn.Module) -> None:
@@ -100,7 +100,7 @@ def _scalar_log_lik(decoder: torch.nn.Module, x_row: np.ndarray, t: float) -> fl
     mean, log_var = out[0][0].detach().numpy(), out[1][0].detach().numpy()
     with np.errstate(over="ignore", under="ignore"):
         z = (x_row - mean) * np.exp(-0.5 * log_var)
-    return float(-0.5 * np.sum(_LOG_2PI + log_var + z * z))
+    return float(-0.5 * np.sum(LOG_2PI + log_var + z * z))
 
 
 def _breakpoints(grid: np.ndarray, integrand: np.ndarray) -> list[float]:

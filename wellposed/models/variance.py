@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import WellposedInputError
+from wellposed.errors import WellposedInputError
 
 __all__ = [
     "Fixed",

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validate import DTYPE, check_encoder
-from .errors import WellposedInputError
-from .networks import prior_log_prob
+from wellposed.models.validate import DTYPE, check_encoder
+from wellposed.errors import WellposedInputError
+from wellposed.models.networks import prior_log_prob
 
 __all__ = ["MCResult", "elbo_mc", "iwae_mc", "resolve_device"]
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import WellposedInputError
+from wellposed.errors import WellposedInputError
 
 
 class AuditInputError(WellposedInputError):

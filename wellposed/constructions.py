@@ -32,15 +32,15 @@ import numpy as np
 import scipy.stats
 from torch import nn
 
-from ._validate import as_data
-from .errors import WellposedInputError
-from .networks import (
+from wellposed.models.validate import as_data
+from wellposed.errors import WellposedInputError
+from wellposed.models.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
     LinearGaussianDecoder,
     TabularEncoder,
 )
-from .variance import Learned, SharedScalar, VariancePolicy
+from wellposed.models.variance import Learned, SharedScalar, VariancePolicy
 
 __all__ = [
     "ENCODERS",

@@ -13,10 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from . import exact, montecarlo, quadrature
-from ._validate import check_encoder
-from .errors import WellposedInputError
-from .networks import LinearGaussianDecoder
+from wellposed.lines import exact
+
+from wellposed.lines import montecarlo
+
+from wellposed.lines import quadrature
+from wellposed.models.validate import check_encoder
+from wellposed.errors import WellposedInputError
+from wellposed.models.networks import LinearGaussianDecoder
 
 __all__ = ["METHODS", "Estimate", "elbo", "log_likelihood"]
 

@@ -1,29 +1,26 @@
-"""The claims ledger (``ledger.toml``): load, validate, and run one evidence runner per claim.
+"""The claims ledger (``ledger.toml``): schema, loading, validation and formula parsing.
 
-* :func:`load_ledger` reads the TOML ledger (the package's own, ``$WELLPOSED_LEDGER`` or a
-  path) and validates it against :data:`SCHEMA`; every problem is a
-  :class:`~wellposed.errors.WellposedInputError` naming the claim, the field and the fix.
-* :func:`run_claims` runs the runners of :mod:`wellposed._runners` and turns their
-  evidence into :class:`ClaimResult` records: ``ok`` iff the observed verdict equals the
-  ledger's, every evaluation line agrees, and every evidence kind the ledger requires was
-  produced by a computation that ran.
+:func:`load_ledger` reads the TOML ledger (the package's own, ``$WELLPOSED_LEDGER`` or a
+path) and validates it against :data:`SCHEMA`; every problem is a
+:class:`~wellposed.errors.WellposedInputError` naming the claim, the field and the fix.
+A claim's ``rate_expr`` / ``bound_expr`` are sympy expressions in the sizes of the
+construction; :meth:`Claim.rate_at` / :meth:`Claim.bound_at` evaluate them, so a claim
+runner takes its expected rate and bound from the ledger, never from a literal of its own.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
+import sympy
 
-from .errors import WellposedInputError
-from .verdict import VERDICTS, format_verdict, jsonable
+from wellposed.errors import WellposedInputError
+from wellposed.evidence.decide import VERDICTS, format_verdict
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,10 +33,9 @@ __all__ = [
     "QUANTITIES",
     "SCHEMA",
     "Claim",
-    "ClaimResult",
     "default_ledger_path",
     "load_ledger",
-    "run_claims",
+    "parse_expr",
     "validate_ledger",
 ]
 
@@ -124,6 +120,25 @@ class Claim:
         """Rate and/or bound, for the report."""
         return "; ".join(p for p in (self.rate, self.bound) if p)
 
+    def rate_at(self, **sizes: float) -> float:
+        """The ledger's ``rate_expr`` evaluated at ``sizes`` (e.g. ``n=3, D=2``)."""
+        return _evaluate_expr(self, "rate_expr", self.rate_expr, sizes)
+
+    def bound_at(self, **sizes: float) -> float:
+        """The ledger's ``bound_expr`` evaluated at ``sizes`` (e.g. ``n=4, D=3, xi=0.01``)."""
+        return _evaluate_expr(self, "bound_expr", self.bound_expr, sizes)
+
+
+def _evaluate_expr(claim: Claim, name: str, text: str, sizes: Mapping[str, float]) -> float:
+    """A ledger formula at the given sizes; a runner asking for a missing one is a bug."""
+    if not text:
+        raise LookupError(f"claim {claim.id} has no {name} in the ledger; add one")
+    expr = parse_expr(text, name, f"claim {claim.id}")
+    missing = sorted(str(s) for s in expr.free_symbols if str(s) not in sizes)
+    if missing:
+        raise LookupError(f"claim {claim.id}: {name} {text!r} needs sizes {missing}")
+    return float(expr.subs({sympy.Symbol(k): v for k, v in sizes.items()}).evalf())
+
 
 def default_ledger_path() -> Path:
     """``$WELLPOSED_LEDGER`` if set, else the package's ``ledger.toml``."""
@@ -138,11 +153,9 @@ def _fail(where: str, problem: str, fix: str) -> WellposedInputError:
 _EXPR_SYMBOLS = {"rate_expr": ("n", "D", "r"), "bound_expr": ("n", "D", "xi", "H", "lam")}
 
 
-def _parse_expr(text: str, name: str, where: str = "ledger") -> object:
+def parse_expr(text: str, name: str, where: str = "ledger") -> object:
     """A ledger ``rate_expr`` / ``bound_expr`` as a sympy expression in its allowed symbols
     (``pi``, ``log``, ... are sympy's); anything else is a ledger error naming the fix."""
-    import sympy
-
     allowed = _EXPR_SYMBOLS[name]
     names = {sym: sympy.Symbol(sym) for sym in allowed}
     try:
@@ -155,40 +168,6 @@ def _parse_expr(text: str, name: str, where: str = "ledger") -> object:
         raise _fail(where, f"{name} {text!r} uses unknown symbol(s) {extra}",
                     f"use only {', '.join(allowed)}")
     return expr
-
-
-def _records(value: object, kind: str) -> list[object]:
-    """Every evidence record of ``kind`` (``"rate"`` / ``"bound"``) with recorded ``symbols``."""
-    if isinstance(value, Mapping):
-        return [r for v in value.values() for r in _records(v, kind)]
-    if isinstance(value, (list, tuple)):
-        return [r for v in value for r in _records(v, kind)]
-    return [value] if getattr(value, "kind", None) == kind and value.symbols is not None else []
-
-
-def _formula_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
-    """The ledger's ``rate_expr`` / ``bound_expr``, evaluated at the sizes each fitted rate /
-    checked bound records, must match it (a rate within the fit's ``rtol``, a bound to 1e-9
-    relative): editing a derived formula in the ledger is a regression too."""
-    problems = []
-    for name, kind, text in (("rate_expr", "rate", claim.rate_expr),
-                             ("bound_expr", "bound", claim.bound_expr)):
-        if not text:
-            continue
-        expr = _parse_expr(text, name, f"claim {claim.id}")
-        records = _records(evidence.get(kind), kind)
-        if not records:
-            problems.append(f"the ledger gives {name} = {text!r} but no {kind} was computed")
-        for rec in records:
-            want = float(expr.subs(rec.symbols).evalf())
-            if kind == "rate":
-                got, tol, scale, what = rec.slope, rec.rtol, abs(want) or 1.0, "fitted rate"
-            else:
-                got, tol, scale, what = rec.bound, 1e-9, max(1.0, abs(want)), "checked bound"
-            if not abs(got - want) <= tol * scale:
-                problems.append(f"{what} {got:.10g} disagrees with the ledger's {name} {text} "
-                                f"= {want:.10g} at {rec.symbols}")
-    return problems
 
 
 def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
@@ -244,9 +223,9 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
     if needs_bound and "bound" not in raw:
         raise _fail(where, "a bounded verdict needs the analytic bound", 'add bound = "..."')
     if "rate_expr" in raw:
-        _parse_expr(raw["rate_expr"], "rate_expr", where)
+        parse_expr(raw["rate_expr"], "rate_expr", where)
     if "bound_expr" in raw:
-        _parse_expr(raw["bound_expr"], "bound_expr", where)
+        parse_expr(raw["bound_expr"], "bound_expr", where)
     kinds = raw["evidence"]
     bad = [k for k in kinds if k not in EVIDENCE_KINDS]
     if not kinds or bad:
@@ -308,149 +287,3 @@ def load_ledger(path: str | os.PathLike[str] | None = None) -> list[Claim]:
     return validate_ledger(data, p.name)
 
 
-# ---------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    """The outcome of one claim: verdicts, agreement of the lines and the evidence records."""
-
-    id: str
-    title: str
-    source: str
-    expected: str
-    observed: str
-    ok: bool
-    lines_agree: bool
-    summary: str
-    formula: str
-    evidence: dict[str, object] = field(repr=False)
-    problems: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "source": self.source,
-            "expected": self.expected,
-            "observed": self.observed,
-            "ok": self.ok,
-            "lines_agree": self.lines_agree,
-            "summary": self.summary,
-            "formula": self.formula,
-            "problems": list(self.problems),
-            "evidence": jsonable(self.evidence),
-        }
-
-
-def _kinds_present(evidence: Mapping[str, object]) -> set[str]:
-    kinds = {k for k in evidence if k in EVIDENCE_KINDS}
-    for line in evidence.get("lines", ()):  # type: ignore[union-attr]
-        kinds.update((getattr(line, "line", ""), getattr(line, "reference_line", "")))
-    return kinds
-
-
-def _evaluate(claim: Claim, ctx: object) -> ClaimResult:
-    from . import _runners
-
-    runner = _runners.RUNNERS.get(claim.id)
-    problems: list[str] = []
-    if runner is None:
-        observed, evidence, summary, lines_ok = "no runner", {}, "no runner for this id", False
-        problems.append(f"no runner is registered for {claim.id}")
-    else:
-        try:
-            # closed forms evaluate both branches of np.where (e.g. 0 * inf in a discarded
-            # branch); a NaN that reaches a result still fails the checks
-            with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
-                out = runner(ctx)
-        except Exception as exc:  # a crash (even an input error raised inside a runner:
-            # the user's input was validated before the run) is a regression, exit 1
-            observed, evidence, summary, lines_ok = (
-                "error",
-                {},
-                f"{type(exc).__name__}: {exc}",
-                False,
-            )
-            problems.append(f"runner raised {type(exc).__name__}: {exc}")
-        else:
-            observed = format_verdict(out.observed)
-            evidence = dict(out.evidence)
-            evidence["lines"] = list(out.lines)
-            summary = out.summary
-            lines_ok = all(c.ok for c in out.lines)
-            problems.extend(
-                f"line disagrees: {c.label} ({c.line} vs {c.reference_line})"
-                for c in out.lines
-                if not c.ok
-            )
-            problems.extend(_formula_problems(claim, evidence))
-            missing = sorted(set(claim.evidence) - _kinds_present(evidence))
-            if missing:
-                problems.append(f"missing evidence: {', '.join(missing)}")
-    expected = claim.expected_text
-    if observed != expected:
-        problems.insert(0, f"observed {observed!r}, ledger expects {expected!r}")
-    ok = not problems
-    return ClaimResult(
-        claim.id,
-        claim.title,
-        claim.source,
-        expected,
-        observed,
-        ok,
-        lines_ok,
-        summary,
-        claim.formula,
-        evidence,
-        tuple(problems),
-    )
-
-
-def run_claims(
-    ids: Iterable[str] | None = None,
-    *,
-    seed: int = 0,
-    device: str = "auto",
-    progress: Callable[[int, int, str], None] | None = None,
-    ledger: str | os.PathLike[str] | None = None,
-) -> list[ClaimResult]:
-    """Run the claims ``ids`` (all by default, in ledger order) and return their results.
-
-    ``progress(i, total, claim_id)`` is called before each claim.  Unknown ids raise
-    :class:`WellposedInputError` before anything runs.  ``device`` is used only by the
-    Monte Carlo line.
-    """
-    from .montecarlo import resolve_device
-
-    resolve_device(device)  # validate up front (unknown device / cuda without CUDA)
-    claims = load_ledger(ledger)
-    by_id = {c.id: c for c in claims}
-    if ids is None:
-        chosen = claims
-    else:
-        wanted = [str(i).upper() for i in ids]
-        unknown = [i for i in wanted if i not in by_id]
-        if unknown:
-            raise WellposedInputError(
-                f"unknown claim id(s) {', '.join(unknown)}; choose from {', '.join(by_id)}"
-            )
-        chosen = [c for c in claims if c.id in set(wanted)]
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 or not math.isfinite(seed):
-        raise WellposedInputError(f"seed must be a non-negative integer, got {seed!r}")
-    results = []
-    threads = torch.get_num_threads()
-    # the claims evaluate many tiny tensors: one intra-op thread is ~100x faster than
-    # several contending ones on a loaded 2-core machine (restored afterwards)
-    torch.set_num_threads(1)
-    from ._runners import Context
-
-    ctx = Context(seed=seed, device=device)
-    try:
-        for i, claim in enumerate(chosen):
-            if progress is not None:
-                progress(i, len(chosen), claim.id)
-            results.append(_evaluate(claim, ctx))
-    finally:
-        torch.set_num_threads(threads)
-    return results

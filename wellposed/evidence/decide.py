@@ -1,0 +1,76 @@
+"""Verdicts: the one vocabulary used by claims and audits, and the rules that decide them.
+
+The rules (docs/design.md, "Trust rules"):
+
+* **unbounded**: a witness whose exact (or rigorous lower-bound) value passes a target
+  ``M``, a least-squares growth rate matching the derived rate, and the evaluation lines
+  agreeing at moderate ``k``;
+* **bounded**: no evaluated parameterization (constructions, random and gradient search)
+  above the analytic bound ``B``, and, where the supremum is known, a sequence whose gap
+  to it shrinks (tightness);
+* **identity** / **refuted**: symbolic or exact checks at many points, with the
+  counterexample shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from wellposed.evidence.records import BoundCheck, LineCheck, RateFit, Tightness, Witness
+
+__all__ = [
+    "BOUNDED",
+    "BOUND_VIOLATED",
+    "IDENTITY",
+    "INCONCLUSIVE",
+    "REFUTED",
+    "UNBOUNDED",
+    "VERDICTS",
+    "decide_bounded",
+    "decide_unbounded",
+    "format_verdict",
+]
+
+UNBOUNDED = "unbounded"
+
+
+BOUNDED = "bounded"
+
+
+IDENTITY = "identity"
+
+
+REFUTED = "refuted"
+
+
+VERDICTS = (UNBOUNDED, BOUNDED, IDENTITY, REFUTED)
+
+
+# observed-only outcomes: the evidence did not establish any ledger verdict
+INCONCLUSIVE = "inconclusive"
+
+
+BOUND_VIOLATED = "bound violated"
+
+
+def decide_unbounded(witness: Witness, rate: RateFit, lines: Sequence[LineCheck]) -> str:
+    """``unbounded`` iff the witness passed ``M``, the rate matched and MC agreed."""
+    mc_ok = any(c.line == "mc" for c in lines) and all(c.ok for c in lines)
+    return UNBOUNDED if witness.passed and rate.ok and mc_ok else INCONCLUSIVE
+
+
+def decide_bounded(bound: BoundCheck, tightness: Tightness | None = None) -> str:
+    """``bounded`` iff nothing exceeded ``B`` (and the sequence approached the sup, if known)."""
+    if not bound.ok:
+        return BOUND_VIOLATED
+    if tightness is not None and not tightness.ok:
+        return INCONCLUSIVE
+    return BOUNDED
+
+
+def format_verdict(verdict: str | Mapping[str, str]) -> str:
+    """``"bounded"`` or, for a conditional verdict, ``"conditional(a=bounded, b=unbounded)"``."""
+    if isinstance(verdict, Mapping):
+        inner = ", ".join(f"{k}={v}" for k, v in verdict.items())
+        return f"conditional({inner})"
+    return str(verdict)

@@ -1,0 +1,1 @@
+"""Models: App. C.2 networks, pPCA, variance policies, observation densities, validation."""

@@ -1,0 +1,1 @@
+"""Helpers for users' test suites: the public Hypothesis strategies."""
