@@ -28,15 +28,14 @@ repository root), and only when
 * every test passed.
 
 ``dev`` runs (the default) therefore never touch the tree, and a ``nightly`` run only
-writes where asked (its numbers differ from the committed ``ci`` report).  Claim ids
-are parsed from each test's docstring line ``Claims: S4, L2``.
+writes where asked (its numbers differ from the committed ``ci`` report).  A property
+names the ledger claims it exercises with ``@pytest.mark.claims("S4", "L2")``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,14 +72,13 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-_CLAIMS = re.compile(r"Claims?:\s*([A-Z]\d+(?:\s*,\s*[A-Z]\d+)*)")
 _TARGET_CLIP = 1e6
 
 
-def claims_of(doc: str | None) -> tuple[str, ...]:
-    """Claim ids from a ``Claims: S4, L2`` line of a docstring (empty when there is none)."""
-    match = _CLAIMS.search(doc or "")
-    return tuple(c.strip() for c in match.group(1).split(",")) if match else ()
+def claims_of(item: pytest.Item) -> tuple[str, ...]:
+    """Claim ids of a property's ``@pytest.mark.claims(...)`` marker (empty without one)."""
+    marker = item.get_closest_marker("claims")
+    return tuple(str(c) for c in marker.args) if marker else ()
 
 
 @dataclass
@@ -169,8 +167,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    func = getattr(item, "function", None)
-    _SCORES.current = (item.name, claims_of(getattr(func, "__doc__", None)))
+    _SCORES.current = (item.name, claims_of(item))
     try:
         yield
     finally:
@@ -260,7 +257,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     coverage: dict[str, list[str]] = {}
     for item in _STATE["items"]:
-        for claim in claims_of(getattr(getattr(item, "function", None), "__doc__", None)):
+        for claim in claims_of(item):
             coverage.setdefault(claim, []).append(item.name)
     text = render(_SCORES.rows, coverage, profile)
     path.parent.mkdir(parents=True, exist_ok=True)

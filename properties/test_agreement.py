@@ -1,4 +1,4 @@
-"""The three evaluation lines agree where they overlap (DESIGN.md, "Three lines must agree").
+"""The three evaluation lines agree where they overlap (docs/design.md, trust rules).
 
 * linear-Gaussian decoder, 1-D latent: exact = quadrature (relative 1e-8) for ELBO and
   log-likelihood, and Monte Carlo within 4 standard errors of exact;
@@ -21,13 +21,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wellposed.lines import exact
-
-from wellposed.lines import montecarlo
-
-from wellposed.lines import objectives
-from wellposed.testing import strategies as wst
+from wellposed.lines import exact, montecarlo, objectives
 from wellposed.models.networks import GaussianMLPDecoder, LinearGaussianDecoder, TabularEncoder
+from wellposed.testing import strategies as wst
 
 _FEW = max(4, settings.default.max_examples // 3)  # quadrature: ~0.3 s per point
 _QUAD_WARNINGS = pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
@@ -61,11 +57,12 @@ def linear_cases(
     return x, dec, enc
 
 
+@pytest.mark.claims("L5", "S2")
 @_QUAD_WARNINGS
 @settings(max_examples=_FEW)
 @given(case=linear_cases(), seed=wst.seeds())
 def test_linear_exact_quadrature_mc_agree(scores, case, seed: int) -> None:
-    """Claims: L5, S2.  Linear-Gaussian decoder, d = 1: ELBO and log-likelihood by the
+    """Linear-Gaussian decoder, d = 1: ELBO and log-likelihood by the
     closed form and by scipy quadrature agree to 1e-8 (relative); the MC ELBO is within
     4 SE of the closed form."""
     x, dec, enc = case
@@ -82,9 +79,10 @@ def test_linear_exact_quadrature_mc_agree(scores, case, seed: int) -> None:
     assert z <= SE_LIMIT, f"MC ELBO {mc.value!r} vs exact {el_ex!r}: |z| = {z:.2f}"
 
 
+@pytest.mark.claims("L5")
 @given(case=linear_cases(latent_dim=st.integers(1, 3), max_n=5), seed=wst.seeds())
 def test_linear_exact_mc_agree_any_latent(scores, case, seed: int) -> None:
-    """Claims: L5.  Any latent size: the MC ELBO is within 4 SE of the closed form, and IWAE
+    """Any latent size: the MC ELBO is within 4 SE of the closed form, and IWAE
     with the exact posterior as proposal (constant weights) equals the exact
     log-likelihood to 1e-9."""
     x, dec, enc = case
@@ -140,8 +138,9 @@ def test_iwae_k1_equals_sampled_kl_elbo(scores, case, seed: int, samples: int) -
     x=wst.distinct_points(n=st.integers(4, 8), D=st.integers(2, 4)),
     latent_dim=st.integers(1, 3),
 )
+@pytest.mark.claims("L5")
 def test_optimal_linear_vae_elbo_equals_ppca(scores, x: np.ndarray, latent_dim: int) -> None:
-    """Claims: L5.  At the pPCA maximum-likelihood parameters with the exact posterior as
+    """At the pPCA maximum-likelihood parameters with the exact posterior as
     encoder, the linear-VAE ELBO (closed form) equals the pPCA maximum log-likelihood and
     the closed-form marginal likelihood (relative 1e-9)."""
     n, D = x.shape
@@ -172,8 +171,9 @@ def test_optimal_linear_vae_elbo_equals_ppca(scores, x: np.ndarray, latent_dim: 
     ),
     seed=wst.seeds(),
 )
+@pytest.mark.claims("S4", "L1")
 def test_mlp_quadrature_mc_agree(scores, x: np.ndarray, dec: GaussianMLPDecoder, seed) -> None:
-    """Claims: S4, L1.  App. C.2 decoder with a floor, d = 1: the MC ELBO is within 4 SE of
+    """App. C.2 decoder with a floor, d = 1: the MC ELBO is within 4 SE of
     the quadrature ELBO (no closed form exists; the two lines share no code)."""
     if x.shape[1] != dec.data_dim:
         x = np.resize(x, (x.shape[0], dec.data_dim)) + np.arange(dec.data_dim)

@@ -25,12 +25,8 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from wellposed.lines import montecarlo
-
-from wellposed.lines import objectives
-from wellposed.testing import strategies as wst
+from wellposed.lines import montecarlo, objectives
 from wellposed.models.densities import gaussian_log_prob
-from wellposed.numerics import LOG_2PI
 from wellposed.models.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
@@ -38,6 +34,8 @@ from wellposed.models.networks import (
     TabularEncoder,
 )
 from wellposed.models.variance import Fixed, SoftClip, VariancePolicy
+from wellposed.numerics import LOG_2PI
+from wellposed.testing import strategies as wst
 
 Observe = Callable[..., float]
 DTYPE = torch.float64
@@ -184,9 +182,10 @@ def check_gaussian_bound(case: Case, observe: Observe, *, quadrature: bool = Fal
     assert el.value <= bound + _tol(bound), f"ELBO {el.value!r} > bound {bound!r}"
 
 
+@pytest.mark.claims("S4", "L2", "F6")
 @given(case=gaussian_cases())
 def test_floor_bounds_elbo_and_log_likelihood(scores, case: Case) -> None:
-    """Claims: S4, L2, F6.  A variance floor xi (``Floor``, sigma-VAE ``SoftClip``, ``Fixed``)
+    """A variance floor xi (``Floor``, sigma-VAE ``SoftClip``, ``Fixed``)
     keeps ELBO and log-likelihood <= -(nD/2) log(2 pi xi) for drawn weights (up to
     1e3), drawn encoders and after gradient ascent from the drawn point."""
     check_gaussian_bound(case, scores.observe)
@@ -223,9 +222,10 @@ def _pinned_quadrature_overflow() -> Case:
         latent_dim=st.just(1), data=wst.datasets(n=st.integers(1, 2)), max_log10_scale=2.0
     )
 )
+@pytest.mark.claims("S4", "L2")
 @example(case=_pinned_quadrature_overflow())
 def test_floor_bounds_quadrature_log_likelihood(scores, case: Case) -> None:
-    """Claims: S4, L2.  As above with a 1-D latent and the log-likelihood by scipy
+    """As above with a 1-D latent and the log-likelihood by scipy
     quadrature (the second evaluation line) instead of IWAE.  Weights up to 1e2:
     quadrature refuses ``|log sigma^2| > 1400`` by design (exp underflow)."""
     check_gaussian_bound(case, scores.observe, quadrature=True)
@@ -237,8 +237,9 @@ def test_floor_bounds_quadrature_log_likelihood(scores, case: Case) -> None:
         data=wst.datasets(n=st.integers(1, 4)),
     )
 )
+@pytest.mark.claims("S2")
 def test_fixed_variance_bound(scores, case: Case) -> None:
-    """Claims: S2.  Fixed variance sigma^2 (squared-error loss when sigma^2 = 1): ELBO and
+    """Fixed variance sigma^2 (squared-error loss when sigma^2 = 1): ELBO and
     log-likelihood <= -(nD/2) log(2 pi sigma^2) after ascent."""
     assert isinstance(case.decoder.variance, Fixed)
     check_gaussian_bound(case, scores.observe)
@@ -249,8 +250,9 @@ def test_fixed_variance_bound(scores, case: Case) -> None:
     seed=wst.seeds(),
     log_scale=st.floats(-3.0, 3.0),
 )
+@pytest.mark.claims("S2")
 def test_squared_error_identity(scores, x: np.ndarray, seed: int, log_scale: float) -> None:
-    """Claims: S2.  log N(x | mu, I) = -(1/2)||x - mu||^2 - (D/2) log 2pi for drawn x and mu,
+    """Log N(x | mu, I) = -(1/2)||x - mu||^2 - (D/2) log 2pi for drawn x and mu,
     and the App. C.2 decoder with ``Fixed(1.0)`` gives exactly that at its mean."""
     rng = np.random.default_rng(seed)
     n, D = x.shape
@@ -326,8 +328,9 @@ def check_gradient_is_gradient_of_value(case: Case, observe: Observe) -> None:
         max_log10_scale=1.0,
     )
 )
+@pytest.mark.claims("S4", "F6")
 def test_floor_gradient_is_gradient_of_value(scores, case: Case) -> None:
-    """Claims: S4, F6.  For a real floor (``Floor``, ``SoftClip``) the gradient the optimizer
+    """For a real floor (``Floor``, ``SoftClip``) the gradient the optimizer
     sees is the gradient of the value the objective reports (directional finite difference
     within 1%), so the floor also binds during training."""
     check_gradient_is_gradient_of_value(case, scores.observe)
@@ -407,18 +410,20 @@ def check_bernoulli_bound(case: Case, observe: Observe, *, quadrature: bool = Fa
     assert ll <= bound + _tol(bound), f"log-likelihood {ll!r} > sum_u n_u log(n_u/n) = {bound!r}"
 
 
+@pytest.mark.claims("S5", "L3", "F4")
 @given(case=bernoulli_cases())
 def test_bernoulli_bound(scores, case: Case) -> None:
-    """Claims: S5, L3, F4.  Binary data, Bernoulli decoder with drawn weights up to 1e3 and
+    """Binary data, Bernoulli decoder with drawn weights up to 1e3 and
     after ascent: every per-point ELBO term <= 0 and l <= sum_u n_u log(n_u / n)."""
     check_bernoulli_bound(case, scores.observe)
 
 
+@pytest.mark.claims("S5", "L3")
 @_QUAD_WARNINGS
 @settings(max_examples=_FEW)
 @given(case=bernoulli_cases(latent_dim=st.just(1), max_steps=5))
 def test_bernoulli_bound_quadrature(scores, case: Case) -> None:
-    """Claims: S5, L3.  As above with the log-likelihood by scipy quadrature (1-D latent)."""
+    """As above with the log-likelihood by scipy quadrature (1-D latent)."""
     check_bernoulli_bound(case, scores.observe, quadrature=True)
 
 

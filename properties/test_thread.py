@@ -2,7 +2,7 @@
 
 Setting (answer 2): one data point ``x = 0``, ``d = D = 1``, ``q = N(m, s^2)``,
 ``p(x|t) = N(x | t, 1/lam)`` (identity decoder) or ``N(x | 0, 1/lam)`` (constant decoder).
-Closed form written out here (CLAIMS.md S8, derived):
+Closed form written out here (docs/claims.md#s8, derived by hand):
 
     E_q log N(0 | t, 1/lam) = (1/2) log(lam / 2pi) - lam (m^2 + s^2) / 2
     KL(q || N(0, 1))       = (m^2 + s^2 - 1 - log s^2) / 2
@@ -21,12 +21,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from wellposed import constructions
-
-from wellposed.lines import exact
-
-from wellposed.lines import objectives
-from wellposed.testing import strategies as wst
+from wellposed.lines import exact, objectives
 from wellposed.models.networks import LinearGaussianDecoder, TabularEncoder
+from wellposed.testing import strategies as wst
 
 LOG_2PI = math.log(2.0 * math.pi)
 _FEW = max(4, settings.default.max_examples // 2)
@@ -55,8 +52,9 @@ def _encoder(m: float, s: float) -> TabularEncoder:
     m=st.floats(-2.0, 2.0),
     kind=st.sampled_from(("identity", "constant")),
 )
+@pytest.mark.claims("S8", "S9")
 def test_thread_closed_form_equals_quadrature(scores, lam, s, m, kind) -> None:
-    """Claims: S8, S9.  At drawn lambda, s, m the closed form (written here), the library's
+    """At drawn lambda, s, m the closed form (written here), the library's
     closed form (``exact.thread_elbo``), the linear-Gaussian exact line and scipy quadrature
     agree to 1e-8 (relative) on the ELBO; the log-likelihood log N(0 | 0, 1 + 1/lam)
     (identity) or log N(0 | 0, 1/lam) (constant) matches both lines too."""
@@ -78,10 +76,11 @@ def test_thread_closed_form_equals_quadrature(scores, lam, s, m, kind) -> None:
     assert rel <= 1e-8, f"ELBO lines {values} vs closed form {ref}; log-lik {ll} vs {ll_ref}"
 
 
+@pytest.mark.claims("S8")
 @given(lam=st.floats(0.5, 1e4, exclude_min=True), s=scales)
 @example(lam=2.0, s=0.5)
 def test_thread_answer_sigma_star_is_not_the_maximizer(scores, lam, s) -> None:
-    """Claims: S8.  For lambda > 1/2 the answer's sigma* = (2(lambda - 1/2))^(-1/2) is not the
+    """For lambda > 1/2 the answer's sigma* = (2(lambda - 1/2))^(-1/2) is not the
     maximizer s* = (lambda + 1)^(-1/2) of the ELBO (they coincide only at lambda = 2); s* is
     the maximizer (ELBO(s*) >= ELBO(s) for drawn s, derivative 0), ELBO(sigma*) < ELBO(s*),
     and max_s ELBO = log N(0 | 0, 1 + 1/lambda) <= -(1/2) log 2pi."""
@@ -107,9 +106,10 @@ def test_thread_answer_sigma_star_is_not_the_maximizer(scores, lam, s) -> None:
         assert math.isclose(answer, s_star, rel_tol=1e-5)
 
 
+@pytest.mark.claims("S9")
 @given(s=scales, m=st.floats(-2.0, 2.0), M=wst.targets())
 def test_thread_identity_decoder_fixed_s_not_unbounded(scores, s, m, M) -> None:
-    """Claims: S9.  Identity decoder: the comment's "fix sigma* and let lambda grow" does not
+    """Identity decoder: the comment's "fix sigma* and let lambda grow" does not
     diverge.  At fixed s the ELBO -> -infinity (below -M at lambda = 2(M + 1 + KL)/s^2 + 2pi),
     and for every lambda the ELBO is <= max_s ELBO <= -(1/2) log 2pi."""
     kl = 0.5 * (m * m + s * s - 1.0 - math.log(s * s))
@@ -122,10 +122,11 @@ def test_thread_identity_decoder_fixed_s_not_unbounded(scores, s, m, M) -> None:
         assert thread_elbo(lam_i, s, m) <= -0.5 * LOG_2PI + 1e-12
 
 
+@pytest.mark.claims("S9", "S7")
 @given(log_lam=st.floats(-5.0, 10.0), M=wst.targets())
 @example(log_lam=0.0, M=1e6)  # found: exact.linear_expected_log_lik gave 0 * inf = NaN
 def test_thread_constant_decoder_unbounded(scores, log_lam, M) -> None:
-    """Claims: S9, S7.  Constant decoder mu = 0 with q = prior: ELBO = (1/2) log(lambda / 2pi)
+    """Constant decoder mu = 0 with q = prior: ELBO = (1/2) log(lambda / 2pi)
     exceeds any target M (lambda = 2pi e^(2M + 2), built in log space), exactly (linear
     exact line) and by the library closed form."""
     log_lam_M = max(log_lam, LOG_2PI + 2.0 * M + 2.0)
@@ -137,10 +138,11 @@ def test_thread_constant_decoder_unbounded(scores, log_lam, M) -> None:
     assert value > M
 
 
+@pytest.mark.claims("S7")
 @given(x=wst.distinct_points(n=st.just(1), D=st.integers(1, 4)), M=wst.targets())
 @example(x=np.zeros((1, 1)), M=1e6)  # found: 0 * inf = NaN in the exact line at k ~ 2e6
 def test_collapse_to_point_exceeds_any_target(scores, x, M) -> None:
-    """Claims: S7.  n = 1, decoder mean constant x_1, sigma^2 = e^-k, q = prior: KL = 0 and
+    """N = 1, decoder mean constant x_1, sigma^2 = e^-k, q = prior: KL = 0 and
     ELBO = -(D/2) log(2 pi sigma^2) = (D/2)(k - log 2pi) exceeds M at k = 2(M + 1)/D + log 2pi,
     so the KL term does not keep the objective well-defined."""
     D = x.shape[1]

@@ -1,5 +1,5 @@
 """Unbounded objectives: for any drawn data set and any target M up to 1e6, the generator
-(:mod:`wellposed.adversary`) yields parameters whose exact value exceeds M.
+(:mod:`wellposed.constructions`) yields parameters whose exact value exceeds M.
 
 Values come from the exact line (:func:`wellposed.exact.construction_values`: closed forms
 and exact 1-D reductions, float64, log space).  ``k`` is found by a short, deterministic
@@ -7,7 +7,7 @@ search (Newton-like steps on the known asymptotic slope, at most 30 of them), so
 property is "some member of the sequence exceeds M", as the claims say.  Growth rates are
 checked against the derived slopes, the other points' terms against their claimed
 behaviour (S1), and Monte Carlo against exact at moderate ``k`` where it is reliable
-(DESIGN.md: at large ``k`` MC becomes a rare-event estimator).
+(docs/design.md: at large ``k`` MC becomes a rare-event estimator).
 """
 
 from __future__ import annotations
@@ -16,18 +16,16 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 import scipy.stats
 import torch
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from wellposed import constructions
-
-from wellposed.lines import exact
-
-from wellposed.lines import montecarlo
-from wellposed.testing import strategies as wst
+from wellposed.lines import exact, montecarlo
 from wellposed.models.variance import Floor
+from wellposed.testing import strategies as wst
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -57,8 +55,9 @@ def _values(construction) -> dict[str, np.ndarray]:
     latent_dim=st.integers(1, 2),
     data=st.data(),
 )
+@pytest.mark.claims("S1", "S6", "L1")
 def test_spike_exceeds_any_target(scores, x, M, latent_dim, data) -> None:
-    """Claims: S1, S6, L1.  Spike on a drawn point (App. C.2 decoder, one tanh unit) with the
+    """Spike on a drawn point (App. C.2 decoder, one tanh unit) with the
     co-adapted encoder: exact log-likelihood and ELBO exceed M; every other point's
     log-density stays >= log((1/2) N(x_j | x_i, I)) - 1/2 (bounded below, S1)."""
     n, D = x.shape
@@ -87,9 +86,10 @@ def test_spike_exceeds_any_target(scores, x, M, latent_dim, data) -> None:
     ks=wst.schedules(50.0, 2000.0, length=3),
 )
 # found: at k >= ~710 the fixed-encoder terms in exact.spike_expected_log_lik gave NaN
+@pytest.mark.claims("S10", "S6", "L1")
 @example(x=np.array([[0.012573], [-0.01321]]), ks=[50.0, 718.0, 719.0])
 def test_spike_elbo_rate_and_encoder_coadaptation(scores, x, ks) -> None:
-    """Claims: S10, S6, L1.  Along the co-adapted sequence the ELBO grows at slope D/2 in k
+    """Along the co-adapted sequence the ELBO grows at slope D/2 in k
     (reconstruction ~ (D/2) k, while the KL cost grows only like ((n-1)/2) log k); with a
     fixed-width encoder for the other points their ELBO terms decrease without bound
     (negative control: the encoder must co-adapt)."""
@@ -122,8 +122,9 @@ def test_spike_elbo_rate_and_encoder_coadaptation(scores, x, ks) -> None:
     k=st.floats(3.0, 10.0),
     seed=wst.seeds(),
 )
+@pytest.mark.claims("L1", "S6")
 def test_spike_mc_agrees_at_moderate_k(scores, x, k, seed) -> None:
-    """Claims: L1, S6.  At moderate k (3..10) the torch MC ELBO of the co-adapted spike is
+    """At moderate k (3..10) the torch MC ELBO of the co-adapted spike is
     within 4 SE of the exact value."""
     c = constructions.spike(x, k)
     ref = float(_values(c)["elbo"].sum())
@@ -135,9 +136,10 @@ def test_spike_mc_agrees_at_moderate_k(scores, x, k, seed) -> None:
     assert z <= 4.0, f"MC {mc.value!r} (SE {mc.se!r}) vs exact {ref!r} at k={k}"
 
 
+@pytest.mark.claims("L4")
 @given(x=wst.datasets(n=st.integers(1, 4), D=st.integers(1, 3)), M=wst.targets())
 def test_shared_scalar_staircase_exceeds_any_target(scores, x, M) -> None:
-    """Claims: L4.  One shared learned variance (sigma-VAE) does not help: the memorizing
+    """One shared learned variance (sigma-VAE) does not help: the memorizing
     staircase with SharedScalar(-k) has exact ELBO and log-likelihood above M."""
     n, D = x.shape
 
@@ -156,8 +158,9 @@ def test_shared_scalar_staircase_exceeds_any_target(scores, x, M) -> None:
     x=wst.distinct_points(n=st.integers(1, 4), D=st.integers(1, 3)),
     log_xi=st.floats(-8.0, 0.0),
 )
+@pytest.mark.claims("L2", "S4")
 def test_floored_staircase_is_tight_and_bounded(scores, x, log_xi) -> None:
-    """Claims: L2, S4.  With Floor(xi) the staircase stays below -(nD/2) log(2 pi xi) and, for
+    """With Floor(xi) the staircase stays below -(nD/2) log(2 pi xi) and, for
     points separated by >= 30 sqrt(xi), approaches -n log n - (nD/2) log(2 pi xi) (within
     0.05 at k = 1000; the gap falls like 1/k from the tanh transitions)."""
     n, D = x.shape
@@ -180,14 +183,16 @@ def test_floored_staircase_is_tight_and_bounded(scores, x, log_xi) -> None:
     x=wst.binary_data(n=st.integers(1, 4), D=st.integers(2, 3), distinct=True),
     ks=wst.schedules(2.0, 12.0, length=3),
 )
+@pytest.mark.claims("L3", "S5")
 def test_bernoulli_staircase_approaches_but_never_reaches(scores, x, ks) -> None:
-    """Claims: L3, S5.  On distinct binary data the Bernoulli staircase's log-likelihood
+    """On distinct binary data the Bernoulli staircase's log-likelihood
     stays strictly below sum_u n_u log(n_u/n) = -n log n, rises with k, and comes within
     1e-5 of it at k = 1000 (the tanh transitions make the gap fall like a power of k)."""
     n, D = x.shape
     bound = -n * math.log(n)
     lls = [
-        float(_values(constructions.staircase(x, k, family="bernoulli"))["log_lik"].sum()) for k in ks
+        float(_values(constructions.staircase(x, k, family="bernoulli"))["log_lik"].sum())
+        for k in ks
     ]
     scores.observe(lls[-1], bound, label="below")
     assert all(ll < bound for ll in lls), f"{lls} reaches {bound}"
@@ -196,10 +201,11 @@ def test_bernoulli_staircase_approaches_but_never_reaches(scores, x, ks) -> None
     assert 0.0 <= bound - far <= 1e-5, f"gap {bound - far!r} at k=1000"
 
 
+@pytest.mark.claims("L6")
 @given(x=wst.constant_coordinate_data(n=st.integers(2, 5), D=st.integers(1, 3)), M=wst.targets())
 @example(x=np.full((2, 1), 0.640423), M=1e6)  # found: exact.linear_log_marginal at k ~ 4e6
 def test_constant_coordinate_exceeds_any_target(scores, x, M) -> None:
-    """Claims: L6.  A constant column with a learned per-coordinate variance: the affine
+    """A constant column with a learned per-coordinate variance: the affine
     decoder (constant mean, variance e^-k on that column, q = prior) has exact ELBO =
     log-likelihood exceeding M, growing at exactly n/2 per unit k."""
     n, D = x.shape
@@ -221,9 +227,10 @@ def test_constant_coordinate_exceeds_any_target(scores, x, M) -> None:
 # divergence itself is shown by the exact slope n (D - r) / 2 at moderate k.
 @given(x=wst.rank_deficient_data(n=st.integers(3, 6), D=st.integers(2, 4)),
        M=wst.targets(max_target=50.0))
+@pytest.mark.claims("L5")
 @example(x=np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]), M=50.0)  # found: exact marginal
 def test_rank_deficient_ppca_exceeds_any_target(scores, x, M) -> None:
-    """Claims: L5.  Data in an r-dimensional affine subspace, latent size d = r < D: the pPCA
+    """Data in an r-dimensional affine subspace, latent size d = r < D: the pPCA
     decoder with noise e^-k has exact log-likelihood (and exact-posterior ELBO) above M,
     growing at slope n (D - r) / 2 per unit k."""
     n, D = x.shape
@@ -243,10 +250,11 @@ def test_rank_deficient_ppca_exceeds_any_target(scores, x, M) -> None:
     assert float(v["elbo"].sum()) > M
 
 
+@pytest.mark.claims("S3", "L7")
 @given(x=wst.distinct_points(n=st.integers(2, 5), D=st.integers(1, 3)), M=wst.targets())
 @example(x=np.array([[0.012573], [-0.01321]]), M=1e6)  # found: 0 * inf in exact.gmm_log_lik
 def test_collapsing_gmm_exceeds_any_target(scores, x, M) -> None:
-    """Claims: S3, L7.  A two-component Gaussian mixture with one component collapsing on
+    """A two-component Gaussian mixture with one component collapsing on
     x_0 (variance e^-k) has log-likelihood above M, at slope D/2 per unit k; with a floor
     a on the variances it stays <= -(nD/2) log(2 pi a)."""
     n, D = x.shape

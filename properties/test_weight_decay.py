@@ -10,16 +10,15 @@ the Monte Carlo ELBO (closed-form KL >= 0) obeys it exactly, not statistically.
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wellposed.lines import exact
-
-from wellposed.lines import montecarlo
-from wellposed.testing import strategies as wst
+from wellposed.lines import exact, montecarlo
 from wellposed.models.networks import TabularEncoder
 from wellposed.models.variance import Learned
+from wellposed.testing import strategies as wst
 
 DTYPE = torch.float64
 
@@ -35,8 +34,9 @@ def _penalty(dec: torch.nn.Module, lam: float) -> torch.Tensor:
     steps=st.integers(0, 80),
     data=st.data(),
 )
+@pytest.mark.claims("L8")
 def test_weight_decay_bounds_penalized_elbo(scores, x, lam, hidden, steps, data) -> None:
-    """Claims: L8.  For drawn decoder weights (up to 1e3) and seeded gradient ascent on the
+    """For drawn decoder weights (up to 1e3) and seeded gradient ascent on the
     penalized ELBO from them, ELBO - (lam/2)(||W5||^2 + ||b5||^2) <= D n^2 (H+1)/(8 lam)
     - (nD/2) log 2pi."""
     n, D = x.shape

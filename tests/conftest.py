@@ -11,7 +11,7 @@ import pytest
 
 @pytest.fixture
 def ppca_data() -> np.ndarray:
-    """Seeded correlated data, ``n = 50``, ``D = 5`` (issue 2: pPCA reference set)."""
+    """Seeded correlated data, ``n = 50``, ``D = 5`` (the pPCA reference set)."""
     rng = np.random.default_rng(20240501)
     loadings = rng.normal(size=(5, 2)) * np.array([2.0, 1.0])
     return rng.normal(size=(50, 2)) @ loadings.T + 0.5 * rng.normal(size=(50, 5)) + 1.5

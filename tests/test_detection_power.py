@@ -1,5 +1,5 @@
 """Detection power: the property checks of ``properties/`` find counterexamples in broken
-objectives (DESIGN.md: positive and negative controls for every detector; issue 4 §5).
+objectives (docs/design.md: positive and negative controls for every detector).
 
 Each test runs a property's ``check_*`` function, under a local derandomized Hypothesis
 ``settings``, against a deliberately broken objective and expects the failure:
@@ -32,9 +32,6 @@ from hypothesis import strategies as st
 from wellposed.models.densities import bernoulli_log_prob
 from wellposed.models.networks import BernoulliMLPDecoder
 from wellposed.models.variance import Floor, ValueClamp
-
-if sys.version_info < (3, 11):  # pragma: no cover - hypothesis brings the backport
-    from exceptiongroup import ExceptionGroup
 
 PROPERTIES = Path(__file__).resolve().parent.parent / "properties"
 

@@ -4,10 +4,9 @@ from pathlib import Path
 
 import torch
 
-from wellposed.lines import exact
-
-from wellposed.models import networks
 from wellposed.cli import main
+from wellposed.lines import exact
+from wellposed.models import networks
 from wellposed.models.variance import Floor, log_softplus
 
 LEDGER = Path(__file__).parents[1] / "wellposed" / "ledger.toml"
@@ -54,10 +53,10 @@ def test_edited_ledger_is_caught(tmp_path, capsys):
 
 def test_a_leaking_floored_family_is_caught(monkeypatch, capsys):
     """F6: a softclip'd Gaussian whose density escapes its floor bound by 100 nats."""
-    from wellposed.audit import _families_tmp as _audit_families
+    from wellposed.audit import analytic
 
-    real = _audit_families.log_softclip_gaussian
-    monkeypatch.setattr(_audit_families, "log_softclip_gaussian",
+    real = analytic.log_softclip_gaussian
+    monkeypatch.setattr(analytic, "log_softclip_gaussian",
                         lambda x, loc, raw: real(x, loc, raw) + 100.0)
     code, text = _check(capsys, "F6")
     assert code == 1 and "F6:" in text

@@ -1,10 +1,14 @@
+"""The ledger: schema, loading, formulas, and one registered claim function per entry."""
+
+import math
+import tomllib
 from pathlib import Path
 
 import pytest
-import tomllib
 
-from wellposed.ledger import load_ledger, validate_ledger
+from wellposed.claims import registered
 from wellposed.errors import WellposedInputError
+from wellposed.ledger import load_ledger, validate_ledger
 
 LEDGER = Path(__file__).parents[1] / "wellposed" / "ledger.toml"
 
@@ -13,11 +17,19 @@ def _raw():
     return tomllib.loads(LEDGER.read_text())
 
 
-def test_ledger_has_every_claim():
+def test_ledger_ids_are_the_registered_claims():
     ids = [c.id for c in load_ledger()]
-    want = [f"S{i}" for i in range(1, 11)] + [f"L{i}" for i in range(1, 9)]
-    assert set(want) <= set(ids)
-    assert {f"F{i}" for i in range(1, 7)} <= set(ids)
+    assert sorted(ids) == sorted(registered())
+
+
+def test_rate_and_bound_come_from_the_ledger_formulas():
+    c = {c.id: c for c in load_ledger()}
+    assert c["S1"].rate_at(D=3) == pytest.approx(1.5)
+    assert c["S4"].bound_at(n=4, D=3, xi=0.01) == pytest.approx(-6 * math.log(2 * math.pi * 0.01))
+    with pytest.raises(LookupError, match="needs sizes"):
+        c["S1"].rate_at(n=3)
+    with pytest.raises(LookupError, match="no bound_expr"):
+        c["S1"].bound_at(n=3)
 
 
 def test_thread_verdicts_as_in_claims_md():

@@ -1,91 +1,248 @@
 """Command-line interface: ``wellposed check | audit-family | audit-data``.
 
-``wellposed check [IDS...] [--json PATH] [--report-dir DIR] [--device auto|cpu|cuda]
+``wellposed check [IDS...] [--json PATH|-] [--report-dir DIR] [--device auto|cpu|cuda]
 [--seed N] [--ledger PATH]`` runs the claims, prints a table (progress on stderr), writes
-``DIR/claims.md`` and ``DIR/claims.json`` and exits
+``DIR/claims.md`` and ``DIR/claims.json`` (a full run: ``./reports``, created if missing) and
+exits
 
 * 0 when every observed verdict equals the ledger's and the evaluation lines agree,
 * 1 on any regression (each one printed),
-* 2 on bad usage or input (unknown id, unreadable ledger, missing report directory);
-  nothing is written then.
+* 2 on bad usage or input (unknown id, unreadable ledger, an output path that cannot be
+  created, unreadable data); nothing is written then.
+
+``audit-family`` and ``audit-data`` exit 0 (whatever the verdicts) or 2.  ``--json PATH``
+writes one JSON document to PATH (missing directories are created), ``--json -`` to stdout
+(everything else then goes to stderr); every document starts with ``schema_version``,
+``command`` and ``inputs``, with non-finite numbers as the strings ``"inf"``, ``"-inf"``,
+``"nan"`` (:func:`wellposed.evidence.records.jsonable`).
+
+Only this module imports inside functions: ``wellposed --help`` must not import numpy or
+torch (it answers in well under 0.5 s).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from wellposed import __version__
 from wellposed.errors import WellposedInputError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["JSON_SCHEMA_VERSION", "add_audit_parsers", "build_parser", "main"]
+
+#: ``schema_version`` of every JSON document the command line writes
+JSON_SCHEMA_VERSION = 1
+#: observations shown in the audit-family text table (all of them are in the JSON)
+MAX_ROWS = 50
+
+_EXIT_CHECK = """\
+exit status:
+  0  every observed verdict equals the ledger's and the evaluation lines agree
+  1  a claim regressed (each problem is printed on stderr)
+  2  bad usage or input (message on stderr; nothing is written)"""
+_EXIT_AUDIT = """\
+exit status:
+  0  the audit ran (whatever its verdicts)
+  2  bad usage or input (message on stderr; nothing is written)"""
+_EXIT_MAIN = """\
+exit status:
+  0  ok (check: every verdict as the ledger says; audit-*: the audit ran)
+  1  check: a claim regressed
+  2  bad usage or input (message on stderr; nothing is written)
+
+--json PATH writes one JSON document to PATH; --json - writes it to stdout.
+A full `wellposed check` writes ./reports (created if missing)."""
+_JSON_HELP = "write the JSON document to PATH (directories are created), or to stdout with -"
 
 
-def _progress(i: int, total: int, claim_id: str) -> None:
-    print(f"[{i + 1}/{total}] {claim_id} ...", file=sys.stderr, flush=True)
+# ----------------------------------------------------------------------------------------
+# output paths and JSON documents
+# ----------------------------------------------------------------------------------------
+
+
+def _check_dir_creatable(path: Path, option: str) -> None:
+    """WellposedInputError unless ``path`` is a directory or can be created (writes nothing)."""
+    if path.exists():
+        if not path.is_dir():
+            raise WellposedInputError(f"{option} {path} is a file, not a directory")
+        if not os.access(path, os.W_OK):
+            raise WellposedInputError(f"{option}: directory {path} is not writable")
+        return
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise WellposedInputError(f"{option} {path}: {parent} is a file, not a "
+                                          "directory")
+            if not os.access(parent, os.W_OK):
+                raise WellposedInputError(f"{option} {path}: cannot create it, {parent} is "
+                                          "not writable")
+            return
+
+
+def _check_json_path(path: str | None, data: str | None = None) -> None:
+    """The ``--json`` target must be ``-`` or a file whose directory exists or can be made."""
+    if path is None or path == "-":
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise WellposedInputError(f"--json {path} is a directory; give a file name, or - for "
+                                  "stdout")
+    if data is not None and os.path.abspath(path) == os.path.abspath(data):
+        raise WellposedInputError(f"--json {path} is the data file; give another file name")
+    _check_dir_creatable(p.parent, "--json")
+
+
+def _make_dir(path: Path, option: str) -> list[Path]:
+    """Create ``path`` (and parents); return the directories created, outermost first."""
+    missing = [d for d in (path, *path.parents) if not d.exists()][::-1]
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WellposedInputError(f"{option}: cannot create directory {path} "
+                                  f"({exc.strerror or exc})") from exc
+    return missing
+
+
+def _remove_empty(dirs: list[Path]) -> None:
+    """Undo :func:`_make_dir` after a failed write (only directories still empty)."""
+    for d in reversed(dirs):
+        try:
+            d.rmdir()
+        except OSError:
+            return
+
+
+def _write_text(path: str, text: str) -> None:
+    """``text`` to stdout (``-``) or atomically to ``path`` (its directory created)."""
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    import tempfile
+
+    target = Path(path)
+    created = _make_dir(target.parent, "--json")
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        _remove_empty(created)
+        raise WellposedInputError(f"cannot write {path} ({exc.strerror or exc})") from exc
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def _json_document(command: str, inputs: dict[str, Any], body: dict[str, Any]) -> str:
+    """One JSON document: ``schema_version``, ``command``, ``inputs``, then ``body``."""
+    import json
+
+    from wellposed.evidence.records import jsonable
+
+    head = {"schema_version": JSON_SCHEMA_VERSION, "command": command,
+            "inputs": jsonable(inputs)}
+    return json.dumps({**head, **body}, indent=2, allow_nan=False) + "\n"
+
+
+# ----------------------------------------------------------------------------------------
+# check
+# ----------------------------------------------------------------------------------------
+
+
+def _progress(done: int, total: int, claim_id: str) -> None:
+    print(f"[{done}/{total}] {claim_id} done", file=sys.stderr, flush=True)
 
 
 def _check(args: argparse.Namespace) -> int:
-    from wellposed.gate import run_claims
-    from wellposed.render import write_reports
+    import json
 
-    report_dir = args.report_dir
-    if report_dir is None and not args.ids:
-        report_dir = "reports"  # a full run refreshes the committed reports
-    if args.no_report:
-        report_dir = None
-    for target in ([Path(report_dir)] if report_dir else []) + (
-        [Path(args.json).parent] if args.json else []
-    ):  # fail before minutes of computation, not after
-        if not target.is_dir():
-            raise WellposedInputError(
-                f"output directory {target} does not exist; create it or pass an existing "
-                "--report-dir / --json path"
-            )
-    results = run_claims(args.ids or None, seed=args.seed, device=args.device,
-                         progress=None if args.quiet else _progress, ledger=args.ledger)
-    families = None
-    if report_dir is not None and not args.ids:  # a full run also refreshes families.md
-        from wellposed.audit import report_family_audits
-
-        families = report_family_audits(args.seed)
-    written = write_reports(results, seed=args.seed, report_dir=report_dir,
-                            json_path=args.json, families=families)
     from tabulate import tabulate
 
-    rows = [[r.id, r.expected, r.observed, "yes" if r.lines_agree else "NO",
-             "ok" if r.ok else "FAIL"] for r in results]
-    print(tabulate(rows, headers=["id", "expected", "observed", "lines agree", "ok"],
-                   tablefmt="github", disable_numparse=True))
+    from wellposed.audit import report_family_audits
+    from wellposed.gate import run_claims
+    from wellposed.render import lines_text, render_json, write_reports
+
+    report_dir = args.report_dir
+    default_dir = report_dir is None and not args.ids
+    if default_dir:
+        report_dir = "reports"  # a full run refreshes ./reports (created if missing)
+    if args.no_report:
+        report_dir = None
+    if report_dir is not None:  # fail before minutes of computation, not after
+        _check_dir_creatable(Path(report_dir), "--report-dir")
+    _check_json_path(args.json)
+    start = time.perf_counter()
+    results = run_claims(args.ids or None, seed=args.seed, device=args.device,
+                         progress=None if args.quiet else _progress, ledger=args.ledger,
+                         jobs=args.jobs)
+    families = None
+    if report_dir is not None and not args.ids:  # a full run also refreshes families.md
+        families = report_family_audits(args.seed)
+    created = [] if report_dir is None else _make_dir(Path(report_dir), "--report-dir")
+    try:
+        written = write_reports(results, seed=args.seed, report_dir=report_dir,
+                                json_path=None, families=families)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    if created:
+        print(f"created directory {Path(report_dir).absolute()}", file=sys.stderr)
     for path in written:
-        print(f"wrote {path}", file=sys.stderr)
+        print(f"wrote {path.absolute() if default_dir else path}", file=sys.stderr)
+    if args.json is not None:
+        inputs = {"ids": list(args.ids), "seed": args.seed, "device": args.device,
+                  "ledger": args.ledger}
+        _write_text(args.json, _json_document("check", inputs, json.loads(
+            render_json(results, seed=args.seed))))
+    rows = [[r.id, r.title, r.expected, r.observed, lines_text(r), f"{r.seconds:.1f}",
+             "ok" if r.ok else "FAIL"] for r in results]
+    print(tabulate(rows, headers=["id", "title", "expected", "observed", "lines", "s", "ok"],
+                   tablefmt="github", disable_numparse=True),
+          file=sys.stderr if args.json == "-" else sys.stdout)
+    elapsed = time.perf_counter() - start
     failed = [r for r in results if not r.ok]
     if failed:
-        print(f"\n{len(failed)} claim(s) regressed:", file=sys.stderr)
+        print(f"\n{len(failed)} of {len(results)} claim(s) regressed ({elapsed:.0f} s):",
+              file=sys.stderr)
         for r in failed:
             for problem in r.problems:
                 print(f"  {r.id}: {problem}", file=sys.stderr)
         return 1
-    print(f"\nall {len(results)} claims ok", file=sys.stderr)
+    what = f"all {len(results)} claims" if len(results) > 1 else f"claim {results[0].id}"
+    print(f"\n{what} ok ({elapsed:.0f} s)", file=sys.stderr)
     return 0
 
 
 def _add_check(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="run the claims ledger and write reports/claims.{md,json}",
                        description="Run the claims (all by default) and compare the observed "
-                                   "verdicts with the ledger. Exit 0: all ok; 1: a regression; "
-                                   "2: bad usage or input.")
+                                   "verdicts with the ledger.",
+                       epilog=_EXIT_CHECK, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("ids", nargs="*", metavar="ID", help="claim ids (e.g. S1 L5); default: all")
-    p.add_argument("--json", metavar="PATH", help="also write the JSON report to PATH")
+    p.add_argument("--json", metavar="PATH", help=_JSON_HELP + " (the table then goes to "
+                   "stderr)")
     p.add_argument("--report-dir", default=None, metavar="DIR",
-                   help="directory for claims.md / claims.json / families.md (default: "
-                        "reports when all claims run; a run of selected IDS writes no report "
-                        "unless DIR is given, so it cannot overwrite the full one)")
+                   help="directory for claims.md / claims.json / families.md, created if "
+                        "missing (default: ./reports when all claims run; a run of selected "
+                        "IDS writes no report unless DIR is given, so it cannot overwrite the "
+                        "full one)")
     p.add_argument("--no-report", action="store_true", help="do not write DIR/claims.*")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="device for the Monte Carlo line (default: auto)")
-    p.add_argument("--seed", type=int, default=0, help="seed for every random draw (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed for every random draw, 0 to 4294967295 (default 0)")
+    p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                   help="worker processes (default: one per core; 1 runs in this process)")
     p.add_argument("--ledger", metavar="PATH", default=None,
                    help="ledger TOML to check against (default: $WELLPOSED_LEDGER or the "
                         "package's ledger.toml)")
@@ -93,33 +250,185 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_check)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# ----------------------------------------------------------------------------------------
+# audit-family / audit-data
+# ----------------------------------------------------------------------------------------
+
+
+def _parse_values(text: str) -> Any:
+    import numpy as np
+
+    from wellposed.audit import AuditInputError
+
+    try:
+        return np.array([float(t) for t in text.split(",") if t.strip()], dtype=np.float64)
+    except ValueError as exc:
+        raise AuditInputError(f"--values must be comma-separated numbers, got {text!r}") from exc
+
+
+def _family_text(res: Any) -> str:
+    """The audit-family text output: summary table, at most MAX_ROWS observations, counts."""
+    from tabulate import tabulate
+
+    from wellposed.audit.analytic import fmt_number
+    from wellposed.render import render_families_markdown
+
+    counts = res.counts()
+    left_out = counts.get("outside support", 0)
+    head = f"family {res.family} ({res.method}); verdict: {res.verdict}"
+    if left_out:
+        k = len(res.observations) - left_out
+        head += f" (over the {k} observation{'' if k == 1 else 's'} inside the support)"
+    rows = [[o.index, o.verdict, fmt_number(o.rate), o.rate_unit, fmt_number(o.bound), o.reason]
+            for o in res.observations[:MAX_ROWS]]
+    parts = [head, render_families_markdown([res.in_support()]),
+             tabulate(rows, headers=["obs", "verdict", "rate", "unit", "bound", "reason"],
+                      tablefmt="github", disable_numparse=True)]
+    more = len(res.observations) - MAX_ROWS
+    if more > 0:
+        parts.append(f"... and {more} more observations (use --json for all)")
+    parts.append(", ".join(f"{n} {verdict}" for verdict, n in counts.items()))
+    return "\n".join(parts) + "\n"
+
+
+def _cmd_audit_family(ns: argparse.Namespace) -> int:
+    from wellposed.audit import AuditInputError, audit_family, load_data, validate_data
+
+    if (ns.data is None) == (ns.values is None):
+        raise AuditInputError("give exactly one of --data FILE.npy or --values 0,0.5,1")
+    _check_json_path(ns.json, ns.data)
+    X = load_data(ns.data) if ns.data is not None else validate_data(_parse_values(ns.values),
+                                                                     name="--values")
+    res = audit_family(ns.family, X, seed=ns.seed, method=ns.method)
+    if ns.json != "-":
+        sys.stdout.write(_family_text(res))
+    if ns.json is not None:
+        inputs = {"family": ns.family, "data": ns.data,
+                  "values": None if ns.values is None else [float(v) for v in X],
+                  "seed": ns.seed, "method": ns.method}
+        _write_text(ns.json, _json_document("audit-family", inputs, res.to_dict()))
+    return 0
+
+
+def _cmd_audit_data(ns: argparse.Namespace) -> int:
+    from wellposed.audit import audit_data, load_data
+
+    _check_json_path(ns.json, ns.path)
+    X = load_data(ns.path)
+    res = audit_data(X, latent_dim=ns.latent_dim)
+    if ns.json != "-":
+        sys.stdout.write(res.render_text())
+    if ns.json is not None:
+        inputs = {"data": ns.path, "latent_dim": ns.latent_dim}
+        _write_text(ns.json, _json_document("audit-data", inputs, res.to_dict()))
+    return 0
+
+
+def add_audit_parsers(subparsers: argparse._SubParsersAction,
+                      families: Sequence[str] | None = None) -> None:
+    """Register ``audit-family`` and ``audit-data`` on an argparse subparsers object.
+
+    Each sets ``func(namespace) -> int`` (0 ok; bad input raises
+    :class:`~wellposed.errors.WellposedInputError`, which :func:`main` reports with exit 2).
+    ``families``: the built-in names for the help text; by default they come from
+    :mod:`wellposed.audit.analytic` (numpy and scipy, no torch).
+    """
+    if families is None:
+        from wellposed.audit import builtin_families
+
+        families = builtin_families()
+    names = ", ".join(families) if families else "see wellposed audit-family --help"
+    fmt = argparse.RawDescriptionHelpFormatter
+    pf = subparsers.add_parser(
+        "audit-family", help="per-observation boundedness of a family",
+        description="Is sup over parameters of log p(x | params) finite at each observation? "
+        "Observations outside the family's support get the verdict 'outside support' and are "
+        "left out of the overall verdict; if every observation is outside it, that is an "
+        "input error (exit 2).", epilog=_EXIT_AUDIT, formatter_class=fmt)
+    pf.add_argument("family", help=f"built-in name ({names}), a torch.distributions class "
+                    "name, or module:ClassName")
+    pf.add_argument("--data", help=".npy file of observations (1-D or (n, D))")
+    pf.add_argument("--values", help="comma-separated observations, e.g. 0,0.5,1 (or -1,2)")
+    pf.add_argument("--seed", type=int, default=0)
+    pf.add_argument("--method", choices=("auto", "analytic", "numerical"), default="auto")
+    pf.add_argument("--json", metavar="PATH", help=_JSON_HELP)
+    pf.set_defaults(func=_cmd_audit_family)
+    pd = subparsers.add_parser("audit-data", help="data features that break objectives",
+                               description="Find constant coordinates, exact 0/1 values, low "
+                               "rank, duplicate rows and quantization in a .npy data set.",
+                               epilog=_EXIT_AUDIT, formatter_class=fmt)
+    pd.add_argument("path", help=".npy file, shape (n,) or (n, D)")
+    pd.add_argument("--latent-dim", type=int, default=None,
+                    help="latent size d, for the rank check (pPCA unbounded if rank <= d)")
+    pd.add_argument("--json", metavar="PATH", help=_JSON_HELP)
+    pd.set_defaults(func=_cmd_audit_data)
+
+
+def build_parser(*, list_families: bool = True) -> argparse.ArgumentParser:
+    """The ``wellposed`` parser; ``list_families=False`` keeps numpy out of ``--help``."""
     parser = argparse.ArgumentParser(
         prog="wellposed",
         description="Machine-checked verdicts on whether VAE objectives are bounded above.",
-    )
+        epilog=_EXIT_MAIN, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"wellposed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_check(sub)
-    try:
-        from wellposed.audit import add_audit_parsers
-    except ImportError:  # the audit module is being written; its commands appear with it
-        add_audit_parsers = None
-    if add_audit_parsers is not None:
-        add_audit_parsers(sub)
+    add_audit_parsers(sub, None if list_families else ())
     return parser
 
 
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """``--values -1,2`` -> ``--values=-1,2`` (argparse takes ``-1,2`` for an option)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        nxt = argv[i + 1] if i + 1 < len(argv) else ""
+        if argv[i] == "--values" and nxt[:1] == "-" and (
+                nxt[1:2].isdigit() or nxt[1:2] == "." or nxt[1:4].lower() in ("inf", "nan")):
+            out.append(f"--values={nxt}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
+def _silence_broken_pipe() -> None:
+    """The reader left (``wellposed ... | head``): point stdout (and a broken stderr) at
+    /dev/null, so neither this nor the interpreter's final flush prints a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            try:
+                os.dup2(devnull, stream.fileno())
+            except (OSError, ValueError, AttributeError):
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)  # usage errors exit 2 (argparse)
-    if getattr(args, "func", None) is None:
-        parser.print_help(sys.stderr)
-        return 2
-    if getattr(args, "seed", 0) is not None and getattr(args, "seed", 0) < 0:
-        parser.error("--seed must be a non-negative integer")
+    argv = _join_negative_values(sys.argv[1:] if argv is None else list(argv))
+    parser = build_parser(list_families="audit-family" in argv)
     try:
-        return int(args.func(args))
+        args = parser.parse_args(argv)  # usage errors exit 2 (argparse)
+        if getattr(args, "func", None) is None:
+            parser.print_help(sys.stderr)
+            return 2
+        if getattr(args, "seed", 0) is not None and getattr(args, "seed", 0) < 0:
+            parser.error("--seed must be a non-negative integer")
+        code = int(args.func(args))
+        sys.stdout.flush()  # inside the try: a reader that left shows up here
+        return code
     except WellposedInputError as exc:
         print(f"wellposed: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `wellposed check | head`: the reader left, no traceback
+        _silence_broken_pipe()
+        return 1
+    except SystemExit:  # --help, --version, usage errors: flush here, not at interpreter exit
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_broken_pipe()
+        raise

@@ -16,11 +16,24 @@ this module only builds parameters.
 * :func:`constant_coordinate` -- L6: constant mean, variance ``e^-k`` on a constant coordinate.
 * :func:`rank_deficient_ppca` -- L5: pPCA on data in an ``r <= d`` dimensional affine
   subspace with noise variance ``e^-k``.
+* :func:`ppca_at` -- L5: the pPCA model at given (e.g. maximum-likelihood) parameters, with
+  the exact posterior as encoder.
 * :func:`collapse_to_point` -- S7: ``n = 1``, mean ``x_1``, variance ``e^-k``, ``q`` = prior.
-* :func:`thread_decoder` -- S8 / S9: ``x = 0``, ``D = d = 1``, ``p(x|t) = N(x | t, 1/lam)``
-  (identity) or ``N(x | 0, 1/lam)`` (constant).
+* :func:`floored_collapse` / :func:`floored_spike` -- S4: the collapse (``n = 1``) and the
+  spike in the App. C.2 decoder under ``Floor(xi)`` (the floor bound is approached, not passed).
+* :func:`weight_decay_saturation` -- L8: the variance head at the maximiser of the
+  weight-decay bound.
+* :func:`thread_decoder` / :func:`thread_encoder` -- S8 / S9: ``x = 0``, ``D = d = 1``,
+  ``p(x|t) = N(x | t, 1/lam)`` (identity) or ``N(x | 0, 1/lam)`` (constant), ``q = N(m, s^2)``.
 * :func:`collapsing_gmm` -- S3 / L7: a two-component Gaussian mixture with one component
   collapsing on ``x_0``.
+
+The collapse-type members (:func:`collapse_to_point`, :func:`constant_coordinate`,
+:func:`thread_decoder` ``"constant"``, :func:`floored_collapse`,
+:func:`weight_decay_saturation`) ignore ``t``, so a Monte Carlo estimate of them has zero
+variance and only checks the torch code path.  Their ``slope`` keyword (default 0) gives the
+non-degenerate member of the same family, whose decoder depends on ``t``, for a statistical
+Monte Carlo check against the exact or quadrature line.
 """
 
 from __future__ import annotations
@@ -32,7 +45,6 @@ import numpy as np
 import scipy.stats
 from torch import nn
 
-from wellposed.models.validate import as_data
 from wellposed.errors import WellposedInputError
 from wellposed.models.networks import (
     BernoulliMLPDecoder,
@@ -40,7 +52,8 @@ from wellposed.models.networks import (
     LinearGaussianDecoder,
     TabularEncoder,
 )
-from wellposed.models.variance import Learned, SharedScalar, VariancePolicy
+from wellposed.models.validate import as_data
+from wellposed.models.variance import Floor, Learned, SharedScalar, VariancePolicy
 
 __all__ = [
     "ENCODERS",
@@ -50,10 +63,15 @@ __all__ = [
     "collapse_to_point",
     "collapsing_gmm",
     "constant_coordinate",
+    "floored_collapse",
+    "floored_spike",
+    "ppca_at",
     "rank_deficient_ppca",
     "spike",
     "staircase",
     "thread_decoder",
+    "thread_encoder",
+    "weight_decay_saturation",
 ]
 
 ENCODERS = ("coadapted", "fixed", "prior")
@@ -77,13 +95,23 @@ class Construction:
     encoder: nn.Module | None = field(repr=False)
     witness: dict[str, float]
     spec: dict[str, object] = field(default_factory=dict, repr=False)
+    #: which exact reduction evaluates it (a key of ``wellposed.lines.exact``'s registry)
+    kind: str = "linear"
 
 
-def _check_k(k: float) -> float:
+def _check_k(k: float, name: str = "k") -> float:
     k = float(k)
     if not math.isfinite(k) or k <= 0:
-        raise WellposedInputError(f"k must be a finite number > 0, got {k!r}")
+        raise WellposedInputError(f"{name} must be a finite number > 0, got {k!r}")
     return k
+
+
+def _single(x1: object, who: str) -> np.ndarray:
+    """One observation ``x_1`` as a float64 ``(1, D)`` array."""
+    x = np.atleast_2d(_data(np.atleast_2d(np.asarray(x1, dtype=np.float64))))
+    if x.shape[0] != 1:
+        raise WellposedInputError(f"{who} takes a single observation x_1")
+    return x
 
 
 def _data(data: object, *, binary: bool = False) -> np.ndarray:
@@ -134,7 +162,8 @@ def spike(
         witness["q_std_others"] = float(stds[(index + 1) % n, 0])
     spec = {"q_mean": means[:, 0].copy(), "q_std": stds[:, 0].copy(), "latent_dim": d,
             "index": index}
-    return Construction(f"spike/{encoder}", k, x, dec, _encoder(means, stds), witness, spec)
+    return Construction(f"spike/{encoder}", k, x, dec, _encoder(means, stds), witness, spec,
+                        kind="spike")
 
 
 def _boundaries(n: int) -> np.ndarray:
@@ -203,14 +232,19 @@ def staircase(
     spec = {"cuts": cuts, "steepness": a, "q_mean": centres, "q_std": stds,
             "policy": policy_name, "family": family}
     enc = _encoder(centres[:, None], stds[:, None])
-    return Construction(f"staircase/{family}/{policy_name}", k, x, dec, enc, witness, spec)
+    return Construction(f"staircase/{family}/{policy_name}", k, x, dec, enc, witness, spec,
+                        kind="staircase")
 
 
-def constant_coordinate(data: object, coord: int, k: float) -> Construction:
+def constant_coordinate(
+    data: object, coord: int, k: float, *, slope: float = 0.0
+) -> Construction:
     """L6: ``W = 0``, ``b`` = column means, ``log sigma_coord^2 = -k``, others the column
     log-variances; ``q`` = prior (KL = 0, ELBO = log-likelihood).
 
-    Requires column ``coord`` to be constant (otherwise it is not a witness).
+    Requires column ``coord`` to be constant (otherwise it is not a witness).  ``slope``
+    sets ``W_j = slope`` on every other column (mean ``b_j + slope t``; the constant
+    column's factor stays ``t``-independent).
     """
     x = _data(data)
     k = _check_k(k)
@@ -227,9 +261,12 @@ def constant_coordinate(data: object, coord: int, k: float) -> Construction:
     log_var[coord] = -k
     mean = x.mean(axis=0)
     mean[coord] = x[0, coord]  # exact: a float mean of n equal numbers can be 1 ulp off
-    dec = LinearGaussianDecoder(np.zeros((D, 1)), mean, log_var)
+    W = np.full((D, 1), float(slope))
+    W[coord] = 0.0
+    dec = LinearGaussianDecoder(W, mean, log_var)
     enc = _encoder(np.zeros((n, 1)), np.ones((n, 1)))
-    return Construction("constant_coordinate", k, x, dec, enc, {"k": k, "coord": float(coord)})
+    return Construction("constant_coordinate", k, x, dec, enc,
+                        {"k": k, "coord": float(coord), "slope": float(slope)})
 
 
 def rank_deficient_ppca(data: object, latent_dim: int, k: float) -> Construction:
@@ -268,29 +305,130 @@ def rank_deficient_ppca(data: object, latent_dim: int, k: float) -> Construction
     return Construction("rank_deficient_ppca", k, x, dec, enc, {"k": k, "rank": float(r)})
 
 
-def collapse_to_point(x1: object, k: float) -> Construction:
+def collapse_to_point(x1: object, k: float, *, slope: float = 0.0) -> Construction:
     """S7 counterexample: ``n = 1``, ``mu(t) = x_1``, ``sigma^2 = e^-k``, ``q`` = prior.
 
     ``KL = 0`` and ``ELBO = -(D/2) log(2 pi sigma^2) = (D/2)(k - log 2pi) -> inf``.
+    ``slope = w`` gives ``mu(t) = x_1 + w t 1`` (``W = w 1``): the ELBO loses
+    ``D w^2 e^k / 2``.
     """
-    x = np.atleast_2d(_data(np.atleast_2d(np.asarray(x1, dtype=np.float64))))
-    if x.shape[0] != 1:
-        raise WellposedInputError("collapse_to_point takes a single observation x_1")
+    x = _single(x1, "collapse_to_point")
     k = _check_k(k)
     D = x.shape[1]
-    dec = LinearGaussianDecoder(np.zeros((D, 1)), x[0], -k)
+    dec = LinearGaussianDecoder(np.full((D, 1), float(slope)), x[0], -k)
     enc = _encoder(np.zeros((1, 1)), np.ones((1, 1)))
-    return Construction("collapse_to_point", k, x, dec, enc, {"k": k, "log_var": -k})
+    return Construction("collapse_to_point", k, x, dec, enc,
+                        {"k": k, "log_var": -k, "slope": float(slope)})
 
 
-def thread_decoder(kind: str, lam: float) -> LinearGaussianDecoder:
+def thread_decoder(
+    kind: str, lam: float | None = None, *, log_lam: float | None = None, slope: float = 0.0
+) -> LinearGaussianDecoder:
     """S8 / S9: ``p(x|t) = N(x | t, 1/lam)`` (``"identity"``) or ``N(x | 0, 1/lam)``
-    (``"constant"``), ``D = d = 1``."""
+    (``"constant"``), ``D = d = 1``: ``W = 1`` or ``0``, ``b = 0``, ``log sigma^2 = -log lam``.
+
+    Give the precision as ``lam`` or, past the float64 range of ``lam``, as ``log_lam``.
+    ``slope = w`` adds ``w`` to ``W`` (``"constant"``: ``N(x | w t, 1/lam)``).
+    """
     if kind not in ("identity", "constant"):
         raise WellposedInputError(f"kind must be 'identity' or 'constant', got {kind!r}")
-    lam = _check_k(lam)
-    W = np.array([[1.0 if kind == "identity" else 0.0]])
-    return LinearGaussianDecoder(W, np.zeros(1), -math.log(lam))
+    if (lam is None) == (log_lam is None):
+        raise WellposedInputError("give exactly one of lam and log_lam")
+    if log_lam is None:
+        log_var = -math.log(_check_k(lam, "lam"))
+    elif math.isfinite(float(log_lam)):
+        log_var = -float(log_lam)
+    else:
+        raise WellposedInputError(f"log_lam must be finite, got {log_lam!r}")
+    W = np.array([[(1.0 if kind == "identity" else 0.0) + float(slope)]])
+    return LinearGaussianDecoder(W, np.zeros(1), log_var)
+
+
+def thread_encoder(mean: float = 0.0, log_var: float = 0.0) -> TabularEncoder:
+    """S8 / S9: ``q(t | x = 0) = N(mean, e^log_var)`` for the one observation (defaults: the
+    prior ``N(0, 1)``; ``log_var = 2 log s`` for ``q = N(m, s^2)``)."""
+    return TabularEncoder(np.array([[mean]]), np.array([[log_var]]))
+
+
+def ppca_at(
+    data: object,
+    W: np.ndarray,
+    b: np.ndarray,
+    log_var: float,
+    posterior: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Construction:
+    """L5: pPCA ``p(x|t) = N(x | W t + b, e^log_var I)`` at given parameters (e.g. the
+    maximum-likelihood fit of :func:`wellposed.lines.exact.ppca_fit`).
+
+    ``posterior = (means, cov)`` (:func:`wellposed.lines.exact.linear_posterior`:
+    ``cov = (I + W^T W / sigma^2)^-1``, ``means_i = cov W^T (x_i - b) / sigma^2``) gives the
+    encoder ``q(t|x_i) = N(means_i, diag cov)``, the exact posterior when ``W^T W`` is
+    diagonal (as for the ML ``W``), so the ELBO equals the log-likelihood; without it there
+    is no encoder.
+    """
+    x = _data(data)
+    dec = LinearGaussianDecoder(W, b, log_var)
+    enc = None
+    if posterior is not None:
+        means, cov = posterior
+        enc = TabularEncoder(means, np.log(np.broadcast_to(np.diag(cov), means.shape)))
+    return Construction("ppca", 0.0, x, dec, enc, {"log_var": float(log_var)})
+
+
+def floored_collapse(
+    x1: object, xi: float, k: float, *, slope: float = 0.0
+) -> Construction:
+    """S4 tightness, ``n = 1``: the App. C.2 decoder (one hidden unit) with ``Floor(xi)``,
+    ``W3 = 1, b3 = 0`` (``h = tanh(t)``), ``W4 = 0, b4 = x_1`` (``mu(t) = x_1``) and
+    ``W5 = slope, b5 = -k``; at ``slope = 0``, ``sigma^2 = xi + softplus(-k) -> xi``, ``q`` =
+    prior, and the ELBO ``-(D/2) log(2 pi (xi + softplus(-k)))`` rises to the floor bound
+    ``-(D/2) log(2 pi xi)``.  ``slope != 0``: ``sigma^2(t) = xi + softplus(slope tanh(t) - k)``.
+    """
+    x = _single(x1, "floored_collapse")
+    k, xi = _check_k(k), _check_k(xi, "xi")
+    D = x.shape[1]
+    dec = GaussianMLPDecoder(1, 1, D, Floor(xi))
+    dec.set_weights(W3=np.ones((1, 1)), b3=np.zeros(1), W4=np.zeros((D, 1)), b4=x[0],
+                    W5=np.full((D, 1), float(slope)), b5=np.full(D, -k))
+    enc = TabularEncoder(np.zeros((1, 1)), np.zeros((1, 1)))
+    return Construction("floored_collapse", k, x, dec, enc,
+                        {"k": k, "xi": xi, "slope": float(slope)}, kind="mlp")
+
+
+def floored_spike(data: object, xi: float, k: float) -> Construction:
+    """S4: the :func:`spike` (co-adapted encoder) with its raw variance head
+    ``-k sigmoid(2 k t_1)`` under ``Floor(xi)``: ``sigma^2(t) = xi + softplus(-k sigmoid(2 k
+    t_1)) >= xi``, so the spike's divergence stops at the floor bound."""
+    c = spike(data, k)
+    xi = _check_k(xi, "xi")
+    dec = GaussianMLPDecoder(1, 1, c.data.shape[1], Floor(xi))
+    dec.load_state_dict(c.decoder.state_dict())
+    return Construction("spike/floor", c.k, c.data, dec, c.encoder, {**c.witness, "xi": xi},
+                        dict(c.spec), kind="mlp")
+
+
+def weight_decay_saturation(
+    x1: object, hidden: int, lam: float, k: float, *, slope: float = 0.0
+) -> Construction:
+    """L8 tightness, ``n = 1``: the App. C.2 decoder of width ``H = hidden`` with
+    ``W3 = 0, b3 = k`` (``h = tanh(k) -> 1``), ``W4 = 0, b4 = x_1`` and ``W5 = -a, b5 = -a``,
+    ``a = 1/(2 lam)`` (the maximiser of the weight-decay bound at ``n = 1``), so
+    ``log sigma^2 = -a (H tanh(k) + 1)``; ``q`` = prior.  With the penalty
+    ``(lam/2) a^2 D (H + 1)`` the penalized ELBO ``-(D/2)(log 2pi - a (H tanh(k) + 1))
+    - (lam/2) a^2 D (H + 1)`` rises to the bound ``D (H + 1)/(8 lam) - (D/2) log 2pi``.
+    ``slope = w`` sets ``W3 = w`` (``h = tanh(w t + k)``; the penalty is unchanged).
+    """
+    x = _single(x1, "weight_decay_saturation")
+    k, lam = _check_k(k), _check_k(lam, "lam")
+    H, D = int(hidden), x.shape[1]
+    a = 1.0 / (2.0 * lam)
+    dec = GaussianMLPDecoder(1, H, D)
+    dec.set_weights(W3=np.full((H, 1), float(slope)), b3=np.full(H, k), W4=np.zeros((D, H)),
+                    b4=x[0], W5=np.full((D, H), -a), b5=np.full(D, -a))
+    enc = TabularEncoder(np.zeros((1, 1)), np.zeros((1, 1)))
+    return Construction("weight_decay_saturation", k, x, dec, enc,
+                        {"k": k, "a": a, "lam": lam, "hidden": float(H), "slope": float(slope)},
+                        kind="mlp")
 
 
 def collapsing_gmm(data: object, k: float, *, floor: float | None = None) -> dict[str, np.ndarray]:

@@ -9,9 +9,11 @@ bounds checked.  :func:`exit_status` turns results into the CLI's exit code (0 a
 
 from __future__ import annotations
 
-import math
+import multiprocessing
 import os
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,11 +22,11 @@ import torch
 from wellposed.claims.registry import Context, registered
 from wellposed.errors import WellposedInputError
 from wellposed.evidence.decide import format_verdict
-from wellposed.evidence.records import jsonable
+from wellposed.evidence.records import BoundCheck, RateFit, jsonable
 from wellposed.ledger import EVIDENCE_KINDS, Claim, load_ledger, parse_expr
 from wellposed.lines.montecarlo import resolve_device
 
-__all__ = ["ClaimResult", "exit_status", "run_claims"]
+__all__ = ["MAX_SEED", "ClaimResult", "default_jobs", "exit_status", "run_claims"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,17 @@ class ClaimResult:
     formula: str
     evidence: dict[str, object] = field(repr=False)
     problems: tuple[str, ...] = ()
+    #: wall-clock seconds of the claim (shown by the CLI, never written to a report)
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def line_modes(self) -> dict[str, int]:
+        """How many line comparisons were statistical, numerical and code-path checks."""
+        counts = {"statistical": 0, "numerical": 0, "code path": 0}
+        for line in _lines(self.evidence):
+            mode = getattr(line, "mode", "numerical")
+            counts[mode] = counts.get(mode, 0) + 1
+        return counts
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -52,6 +65,7 @@ class ClaimResult:
             "observed": self.observed,
             "ok": self.ok,
             "lines_agree": self.lines_agree,
+            "line_modes": self.line_modes,
             "summary": self.summary,
             "formula": self.formula,
             "problems": list(self.problems),
@@ -59,13 +73,21 @@ class ClaimResult:
         }
 
 
-def _records(value: object, kind: str) -> list[object]:
+def _lines(evidence: Mapping[str, object]) -> Sequence[object]:
+    """The line comparisons in ``evidence`` (a list under ``"lines"``), or none."""
+    lines = evidence.get("lines", ())
+    return lines if isinstance(lines, (list, tuple)) else ()
+
+
+def _records(value: object, kind: str) -> list[RateFit | BoundCheck]:
     """Every evidence record of ``kind`` (``"rate"`` / ``"bound"``) with recorded ``symbols``."""
     if isinstance(value, Mapping):
         return [r for v in value.values() for r in _records(v, kind)]
     if isinstance(value, (list, tuple)):
         return [r for v in value for r in _records(v, kind)]
-    return [value] if getattr(value, "kind", None) == kind and value.symbols is not None else []
+    if isinstance(value, (RateFit, BoundCheck)) and value.kind == kind:
+        return [] if value.symbols is None else [value]
+    return []
 
 
 def _formula_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
@@ -83,7 +105,7 @@ def _formula_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]
             problems.append(f"the ledger gives {name} = {text!r} but no {kind} was computed")
         for rec in records:
             want = float(expr.subs(rec.symbols).evalf())
-            if kind == "rate":
+            if isinstance(rec, RateFit):
                 got, tol, scale, what = rec.slope, rec.rtol, abs(want) or 1.0, "fitted rate"
             else:
                 got, tol, scale, what = rec.bound, 1e-9, max(1.0, abs(want)), "checked bound"
@@ -94,15 +116,21 @@ def _formula_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]
 
 
 def _kinds_present(evidence: Mapping[str, object]) -> set[str]:
+    """Evidence kinds produced: records, and the lines of every comparison except code-path
+    checks (a zero-variance Monte Carlo estimate is not Monte Carlo evidence)."""
     kinds = {k for k in evidence if k in EVIDENCE_KINDS}
-    for line in evidence.get("lines", ()):  # type: ignore[union-attr]
-        kinds.update((getattr(line, "line", ""), getattr(line, "reference_line", "")))
+    for line in _lines(evidence):
+        if getattr(line, "mode", "") != "code path":
+            kinds.update((getattr(line, "line", ""), getattr(line, "reference_line", "")))
     return kinds
 
 
-def _evaluate(claim: Claim, ctx: object) -> ClaimResult:
+def _evaluate(claim: Claim, ctx: Context) -> ClaimResult:
+    """Run one claim's registered function and judge it against its ledger entry."""
+    start = time.perf_counter()
     runner = registered().get(claim.id)
     problems: list[str] = []
+    evidence: dict[str, object]
     if runner is None:
         observed, evidence, summary, lines_ok = "no runner", {}, "no runner for this id", False
         problems.append(f"no runner is registered for {claim.id}")
@@ -152,7 +180,46 @@ def _evaluate(claim: Claim, ctx: object) -> ClaimResult:
         claim.formula,
         evidence,
         tuple(problems),
+        time.perf_counter() - start,
     )
+
+
+#: seeds are recorded in the reports and salted per draw site; keep them in uint32
+MAX_SEED = 2**32 - 1
+
+
+def _choose(claims: list[Claim], ids: Iterable[str] | None) -> list[Claim]:
+    """The ledger entries named by ``ids`` (all when ``None``), in ledger order."""
+    if ids is None:
+        return claims
+    by_id = {c.id: c for c in claims}
+    wanted = [str(i).upper() for i in ids]
+    unknown = [i for i in wanted if i not in by_id]
+    if unknown:
+        raise WellposedInputError(
+            f"unknown claim id(s) {', '.join(unknown)}; choose from {', '.join(by_id)}"
+        )
+    return [c for c in claims if c.id in set(wanted)]
+
+
+def _check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise WellposedInputError(
+            f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}; e.g. --seed 0")
+    return seed
+
+
+def _evaluate_alone(claim: Claim, ctx: Context) -> ClaimResult:
+    """One claim in a worker process: one intra-op thread (the claims evaluate many tiny
+    tensors, where one thread per process beats several contending ones)."""
+    torch.set_num_threads(1)
+    return _evaluate(claim, ctx)
+
+
+def default_jobs() -> int:
+    """Worker processes for a run: the cores this process may use."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
 
 
 def run_claims(
@@ -162,42 +229,39 @@ def run_claims(
     device: str = "auto",
     progress: Callable[[int, int, str], None] | None = None,
     ledger: str | os.PathLike[str] | None = None,
+    jobs: int | None = None,
 ) -> list[ClaimResult]:
-    """Run the claims ``ids`` (all by default, in ledger order) and return their results.
+    """Run the claims ``ids`` (all by default) and return their results in ledger order.
 
-    ``progress(i, total, claim_id)`` is called before each claim.  Unknown ids raise
-    :class:`WellposedInputError` before anything runs.  ``device`` is used only by the
-    Monte Carlo line.
+    Claims are independent, so they run in ``jobs`` worker processes (default: one per
+    core; ``jobs=1`` runs in this process); every claim draws from generators seeded by
+    ``(seed, draw site)`` only, so the results are those of a one-process run.
+    ``progress(done, total, claim_id)`` is called as each claim finishes.  Unknown ids, a
+    bad seed or device raise :class:`WellposedInputError` before anything runs.
     """
     resolve_device(device)  # validate up front (unknown device / cuda without CUDA)
-    claims = load_ledger(ledger)
-    by_id = {c.id: c for c in claims}
-    if ids is None:
-        chosen = claims
+    chosen = _choose(load_ledger(ledger), ids)
+    ctx = Context(seed=_check_seed(seed), device=device)
+    jobs = min(default_jobs() if jobs is None else max(1, int(jobs)), len(chosen))
+    done: dict[str, ClaimResult] = {}
+    if jobs <= 1 or torch.device(resolve_device(device)).type == "cuda":
+        threads = torch.get_num_threads()
+        try:
+            for claim in chosen:
+                done[claim.id] = _evaluate_alone(claim, ctx)
+                if progress is not None:
+                    progress(len(done), len(chosen), claim.id)
+        finally:
+            torch.set_num_threads(threads)
     else:
-        wanted = [str(i).upper() for i in ids]
-        unknown = [i for i in wanted if i not in by_id]
-        if unknown:
-            raise WellposedInputError(
-                f"unknown claim id(s) {', '.join(unknown)}; choose from {', '.join(by_id)}"
-            )
-        chosen = [c for c in claims if c.id in set(wanted)]
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 or not math.isfinite(seed):
-        raise WellposedInputError(f"seed must be a non-negative integer, got {seed!r}")
-    results = []
-    threads = torch.get_num_threads()
-    # the claims evaluate many tiny tensors: one intra-op thread is ~100x faster than
-    # several contending ones on a loaded 2-core machine (restored afterwards)
-    torch.set_num_threads(1)
-    ctx = Context(seed=seed, device=device)
-    try:
-        for i, claim in enumerate(chosen):
-            if progress is not None:
-                progress(i, len(chosen), claim.id)
-            results.append(_evaluate(claim, ctx))
-    finally:
-        torch.set_num_threads(threads)
-    return results
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
+            futures = {pool.submit(_evaluate_alone, claim, ctx): claim.id for claim in chosen}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                if progress is not None:
+                    progress(len(done), len(chosen), futures[future])
+    return [done[c.id] for c in chosen]
 
 
 def exit_status(results: Sequence[ClaimResult]) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import re
-import sys
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +21,6 @@ import sympy
 
 from wellposed.errors import WellposedInputError
 from wellposed.evidence.decide import VERDICTS, format_verdict
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 __all__ = [
     "EVIDENCE_KINDS",
@@ -153,7 +148,7 @@ def _fail(where: str, problem: str, fix: str) -> WellposedInputError:
 _EXPR_SYMBOLS = {"rate_expr": ("n", "D", "r"), "bound_expr": ("n", "D", "xi", "H", "lam")}
 
 
-def parse_expr(text: str, name: str, where: str = "ledger") -> object:
+def parse_expr(text: str, name: str, where: str = "ledger") -> sympy.Expr:
     """A ledger ``rate_expr`` / ``bound_expr`` as a sympy expression in its allowed symbols
     (``pi``, ``log``, ... are sympy's); anything else is a ledger error naming the fix."""
     allowed = _EXPR_SYMBOLS[name]
@@ -285,5 +280,3 @@ def load_ledger(path: str | os.PathLike[str] | None = None) -> list[Claim]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise WellposedInputError(f"ledger {p.name!r} is not valid TOML: {exc}") from exc
     return validate_ledger(data, p.name)
-
-

@@ -1,8 +1,9 @@
 """Data audit: features of a data set that make common objectives unbounded.
 
 Each finding names the objectives it breaks and why, with the claim it comes from
-(CLAIMS.md: L5 probabilistic PCA, L6 constant coordinates, F3 continuous Bernoulli,
-S5/L3 discrete bounds, L1/L7 spikes).
+(docs/claims.md: #l5 probabilistic PCA, #l6 constant coordinates, #f3 continuous Bernoulli,
+#s5 / #l3 discrete bounds, #l1 / #l7 spikes).  JSON goes through
+:func:`wellposed.evidence.records.jsonable`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from wellposed.audit.analytic import fmt_number
 from wellposed.errors import WellposedInputError
+from wellposed.evidence.records import jsonable
+
+__all__ = ["AuditInputError", "DataAudit", "DataFinding", "audit_data", "load_data",
+           "validate_data"]
 
 
 class AuditInputError(WellposedInputError):
@@ -32,8 +38,8 @@ class DataFinding:
     why: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "where": list(self.where), "detail": self.detail,
-                "objectives": list(self.objectives), "why": self.why}
+        return jsonable({"kind": self.kind, "where": list(self.where), "detail": self.detail,
+                         "objectives": list(self.objectives), "why": self.why})
 
 
 @dataclass(frozen=True)
@@ -50,9 +56,9 @@ class DataAudit:
         return tuple(f.kind for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "dim": self.dim, "rank_centred": self.rank,
-                "latent_dim": self.latent_dim,
-                "findings": [f.to_dict() for f in self.findings]}
+        return jsonable({"n": self.n, "dim": self.dim, "rank_centred": self.rank,
+                         "latent_dim": self.latent_dim,
+                         "findings": [f.to_dict() for f in self.findings]})
 
     def render_text(self) -> str:
         """Human-readable summary (deterministic)."""
@@ -67,43 +73,106 @@ class DataAudit:
         return "\n".join(lines) + "\n"
 
 
+_MAGIC = b"\x93NUMPY"
+
+
 def load_data(path: str | os.PathLike[str]) -> np.ndarray:
-    """Load a ``.npy`` array of observations as float64 (1-D or 2-D), or raise AuditInputError."""
+    """Load a ``.npy`` array of observations as float64 (1-D or 2-D), or raise AuditInputError.
+
+    Pickles are never loaded: the file's header is read first, and a file that is not a
+    NumPy ``.npy`` file, or holds an object array, is refused with what to do instead.
+    """
     p = os.fspath(path)
+    if os.path.isdir(p):
+        raise AuditInputError(f"{p!r} is a directory; pass a .npy file")
     if not p.endswith(".npy"):
         raise AuditInputError(f"{p!r} is not a .npy file; save your array with "
                               "numpy.save('data.npy', X) and pass that file")
     if not os.path.isfile(p):
         raise AuditInputError(f"data file {p!r} does not exist; check the path")
     try:
-        arr = np.load(p, allow_pickle=False)
-    except ValueError as exc:
-        raise AuditInputError(f"{p!r} holds an object (pickled) array or is not a valid .npy "
-                              f"file ({exc}); save a numeric array with numpy.save") from exc
+        with open(p, "rb") as fh:
+            dtype = _npy_dtype(fh, p)
+            if dtype is not None:
+                _check_dtype(dtype, p)
+            fh.seek(0)
+            arr = np.load(fh, allow_pickle=False)
+    except AuditInputError:
+        raise
+    except ValueError as exc:  # numpy's own message would advise allow_pickle: never
+        raise AuditInputError(f"{p!r} is not a readable numeric .npy file; save a numeric "
+                              "array with numpy.save(path, X.astype(numpy.float64))") from exc
     except OSError as exc:
-        raise AuditInputError(f"cannot read {p!r} as .npy ({exc}); save it with numpy.save"
-                              ) from exc
+        raise AuditInputError(f"cannot read {p!r} ({exc.strerror or exc}); save it with "
+                              "numpy.save") from exc
     return validate_data(arr, name=p)
 
 
-def validate_data(arr: Any, name: str = "data") -> np.ndarray:
-    """Check dtype, dimension and finiteness; return a float64 copy (1-D or 2-D)."""
-    arr = np.asarray(arr)
-    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number)
-                                   or arr.dtype == np.bool_):
-        raise AuditInputError(f"{name}: dtype {arr.dtype} is not numeric; convert with "
+def _npy_dtype(fh: Any, name: str) -> np.dtype | None:
+    """The dtype in a ``.npy`` header (None for a header version this reader does not parse);
+    AuditInputError when the file does not start with the ``.npy`` magic string."""
+    head = fh.read(16)
+    if not head.startswith(_MAGIC):
+        what = "it is empty" if not head else f"it starts with {head!r}"
+        raise AuditInputError(f"{name!r} is not a NumPy .npy file ({what}); save it with "
+                              "numpy.save")
+    fh.seek(0)
+    try:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            _, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            _, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            return None
+    except ValueError as exc:
+        raise AuditInputError(f"{name!r} has a damaged .npy header ({exc}); save it again "
+                              "with numpy.save") from exc
+    return np.dtype(dtype)
+
+
+def _check_dtype(dtype: np.dtype, name: str) -> None:
+    """Refuse object, complex and other non-numeric dtypes with what to do instead."""
+    if dtype.hasobject:
+        raise AuditInputError(f"{name}: holds an object array (dtype {dtype}), which only "
+                              "pickle can load, and wellposed never loads pickles; save a "
+                              "numeric array with numpy.save(path, X.astype(numpy.float64))")
+    if dtype.kind == "c":
+        raise AuditInputError(f"{name}: complex values are not supported; pass the real part "
+                              "explicitly (x.real) if that is what you mean")
+    if dtype.fields is not None or not (np.issubdtype(dtype, np.number)
+                                        or dtype == np.bool_):
+        raise AuditInputError(f"{name}: dtype {dtype} is not numeric; convert with "
                               "X.astype(np.float64) before saving")
+
+
+def validate_data(arr: Any, name: str = "data") -> np.ndarray:
+    """Check dtype, dimension and finiteness; return a float64 copy (1-D or 2-D).
+
+    Object, complex and non-numeric arrays are refused (complex values are never truncated
+    to their real part silently); so are NaN and infinite entries.
+    """
+    try:
+        arr = np.asarray(arr)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise AuditInputError(f"{name}: cannot read the observations as one array ({exc}); "
+                              "pass a rectangular numeric array") from exc
+    _check_dtype(arr.dtype, name)
     if arr.ndim not in (1, 2):
         raise AuditInputError(f"{name}: expected a 1-D array of observations or a 2-D (n, D) "
                               f"array, got ndim = {arr.ndim} (shape {arr.shape}); reshape with "
                               "X.reshape(len(X), -1)")
     if arr.size == 0:
         raise AuditInputError(f"{name}: the array is empty; pass at least one observation")
-    out = arr.astype(np.float64)
-    if not np.all(np.isfinite(out)):
-        bad = int(np.sum(~np.isfinite(out)))
-        raise AuditInputError(f"{name}: {bad} NaN or infinite entries; remove or impute them "
-                              "before auditing")
+    with np.errstate(over="ignore"):  # float128 beyond float64's range becomes inf: caught
+        out = arr.astype(np.float64)
+    finite = np.isfinite(out)
+    if not np.all(finite):
+        bad = int(np.sum(~finite))
+        first = tuple(int(i) for i in np.argwhere(~finite)[0])
+        where = first[0] if len(first) == 1 else first
+        raise AuditInputError(f"{name}: {bad} NaN or infinite entries (the first at index "
+                              f"{where}: {out[first]}); remove or impute them before auditing")
     return out
 
 
@@ -121,7 +190,7 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None) -> DataAudit:
     """Find constant coordinates, exact 0/1 values, low rank, duplicates and quantization.
 
     * constant coordinate j (max == min): per-coordinate learned variance is unbounded even
-      with a constant/affine decoder mean (CLAIMS.md L6, Heywood case);
+      with a constant/affine decoder mean (docs/claims.md#l6, Heywood case);
     * exact 0 or 1 entries: continuous Bernoulli unbounded there (F3; log p ~ log log(1/lam));
       Beta/Gamma/Kumaraswamy densities are +inf at 0 (or 1) for concentration < 1 (F2);
     * rank r of the centred data <= latent size d: pPCA/linear VAE unbounded, rate
@@ -168,8 +237,9 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None) -> DataAudit:
             f"(D = {D})",
             ("probabilistic PCA / linear-Gaussian VAE with learned noise variance (L5)",),
             f"the data lie in a {rank}-dimensional affine subspace the decoder can span: the "
-            f"noise variance gamma -> 0 sends l to +inf at rate (D - r)/2 = {(D - rank) / 2:g} "
-            "per observation per unit log(1/gamma) (Tipping & Bishop 1999; Dai & Wipf 2019)"))
+            f"noise variance gamma -> 0 sends l to +inf at rate (D - r)/2 = "
+            f"{fmt_number((D - rank) / 2)} per observation per unit log(1/gamma) (Tipping & "
+            "Bishop 1999; Dai & Wipf 2019)"))
     uniq, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
     dup_rows = np.flatnonzero(counts[np.ravel(inverse)] > 1)
     if len(dup_rows):
@@ -193,7 +263,7 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None) -> DataAudit:
         findings.append(DataFinding(
             "quantized", tuple(int(j) for j in js),
             f"{len(quant)} coordinate(s) take few distinct values on a regular grid "
-            f"({_few(js)}; distinct counts {_few(np.array(ks))}; step {quant[0][2]:.6g})",
+            f"({_few(js)}; distinct counts {_few(np.array(ks))}; step {fmt_number(quant[0][2])})",
             ("continuous-density outputs with learned scale on undequantized data "
              "(Gaussian, logistic, Laplace)",),
             "several observations share each grid value, so a spike on a grid value gains "

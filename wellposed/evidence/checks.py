@@ -69,7 +69,7 @@ def fit_rate(
     rel = abs(slope - expected) / abs(expected) if expected != 0 else abs(slope)
     ok = finite and rel <= rtol
     extra_coef = float(coef[1]) if extra is not None else None
-    if extra is not None and extra_expected is not None:
+    if extra_coef is not None and extra_expected is not None:
         denom = abs(extra_expected) if extra_expected != 0 else 1.0
         ok = ok and abs(extra_coef - extra_expected) / denom <= (extra_rtol or rtol)
     return RateFit(
@@ -167,35 +167,32 @@ def agree_mc(
     zmax: float = 4.0,
     reference_line: str = "exact",
 ) -> LineCheck:
-    """Monte Carlo vs reference within ``zmax`` standard errors.
+    """Monte Carlo vs reference within ``zmax`` standard errors (``mode="statistical"``).
 
-    A difference at float64 round-off (``1e-11`` relative) also agrees: a ``t``-independent
-    decoder gives an MC standard error of ~1e-16, and z would then measure rounding.
+    The estimate and its SE must be finite, and the SE at most ``max(1, |reference|)``: an
+    SE as large as the value (e.g. overflowed by a broken estimator) shows nothing, so the
+    check fails instead of reading ``z = diff / inf = 0`` as agreement.  A zero-variance
+    estimate (the decoder ignores ``t``: SE below ``1e-12`` relative) is a ``code path``
+    check: it must equal the reference to float64 round-off (``1e-11`` relative), ``z`` is
+    not reported, and it never counts as statistical agreement.
     """
-    diff = float(value) - float(reference)
-    rounding = abs(diff) <= 1e-11 * max(1.0, abs(float(reference)))  # float64 round-off
-    if se > 0:
-        z = diff / float(se)
-    else:
-        z = 0.0 if rounding else math.copysign(math.inf, diff) if diff else 0.0
-    ok = rounding or (math.isfinite(z) and abs(z) <= zmax)
-    note = None
-    if se <= 1e-12 * max(1.0, abs(float(reference))):
-        note = ("zero-variance estimator (the decoder ignores t): checks the torch code path "
-                "against the reference, not a statistical agreement")
-    return LineCheck(
-        label,
-        "mc",
-        reference_line,
-        float(reference),
-        float(value),
-        bool(ok),
-        se=float(se),
-        n=int(n),
-        z=float(z),
-        tol=float(zmax),
-        note=note,
-    )
+    ref, val, se = float(reference), float(value), float(se)
+    scale = max(1.0, abs(ref))
+    diff = val - ref
+    if math.isfinite(se) and 0.0 <= se <= 1e-12 * scale:
+        ok = math.isfinite(diff) and abs(diff) <= 1e-11 * scale
+        note: str | None = (
+            "zero-variance estimator (the decoder ignores t): checks the torch code path "
+            "against the reference, not a statistical agreement"
+        )
+        return LineCheck(label, "mc", reference_line, ref, val, bool(ok), se=se, n=int(n),
+                         tol=float(zmax), note=note, mode="code path")
+    plausible = math.isfinite(val) and math.isfinite(se) and 0.0 < se <= scale
+    z = diff / se if plausible else math.nan
+    ok = plausible and abs(z) <= zmax
+    note = None if plausible else f"standard error {se!r} is not finite or exceeds max(1, |ref|)"
+    return LineCheck(label, "mc", reference_line, ref, val, bool(ok), se=se, n=int(n),
+                     z=float(z), tol=float(zmax), note=note, mode="statistical")
 
 
 def agree_close(

@@ -1,8 +1,18 @@
 """Evidence records: frozen dataclasses with one JSON policy (rounding, infinities, NaN).
 
-Every record serialises through :func:`jsonable`, the single rule for reports: floats rounded
-to 10 significant digits, non-finite floats written as the strings ``"inf"``, ``"-inf"``,
-``"nan"``.  The checks that create the records live in :mod:`wellposed.evidence.checks`.
+Every record serialises through :func:`jsonable`, the single rule for reports, chosen so a
+report is the same on any CPU (other SIMD widths and BLAS kernels change the last bits):
+
+* a value is rounded to :data:`SIG` (6) significant digits;
+* an *error* (a field or key named ``rel_error``, ``residual`` or ``max_abs_error``: the
+  difference of two computations of one number, whose low digits are rounding noise) is
+  written as an upper bound: rounded up to 2 significant digits, and never below
+  :data:`ERROR_FLOOR` (1e-8), which then reads "at most 1e-8";
+* a *difference to a bound* (``margin``, ``gaps``, ``final_gap``) is rounded to the absolute
+  grid :data:`ERROR_FLOOR` before its 6 digits, so a tie at rounding level prints as 0;
+* non-finite floats are the strings ``"inf"``, ``"-inf"`` and ``"nan"``.
+
+The checks that create the records live in :mod:`wellposed.evidence.checks`.
 """
 
 from __future__ import annotations
@@ -14,6 +24,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 __all__ = [
+    "ERROR_FLOOR",
+    "SIG",
     "BoundCheck",
     "Counterexample",
     "IdentityCheck",
@@ -23,13 +35,49 @@ __all__ = [
     "Witness",
     "as_float_tuple",
     "jsonable",
+    "round_error",
+    "round_value",
 ]
 
-_SIG = 10  # significant digits kept in JSON
+#: significant digits of every reported value
+SIG = 6
+#: errors are reported as upper bounds no smaller than this; differences on this grid
+ERROR_FLOOR = 1e-8
+_ERROR_KEYS = frozenset({"rel_error", "residual", "max_abs_error"})
+_DIFFERENCE_KEYS = frozenset({"margin", "gaps", "final_gap"})
 
 
-def jsonable(value: object) -> object:
-    """Convert records, numpy scalars/arrays and floats into deterministic JSON values."""
+def _non_finite(v: float) -> str:
+    return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+
+
+def round_value(v: float) -> float | str:
+    """``v`` to :data:`SIG` significant digits (non-finite as a string)."""
+    if not math.isfinite(v):
+        return _non_finite(v)
+    return float(f"{v:.{SIG}g}") if v != 0 else 0.0
+
+
+def round_error(v: float) -> float | str:
+    """An error as an upper bound: ``max(|v|, ERROR_FLOOR)`` rounded up to 2 digits."""
+    if not math.isfinite(v):
+        return _non_finite(v)
+    a = abs(v)
+    if a <= ERROR_FLOOR:
+        return ERROR_FLOOR
+    scale = 10.0 ** (math.floor(math.log10(a)) - 1)
+    return float(f"{math.ceil(a / scale * (1 - 1e-12)) * scale:.2g}")
+
+
+def _round_difference(v: float) -> float | str:
+    if not math.isfinite(v):
+        return _non_finite(v)
+    return round_value(round(v / ERROR_FLOOR) * ERROR_FLOOR)
+
+
+def jsonable(value: object, key: str = "") -> object:
+    """Records, numpy scalars / arrays and floats as deterministic, portable JSON values
+    (the rounding rule of :data:`SIG` / :data:`ERROR_FLOOR`; ``key`` selects it)."""
     if hasattr(value, "to_dict"):
         return value.to_dict()
     if isinstance(value, (bool, np.bool_)):
@@ -37,18 +85,17 @@ def jsonable(value: object) -> object:
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
-        v = float(value)
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return float(f"{v:.{_SIG}g}") if v != 0 else 0.0
+        if key in _ERROR_KEYS:
+            return round_error(float(value))
+        if key in _DIFFERENCE_KEYS:
+            return _round_difference(float(value))
+        return round_value(float(value))
     if isinstance(value, np.ndarray):
-        return [jsonable(v) for v in value.tolist()]
+        return [jsonable(v, key) for v in value.tolist()]
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v, str(k)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [jsonable(v, key) for v in value]
     return value
 
 
@@ -60,7 +107,7 @@ class _Record:
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"kind": self.kind}
         for f in fields(self):  # type: ignore[arg-type]
-            out[f.name] = jsonable(getattr(self, f.name))
+            out[f.name] = jsonable(getattr(self, f.name), f.name)
         return out
 
 
@@ -140,6 +187,10 @@ class LineCheck(_Record):
 
     For ``mc``: ``z = (value - reference) / se``, ``ok`` iff ``|z| <= zmax``.  For
     ``quadrature`` / ``scipy`` / ``symbolic``: relative error, ``ok`` iff ``<= rtol``.
+    ``mode`` says what the comparison can show: ``statistical`` (Monte Carlo with a
+    positive standard error), ``numerical`` (two deterministic computations within a
+    tolerance) or ``code path`` (a zero-variance Monte Carlo estimate: it exercises the
+    torch code, and is never counted as statistical agreement).
     """
 
     label: str
@@ -154,6 +205,7 @@ class LineCheck(_Record):
     rel_error: float | None = None
     tol: float | None = None
     note: str | None = None
+    mode: str = "numerical"
     kind: str = field(default="line", init=False)
 
 

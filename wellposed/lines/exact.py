@@ -20,11 +20,19 @@ Formulas (diagonal Gaussians; ``q = N(m, diag s^2)``, prior ``N(0, I)``):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+import scipy.special as sp
+import torch
 
 from wellposed.errors import WellposedInputError
 from wellposed.numerics import LOG_2PI
+
+if TYPE_CHECKING:
+    from wellposed.constructions import Construction
+    from wellposed.models.networks import GaussianMLPDecoder, LinearGaussianDecoder
 
 __all__ = [
     "bernoulli_bound",
@@ -180,7 +188,7 @@ def ppca_fit(x: np.ndarray, latent_dim: int) -> dict[str, np.ndarray | float]:
 
 
 # ---------------------------------------------------------------------------
-# Bounds and closed forms for the claims (CLAIMS.md); derivations in each docstring.
+# Bounds and closed forms for the claims (docs/claims.md); derivations in each docstring.
 # ---------------------------------------------------------------------------
 
 
@@ -289,8 +297,6 @@ def _log_phi(u: np.ndarray) -> np.ndarray:
 
 def _spike_parts(D: int, k: float, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(-(D/2)(log 2pi + lv(u)), -lv(u))`` with ``lv(u) = -k sigmoid(2 k u)``."""
-    import scipy.special as sp
-
     neg_lv = k * sp.expit(2.0 * k * u)
     return -0.5 * D * (LOG_2PI - neg_lv), neg_lv
 
@@ -335,8 +341,6 @@ def spike_log_lik_bounds(D: int, k: float, sq_dist: np.ndarray) -> tuple[np.ndar
     ``u < 0``: ``log p <= -(D/2) log 2pi + log((e^{Dk/2} + e^{Dk/4}) / 2)``; ``R > 0``:
     ``g <= max_{0 <= v <= k} [(D/2) v - (R/2) e^v] - (D/2) log 2pi`` (``v = -lv``).
     """
-    import scipy.special as sp
-
     c = np.geomspace(1e-9, 10.0, 2000)[None, :]
     R = np.atleast_1d(np.asarray(sq_dist, dtype=np.float64))
     log_tail = sp.log_ndtr(-c)
@@ -357,8 +361,6 @@ def _staircase_residuals(
     """``r_j(u) = x_j - mu(u)`` for ``j`` in ``rows``, shape ``(len(rows), len(u), D)``:
     ``r_j = sum_{l<j} Delta_l sigmoid(-2a(u - c_l)) - sum_{l>=j} Delta_l sigmoid(2a(u - c_l))``
     with ``Delta_l = x_{l+1} - x_l`` (``mu(u) = x_1 + sum_l Delta_l sigmoid(2a(u - c_l))``)."""
-    import scipy.special as sp
-
     n = x.shape[0]
     delta = np.diff(x, axis=0)  # (n-1, D)
     arg = 2.0 * a * (u[:, None] - cuts[None, :])  # (G, n-1)
@@ -376,6 +378,7 @@ def _staircase_point_log_lik(
     if spec["family"] == "bernoulli":
         sign = 2.0 * x[rows][:, None, :] - 1.0
         return -np.sum(np.logaddexp(0.0, -k * (1.0 - 2.0 * sign * r)), axis=-1)
+    assert log_var is not None  # Gaussian outputs have a log-variance
     D = x.shape[1]
     sq = np.sum(r * r, axis=-1)
     with np.errstate(divide="ignore", over="ignore"):
@@ -386,7 +389,7 @@ def _staircase_point_log_lik(
 def staircase_values(
     x: np.ndarray, spec: dict, log_var: float | None, k: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-point log-likelihood and ELBO of the staircase (``adversary.staircase``).
+    """Per-point log-likelihood and ELBO of the staircase (``constructions.staircase``).
 
     ``log p(x_j) = log int p(x_j | u) phi(u) du``;
     ``ELBO_j = int N(u | m_j, s_j^2) log p(x_j | u) du - KL(N(m_j, s_j^2) || N(0, 1))``;
@@ -408,57 +411,80 @@ def staircase_values(
     return log_lik, expected - gaussian_kl(m[:, None], 2.0 * np.log(s)[:, None])
 
 
-def _constant_log_var(decoder: object, k: float) -> float:
-    """The staircase's constant ``log sigma^2`` from its policy, in numpy: shared ``-k``;
-    floor ``log(xi + softplus(-k))``; fixed ``log sigma2``;
-    softclip ``2(m + softplus(-k/2 - m))``."""
-    policy = decoder.variance
-    name = policy.name
-    if name == "shared":
-        return float(policy.log_var)
-    if name == "floor":
-        return math.log(policy.xi + np.logaddexp(0.0, -k))
-    if name == "fixed":
-        return math.log(policy.sigma2)
-    if name == "softclip":
-        m = policy.min_log_sigma
-        return 2.0 * (m + float(np.logaddexp(0.0, -k / 2 - m)))
-    if name == "learned":
-        return -k
-    raise WellposedInputError(f"no closed form for a staircase with variance policy {name!r}")
-
-
-def construction_values(construction: object) -> dict[str, np.ndarray]:
-    """Exact per-point ``log_lik`` and ``elbo`` of an :mod:`wellposed.adversary` construction.
-
-    Spike and staircase use the exact 1-D reductions above; the linear constructions
-    (constant coordinate, rank-deficient pPCA, collapse to a point) use the linear-Gaussian
-    closed forms.  The spike also gets its closed-form bounds ``log_lik_lower/upper``.
-    """
-    c = construction
+def _with_encoder(c: Construction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The construction's data and its encoder's means / log-variances, in float64 numpy."""
     x = np.asarray(c.data, dtype=np.float64)
-    kind = c.name.split("/")[0]
-    import torch  # the construction's encoder is a torch module; only its outputs are used
-
+    if c.encoder is None:
+        raise ValueError(f"construction {c.name!r} has no encoder to reduce exactly")
     with torch.no_grad():
         enc_m, enc_lv = (
             a.detach().cpu().numpy() for a in c.encoder(torch.as_tensor(x, dtype=torch.float64))
         )
-    if kind == "spike":
-        D = x.shape[1]
-        R = np.sum((x - x[c.spec["index"]]) ** 2, axis=1)
-        log_lik = spike_log_lik(D, c.k, R)
-        expected = spike_expected_log_lik(D, c.k, R, c.spec["q_mean"], c.spec["q_std"])
-        lower, upper = spike_log_lik_bounds(D, c.k, R)
-        elbo = expected - gaussian_kl(enc_m, enc_lv)
-        return {"log_lik": log_lik, "elbo": elbo, "log_lik_lower": lower, "log_lik_upper": upper}
-    if kind == "staircase":
-        lv = None if c.spec["family"] == "bernoulli" else _constant_log_var(c.decoder, c.k)
-        log_lik, elbo = staircase_values(x, c.spec, lv, c.k)
-        return {"log_lik": log_lik, "elbo": elbo}
+    return x, enc_m, enc_lv
+
+
+_REDUCTIONS: dict[str, Callable[[Construction], dict[str, np.ndarray]]] = {}
+
+
+def _reduction(kind: str) -> Callable[[Callable[[Construction], dict[str, np.ndarray]]],
+                                      Callable[[Construction], dict[str, np.ndarray]]]:
+    """Register the exact reduction of one construction kind (``Construction.kind``)."""
+
+    def register(fn: Callable[[Construction], dict[str, np.ndarray]]
+                 ) -> Callable[[Construction], dict[str, np.ndarray]]:
+        _REDUCTIONS[kind] = fn
+        return fn
+
+    return register
+
+
+@_reduction("spike")
+def _spike_values(c: Construction) -> dict[str, np.ndarray]:
+    """The spike's exact 1-D reduction and its closed-form bounds ``log_lik_lower/upper``."""
+    x, enc_m, enc_lv = _with_encoder(c)
+    D = x.shape[1]
+    R = np.sum((x - x[cast(int, c.spec["index"])]) ** 2, axis=1)
+    log_lik = spike_log_lik(D, c.k, R)
+    q_mean, q_std = (cast(np.ndarray, c.spec[key]) for key in ("q_mean", "q_std"))
+    expected = spike_expected_log_lik(D, c.k, R, q_mean, q_std)
+    lower, upper = spike_log_lik_bounds(D, c.k, R)
+    elbo = expected - gaussian_kl(enc_m, enc_lv)
+    return {"log_lik": log_lik, "elbo": elbo, "log_lik_lower": lower, "log_lik_upper": upper}
+
+
+@_reduction("staircase")
+def _staircase_construction_values(c: Construction) -> dict[str, np.ndarray]:
+    """The staircase's exact 1-D reduction; the variance head outputs ``-k`` everywhere, so
+    ``log sigma^2`` is the policy's own map at ``-k`` (Bernoulli outputs have none)."""
+    x = np.asarray(c.data, dtype=np.float64)
+    dec = cast("GaussianMLPDecoder", c.decoder)
+    lv = None if c.spec["family"] == "bernoulli" else dec.variance.log_var_of(-c.k)
+    log_lik, elbo = staircase_values(x, c.spec, lv, c.k)
+    return {"log_lik": log_lik, "elbo": elbo}
+
+
+@_reduction("linear")
+def _linear_construction_values(c: Construction) -> dict[str, np.ndarray]:
+    """Linear-Gaussian decoders (constant coordinate, rank-deficient pPCA, collapse to a
+    point): the closed-form marginal and expected log-likelihood."""
+    x, enc_m, enc_lv = _with_encoder(c)
+    dec = cast("LinearGaussianDecoder", c.decoder)
     W, b, lv = (
         np.asarray(a.detach().cpu().numpy(), dtype=np.float64)
-        for a in (c.decoder.W, c.decoder.b, c.decoder.log_var_vector)
+        for a in (dec.W, dec.b, dec.log_var_vector)
     )
     elbo = linear_expected_log_lik(x, W, b, lv, enc_m, enc_lv) - gaussian_kl(enc_m, enc_lv)
     return {"log_lik": linear_log_marginal(x, W, b, lv), "elbo": elbo}
+
+
+def construction_values(construction: Construction) -> dict[str, np.ndarray]:
+    """Exact per-point ``log_lik`` and ``elbo`` of a :mod:`wellposed.constructions` member,
+    by the reduction registered for its ``kind``."""
+    try:
+        reduce = _REDUCTIONS[construction.kind]
+    except KeyError:
+        raise WellposedInputError(
+            f"no exact reduction for construction kind {construction.kind!r}; "
+            f"known kinds: {', '.join(sorted(_REDUCTIONS))}"
+        ) from None
+    return reduce(construction)

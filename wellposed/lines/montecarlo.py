@@ -22,12 +22,15 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
-from wellposed.models.validate import DTYPE, check_encoder
 from wellposed.errors import WellposedInputError
-from wellposed.models.networks import prior_log_prob
+from wellposed.models.networks import Decoder, prior_log_prob
+from wellposed.models.validate import DTYPE, check_encoder
+
+_M = TypeVar("_M", bound=torch.nn.Module)
 
 __all__ = ["MCResult", "elbo_mc", "iwae_mc", "resolve_device"]
 
@@ -60,7 +63,7 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _on(module: torch.nn.Module, dev: torch.device) -> torch.nn.Module:
+def _on(module: _M, dev: torch.device) -> _M:
     return module if dev.type == "cpu" else copy.deepcopy(module).to(dev)
 
 
@@ -84,7 +87,7 @@ def _standard_normal(
 
 
 def _log_weights(
-    dec: torch.nn.Module,
+    dec: Decoder,
     x: torch.Tensor,
     mean: torch.Tensor,
     log_var: torch.Tensor,
@@ -101,12 +104,16 @@ def _log_weights(
 
 
 def _check_samples(samples: object, name: str) -> int:
-    ok = isinstance(samples, (int, float)) and not isinstance(samples, bool)
-    if not ok or samples != int(samples) or samples < 1:  # type: ignore[arg-type]
+    if (
+        isinstance(samples, bool)
+        or not isinstance(samples, (int, float))
+        or samples != int(samples)
+        or samples < 1
+    ):
         raise WellposedInputError(
             f"{name} must be a positive integer (e.g. {name}=1000), got {samples!r}"
         )
-    return int(samples)  # type: ignore[arg-type]
+    return int(samples)
 
 
 def _mean_se(rows: torch.Tensor) -> float:
@@ -121,7 +128,7 @@ def _mean_se(rows: torch.Tensor) -> float:
 
 @torch.no_grad()
 def elbo_mc(
-    decoder: torch.nn.Module,
+    decoder: Decoder,
     encoder: torch.nn.Module,
     x: torch.Tensor,
     *,
@@ -161,7 +168,7 @@ def elbo_mc(
 
 @torch.no_grad()
 def iwae_mc(
-    decoder: torch.nn.Module,
+    decoder: Decoder,
     x: torch.Tensor,
     encoder: torch.nn.Module | None = None,
     *,
@@ -195,7 +202,8 @@ def iwae_mc(
     if room >= K:
         # whole replicates per chunk: vectorized over replicates as well as samples
         reps = room // K
-        estimates, lse2_last = [], None
+        estimates: list[torch.Tensor] = []
+        lse2_last: torch.Tensor | None = None
         for start in range(0, R, reps):
             count = min(reps, R - start)
             log_w = _log_weights(dec, x, mean, log_var, std, gen, count * K, dev)
@@ -220,6 +228,7 @@ def iwae_mc(
     if R > 1:
         se = _mean_se(stacked.sum(-1))
     elif K > 1:
+        assert lse2_last is not None  # R >= 1 replicates ran
         # delta method: Var(mean w)/E[w]^2 = (E[w^2]/E[w]^2 - 1)/(K-1) (unbiased), in log space
         rel_var = torch.expm1(lse2_last + math.log(K) - 2.0 * lse1_last).clamp(min=0.0)
         se = math.sqrt(float((rel_var / (K - 1)).sum()))

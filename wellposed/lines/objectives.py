@@ -13,14 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from wellposed.lines import exact
-
-from wellposed.lines import montecarlo
-
-from wellposed.lines import quadrature
-from wellposed.models.validate import check_encoder
 from wellposed.errors import WellposedInputError
-from wellposed.models.networks import LinearGaussianDecoder
+from wellposed.lines import exact, montecarlo, quadrature
+from wellposed.models.networks import Decoder, LinearGaussianDecoder
+from wellposed.models.validate import check_encoder
 
 __all__ = ["METHODS", "Estimate", "elbo", "log_likelihood"]
 
@@ -49,7 +45,7 @@ def _check_method(method: str) -> None:
         raise WellposedInputError(f"method must be one of {METHODS}, got {method!r}")
 
 
-def _no_closed_form(decoder: torch.nn.Module) -> WellposedInputError:
+def _no_closed_form(decoder: Decoder) -> WellposedInputError:
     return WellposedInputError(
         f"no closed form for {type(decoder).__name__}: use method='quadrature' (1-D latent) "
         "or method='mc'"
@@ -67,7 +63,7 @@ def _from_mc(res: montecarlo.MCResult) -> Estimate:
 
 
 def elbo(
-    decoder: torch.nn.Module,
+    decoder: Decoder,
     encoder: torch.nn.Module,
     data: object,
     *,
@@ -97,7 +93,7 @@ def elbo(
 
 
 def log_likelihood(
-    decoder: torch.nn.Module,
+    decoder: Decoder,
     data: object,
     *,
     method: str = "exact",

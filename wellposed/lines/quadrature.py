@@ -28,6 +28,7 @@ import scipy.stats
 import torch
 
 from wellposed.errors import WellposedInputError
+from wellposed.models.networks import Decoder
 from wellposed.numerics import LOG_2PI
 
 __all__ = ["elbo_quadrature", "log_likelihood_quadrature"]
@@ -43,7 +44,7 @@ def _std_normal_logpdf(z: float) -> float:
     return -0.5 * (z * z + LOG_2PI)
 
 
-def _require_1d(decoder: torch.nn.Module) -> None:
+def _require_1d(decoder: Decoder) -> None:
     if int(decoder.latent_dim) != 1:
         raise WellposedInputError(
             f"quadrature integrates over a 1-D latent; this decoder has latent_dim="
@@ -51,7 +52,7 @@ def _require_1d(decoder: torch.nn.Module) -> None:
         )
 
 
-def _decoder_log_lik(decoder: torch.nn.Module, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _decoder_log_lik(decoder: Decoder, x: np.ndarray, t: np.ndarray) -> np.ndarray:
     """``log p(x_i | t_g)`` for every grid value: ``t`` of shape ``(G, n)`` -> ``(G, n)``."""
     with torch.no_grad():
         out = decoder(torch.from_numpy(np.array(t, dtype=np.float64)[..., None]))
@@ -81,7 +82,7 @@ def _quantile_points(grid: np.ndarray, weight: np.ndarray, pieces: int) -> set[f
     return set(grid[np.clip(idx, 0, len(grid) - 1)].tolist())
 
 
-def _scalar_log_lik(decoder: torch.nn.Module, x_row: np.ndarray, t: float) -> float:
+def _scalar_log_lik(decoder: Decoder, x_row: np.ndarray, t: float) -> float:
     """``log p(x | t)`` at one latent value (the adaptive integrands' hot path).
 
     The same densities as :func:`_decoder_log_lik`, written out for one row without the
@@ -159,7 +160,7 @@ def _grid_scale(grid: np.ndarray, integrand: np.ndarray) -> float:
 
 
 def log_likelihood_quadrature(
-    decoder: torch.nn.Module, x: torch.Tensor
+    decoder: Decoder, x: torch.Tensor
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-point ``log p(x_i)`` and the absolute error of each integral (in log units)."""
     _require_1d(decoder)
@@ -186,7 +187,7 @@ def log_likelihood_quadrature(
 
 
 def elbo_quadrature(
-    decoder: torch.nn.Module, encoder: torch.nn.Module, x: torch.Tensor
+    decoder: Decoder, encoder: torch.nn.Module, x: torch.Tensor
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-point ELBO ``E_q log p(x_i|t) - KL`` (KL by ``scipy.stats.entropy``-free quadrature).
 

@@ -4,7 +4,7 @@ Densities are float64 torch, elementwise over coordinates (the decoders sum them
 last axis).  The per-observation supremum (:func:`gaussian_supremum`,
 :func:`bernoulli_supremum`)
 ``sup_params log p(x | params)`` is the quantity that decides boundedness
-(CLAIMS.md, section F): an expressive decoder makes the objective unbounded
+(docs/claims.md, table F): an expressive decoder makes the objective unbounded
 exactly when it is infinite at some data point.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 import torch
+
 from wellposed.numerics import LOG_2PI
 
 __all__ = [
@@ -102,5 +103,5 @@ def bernoulli_supremum(x: torch.Tensor) -> torch.Tensor:
     ``l -> +-inf`` and never attained (S5, L3, F4).
     """
     x = torch.as_tensor(x, dtype=torch.float64)
-    ent = -(torch.special.xlogy(x, x) + torch.special.xlogy(1.0 - x, 1.0 - x))
+    ent: torch.Tensor = -(torch.special.xlogy(x, x) + torch.special.xlogy(1.0 - x, 1.0 - x))
     return -ent.sum(-1)

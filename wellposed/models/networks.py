@@ -18,19 +18,26 @@ coordinates and returns ``(..., n)``.  The prior is ``N(0, I_d)``.
 from __future__ import annotations
 
 import math
+from typing import Self
 
 import torch
 from torch import nn
 
-from wellposed.models.validate import DTYPE, as_data, as_param, positive_int
 from wellposed.errors import WellposedInputError
-from wellposed.models.densities import LOG_2PI, bernoulli_log_prob, gaussian_log_prob, gaussian_rows_inplace_
+from wellposed.models.densities import (
+    bernoulli_log_prob,
+    gaussian_log_prob,
+    gaussian_rows_inplace_,
+)
+from wellposed.models.validate import DTYPE, as_data, as_param, positive_int
 from wellposed.models.variance import Learned, VariancePolicy
+from wellposed.numerics import LOG_2PI
 
 _BLOCK_ROWS = 4096  # rows (sample x point pairs) per fused block: one GEMM of (rows, 2D)
 
 __all__ = [
     "BernoulliMLPDecoder",
+    "Decoder",
     "GaussianMLPDecoder",
     "GaussianMLPEncoder",
     "LinearGaussianDecoder",
@@ -51,7 +58,7 @@ def _weights(shape: tuple[int, ...], generator: torch.Generator, scale: float) -
 class _Settable(nn.Module):
     """Mixin: ``set_weights(name=array, ...)`` with shape and finiteness checks."""
 
-    def set_weights(self, **values: object) -> _Settable:
+    def set_weights(self, **values: object) -> Self:
         params = dict(self.named_parameters())
         for name, value in values.items():
             if name not in params:
@@ -64,7 +71,26 @@ class _Settable(nn.Module):
         return self
 
 
-class _MLP(_Settable):
+class Decoder(_Settable):
+    """Base of the decoders: what the evaluation lines use of one.
+
+    ``latent_dim`` / ``data_dim`` are the sizes, ``family`` the output family
+    (``"gaussian"`` or ``"bernoulli"``), :meth:`log_prob` sums ``log p(x | t)`` over
+    coordinates and :meth:`check_data` validates data for this decoder.
+    """
+
+    family: str
+    latent_dim: int
+    data_dim: int
+
+    def log_prob(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def check_data(self, x: object) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class _MLP(Decoder):
     """Shared one-hidden-layer tanh trunk ``h = tanh(W3 t + b3)`` and a mean/logit head."""
 
     def __init__(self, latent_dim: int, hidden: int, data_dim: int, seed: int) -> None:
@@ -192,7 +218,7 @@ class BernoulliMLPDecoder(_MLP):
         return as_data(x, self.data_dim, binary=True)
 
 
-class LinearGaussianDecoder(_Settable):
+class LinearGaussianDecoder(Decoder):
     """``p(x | t) = N(x | W t + b, diag exp(log_var))`` with ``t``-independent variance.
 
     ``log_var`` is a scalar (probabilistic PCA, Tipping & Bishop 1999) or one value per

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from wellposed.errors import WellposedInputError
+
+if TYPE_CHECKING:
+    from wellposed.models.networks import Decoder
 
 DTYPE = torch.float64
 
@@ -62,7 +67,7 @@ def positive_int(value: object, name: str) -> int:
     return int(value)
 
 
-def check_encoder(decoder: object, encoder: object, x: torch.Tensor) -> None:
+def check_encoder(decoder: Decoder, encoder: object, x: torch.Tensor) -> None:
     """Raise unless ``encoder`` maps ``x`` to the decoder's latent dimension."""
     d_enc = getattr(encoder, "latent_dim", None)
     if d_enc is not None and int(d_enc) != int(decoder.latent_dim):

@@ -4,7 +4,7 @@ A policy maps the raw head output ``r`` (``W5 h + b5`` in Kingma & Welling,
 arXiv 1312.6114, App. C.2) to ``log sigma^2``.  ``log_var_floor`` is the smallest
 ``log sigma^2`` the policy can produce (``None``: no floor), which gives the
 per-coordinate supremum ``-(1/2)(log 2pi + floor)`` of a Gaussian log-density
-(CLAIMS.md L2, F6).
+(docs/claims.md, L2 and F6).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from wellposed.errors import WellposedInputError
@@ -76,6 +77,10 @@ class VariancePolicy:
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def log_var_of(self, raw: float) -> float:
+        """The same map in float64 numpy, for the exact line (the head outputs ``raw``)."""
+        raise NotImplementedError  # pragma: no cover - abstract
+
 
 @dataclass(frozen=True)
 class Learned(VariancePolicy):
@@ -85,6 +90,9 @@ class Learned(VariancePolicy):
 
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:
         return raw
+
+    def log_var_of(self, raw: float) -> float:
+        return float(raw)
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,9 @@ class SharedScalar(VariancePolicy):
 
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:
         return torch.full_like(raw, float(self.log_var))
+
+    def log_var_of(self, raw: float) -> float:
+        return float(self.log_var)
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,9 @@ class Fixed(VariancePolicy):
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:
         return torch.full_like(raw, math.log(self.sigma2))
 
+    def log_var_of(self, raw: float) -> float:
+        return math.log(self.sigma2)
+
 
 @dataclass(frozen=True)
 class Floor(VariancePolicy):
@@ -137,6 +151,10 @@ class Floor(VariancePolicy):
 
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:
         return torch.logaddexp(torch.full_like(raw, math.log(self.xi)), log_softplus(raw))
+
+    def log_var_of(self, raw: float) -> float:
+        """``log(xi + softplus(r))``."""
+        return math.log(self.xi + float(np.logaddexp(0.0, raw)))
 
 
 @dataclass(frozen=True)
@@ -160,6 +178,11 @@ class SoftClip(VariancePolicy):
         m = self.min_log_sigma
         return 2.0 * (m + softplus(0.5 * raw - m))
 
+    def log_var_of(self, raw: float) -> float:
+        """``2 (m + softplus(r/2 - m))``."""
+        m = self.min_log_sigma
+        return 2.0 * (m + float(np.logaddexp(0.0, 0.5 * raw - m)))
+
 
 @dataclass(frozen=True)
 class ValueClamp(VariancePolicy):
@@ -182,3 +205,6 @@ class ValueClamp(VariancePolicy):
 
     def __call__(self, raw: torch.Tensor) -> torch.Tensor:
         return torch.clamp(raw, min=self.min_log_var).detach() + (raw - raw.detach())
+
+    def log_var_of(self, raw: float) -> float:
+        return max(float(raw), self.min_log_var)

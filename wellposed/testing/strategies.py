@@ -7,7 +7,7 @@ entries of a data set or a weight matrix) come from ``numpy.random.default_rng(s
 with a drawn ``seed``, as in scipy's ``stats/tests/test_continuous.py``.  Every value is
 float64.
 
-Data sets (``(n, D)`` float64 arrays; CLAIMS.md notation):
+Data sets (``(n, D)`` float64 arrays; the notation of docs/claims.md):
 
 * :func:`distinct_points`: ``n`` pairwise distinct rows (S1, L1, L2).
 * :func:`with_duplicates`: at least one row repeated (S5, L3 counts ``n_u``).
@@ -102,7 +102,7 @@ _INTEGERS_2_6 = st.integers(2, 6)
 _INTEGERS_3_6 = st.integers(3, 6)
 
 
-def _size(value: int | st.SearchStrategy[int], name: str, low: int) -> st.SearchStrategy[int]:
+def _size(value: object, name: str, low: int) -> st.SearchStrategy[int]:
     """Accept a fixed int or a strategy of ints; validate fixed ints against ``low``."""
     if isinstance(value, st.SearchStrategy):
         return value
@@ -163,7 +163,7 @@ def with_duplicates(
     rng = np.random.default_rng(draw(seeds()))
     base = _distinct_rows(rng, u, D_, draw(_scales()))
     rows = np.concatenate([np.arange(u), rng.integers(0, u, size=n_ - u)])
-    return base[rng.permutation(rows)]
+    return np.asarray(base[rng.permutation(rows)])
 
 
 @st.composite
@@ -230,7 +230,7 @@ def rank_deficient_data(
     centre = rng.normal(size=D_)
     basis = np.linalg.qr(rng.normal(size=(D_, D_)))[0][:, :r]
     coords = rng.normal(scale=draw(_scales()), size=(n_, r))
-    return centre + coords @ basis.T
+    return np.asarray(centre + coords @ basis.T)
 
 
 def datasets(

@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from wellposed import WellposedInputError
-from wellposed.testing import strategies as wst
 from wellposed.models.networks import BernoulliMLPDecoder, GaussianMLPDecoder, TabularEncoder
 from wellposed.models.variance import Fixed, Floor, SoftClip, ValueClamp, VariancePolicy
+from wellposed.testing import strategies as wst
 
 FAST = settings(
     max_examples=30,

@@ -7,10 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from wellposed.lines import exact
-
-from wellposed.lines import montecarlo
-from wellposed.numerics import LOG_2PI
+from wellposed.lines import exact, montecarlo
 from wellposed.models.networks import (
     GaussianMLPDecoder,
     GaussianMLPEncoder,
@@ -18,6 +15,7 @@ from wellposed.models.networks import (
     TabularEncoder,
 )
 from wellposed.models.variance import Floor
+from wellposed.numerics import LOG_2PI
 
 T = torch.float64
 

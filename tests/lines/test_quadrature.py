@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from wellposed.lines import montecarlo
-
-from wellposed.lines import quadrature
 from wellposed.errors import WellposedInputError
+from wellposed.lines import montecarlo, quadrature
+from wellposed.lines.objectives import elbo, log_likelihood
 from wellposed.models.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
@@ -17,7 +16,6 @@ from wellposed.models.networks import (
     LinearGaussianDecoder,
     TabularEncoder,
 )
-from wellposed.lines.objectives import elbo, log_likelihood
 from wellposed.models.variance import Floor
 
 

@@ -6,13 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from wellposed import Estimate
-
-from wellposed import elbo
-
+from wellposed import Estimate, elbo, log_likelihood
 from wellposed.lines import exact
-
-from wellposed import log_likelihood
 from wellposed.models.networks import LinearGaussianDecoder, TabularEncoder
 
 

@@ -192,3 +192,15 @@ def test_policies_keep_numpy_free_float64() -> None:
     raw = torch.tensor(np.linspace(-5, 5, 7), dtype=T)
     for policy in POLICIES:
         assert policy(raw).dtype == T
+
+
+@pytest.mark.parametrize(
+    "policy",
+    [Learned(), SharedScalar(-3.0), Fixed(0.5), Floor(1e-3), SoftClip(-6.0), ValueClamp(-4.0)],
+    ids=lambda p: p.name,
+)
+@pytest.mark.parametrize("raw", [-800.0, -40.0, -3.0, 0.0, 2.5, 60.0])
+def test_numpy_map_is_the_torch_map(policy, raw):
+    """The exact line reads log sigma^2 = policy.log_var_of(raw); it must be the network's."""
+    want = float(policy(torch.full((1,), raw, dtype=torch.float64))[0])
+    assert policy.log_var_of(raw) == pytest.approx(want, rel=1e-13, abs=1e-300)

@@ -1,4 +1,7 @@
-"""The generator's constructions and their exact values (wellposed.adversary, wellposed.exact)."""
+"""The generator's constructions and their exact values.
+
+Covers wellposed.constructions and wellposed.lines.exact.
+"""
 
 from __future__ import annotations
 
@@ -10,16 +13,9 @@ import scipy.optimize
 import scipy.stats
 import torch
 
-from wellposed import Floor
-
-from wellposed import WellposedInputError
-
-from wellposed import elbo
-
-from wellposed.lines import exact
-
-from wellposed import log_likelihood
+from wellposed import Floor, WellposedInputError, elbo, log_likelihood
 from wellposed import constructions as A
+from wellposed.lines import exact
 
 LOG_2PI = math.log(2 * math.pi)
 

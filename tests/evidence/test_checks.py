@@ -72,3 +72,26 @@ def test_records_are_jsonable_and_deterministic():
     assert (
         format_verdict({"a": "bounded", "b": "unbounded"}) == "conditional(a=bounded, b=unbounded)"
     )
+
+
+def test_zero_variance_mc_is_a_code_path_check_not_statistical():
+    c = agree_mc("const", -3.5, -3.5 + 1e-14, 0.0, 100)
+    assert c.ok and c.mode == "code path" and c.z is None
+    assert not agree_mc("const", -3.5, -3.4, 0.0, 100).ok  # still must match to round-off
+
+
+def test_broken_standard_errors_fail_agreement():
+    # an IWAE that averages log-weights: a huge error with an overflowed SE is no agreement
+    assert not agree_mc("iwae", -3.53, -53864.0, math.inf, 100).ok
+    assert not agree_mc("iwae", -3.53, -3.6, math.nan, 100).ok
+    assert not agree_mc("iwae", -3.53, -30.0, 50.0, 100).ok  # SE above max(1, |ref|)
+    ok = agree_mc("spike", -3.53, -3.50, 0.02, 100)
+    assert ok.ok and ok.mode == "statistical" and ok.z == pytest.approx(1.5)
+
+
+def test_unbounded_needs_a_statistical_mc_line():
+    w = check_witness({"k": 1.0}, 2e3, 1e3)
+    rate = fit_rate([1.0, 2.0, 3.0, 4.0], [0.5, 1.0, 1.5, 2.0], expected=0.5)
+    code_path = agree_mc("const", 1.0, 1.0, 0.0, 10)
+    assert decide_unbounded(w, rate, [code_path]) == INCONCLUSIVE
+    assert decide_unbounded(w, rate, [code_path, agree_mc("m", 1.0, 1.01, 0.01, 10)]) == UNBOUNDED

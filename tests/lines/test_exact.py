@@ -10,12 +10,10 @@ import scipy.integrate
 import scipy.stats
 import torch
 
-from wellposed.lines import exact
-
-from wellposed.lines import montecarlo
 from wellposed.errors import WellposedInputError
-from wellposed.models.networks import LinearGaussianDecoder, TabularEncoder
+from wellposed.lines import exact, montecarlo
 from wellposed.lines.objectives import elbo, log_likelihood
+from wellposed.models.networks import LinearGaussianDecoder, TabularEncoder
 
 
 def _gh_expectation(

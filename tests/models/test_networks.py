@@ -13,7 +13,6 @@ import torch
 
 from wellposed.models import networks
 from wellposed.models.densities import gaussian_log_prob, gaussian_rows_inplace_
-from wellposed.numerics import LOG_2PI
 from wellposed.models.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
@@ -23,6 +22,7 @@ from wellposed.models.networks import (
     prior_log_prob,
 )
 from wellposed.models.variance import Fixed, Floor, SharedScalar, SoftClip, ValueClamp
+from wellposed.numerics import LOG_2PI
 
 T = torch.float64
 D, d, H = 6, 2, 5

@@ -1,0 +1,85 @@
+import os
+
+import numpy as np
+import pytest
+
+from wellposed.audit import audit_family
+from wellposed.errors import WellposedInputError
+from wellposed.gate import ClaimResult
+from wellposed.render import render_families, render_json, render_markdown, write_reports
+
+R = ClaimResult("S7", "t | x", "src", "refuted", "refuted", True, True, "sum", "f", {"k": 1.5})
+
+
+def test_markdown_escapes_and_header():
+    md = render_markdown([R], seed=3)
+    assert md.startswith("<!-- generated") and "t \\| x" in md and "seed 3" in md
+
+
+def test_atomic_write_leaves_nothing_on_error(tmp_path, monkeypatch):
+    (tmp_path / "claims.md").write_text("old")
+    real = os.replace
+    calls = []
+
+    def boom(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device", str(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(WellposedInputError):
+        write_reports([R], seed=0, report_dir=tmp_path)
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    # the first rename succeeded before the failure: it is rolled back, not left half-done
+    assert (tmp_path / "claims.md").read_text() == "old"
+    assert not (tmp_path / "claims.json").exists()
+
+
+def test_json_twin_has_required_keys():
+    assert '"ok": true' in render_json([R], seed=0)
+
+
+LONG = ClaimResult("S9", "Fix sigma* > 0, let lambda grow: unbounded", "seed thread, comment",
+                   "conditional(identity_decoder=bounded, constant_decoder=unbounded)",
+                   "conditional(identity_decoder=bounded, constant_decoder=unbounded)", True,
+                   True, "slope 0.5 per log lambda; " + "a long sentence " * 20,
+                   "1/2 per unit log lambda; ELBO <= -(1/2) log 2pi", {"k": 1.5})
+
+
+def test_claims_table_is_narrow_and_the_long_cells_sit_in_details():
+    md = render_markdown([R, LONG], seed=0)
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    assert table[0].split("|")[1:-1] == [
+        f" {h.ljust(w)} " for h, w in zip(["id", "claim", "expected", "observed", "lines", "ok"],
+                                          [4, 42, 52, 52, 7, 4])]
+    assert max(map(len, table)) <= 200 and "a long sentence" not in "".join(table)
+    assert "<details><summary>S9: Fix sigma\\* > 0" not in md  # the summary is HTML-escaped
+    block = md[md.index("<details><summary>S9"):]
+    block = block[:block.index("</details>")]
+    for text in ("seed thread, comment", "`1/2 per unit log lambda; ELBO <= -(1/2) log 2pi`",
+                 "a long sentence a long", "conditional(identity\\_decoder=bounded"):
+        assert text in block, text
+
+
+def test_families_report_has_grid_narrow_table_and_details():
+    audits = [audit_family("continuous_bernoulli", np.array([0.0, 0.4])),
+              audit_family("softclip_gaussian", np.array([0.2]))]
+    md = render_families(audits, seed=0)
+    assert "![family verdicts by data case](figures/families-verdicts.png)" in md
+    table = [line for line in md.splitlines() if line.startswith("|")]
+    assert table[0].startswith("| family") and "data case" in table[0] and len(table) == 4
+    assert max(map(len, table)) <= 200
+    assert md.count("<details>") == 2 and "torch implementation behaviour:** " in md
+    assert render_families(audits, seed=0) == md
+
+
+def test_failed_write_leaves_no_figure_directory(tmp_path, monkeypatch):
+    def boom(src, dst):
+        raise OSError(28, "No space left on device", str(dst))
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(WellposedInputError):
+        write_reports([LONG], seed=0, report_dir=tmp_path,
+                      families=[audit_family("softclip_gaussian", np.array([0.2]))])
+    assert list(tmp_path.iterdir()) == []

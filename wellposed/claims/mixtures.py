@@ -1,0 +1,178 @@
+"""The Gaussian-mixture claims (S3, L7): GMM ML is unbounded, with a floor it is bounded.
+
+A component collapsing on one point (:func:`wellposed.constructions.collapsing_gmm`) grows
+the log-likelihood like ``D`` per unit ``log(1/sigma)``; under an eigenvalue floor ``a`` no
+construction or ascent passes ``-(nD/2) log(2 pi a)``.  S3 sets the GMM beside the spike of
+the Gaussian VAE (:mod:`wellposed.claims.spike`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.special
+import scipy.stats
+import torch
+
+from wellposed import constructions
+from wellposed.claims._common import TARGET_M, fmt, seeded_data
+from wellposed.claims._search import ascent
+from wellposed.claims.registry import Context, Outcome, claim
+from wellposed.claims.spike import SPIKE_D, spike_loglik
+from wellposed.evidence import (
+    LineCheck,
+    agree_close,
+    agree_mc,
+    check_bound,
+    check_witness,
+    decide_bounded,
+    decide_unbounded,
+    fit_rate,
+)
+from wellposed.ledger import Claim
+from wellposed.lines import exact
+from wellposed.models.validate import DTYPE
+from wellposed.models.variance import Floor
+from wellposed.numerics import LOG_2PI
+
+_N, _D = 8, 3  # the collapsing mixture's data
+
+
+def _gmm_scipy(x: np.ndarray, g: dict[str, np.ndarray]) -> float:
+    """The mixture log-likelihood by ``scipy.stats`` (the scipy line)."""
+    D = x.shape[1]
+    comps = [
+        np.log(w) + scipy.stats.multivariate_normal.logpdf(x, mean=m, cov=np.exp(lv) * np.eye(D))
+        for w, m, lv in zip(g["weights"], g["means"], g["log_vars"], strict=True)
+    ]
+    return float(scipy.special.logsumexp(np.stack(comps), axis=0).sum())
+
+
+def _gmm_mc(ctx: Context, x: np.ndarray, g: dict[str, np.ndarray], K: int) -> tuple[float, float]:
+    """IWAE over the discrete component (proposal = mixing weights), delta-method SE (torch)."""
+    dev = torch.device("cuda" if ctx.device != "cpu" and torch.cuda.is_available() else "cpu")
+    gen = torch.Generator(device=dev).manual_seed(ctx.seed)
+    w = torch.as_tensor(g["weights"], dtype=DTYPE, device=dev)
+    z = torch.multinomial(w.expand(x.shape[0], -1), K, replacement=True, generator=gen).T  # (K,n)
+    xt = torch.as_tensor(x, dtype=DTYPE, device=dev)
+    means = torch.as_tensor(g["means"], dtype=DTYPE, device=dev)[z]
+    lvs = torch.as_tensor(g["log_vars"], dtype=DTYPE, device=dev)[z]
+    D = x.shape[1]
+    logw = -0.5 * (D * LOG_2PI + D * lvs + ((xt - means) ** 2).sum(-1) * torch.exp(-lvs))
+    lse = torch.logsumexp(logw, 0) - math.log(K)
+    lse2 = torch.logsumexp(2 * logw, 0) - math.log(K)
+    rel = torch.expm1(lse2 - 2 * lse).clamp(min=0) / (K - 1)
+    return float(lse.sum()), math.sqrt(float(rel.sum()))
+
+
+def _gmm_unbounded(ctx: Context, rate: float) -> tuple[str, dict[str, object], list[LineCheck]]:
+    """Unconstrained: the collapsing component's log-likelihood, fitted against ``rate`` per
+    unit ``log(1/sigma)``."""
+    n, D = _N, _D
+    x = seeded_data(ctx, 71, n, D)
+    ks = np.arange(4.0, 44.0, 4.0)
+    vals = [float(exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, k)).sum()) for k in ks]
+    fitted = fit_rate(
+        ks / 2.0, vals, expected=rate, x_name="log(1/sigma)", symbols={"n": n, "D": D}
+    )
+    k_w = 1.2 * 2.0 * TARGET_M / D + 20.0
+    wv = float(exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, k_w)).sum())
+    wit = check_witness({"log_sigma2": -k_w, "n": n, "D": D}, wv, TARGET_M)
+    g8 = constructions.collapsing_gmm(x, 8.0)
+    ex = float(exact.gmm_log_lik(x, **g8).sum())
+    mcv, se = _gmm_mc(ctx, x, g8, 20000)
+    others = exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, 40.0))[1:]
+    lines = [
+        agree_close("GMM log-lik k=8 (scipy.stats)", ex, _gmm_scipy(x, g8), line="scipy"),
+        agree_mc("GMM log-lik k=8", ex, mcv, se, 20000),
+    ]
+    ev = {"witness": wit, "rate": fitted, "other_points_min_log_density_k40": float(others.min())}
+    return decide_unbounded(wit, fitted, lines), ev, lines
+
+
+def _gmm_floor(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck]]:
+    """Floor ``a``: constructions and Adam ascents stay below ``-(nD/2) log(2 pi a)``."""
+    n, D, a = 8, 3, 1e-2
+    x = seeded_data(ctx, 72, n, D)
+    # derived independently of the ledger (exact.floor_bound): nothing else here would catch
+    # an edited, looser bound_expr (the gate compares the two to 1e-9)
+    B = exact.floor_bound(n, D, a)
+    cons = [
+        float(exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, k, floor=a)).sum())
+        for k in (2.0, 10.0, 100.0, 1e4)
+    ]
+    rng = ctx.rng(73)
+    xt = torch.as_tensor(x, dtype=DTYPE)
+    path, asc_final = [], []  # every ascent step's value, and the exact value at the end
+    for _ in range(4):
+        C = 3
+        means = torch.tensor(x[rng.choice(n, C, replace=False)], dtype=DTYPE, requires_grad=True)
+        raw = torch.tensor(rng.normal(size=C), dtype=DTYPE, requires_grad=True)
+        logits = torch.zeros(C, dtype=DTYPE, requires_grad=True)
+
+        def params(means=means, raw=raw, logits=logits) -> dict[str, torch.Tensor]:
+            lv = Floor(a)(raw)  # the library's floor: log(a + softplus(raw))
+            return {"weights": torch.softmax(logits, 0), "means": means, "log_vars": lv}
+
+        def obj(params=params) -> torch.Tensor:
+            p = params()
+            sq = ((xt[:, None, :] - p["means"][None]) ** 2).sum(-1)
+            comp = torch.log(p["weights"]) - 0.5 * (
+                D * LOG_2PI + D * p["log_vars"] + sq * torch.exp(-p["log_vars"])
+            )
+            return torch.logsumexp(comp, 1).sum()
+
+        asc = ascent([means, raw, logits], obj, steps=150, lr=0.1)
+        p = {k: v.detach().numpy() for k, v in params().items()}
+        asc_final.append(float(exact.gmm_log_lik(x, **p).sum()))
+        path.extend(asc.tolist())
+    bound = check_bound(
+        B,
+        {"constructions": cons, "ascent": path, "ascent_final_exact": asc_final},
+        symbols={"n": n, "D": D, "xi": a},
+    )
+    return decide_bounded(bound), {"bound": bound}, []
+
+
+@claim("L7")
+def gaussian_mixtures(ctx: Context, entry: Claim) -> Outcome:
+    """L7: the unconstrained GMM diverges like ``D`` per unit ``log(1/sigma)``; floored, bounded."""
+    v1, e1, l1 = _gmm_unbounded(ctx, entry.rate_at(D=_D))
+    v2, e2, l2 = _gmm_floor(ctx)
+    ev = {
+        "unconstrained": e1,
+        "floor": e2,
+        "witness": e1["witness"],
+        "rate": e1["rate"],
+        "bound": e2["bound"],
+        "search": {"sources": list(e2["bound"].max_by_source)},
+    }
+    return Outcome(
+        {"unconstrained": v1, "floor": v2},
+        ev,
+        l1 + l2,
+        f"slope {fmt(e1['rate'].slope, 6)} per log(1/sigma) (D = 3); floored max "
+        f"{fmt(e2['bound'].max_value)} <= {fmt(e2['bound'].bound)}",
+    )
+
+
+@claim("S3")
+def vae_like_gmm(ctx: Context, entry: Claim) -> Outcome:
+    """S3: GMM ML and Gaussian-VAE ML are ill-posed alike (collapsing component, spike)."""
+    # S3 has no rate_expr (its two rates differ): the GMM's is L7's ``D`` per unit
+    # log(1/sigma), the spike's S1's ``D/2`` per unit k
+    v_gmm, e_gmm, l_gmm = _gmm_unbounded(ctx, float(_D))
+    ll = spike_loglik(ctx, SPIKE_D / 2)
+    return Outcome(
+        {"gmm": v_gmm, "gaussian_vae": ll["verdict"]},
+        {
+            "gmm": e_gmm,
+            "gaussian_vae": {"rate": ll["rate"], "witness": ll["witness"]},
+            "witness": [e_gmm["witness"], ll["witness"]],
+            "rate": [e_gmm["rate"], ll["rate"]],
+        },
+        l_gmm + ll["lines"],
+        f"GMM slope {fmt(e_gmm['rate'].slope, 6)} per log(1/sigma) (D = 3); VAE spike slope "
+        f"{fmt(ll['rate'].slope, 6)} per k (D/2 = {SPIKE_D / 2:g})",
+    )

@@ -1,0 +1,349 @@
+"""Draw the reports' figures (PNG, matplotlib Agg) from rounded evidence, byte for byte.
+
+A figure is a :class:`FigureSpec`: a file stem, an alt text and its *data*, a JSON-able dict
+built only from evidence already rounded by :func:`wellposed.evidence.records.jsonable`
+(every number derived from it is rounded again).  :func:`render_png` draws the PNG from that
+data alone, with a fixed size, dpi, font and style and no metadata (no version, no date), so
+the same data gives the same bytes; :func:`figure_json` writes the data next to the PNG, and
+the staleness check (:mod:`wellposed.staleness`) compares the data rather than the pixels.
+
+Figures:
+
+* ``claim-<ID>``: one panel per evidence record of the claim: a growth-rate fit (the
+  objective along its sequence with the derived-rate line: slope = the ledger's rate through
+  the data's mean point), a bound check (the best value found by each search source against
+  the bound ``B``) and a tightness sequence (the gaps to the supremum); S8's counterexample
+  table adds the ELBO against sigma with the answer's sigma* and the true maximiser s*;
+* ``families-verdicts``: the family audits as one grid, one row per family, one cell per
+  data case, coloured by the mathematical verdict.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+
+from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
+from wellposed.evidence.records import ERROR_FLOOR, jsonable
+from wellposed.gate import ClaimResult
+from wellposed.lines.exact import thread_elbo
+
+if TYPE_CHECKING:
+    from wellposed.audit.family import FamilyAudit
+
+__all__ = ["DPI", "FAMILY_FIGURE", "FigureSpec", "claim_figures", "family_figures",
+           "figure_json", "render_png"]
+
+#: pixels per inch of every PNG (with the fixed sizes below: the PNG's pixel size)
+DPI = 100
+#: file stem of the family-verdict grid
+FAMILY_FIGURE = "families-verdicts"
+_PANEL = (4.6, 3.6)  # inches per panel of a claim figure
+_WIDE = {"elbo_sigma": 7.0}  # panels with a legend beside them
+_STYLE = {
+    "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs everywhere
+    "font.size": 9.0,
+    "axes.titlesize": 9.5,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "svg.hashsalt": "wellposed",
+    "path.simplify": False,
+}
+_KINDS = ("rate", "bound", "tightness")
+_PANEL_TITLES = {"rate": "growth along the sequence", "bound": "best value found vs bound B",
+                 "tightness": "gap to the supremum", "elbo_sigma": "ELBO vs sigma (x = 0)"}
+_VERDICT_COLOURS = {UNBOUNDED: "#e8837c", "partly": "#f3c27a", BOUNDED: "#8cc98c",
+                    INCONCLUSIVE: "#c8c8c8"}
+_VERDICT_NAMES = {UNBOUNDED: "unbounded", "partly": "unbounded at some observations",
+                  BOUNDED: "bounded", INCONCLUSIVE: "inconclusive"}
+_S8_COLUMNS = ("lambda", "answer_sigma_star", "correct_s_star")
+_S8_SIGMAS = tuple(float(s) for s in np.geomspace(0.02, 3.0, 121))
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure: ``name`` (file stem under ``reports/figures/``), ``title`` (alt text),
+    ``claim`` (its claim id, or None) and ``data`` (rounded JSON; all that is drawn)."""
+
+    name: str
+    title: str
+    claim: str | None
+    data: dict[str, Any]
+
+
+def _num(v: object) -> float:
+    """A JSON number, or the strings ``"inf"`` / ``"-inf"`` / ``"nan"`` as floats."""
+    return float(v) if isinstance(v, int | float | str) else math.nan
+
+
+def _records(value: object, path: tuple[str, ...], seen: list[dict[str, Any]]
+             ) -> list[tuple[str, dict[str, Any]]]:
+    """Every rate / bound / tightness record under ``value`` as ``(label, rounded dict)``,
+    each once (conditional claims list a case's records again under the kind's key)."""
+    kind = getattr(value, "kind", None)
+    if kind in _KINDS:
+        rec = jsonable(value)
+        if rec in seen:
+            return []
+        seen.append(rec)
+        label = " / ".join(p for p in path if p not in _KINDS and not p.isdigit())
+        return [(label, rec)]
+    if isinstance(value, Mapping):
+        return [r for k, v in value.items() for r in _records(v, (*path, str(k)), seen)]
+    if isinstance(value, list | tuple):
+        return [r for i, v in enumerate(value) for r in _records(v, (*path, str(i)), seen)]
+    return []
+
+
+def _rate_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
+    """The fitted points and the derived-rate line through their mean point (a ``log x``
+    second regressor, as in the ELBO's encoder cost, is kept with its expected or fitted
+    coefficient)."""
+    pts = [(_num(x), _num(y)) for x, y in zip(rec["x"], rec["values"])]
+    pts = [(x, y) for x, y in pts if math.isfinite(x) and math.isfinite(y)]
+    log_term = rec.get("extra_name") == f"log {rec['x_name']}" and rec.get("extra_coef") is not None
+    coef = 0.0
+    if log_term:
+        coef = _num(rec["extra_expected"] if rec.get("extra_expected") is not None
+                    else rec["extra_coef"])
+        log_term = all(x > 0 for x, _ in pts) and math.isfinite(coef)
+    line_x: list[float] = []
+    line_y: list[float] = []
+    expected = _num(rec["expected"])
+    if pts and math.isfinite(expected):
+        xs = np.array([x for x, _ in pts])
+        ys = np.array([y for _, y in pts])
+        grid = np.linspace(xs.min(), xs.max(), 41 if log_term else 2)
+
+        def shape(x: np.ndarray) -> np.ndarray:
+            return expected * x + (coef * np.log(x) if log_term else 0.0)
+
+        c = float(np.mean(ys - shape(xs)))
+        line_x, line_y = grid.tolist(), (shape(grid) + c).tolist()
+    return jsonable({"panel": "rate", "label": label, "x_name": rec["x_name"],
+                     "x": [p[0] for p in pts], "values": [p[1] for p in pts],
+                     "slope": rec["slope"], "expected": rec["expected"],
+                     "log_term": coef if log_term else None,
+                     "derived_x": line_x, "derived_y": line_y})
+
+
+def _bound_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
+    return {"panel": "bound", "label": label, "bound": rec["bound"],
+            "sources": list(rec["max_by_source"]),
+            "best": list(rec["max_by_source"].values())}
+
+
+def _tightness_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
+    return {"panel": "tightness", "label": label, "x_name": rec["x_name"], "x": rec["x"],
+            "gaps": rec["gaps"], "sup": rec["sup"]}
+
+
+def _elbo_sigma_panel(table: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ELBO of the thread's example (identity decoder, x = 0, q = N(0, s^2)) against s
+    for every lambda of the S8 table, with the answer's sigma* and the true s* marked."""
+    curves = []
+    for row in table:
+        lam = _num(row["lambda"])
+        if not (math.isfinite(lam) and lam > 0):
+            continue
+        marks = {}
+        for key in ("answer_sigma_star", "correct_s_star"):
+            s = _num(row[key])
+            marks[key] = [s, thread_elbo(lam, s)] if math.isfinite(s) and s > 0 else None
+        curves.append({"lambda": lam, "elbo": [thread_elbo(lam, s) for s in _S8_SIGMAS],
+                       **marks})
+    return jsonable({"panel": "elbo_sigma", "label": "", "sigma": list(_S8_SIGMAS),
+                     "curves": curves})
+
+
+def _claim_panels(result: ClaimResult) -> list[dict[str, Any]]:
+    build = {"rate": _rate_panel, "bound": _bound_panel, "tightness": _tightness_panel}
+    panels = [build[rec["kind"]](label, rec)
+              for label, rec in _records(result.evidence, (), [])]
+    cx = result.evidence.get("counterexample")
+    table = getattr(cx, "values", {}).get("table") if cx is not None else None
+    if table and all(c in table[0] for c in _S8_COLUMNS):
+        panels.append(_elbo_sigma_panel(jsonable(table)))
+    return panels
+
+
+def claim_figures(results: Sequence[ClaimResult]) -> list[FigureSpec]:
+    """One figure per claim with a rate, bound or tightness record or an S8-style table."""
+    specs = []
+    for r in results:
+        panels = _claim_panels(r)
+        if panels:
+            what = ", ".join(dict.fromkeys(_PANEL_TITLES[p["panel"]] for p in panels))
+            specs.append(FigureSpec(f"claim-{r.id}", f"{r.id}: {what}", r.id,
+                                    {"claim": r.id, "title": r.title, "panels": panels}))
+    return specs
+
+
+def _grid_case(a: FamilyAudit) -> dict[str, Any]:
+    counts = a.counts()
+    verdict = a.verdict
+    if counts[UNBOUNDED] and counts[BOUNDED]:
+        verdict = "partly"
+    return {"data": a.data_condition, "verdict": verdict, "unbounded_at": counts[UNBOUNDED],
+            "observations": len(a.observations)}
+
+
+def family_figures(audits: Sequence[FamilyAudit]) -> list[FigureSpec]:
+    """The verdict grid: families (rows, in audit order) by data case (cells)."""
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for a in audits:
+        rows.setdefault(a.family, []).append(_grid_case(a))
+    data = {"rows": [{"family": f, "cases": cases} for f, cases in rows.items()]}
+    return [FigureSpec(FAMILY_FIGURE, "family verdicts by data case", None, jsonable(data))]
+
+
+def figure_json(spec: FigureSpec) -> str:
+    """The plotted data of ``spec`` (what the staleness check compares)."""
+    doc = {"name": spec.name, "title": spec.title, "claim": spec.claim, "data": spec.data}
+    return json.dumps(doc, indent=1, allow_nan=False) + "\n"
+
+
+# ----------------------------------------------------------------------------------------
+# drawing (from the data only)
+# ----------------------------------------------------------------------------------------
+
+
+def _finite(xs: Sequence[object], ys: Sequence[object]) -> tuple[list[float], list[float]]:
+    pairs = [(_num(x), _num(y)) for x, y in zip(xs, ys)]
+    pairs = [(x, y) for x, y in pairs if math.isfinite(x) and math.isfinite(y)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _draw_rate(ax: Any, p: Mapping[str, Any]) -> None:
+    ax.plot(p["derived_x"], p["derived_y"], "-", color="#1f77b4", lw=1.4,
+            label=f"derived rate {p['expected']:.6g} per unit {p['x_name']}"
+            + (f"\n  (with {p['log_term']:.3g} log {p['x_name']})" if p["log_term"] else ""))
+    ax.plot(p["x"], p["values"], "o", color="#d62728", ms=5,
+            label=f"computed (fitted slope {p['slope']:.6g})")
+    ax.set_xlabel(p["x_name"])
+    ax.set_ylabel("objective")
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
+
+
+def _draw_bound(ax: Any, p: Mapping[str, Any]) -> None:
+    ys = list(range(len(p["sources"])))[::-1]
+    xs, ys_f = _finite(p["best"], ys)
+    ax.plot(xs, ys_f, "o", color="#2ca02c", ms=6, label="best value found")
+    for x, y in zip(xs, ys_f):
+        ax.annotate(f"{x:.6g}", (x, y), textcoords="offset points", xytext=(0, 6),
+                    ha="center", fontsize=7.5)
+    b = _num(p["bound"])
+    if math.isfinite(b):
+        ax.axvline(b, color="#d62728", ls="--", lw=1.3, label=f"bound B = {b:.6g}")
+    ax.set_yticks(ys, p["sources"])
+    ax.set_ylim(-0.7, len(ys) - 0.3)
+    ax.set_xlabel("objective")
+    ax.legend(loc="best", fontsize=8, frameon=False)
+
+
+def _draw_tightness(ax: Any, p: Mapping[str, Any]) -> None:
+    xs, gaps = _finite(p["x"], p["gaps"])
+    ax.semilogy(xs, [max(g, ERROR_FLOOR) for g in gaps], "s-", color="#9467bd", ms=5,
+                label=f"sup - value (sup = {_num(p['sup']):.6g})")
+    ax.axhline(ERROR_FLOOR, color="grey", ls=":", lw=1,
+               label=f"rounding floor {ERROR_FLOOR:g}")
+    if xs and min(xs) > 0 and max(xs) > 50 * min(xs):
+        ax.set_xscale("log")
+    ax.set_xlabel(p["x_name"])
+    ax.set_ylabel("gap to the supremum")
+    ax.legend(loc="best", fontsize=8, frameon=False)
+
+
+def _draw_elbo_sigma(ax: Any, p: Mapping[str, Any]) -> None:
+    cmap = matplotlib.colormaps["viridis"]
+    n = len(p["curves"])
+    for i, c in enumerate(p["curves"]):
+        colour = cmap(i / max(n - 1, 1) * 0.9)
+        ax.plot(p["sigma"], [_num(v) for v in c["elbo"]], color=colour, lw=1.2,
+                label=f"lambda = {c['lambda']:.6g}")
+        if c["correct_s_star"]:
+            ax.plot(*c["correct_s_star"], "o", color=colour, ms=6, mec="black", mew=0.6)
+        if c["answer_sigma_star"]:
+            ax.plot(*c["answer_sigma_star"], "x", color="black", ms=6, mew=1.4)
+    ax.plot([], [], "o", color="white", mec="black", label="true s* = (lambda+1)^(-1/2)")
+    ax.plot([], [], "x", color="black", mew=1.4, label="answer's sigma* = (2 lambda')^(-1/2)")
+    ax.set_xscale("log")
+    tops = [_num(c["correct_s_star"][1]) for c in p["curves"] if c["correct_s_star"]]
+    if tops:
+        ax.set_ylim(min(tops) - 1.0, max(tops) + 0.15)
+    ax.set_xlabel("sigma (encoder standard deviation s)")
+    ax.set_ylabel("ELBO")
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
+
+
+_DRAW = {"rate": _draw_rate, "bound": _draw_bound, "tightness": _draw_tightness,
+         "elbo_sigma": _draw_elbo_sigma}
+
+
+def _draw_claim(fig: Figure, data: Mapping[str, Any]) -> None:
+    panels = data["panels"]
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, p in zip(axes, panels):
+        _DRAW[p["panel"]](ax, p)
+        title = _PANEL_TITLES[p["panel"]]
+        ax.set_title(f"{title} ({p['label']})" if p["label"] else title)
+    fig.suptitle(f"{data['claim']}: {data['title']}", fontsize=10.5)
+
+
+def _draw_families(fig: Figure, data: Mapping[str, Any]) -> None:
+    rows = data["rows"]
+    ncols = max(len(r["cases"]) for r in rows)
+    ax = fig.add_subplot()
+    for i, row in enumerate(rows):
+        for j, case in enumerate(row["cases"]):
+            ax.add_patch(Rectangle((j + 0.02, i + 0.06), 0.96, 0.88, lw=0,
+                                   facecolor=_VERDICT_COLOURS[case["verdict"]]))
+            text = case["data"] if len(case["data"]) <= 40 else case["data"][:39] + "..."
+            text += ": " + (f"unbounded at {case['unbounded_at']} of {case['observations']}"
+                            if case["verdict"] == "partly" else case["verdict"])
+            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7.5)
+    ax.set_xlim(0, ncols)
+    ax.set_ylim(len(rows), 0)
+    ax.set_yticks([i + 0.5 for i in range(len(rows))], [r["family"] for r in rows])
+    ax.set_xticks([j + 0.5 for j in range(ncols)], [f"data case {j + 1}" for j in range(ncols)])
+    ax.tick_params(length=0)
+    ax.grid(False)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.legend(handles=[Patch(facecolor=c, label=_VERDICT_NAMES[v])
+                       for v, c in _VERDICT_COLOURS.items()],
+              loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=8, frameon=False)
+    fig.suptitle("Output families: is sup log p(x | params) finite? (mathematical verdict)",
+                 fontsize=10.5)
+
+
+def _size(spec: FigureSpec) -> tuple[float, float]:
+    if spec.claim is None:
+        return (8.5, 1.2 + 0.26 * len(spec.data["rows"]))
+    return (sum(_WIDE.get(p["panel"], _PANEL[0]) for p in spec.data["panels"]), _PANEL[1])
+
+
+def render_png(spec: FigureSpec) -> bytes:
+    """The PNG of ``spec``: fixed size, :data:`DPI`, style and font, no metadata."""
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()  # a user's matplotlibrc or style must not change the bytes
+        matplotlib.rcParams.update(_STYLE)
+        fig = Figure(figsize=_size(spec), dpi=DPI, layout="constrained")
+        FigureCanvasAgg(fig)
+        if spec.claim is None:
+            _draw_families(fig, spec.data)
+        else:
+            _draw_claim(fig, spec.data)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+    return buf.getvalue()
