@@ -6,8 +6,9 @@ commands that need no model answer without importing torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wellposed._lazy import lazy_attributes
 
 __version__ = "0.2.0"
 
@@ -70,15 +71,4 @@ if TYPE_CHECKING:
     )
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first access."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wellposed' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes("wellposed", _LAZY)

@@ -151,7 +151,8 @@ def _json_document(command: str, inputs: dict[str, Any], body: dict[str, Any]) -
 
     head = {"schema_version": JSON_SCHEMA_VERSION, "command": command,
             "inputs": jsonable(inputs)}
-    return json.dumps({**head, **body}, indent=2, allow_nan=False) + "\n"
+    rest = {k: v for k, v in body.items() if k not in head}  # the CLI's inputs win
+    return json.dumps({**head, **rest}, indent=2, allow_nan=False) + "\n"
 
 
 # ----------------------------------------------------------------------------------------
@@ -187,7 +188,14 @@ def _check(args: argparse.Namespace) -> int:
                          jobs=args.jobs)
     families = None
     if report_dir is not None and not args.ids:  # a full run also refreshes families.md
-        families = report_family_audits(args.seed)
+        import torch  # the audits' searches are tiny tensors: one thread beats two
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            families = report_family_audits(args.seed)
+        finally:
+            torch.set_num_threads(threads)
     created = [] if report_dir is None else _make_dir(Path(report_dir), "--report-dir")
     try:
         written = write_reports(results, seed=args.seed, report_dir=report_dir,

@@ -12,7 +12,8 @@ this module only builds parameters.
   = -k sigmoid(2 k t_1)``: variance ``e^-k`` on the half-space ``t_1 > 0``, 1 on the other.
 * :func:`staircase` -- L2 / L3 / L4: a 1-D latent cut into ``n`` intervals of prior mass
   ``1/n`` (boundaries ``Phi^-1(j/n)``) by ``n - 1`` tanh steps of steepness ``a``; the mean
-  is ``x_j`` on interval ``j`` (Bernoulli: logits ``k (2 x_j - 1)``).
+  is ``x_j`` on interval ``j`` (Bernoulli: logits ``k (2 x_j - 1)``); ``centres`` /
+  ``masses`` give other levels and prior masses (L2: the floored NPMLE's atoms and weights).
 * :func:`constant_coordinate` -- L6: constant mean, variance ``e^-k`` on a constant coordinate.
 * :func:`rank_deficient_ppca` -- L5: pPCA on data in an ``r <= d`` dimensional affine
   subspace with noise variance ``e^-k``.
@@ -189,6 +190,8 @@ def staircase(
     *,
     variance: VariancePolicy | None = None,
     family: str = "gaussian",
+    centres: object | None = None,
+    masses: object | None = None,
 ) -> Construction:
     """The memorizing staircase: ``mu(t) = x_j`` on the ``j``-th equal-prior-mass interval.
 
@@ -199,11 +202,20 @@ def staircase(
     ``k (2 mu(t) - 1)`` (L3; data must be binary).  The encoder puts ``q(t|x_j)`` at the
     centre of interval ``j`` with standard deviation ``delta_j / (2 sqrt(k + 1))``, so the
     mass it leaks into other intervals falls like ``e^{-2k}``.
+
+    ``centres`` (``(m, D)``, Gaussian only) with ``masses`` (``m`` positive numbers, default
+    equal) put the levels at ``centres`` on intervals of those prior masses instead (L2: the
+    atoms and weights of the floored NPMLE); ``q(t|x_j)`` then sits on the interval of the
+    level nearest ``x_j``.
     """
     if family not in ("gaussian", "bernoulli"):
         raise WellposedInputError(f"family must be 'gaussian' or 'bernoulli', got {family!r}")
     x = _data(data, binary=family == "bernoulli")
     k = _check_k(k)
+    if centres is not None and family == "bernoulli":
+        raise WellposedInputError("centres / masses are for the Gaussian staircase only")
+    if centres is not None:
+        return _weighted_staircase(x, k, variance, _data(centres), masses)
     n, D = x.shape
     H = max(n - 1, 1)
     cuts = _boundaries(n)
@@ -233,6 +245,37 @@ def staircase(
             "policy": policy_name, "family": family}
     enc = _encoder(centres[:, None], stds[:, None])
     return Construction(f"staircase/{family}/{policy_name}", k, x, dec, enc, witness, spec,
+                        kind="staircase")
+
+
+def _weighted_staircase(x: np.ndarray, k: float, variance: VariancePolicy | None,
+                        levels: np.ndarray, masses: object | None) -> Construction:
+    """:func:`staircase` with levels ``levels`` on intervals of prior masses ``masses``."""
+    m, D = levels.shape
+    w = np.full(m, 1.0 / m) if masses is None else np.asarray(masses, dtype=np.float64)
+    if levels.shape[1] != x.shape[1] or w.shape != (m,) or not np.all(w > 0):
+        raise WellposedInputError("centres must be (m, D) like the data, masses m numbers > 0")
+    cum = np.cumsum(w / w.sum())
+    cuts = scipy.stats.norm.ppf(cum[:-1])
+    edges = np.concatenate([[-np.inf], cuts, [np.inf]])
+    mids = scipy.stats.norm.ppf(cum - 0.5 * w / w.sum())
+    half = np.minimum(mids - edges[:-1], edges[1:] - mids) if m > 1 else np.array([1.0])
+    a = (k + 20.0) / float(np.min(half))
+    H = max(m - 1, 1)
+    steps = np.zeros((D, H))
+    steps[:, : m - 1] = (np.diff(levels, axis=0) / 2.0).T
+    policy = variance if variance is not None else SharedScalar(-k)
+    dec = GaussianMLPDecoder(1, H, D, policy)
+    dec.set_weights(W3=np.full((H, 1), a if m > 1 else 0.0),
+                    b3=np.concatenate([-a * cuts, np.zeros(H - len(cuts))]), W4=steps,
+                    b4=levels[0] + steps.sum(axis=1), W5=np.zeros((D, H)), b5=np.full(D, -k))
+    assign = np.argmin(np.sum((x[:, None, :] - levels[None]) ** 2, axis=-1), axis=1)
+    stds = np.minimum(half, 1.0)[assign] / (2.0 * math.sqrt(k + 1.0))
+    witness = {"k": k, "steepness": a, "min_q_std": float(stds.min()), "intervals": float(m)}
+    spec = {"cuts": cuts, "steepness": a, "q_mean": mids[assign], "q_std": stds,
+            "policy": policy.name, "family": "gaussian", "levels": levels, "assign": assign}
+    return Construction(f"staircase/weighted/{policy.name}", k, x, dec,
+                        _encoder(mids[assign][:, None], stds[:, None]), witness, spec,
                         kind="staircase")
 
 

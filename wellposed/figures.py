@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
+import matplotlib.image
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -339,11 +340,15 @@ def render_png(spec: FigureSpec) -> bytes:
         matplotlib.rcdefaults()  # a user's matplotlibrc or style must not change the bytes
         matplotlib.rcParams.update(_STYLE)
         fig = Figure(figsize=_size(spec), dpi=DPI, layout="constrained")
-        FigureCanvasAgg(fig)
+        canvas = FigureCanvasAgg(fig)
         if spec.claim is None:
             _draw_families(fig, spec.data)
         else:
             _draw_claim(fig, spec.data)
+        # one draw (it runs the constrained layout), then the PNG of its pixels: what
+        # ``savefig`` writes, without its extra layout-only pass over every artist
+        canvas.draw()
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
+        matplotlib.image.imsave(buf, canvas.buffer_rgba(), format="png", origin="upper",
+                                dpi=DPI, metadata={"Software": None})
     return buf.getvalue()

@@ -181,8 +181,11 @@ def render_markdown(results: Sequence[ClaimResult], *, seed: int) -> str:
 
 
 def render_json(results: Sequence[ClaimResult], *, seed: int) -> str:
-    """``{seed, versions, claims: [{id, title, expected, observed, ok, evidence, ...}]}``."""
-    doc = {"seed": seed, "versions": versions(), "claims": [r.to_dict() for r in results]}
+    """``{schema_version, command, inputs, seed, versions, claims: [{id, title, expected,
+    observed, ok, evidence, ...}]}``: the same convention as every JSON of the CLI."""
+    doc = {"schema_version": 1, "command": "check",
+           "inputs": {"ids": [r.id for r in results], "seed": seed},
+           "seed": seed, "versions": versions(), "claims": [r.to_dict() for r in results]}
     return json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n"
 
 

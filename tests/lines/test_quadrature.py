@@ -97,3 +97,35 @@ def test_quadrature_refuses_scales_that_underflow() -> None:
     dec.set_weights(W5=np.zeros((2, 4)), b5=np.full(2, -2e4))
     with pytest.raises(WellposedInputError, match="use method='exact' or 'mc'"):
         log_likelihood(dec, np.zeros((1, 2)), method="quadrature")
+
+
+def test_gauss_kronrod_rule_is_qk21() -> None:
+    """The 21-point Kronrod rule integrates polynomials of degree <= 31 exactly on [-1, 1]
+    and its Gauss part is the 10-point Gauss-Legendre rule."""
+    for deg in range(32):
+        want = (1.0 - (-1.0) ** (deg + 1)) / (deg + 1)
+        assert abs(float(quadrature._W_K @ quadrature._NODES**deg) - want) < 1e-14
+    gx, gw = np.polynomial.legendre.leggauss(10)
+    on = quadrature._W_G > 0
+    np.testing.assert_allclose(quadrature._NODES[on], gx, atol=1e-15)
+    np.testing.assert_allclose(quadrature._W_G[on], gw, atol=1e-15)
+
+
+def test_adaptive_integration_per_item_resolves_a_narrow_bump_and_a_steep_step() -> None:
+    """Several integrands in one call, each with its own breakpoints, to ~1e-13."""
+    width = 1e-3
+
+    def func(t: np.ndarray, item: np.ndarray) -> np.ndarray:
+        bump = np.exp(-0.5 * ((t - 0.3) / width) ** 2)
+        step = 0.5 * (1.0 + np.tanh(200.0 * (t - 1.0))) * np.exp(-0.5 * t * t)
+        return np.where(item == 0, bump, step)
+
+    val, err = quadrature._integrate(func, [[0.29, 0.3, 0.31], [0.9, 1.0, 1.1]],
+                                     np.array([width * 2.5, 0.2]))
+    assert val[0] == pytest.approx(width * np.sqrt(2.0 * np.pi), rel=1e-12)
+    from scipy.integrate import quad
+
+    ref = quad(lambda t: func(np.array([t]), np.array([1]))[0], -40.0, 40.0,
+               points=[0.9, 1.0, 1.1], epsabs=1e-14, epsrel=1e-13, limit=500)[0]
+    assert val[1] == pytest.approx(ref, rel=1e-11)
+    assert np.all((err >= 0) & (err < 1e-10))

@@ -13,8 +13,9 @@ the built-in families (:mod:`wellposed.audit.analytic`, no torch) without import
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from wellposed._lazy import lazy_attributes
 
 __all__ = [
     "AuditInputError",
@@ -68,15 +69,4 @@ if TYPE_CHECKING:
     from wellposed.audit.search import torch_univariate_families
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first access."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wellposed.audit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LAZY])
+__getattr__, __dir__ = lazy_attributes("wellposed.audit", _LAZY)

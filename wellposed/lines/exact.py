@@ -373,8 +373,15 @@ def _staircase_residuals(
 def _staircase_point_log_lik(
     x: np.ndarray, spec: dict, log_var: float | None, u: np.ndarray, k: float, rows: np.ndarray
 ) -> np.ndarray:
-    """``log p(x_j | u)`` for ``j`` in ``rows`` and every node, shape ``(len(rows), G)``."""
-    r = _staircase_residuals(x, spec["cuts"], spec["steepness"], u, rows)
+    """``log p(x_j | u)`` for ``j`` in ``rows`` and every node, shape ``(len(rows), G)``;
+    with ``spec["levels"]`` (weighted staircase) ``r_j = (x_j - L_a) + (L_a - mu(u))``,
+    ``a = spec["assign"][j]``."""
+    if "levels" in spec:
+        lev, at = spec["levels"], spec["assign"][rows]
+        r = _staircase_residuals(lev, spec["cuts"], spec["steepness"], u, at)
+        r = r + (x[rows] - lev[at])[:, None, :]
+    else:
+        r = _staircase_residuals(x, spec["cuts"], spec["steepness"], u, rows)
     if spec["family"] == "bernoulli":
         sign = 2.0 * x[rows][:, None, :] - 1.0
         return -np.sum(np.logaddexp(0.0, -k * (1.0 - 2.0 * sign * r)), axis=-1)
