@@ -26,6 +26,7 @@ def test_text_ignores_padding_and_noise_but_not_words_or_numbers():
     assert not text_match(old, old.replace("unbounded", "bounded"))
     assert not text_match(old, old.replace("0.5774", "0.61"))
     assert not text_match(old, old + "| S2 | bounded | 1 |\n")
+    assert not text_match("sup log p <= -inf\n", "sup log p <= inf\n")  # a sign is a word
 
 
 def test_main_restores_committed_bytes_and_names_stale_reports(tmp_path, capsys):

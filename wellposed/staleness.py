@@ -59,7 +59,9 @@ def text_match(old: str, new: str) -> bool:
     Table padding follows the width of the printed numbers, so runs of spaces are folded."""
     def split(s: str) -> tuple[str, list[float]]:
         nums = [float(m) for m in _NUMBER.findall(s)]
-        return re.sub(r"[ \t]+", " ", _NUMBER.sub("#", s)).replace("-", ""), nums
+        # fold padding and table rules (their widths follow the numbers), keep every sign
+        text = re.sub(r"-{3,}", "---", _NUMBER.sub("#", s))
+        return re.sub(r"[ \t]+", " ", text), nums
 
     (t_old, n_old), (t_new, n_new) = split(old), split(new)
     return t_old == t_new and len(n_old) == len(n_new) and all(
