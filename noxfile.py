@@ -6,7 +6,8 @@
 
 Default sessions (``nox`` with no arguments): ``tests`` and ``properties``.
 Optional sessions (``nox -s NAME``): ``nightly``, ``lint``, ``benchmark``, ``seeds``, ``mutants``,
-``tests_pythons`` (the test suite on every supported Python found on this machine).
+``tests_pythons`` (the test suite on every supported Python found on this machine),
+``training`` (CI-sized training runs, reports/training.md and the T-claims).
 
 torch: every session installs torch before the package.  On a machine without
 CUDA (no ``nvidia-smi`` on PATH) the CPU build ``torch==2.13.0+cpu`` is used;
@@ -119,6 +120,23 @@ def lint(session: nox.Session) -> None:
     _install(session, extras="test")
     session.install(f"mypy=={MYPY_VERSION}")
     session.run("mypy", *session.posargs)
+
+
+@nox.session(default=False)
+def training(session: nox.Session) -> None:
+    """CI-sized training (``wellposed train --preset ci``): reports/training.md and its figures,
+    then the T-claims gated on the same runs (``wellposed check --group training``).
+
+    Training is float32 optimisation, so the report is rounded coarsely and regenerated
+    here without a staleness check; what this session gates is the T-claims' verdicts.
+    Extra arguments go to ``wellposed train`` (e.g. ``-- --preset long``).
+    """
+    _install(session, extras="test,train")
+    runs = Path(session.create_tmp()) / "training-runs.json"
+    session.run("wellposed", "train", "--preset", "ci", "--report-dir", "reports",
+                "--runs-json", str(runs), *session.posargs)
+    session.run("wellposed", "check", "--group", "training",
+                env={"WELLPOSED_TRAINING_RUNS": str(runs)})
 
 
 @nox.session(default=False)

@@ -39,6 +39,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, settings, target
 
@@ -91,6 +92,8 @@ class _Row:
     margin: float = math.inf
     fmt: str = "g"
     count_label: str = ""
+    seq_gap: float = math.nan
+    seq_tol: float = math.nan
 
 
 class Scores:
@@ -136,6 +139,32 @@ class Scores:
         if margin < row.margin or math.isnan(row.value):
             row.value, row.bound, row.sense, row.margin, row.fmt = value, bound, sense, margin, fmt
         return margin
+
+
+    def tight(self, gaps: list[float], tol: float) -> float:
+        """Record and assert a deterministic sequence approaching the bound (tightness): its
+        ``gaps`` (``bound - value``) are never negative beyond float slack, never grow, and
+        end ``<= tol`` (:func:`assert_tight`); the report keeps the largest final gap over
+        the examples.  Returns the final gap."""
+        assert_tight(gaps, tol)
+        final = float(gaps[-1])
+        if self.current is not None:
+            name, claims = self.current
+            row = self.rows.setdefault(name, _Row(claims))
+            if math.isnan(row.seq_gap) or final > row.seq_gap:
+                row.seq_gap, row.seq_tol = final, tol
+        return final
+
+
+def assert_tight(gaps: list[float], tol: float) -> None:
+    """Gaps of a tightness sequence: never negative (beyond float slack), non-increasing,
+    and the last ``<= tol``."""
+    g = np.asarray(gaps, dtype=np.float64)
+    slack = 1e-12 * (1.0 + float(np.max(np.abs(g))))
+    assert np.all(np.isfinite(g)), f"non-finite gap in {gaps}"
+    assert np.all(g >= -slack), f"a sequence value passed the bound: gaps {gaps}"
+    assert np.all(np.diff(g) <= slack), f"gaps do not shrink: {gaps}"
+    assert g[-1] <= tol, f"the sequence stops {g[-1]!r} below the bound (tolerance {tol})"
 
 
 _SCORES = Scores()
@@ -199,9 +228,12 @@ def render(rows: dict[str, _Row], coverage: dict[str, list[str]], profile: str) 
                 _fmt(r.value, r.fmt),
                 f"{r.sense} {_fmt(r.bound, 'g')}",
                 _fmt(r.margin, "g"),
+                "-" if math.isnan(r.seq_gap) else f"{_fmt(max(r.seq_gap, 0.0), 'exp')} "
+                f"(tol {r.seq_tol:g})",
             ]
         )
-    head = ["property", "claims", "examples", "best value found", "bound", "margin"]
+    head = ["property", "claims", "examples", "best value found", "bound", "margin",
+            "sequence gap"]
     cov = [[c, ", ".join(sorted(set(props)))] for c, props in sorted(coverage.items(), key=_key)]
     return "\n".join(
         [
@@ -213,7 +245,11 @@ def render(rows: dict[str, _Row], coverage: dict[str, list[str]], profile: str) 
             "Each row is one property; *best value found* is the example closest to violating "
             "it (smallest margin to its bound) among all examples run, including the "
             "`hypothesis.target` phase and the gradient ascent inside the property.  A "
-            "negative margin would be a counterexample.",
+            "negative margin would be a counterexample.  *sequence gap* is the largest final "
+            "gap, over the examples, of a deterministic sequence that approaches the bound "
+            "(tightness, asserted to end within the tolerance shown), so a bound check far from "
+            "the bound is not the only evidence; `-` where the property has none (an unbounded "
+            "or agreement property, or a bound that is not the supremum: docs/claims.md).",
             "",
             tabulate(table, headers=head, tablefmt="github", disable_numparse=True),
             "",

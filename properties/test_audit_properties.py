@@ -1,6 +1,9 @@
 """Hypothesis properties for the family audit (docs/claims.md#f1 to #f6).
 
-* bounded families never exceed their analytic supremum on drawn parameters;
+* bounded families never exceed their analytic supremum on drawn parameters, and a
+  deterministic sequence at the drawn ``x`` approaches it (``scores.tight``: Student-t
+  ``scale -> 1e-3, df -> inf``, not attained; softclip ``raw -> -inf``; GaussianNLLLoss
+  ``var <= eps``, attained);
 * unbounded families pass any drawn target M (up to 1e6) along their spike sequence
   (scale -> 0 or concentration -> inf with the location at x).
 """
@@ -30,6 +33,10 @@ def test_softclip_never_exceeds_bound(scores, x: float, loc: float, r: float) ->
     v = float(fam.log_softclip_gaussian(np.array(x), np.array(loc), np.array(r)))
     scores.observe(v, fam.SOFTCLIP_BOUND)
     assert v <= fam.SOFTCLIP_BOUND + 1e-12
+    seq = [float(fam.log_softclip_gaussian(np.array(x), np.array(x), np.array(raw)))
+           for raw in (0.0, -10.0, -20.0, -40.0)]  # loc = x, log sigma -> -6
+    gaps = [fam.SOFTCLIP_BOUND - v for v in seq]
+    scores.tight(gaps, 1e-9)
 
 
 @pytest.mark.claims("F6")
@@ -41,6 +48,13 @@ def test_studentt_floor_never_exceeds_bound(
     v = float(fam.log_studentt_floor(np.array(x), np.array(loc), np.array(rs), np.array(rd)))
     scores.observe(v, fam.STUDENTT_FLOOR_BOUND)
     assert v <= fam.STUDENTT_FLOOR_BOUND + 1e-9
+    # loc = x, scale = 1e-3 + softplus(-k) -> 1e-3, df = 3 + softplus(k) -> inf: the gap is
+    # ~ 1/(4 df) (the t density at its mode tends to the Gaussian's); never 0 (not attained)
+    seq = [float(fam.log_studentt_floor(np.array(x), np.array(x), np.array(-k), np.array(k)))
+           for k in (10.0, 100.0, 1e3, 1e4)]
+    gaps = [fam.STUDENTT_FLOOR_BOUND - v for v in seq]
+    scores.tight(gaps, 1e-4)
+    assert min(gaps) > 0.0
 
 
 @pytest.mark.claims("F6")
@@ -52,6 +66,11 @@ def test_gaussian_nll_value_never_exceeds_bound(
     v = float(fam.log_gaussian_nll_value(np.array(x), np.array(mean), np.array(math.exp(log_var))))
     scores.observe(v, fam.GAUSSIAN_NLL_BOUND)
     assert v <= fam.GAUSSIAN_NLL_BOUND + 1e-12
+    # mean = x, var -> eps: the clamp makes the bound attained at var <= eps
+    seq = [float(fam.log_gaussian_nll_value(np.array(x), np.array(x), np.array(var)))
+           for var in (1.0, 1e-3, 1e-5, 1e-6, 1e-9)]
+    gaps = [fam.GAUSSIAN_NLL_BOUND - v for v in seq]
+    scores.tight(gaps, 1e-12)
 
 
 @pytest.mark.claims("F4")

@@ -2,14 +2,23 @@
 
 from pathlib import Path
 
+import pytest
 import torch
 
+from wellposed.claims import spike
 from wellposed.cli import main
 from wellposed.lines import exact
 from wellposed.models import networks
 from wellposed.models.variance import Floor, log_softplus
 
 LEDGER = Path(__file__).parents[1] / "wellposed" / "ledger.toml"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_spike_evidence():
+    """The spike evidence is cached per run; a planted fault must not meet a cached value."""
+    spike.spike_loglik.cache_clear()
+    spike.spike_elbo.cache_clear()
 
 
 def _check(capsys, *args):
@@ -91,3 +100,38 @@ def test_edited_bound_formula_is_caught(tmp_path, capsys):
     path = _edited_ledger(tmp_path, "S4", "log(2*pi*xi)", "log(pi*xi)")
     code, out = _check(capsys, "S4", "--ledger", path)
     assert code == 1 and "S4: checked bound" in out and "bound_expr" in out
+
+
+def test_mlp_encoder_ignoring_its_width_is_caught(monkeypatch, capsys):
+    """The App. C.2 MLP encoder realising the co-adapted one: drop its variance head."""
+    real = networks.GaussianMLPEncoder.forward
+
+    def forward(self, x):
+        m, lv = real(self, x)
+        return m, torch.zeros_like(lv)
+
+    monkeypatch.setattr(networks.GaussianMLPEncoder, "forward", forward)
+    code, text = _check(capsys, "S6")
+    assert code == 1 and "S6:" in text
+
+
+def test_edited_part_of_a_rate_table_is_caught(tmp_path, capsys):
+    """L1's ELBO rate is (D/2) Phi(1/0.3); the ledger saying D/2 is caught by the fit's own
+    tolerance (a fixed 1% would have accepted it)."""
+    path = _edited_ledger(tmp_path, "L1", 'elbo = "D/4*(1 + erf(5*sqrt(2)/3))"', 'elbo = "D/2"')
+    code, out = _check(capsys, "L1", "--ledger", path)
+    assert code == 1 and "rate_expr.elbo D/2" in out
+
+
+def test_spike_density_through_torch_normal_is_caught(monkeypatch, capsys):
+    """torch's Normal squares the scale: at the witness (log sigma^2 = -1050) it underflows,
+    and the network is evaluated there."""
+    from wellposed.models import densities
+
+    def naive(x, mean, log_var):
+        return torch.distributions.Normal(mean, torch.exp(0.5 * log_var)).log_prob(x)
+
+    monkeypatch.setattr(densities, "gaussian_log_prob", naive)
+    monkeypatch.setattr(networks, "gaussian_log_prob", naive)
+    code, text = _check(capsys, "S1")
+    assert code == 1 and "S1:" in text

@@ -72,3 +72,18 @@ def test_unreadable_or_invalid_file(tmp_path):
     bad.write_text("[[claim]\n")
     with pytest.raises(WellposedInputError, match="not valid TOML"):
         load_ledger(bad)
+
+
+def test_rate_expr_table_names_a_rate_per_part():
+    c = {c.id: c for c in load_ledger()}
+    assert c["L1"].rate_at("log_likelihood", D=2) == 1.0
+    assert c["L1"].rate_at("elbo", D=2) == pytest.approx(math.erf(10 / 3 / math.sqrt(2)) / 2 + 0.5)
+    with pytest.raises(LookupError, match="ask for one of them"):
+        c["L1"].rate_at(D=2)
+    raw = _raw()
+    raw["claim"][0]["rate_expr"] = {"elbo": "D/2 + k"}
+    with pytest.raises(WellposedInputError, match="unknown symbol"):
+        validate_ledger(raw, "t.toml")
+    raw["claim"][0]["rate_expr"] = {"elbo": 3}
+    with pytest.raises(WellposedInputError, match="rate_expr entry 3"):
+        validate_ledger(raw, "t.toml")

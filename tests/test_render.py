@@ -1,4 +1,5 @@
 import os
+import re
 
 import numpy as np
 import pytest
@@ -51,8 +52,9 @@ def test_claims_table_is_narrow_and_the_long_cells_sit_in_details():
     md = render_markdown([R, LONG], seed=0)
     table = [line for line in md.splitlines() if line.startswith("|")]
     assert table[0].split("|")[1:-1] == [
-        f" {h.ljust(w)} " for h, w in zip(["id", "claim", "expected", "observed", "lines", "ok"],
-                                          [4, 42, 52, 52, 7, 4])]
+        f" {h.ljust(w)} " for h, w in zip(
+            ["id", "claim", "expected", "observed", "attained", "lines", "ok"],
+            [4, 42, 52, 52, 10, 7, 4])]
     assert max(map(len, table)) <= 200 and "a long sentence" not in "".join(table)
     assert "<details><summary>S9: Fix sigma\\* > 0" not in md  # the summary is HTML-escaped
     block = md[md.index("<details><summary>S9"):]
@@ -83,3 +85,27 @@ def test_failed_write_leaves_no_figure_directory(tmp_path, monkeypatch):
         write_reports([LONG], seed=0, report_dir=tmp_path,
                       families=[audit_family("softclip_gaussian", np.array([0.2]))])
     assert list(tmp_path.iterdir()) == []
+
+
+def _attainment(gaps: list[float], strict: str | None) -> object:
+    from wellposed.evidence import check_attained, check_tightness
+    tight = check_tightness(1.0, [1.0, 2.0, 3.0], [1.0 - g for g in gaps], tol=1e-3)
+    return check_attained(tight, case="the bound", strict=strict)
+
+
+def test_attained_is_shown_next_to_every_bounded_verdict():
+    """``no`` / ``yes`` from the evidence, per bounded condition, ``unknown`` where a bounded
+    claim computed none, and blank for verdicts that are not bounded."""
+    no = ClaimResult("S5", "bern", "src", "bounded", "bounded", True, True, "", "f",
+                     {"attained": _attainment([1.0, 0.1, 1e-4], "sigmoid < 1")})
+    yes = ClaimResult("L7", "gmm", "src", "conditional(unconstrained=unbounded, floor=bounded)",
+                      "conditional(unconstrained=unbounded, floor=bounded)", True, True, "", "f",
+                      {"attained": {"floor": _attainment([1.0, 0.1, 0.0], None)}})
+    none = ClaimResult("F4", "bce", "src", "bounded", "bounded", True, True, "", "f", {})
+    md = render_markdown([R, no, yes, none, LONG], seed=0)
+    cells = [re.split(r"(?<!\\)\|", line) for line in md.splitlines() if line.startswith("| ")]
+    rows = {c[1].strip(): c[5].strip() for c in cells}
+    assert rows["S7"] == "" and rows["S5"] == "no" and rows["L7"] == "yes"
+    assert rows["F4"] == "unknown" and rows["S9"] == "unknown"
+    assert "**attained:** no: the bound" in md and "sigmoid \\< 1" in md
+    assert "**attained (floor):** yes" in md and "*well-posed* means *bounded above*" in md

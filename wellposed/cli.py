@@ -10,7 +10,8 @@ exits
 * 2 on bad usage or input (unknown id, unreadable ledger, an output path that cannot be
   created, unreadable data); nothing is written then.
 
-``audit-family`` and ``audit-data`` exit 0 (whatever the verdicts) or 2.  ``--json PATH``
+``audit-family``, ``audit-data`` and ``audit-model`` exit 0 (whatever the verdicts), 1 when
+``--fail-on unbounded`` is given and met, or 2.  ``--json PATH``
 writes one JSON document to PATH (missing directories are created), ``--json -`` to stdout
 (everything else then goes to stderr); every document starts with ``schema_version``,
 ``command`` and ``inputs``, with non-finite numbers as the strings ``"inf"``, ``"-inf"``,
@@ -32,6 +33,7 @@ from typing import Any
 
 from wellposed import __version__
 from wellposed.errors import WellposedInputError
+from wellposed.training.options import add_train_parser
 
 __all__ = ["JSON_SCHEMA_VERSION", "add_audit_parsers", "build_parser", "main"]
 
@@ -48,6 +50,11 @@ exit status:
 _EXIT_AUDIT = """\
 exit status:
   0  the audit ran (whatever its verdicts)
+  2  bad usage or input (message on stderr; nothing is written)"""
+_EXIT_AUDIT_FAIL = """\
+exit status:
+  0  the audit ran (whatever its verdicts, unless --fail-on is met)
+  1  --fail-on unbounded was given and met
   2  bad usage or input (message on stderr; nothing is written)"""
 _EXIT_MAIN = """\
 exit status:
@@ -174,7 +181,10 @@ def _check(args: argparse.Namespace) -> int:
     from wellposed.render import lines_text, render_json, write_reports
 
     report_dir = args.report_dir
-    default_dir = report_dir is None and not args.ids
+    if args.ids and args.group is not None:
+        raise WellposedInputError("give claim IDS or --group, not both")
+    full = not args.ids and args.group in (None, "core")  # the whole default group
+    default_dir = report_dir is None and full
     if default_dir:
         report_dir = "reports"  # a full run refreshes ./reports (created if missing)
     if args.no_report:
@@ -185,9 +195,9 @@ def _check(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     results = run_claims(args.ids or None, seed=args.seed, device=args.device,
                          progress=None if args.quiet else _progress, ledger=args.ledger,
-                         jobs=args.jobs)
+                         jobs=args.jobs, group=args.group)
     families = None
-    if report_dir is not None and not args.ids:  # a full run also refreshes families.md
+    if report_dir is not None and full:  # a full run also refreshes families.md
         import torch  # the audits' searches are tiny tensors: one thread beats two
 
         threads = torch.get_num_threads()
@@ -255,7 +265,16 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
                    help="ledger TOML to check against (default: $WELLPOSED_LEDGER or the "
                         "package's ledger.toml)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--group", choices=("core", "training"), default=None,
+                   help="run a group instead of IDS: core (default: all but the T-claims) or "
+                        "training (T1.., minutes; no report unless --report-dir is given)")
     p.set_defaults(func=_check)
+
+
+def _train(args: argparse.Namespace) -> int:  # parser: wellposed.training.options
+    from wellposed.training.command import run_train
+
+    return run_train(args)
 
 
 # ----------------------------------------------------------------------------------------
@@ -315,7 +334,7 @@ def _cmd_audit_family(ns: argparse.Namespace) -> int:
                   "values": None if ns.values is None else [float(v) for v in X],
                   "seed": ns.seed, "method": ns.method}
         _write_text(ns.json, _json_document("audit-family", inputs, res.to_dict()))
-    return 0
+    return 1 if ns.fail_on == "unbounded" and res.verdict == "unbounded" else 0
 
 
 def _cmd_audit_data(ns: argparse.Namespace) -> int:
@@ -323,13 +342,13 @@ def _cmd_audit_data(ns: argparse.Namespace) -> int:
 
     _check_json_path(ns.json, ns.path)
     X = load_data(ns.path)
-    res = audit_data(X, latent_dim=ns.latent_dim)
+    res = audit_data(X, latent_dim=ns.latent_dim, seed=ns.seed)
     if ns.json != "-":
         sys.stdout.write(res.render_text())
     if ns.json is not None:
-        inputs = {"data": ns.path, "latent_dim": ns.latent_dim}
+        inputs = {"data": ns.path, "latent_dim": ns.latent_dim}  # the seed: in the record
         _write_text(ns.json, _json_document("audit-data", inputs, res.to_dict()))
-    return 0
+    return 1 if ns.fail_on == "unbounded" and res.breaks_an_objective() else 0
 
 
 def add_audit_parsers(subparsers: argparse._SubParsersAction,
@@ -352,7 +371,7 @@ def add_audit_parsers(subparsers: argparse._SubParsersAction,
         description="Is sup over parameters of log p(x | params) finite at each observation? "
         "Observations outside the family's support get the verdict 'outside support' and are "
         "left out of the overall verdict; if every observation is outside it, that is an "
-        "input error (exit 2).", epilog=_EXIT_AUDIT, formatter_class=fmt)
+        "input error (exit 2).", epilog=_EXIT_AUDIT_FAIL, formatter_class=fmt)
     pf.add_argument("family", help=f"built-in name ({names}), a torch.distributions class "
                     "name, or module:ClassName")
     pf.add_argument("--data", help=".npy file of observations (1-D or (n, D))")
@@ -360,16 +379,67 @@ def add_audit_parsers(subparsers: argparse._SubParsersAction,
     pf.add_argument("--seed", type=int, default=0)
     pf.add_argument("--method", choices=("auto", "analytic", "numerical"), default="auto")
     pf.add_argument("--json", metavar="PATH", help=_JSON_HELP)
+    pf.add_argument("--fail-on", choices=("unbounded",), default=None,
+                    help="exit 1 when the verdict over the data is unbounded (for CI)")
     pf.set_defaults(func=_cmd_audit_family)
     pd = subparsers.add_parser("audit-data", help="data features that break objectives",
                                description="Find constant coordinates, exact 0/1 values, low "
-                               "rank, duplicate rows and quantization in a .npy data set.",
-                               epilog=_EXIT_AUDIT, formatter_class=fmt)
+                               "rank, a low intrinsic (manifold) dimension, duplicate rows and "
+                               "quantization in a .npy data set.",
+                               epilog=_EXIT_AUDIT_FAIL, formatter_class=fmt)
     pd.add_argument("path", help=".npy file, shape (n,) or (n, D)")
     pd.add_argument("--latent-dim", type=int, default=None,
-                    help="latent size d, for the rank check (pPCA unbounded if rank <= d)")
+                    help="latent size d: pPCA is unbounded if rank <= d, a shared learned "
+                    "variance if the intrinsic dimension is below d (default: none given; the "
+                    "report then says for which d each objective breaks)")
+    pd.add_argument("--seed", type=int, default=0,
+                    help="seed of the subsample for the intrinsic-dimension estimate (default 0)")
     pd.add_argument("--json", metavar="PATH", help=_JSON_HELP)
+    pd.add_argument("--fail-on", choices=("unbounded",), default=None,
+                    help="exit 1 when a finding makes a named objective unbounded on these "
+                    "data (constant coordinate, exact 0/1, low rank, low intrinsic dimension)")
     pd.set_defaults(func=_cmd_audit_data)
+
+
+# ----------------------------------------------------------------------------------------
+# audit-model (the work is in wellposed.audit.model.run_audit_model)
+# ----------------------------------------------------------------------------------------
+
+
+def _cmd_audit_model(ns: argparse.Namespace) -> int:
+    from wellposed.audit import load_data
+    from wellposed.audit.model import run_audit_model
+
+    _check_json_path(ns.json, ns.data)
+    if ns.out is not None:
+        _check_dir_creatable(Path(ns.out), "--out")
+    res, body, text = run_audit_model(ns.factory, load_data(ns.data), budget=ns.budget,
+                                      rows=ns.rows, seed=ns.seed, out=ns.out)
+    if ns.json != "-":
+        sys.stdout.write(text)
+    if ns.json is not None:
+        inputs = {k: v for k, v in vars(ns).items() if k not in ("func", "command")}
+        _write_text(ns.json, _json_document("audit-model", inputs, body))
+    return 1 if ns.fail_on == "unbounded" and res.verdict == "unbounded" else 0
+
+
+def _add_audit_model(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("audit-model", help="attack your own decoder / encoder on your data",
+                       description="Audit PKG.MODULE:FACTORY (returns decoder, encoder[, "
+                       "objective]) on --data: unbounded (witness), bounded (a recognised "
+                       "proof) or 'no witness within budget'; docs/your-model.md.",
+                       epilog=_EXIT_AUDIT.replace("2  bad usage", "1  --fail-on unbounded "
+                                                  "met\n  2  bad usage"),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("factory", help="PKG.MODULE:FACTORY importable from the current directory")
+    p.add_argument("--data", required=True, help=".npy training data, shape (n, D)")
+    p.add_argument("--budget", type=float, default=30.0, metavar="SECONDS")
+    p.add_argument("--rows", type=int, default=1, help="first rows attacked (default 1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fail-on", choices=("unbounded",), default=None)
+    p.add_argument("--json", metavar="PATH", help=_JSON_HELP)
+    p.add_argument("--out", metavar="DIR", help="where witness.pt goes when unbounded")
+    p.set_defaults(func=_cmd_audit_model)
 
 
 def build_parser(*, list_families: bool = True) -> argparse.ArgumentParser:
@@ -381,7 +451,9 @@ def build_parser(*, list_families: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wellposed {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_check(sub)
+    add_train_parser(sub, _train)
     add_audit_parsers(sub, None if list_families else ())
+    _add_audit_model(sub)
     return parser
 
 

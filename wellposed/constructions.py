@@ -50,6 +50,7 @@ from wellposed.errors import WellposedInputError
 from wellposed.models.networks import (
     BernoulliMLPDecoder,
     GaussianMLPDecoder,
+    GaussianMLPEncoder,
     LinearGaussianDecoder,
     TabularEncoder,
 )
@@ -58,6 +59,7 @@ from wellposed.models.variance import Floor, Learned, SharedScalar, VariancePoli
 
 __all__ = [
     "ENCODERS",
+    "SPIKE_MLP_HIDDEN",
     "SPIKE_Q_MEAN",
     "SPIKE_Q_STD",
     "Construction",
@@ -75,7 +77,8 @@ __all__ = [
     "weight_decay_saturation",
 ]
 
-ENCODERS = ("coadapted", "fixed", "prior")
+ENCODERS = ("coadapted", "coadapted-mlp", "fixed", "prior")
+SPIKE_MLP_HIDDEN = 8  # hidden units of the App. C.2 encoder realising the co-adapted one
 SPIKE_Q_MEAN = 1.0  # q(t | x_i) = N(+e1, 0.3^2 I) for the spiked point
 SPIKE_Q_STD = 0.3
 
@@ -163,8 +166,11 @@ def spike(
         witness["q_std_others"] = float(stds[(index + 1) % n, 0])
     spec = {"q_mean": means[:, 0].copy(), "q_std": stds[:, 0].copy(), "latent_dim": d,
             "index": index}
-    return Construction(f"spike/{encoder}", k, x, dec, _encoder(means, stds), witness, spec,
-                        kind="spike")
+    enc: nn.Module = _encoder(means, stds)
+    if encoder == "coadapted-mlp":
+        enc = GaussianMLPEncoder(D, max(SPIKE_MLP_HIDDEN, n), d, seed=0)
+        spec["encoder_error"] = enc.realise(x, means, 2.0 * np.log(stds))
+    return Construction(f"spike/{encoder}", k, x, dec, enc, witness, spec, kind="spike")
 
 
 def _boundaries(n: int) -> np.ndarray:

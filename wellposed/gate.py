@@ -22,8 +22,8 @@ import torch
 from wellposed.claims.registry import Context, registered
 from wellposed.errors import WellposedInputError
 from wellposed.evidence.decide import format_verdict
-from wellposed.evidence.records import BoundCheck, RateFit, jsonable
-from wellposed.ledger import EVIDENCE_KINDS, Claim, load_ledger, parse_expr
+from wellposed.evidence.records import Attainment, BoundCheck, RateFit, jsonable
+from wellposed.ledger import EVIDENCE_KINDS, GROUPS, Claim, load_ledger, parse_expr
 from wellposed.lines.montecarlo import resolve_device
 
 __all__ = ["MAX_SEED", "ClaimResult", "default_jobs", "exit_status", "run_claims"]
@@ -48,6 +48,12 @@ class ClaimResult:
     seconds: float = field(default=0.0, compare=False)
 
     @property
+    def attained(self) -> str | dict[str, str]:
+        """Is the supremum attained (``yes`` / ``no`` / ``unknown``; per bounded condition when
+        conditional), from the evidence's ``attained`` records; ``""`` when none was computed."""
+        return _attained(self.evidence)
+
+    @property
     def line_modes(self) -> dict[str, int]:
         """How many line comparisons were statistical, numerical and code-path checks."""
         counts = {"statistical": 0, "numerical": 0, "code path": 0}
@@ -65,6 +71,7 @@ class ClaimResult:
             "observed": self.observed,
             "ok": self.ok,
             "lines_agree": self.lines_agree,
+            "attained": self.attained,
             "line_modes": self.line_modes,
             "summary": self.summary,
             "formula": self.formula,
@@ -77,6 +84,30 @@ def _lines(evidence: Mapping[str, object]) -> Sequence[object]:
     """The line comparisons in ``evidence`` (a list under ``"lines"``), or none."""
     lines = evidence.get("lines", ())
     return lines if isinstance(lines, (list, tuple)) else ()
+
+
+def _attained(evidence: Mapping[str, object]) -> str | dict[str, str]:
+    """The ``attained`` answer(s) in ``evidence`` (an :class:`Attainment`, or a map from
+    condition to one), or ``""``."""
+    found = evidence.get("attained")
+    if isinstance(found, Attainment):
+        return found.attained
+    if isinstance(found, Mapping):
+        return {str(k): v.attained for k, v in found.items() if isinstance(v, Attainment)}
+    return ""
+
+
+def _attained_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
+    """The ledger's ``attained`` must be what the evidence decided (a maximiser found, or a
+    supremum approached at strictly positive gaps): a changed answer is a regression."""
+    if not claim.attained:
+        return []
+    observed = _attained(evidence)
+    if not observed:
+        return [f"the ledger gives attained = {claim.attained!r} but no attainment was computed"]
+    if observed != claim.attained:
+        return [f"attained: observed {observed!r}, ledger expects {claim.attained!r}"]
+    return []
 
 
 def _records(value: object, kind: str) -> list[RateFit | BoundCheck]:
@@ -95,12 +126,19 @@ def _formula_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]
     checked bound records, must match it (a rate within the fit's ``rtol``, a bound to 1e-9
     relative): editing a derived formula in the ledger is a regression too."""
     problems = []
-    for name, kind, text in (("rate_expr", "rate", claim.rate_expr),
-                             ("bound_expr", "bound", claim.bound_expr)):
+    checks = [("bound_expr", "bound", claim.bound_expr, evidence.get("bound"))]
+    if isinstance(claim.rate_expr, dict):  # one formula per named part of the rate evidence
+        rates = evidence.get("rate")
+        parts = rates if isinstance(rates, Mapping) else {}
+        checks += [(f"rate_expr.{part}", "rate", text, parts.get(part))
+                   for part, text in claim.rate_expr.items()]
+    else:
+        checks.append(("rate_expr", "rate", claim.rate_expr, evidence.get("rate")))
+    for name, kind, text, found in checks:
         if not text:
             continue
-        expr = parse_expr(text, name, f"claim {claim.id}")
-        records = _records(evidence.get(kind), kind)
+        expr = parse_expr(text, name.split(".")[0], f"claim {claim.id}")
+        records = _records(found, kind)
         if not records:
             problems.append(f"the ledger gives {name} = {text!r} but no {kind} was computed")
         for rec in records:
@@ -161,6 +199,7 @@ def _evaluate(claim: Claim, ctx: Context) -> ClaimResult:
                 if not c.ok
             )
             problems.extend(_formula_problems(claim, evidence))
+            problems.extend(_attained_problems(claim, evidence))
             missing = sorted(set(claim.evidence) - _kinds_present(evidence))
             if missing:
                 problems.append(f"missing evidence: {', '.join(missing)}")
@@ -188,10 +227,16 @@ def _evaluate(claim: Claim, ctx: Context) -> ClaimResult:
 MAX_SEED = 2**32 - 1
 
 
-def _choose(claims: list[Claim], ids: Iterable[str] | None) -> list[Claim]:
-    """The ledger entries named by ``ids`` (all when ``None``), in ledger order."""
+def _choose(claims: list[Claim], ids: Iterable[str] | None,
+            group: str | None = None) -> list[Claim]:
+    """The ledger entries named by ``ids``, in ledger order; with no ids, those of ``group``
+    (default ``"core"``: the training claims run only by id or with their group)."""
     if ids is None:
-        return claims
+        group = "core" if group is None else group
+        if group not in GROUPS:
+            raise WellposedInputError(f"unknown claim group {group!r}; choose from "
+                                      f"{', '.join(GROUPS)}")
+        return [c for c in claims if c.group == group]
     by_id = {c.id: c for c in claims}
     wanted = [str(i).upper() for i in ids]
     unknown = [i for i in wanted if i not in by_id]
@@ -247,8 +292,10 @@ def run_claims(
     progress: Callable[[int, int, str], None] | None = None,
     ledger: str | os.PathLike[str] | None = None,
     jobs: int | None = None,
+    group: str | None = None,
 ) -> list[ClaimResult]:
-    """Run the claims ``ids`` (all by default) and return their results in ledger order.
+    """Run the claims ``ids`` (by default every claim of ``group``, itself by default
+    ``"core"``: all but the training claims) and return their results in ledger order.
 
     Claims are independent, so they run in ``jobs`` worker processes (default: one per
     core; ``jobs=1`` runs in this process); every claim draws from generators seeded by
@@ -257,7 +304,7 @@ def run_claims(
     bad seed or device raise :class:`WellposedInputError` before anything runs.
     """
     resolve_device(device)  # validate up front (unknown device / cuda without CUDA)
-    chosen = _choose(load_ledger(ledger), ids)
+    chosen = _choose(load_ledger(ledger), ids, group)
     ctx = Context(seed=_check_seed(seed), device=device)
     jobs = min(default_jobs() if jobs is None else max(1, int(jobs)), len(chosen))
     done: dict[str, ClaimResult] = {}

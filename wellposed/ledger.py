@@ -20,10 +20,12 @@ from pathlib import Path
 import sympy
 
 from wellposed.errors import WellposedInputError
-from wellposed.evidence.decide import VERDICTS, format_verdict
+from wellposed.evidence.decide import BOUNDED, VERDICTS, format_verdict
+from wellposed.evidence.records import ATTAINED
 
 __all__ = [
     "EVIDENCE_KINDS",
+    "GROUPS",
     "LEDGER_ENV",
     "QUANTITIES",
     "SCHEMA",
@@ -48,15 +50,20 @@ EVIDENCE_KINDS = (
     "identity",
     "counterexample",
     "audit",
+    "training",
 )
-_ID = re.compile(r"^[SLF][0-9]{1,2}$")
+_ID = re.compile(r"^[SLFT][0-9]{1,2}$")
+#: claim groups: a plain ``wellposed check`` runs the ``core`` claims; the ``training``
+#: claims (T) train networks for minutes and run by id or with ``--group training``
+GROUPS = ("core", "training")
 
 # field -> (required, python type, what to write)
-SCHEMA: dict[str, tuple[bool, type, str]] = {
+SCHEMA: dict[str, tuple[bool, type | tuple[type, ...], str]] = {
     "id": (
         True,
         str,
-        'a claim id such as "S1", "L3" or "F2" (S: thread, L: literature, F: family)',
+        'a claim id such as "S1", "L3", "F2" or "T1" (S: thread, L: literature, F: family, '
+        "T: training)",
     ),
     "title": (True, str, "a short title (one line)"),
     "statement": (True, str, "the claim as stated by its source"),
@@ -68,9 +75,10 @@ SCHEMA: dict[str, tuple[bool, type, str]] = {
     "rate": (False, str, "the derived growth rate as a formula string"),
     "rate_expr": (
         False,
-        str,
+        (str, dict),
         'the leading growth rate as a sympy expression in n, D, r, e.g. "D/2" (checked '
-        "against every rate the runner fits)",
+        "against every rate the runner fits), or a table naming the rate each part of the "
+        'evidence fits, e.g. { log_likelihood = "D/2", elbo = "D/4*(1 + erf(...))" }',
     ),
     "bound": (False, str, "the analytic bound or closed form as a formula string"),
     "bound_expr": (
@@ -80,6 +88,14 @@ SCHEMA: dict[str, tuple[bool, type, str]] = {
         '"-(n*D/2)*log(2*pi*xi)" (checked against every bound the runner uses)',
     ),
     "evidence": (True, list, f"a list drawn from {', '.join(EVIDENCE_KINDS)}"),
+    "group": (False, str, f'one of {", ".join(GROUPS)} (default "core": run by a plain '
+              '`wellposed check`; "training": run by id or with --group training)'),
+    "attained": (
+        False,
+        (str, dict),
+        f'for a bounded verdict, is the supremum attained: one of {", ".join(ATTAINED)} '
+        '(conditional: { name = "no" } per bounded condition; checked against the evidence)',
+    ),
 }
 
 
@@ -98,8 +114,13 @@ class Claim:
     conditions: dict[str, str] = field(default_factory=dict)
     rate: str = ""
     bound: str = ""
-    rate_expr: str = ""
+    rate_expr: str | dict[str, str] = ""
     bound_expr: str = ""
+    #: is the supremum attained ("yes" / "no" / "unknown"; per bounded condition when
+    #: conditional); empty when the ledger does not say
+    attained: str | dict[str, str] = ""
+    #: the claim group (:data:`GROUPS`): which ``wellposed check`` runs it
+    group: str = "core"
 
     @property
     def expected(self) -> str | dict[str, str]:
@@ -115,9 +136,19 @@ class Claim:
         """Rate and/or bound, for the report."""
         return "; ".join(p for p in (self.rate, self.bound) if p)
 
-    def rate_at(self, **sizes: float) -> float:
-        """The ledger's ``rate_expr`` evaluated at ``sizes`` (e.g. ``n=3, D=2``)."""
-        return _evaluate_expr(self, "rate_expr", self.rate_expr, sizes)
+    def rate_at(self, part: str | None = None, **sizes: float) -> float:
+        """The ledger's ``rate_expr`` evaluated at ``sizes`` (e.g. ``n=3, D=2``); a table's
+        entry is chosen with ``part=`` (e.g. ``rate_at("elbo", D=2)``)."""
+        return _evaluate_expr(self, "rate_expr", self.rate_text(part), sizes)
+
+    def rate_text(self, part: str | None = None) -> str:
+        """The ``rate_expr`` text (of ``part`` when the ledger gives a table)."""
+        if isinstance(self.rate_expr, dict):
+            if part not in self.rate_expr:
+                raise LookupError(f"claim {self.id}: rate_expr has parts "
+                                  f"{sorted(self.rate_expr)}; ask for one of them")
+            return self.rate_expr[part]
+        return self.rate_expr
 
     def bound_at(self, **sizes: float) -> float:
         """The ledger's ``bound_expr`` evaluated at ``sizes`` (e.g. ``n=4, D=3, xi=0.01``)."""
@@ -217,10 +248,17 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
         raise _fail(where, "an unbounded verdict needs the derived rate", 'add rate = "..."')
     if needs_bound and "bound" not in raw:
         raise _fail(where, "a bounded verdict needs the analytic bound", 'add bound = "..."')
-    if "rate_expr" in raw:
-        parse_expr(raw["rate_expr"], "rate_expr", where)
+    rate_expr = raw.get("rate_expr", "")
+    for text in rate_expr.values() if isinstance(rate_expr, dict) else [rate_expr]:
+        if not isinstance(text, str) or (not text.strip() and isinstance(rate_expr, dict)):
+            raise _fail(where, f"rate_expr entry {text!r} is invalid",
+                        f"write {SCHEMA['rate_expr'][2]}")
+        if text:
+            parse_expr(text, "rate_expr", where)
     if "bound_expr" in raw:
         parse_expr(raw["bound_expr"], "bound_expr", where)
+    if raw.get("group", "core") not in GROUPS:
+        raise _fail(where, f"group {raw['group']!r} is unknown", f"use one of {GROUPS}")
     kinds = raw["evidence"]
     bad = [k for k in kinds if k not in EVIDENCE_KINDS]
     if not kinds or bad:
@@ -237,9 +275,34 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
         conditions=dict(conditions),
         rate=raw.get("rate", "").strip(),
         bound=raw.get("bound", "").strip(),
-        rate_expr=raw.get("rate_expr", "").strip(),
+        rate_expr=({k: v.strip() for k, v in rate_expr.items()} if isinstance(rate_expr, dict)
+                   else rate_expr.strip()),
         bound_expr=raw.get("bound_expr", "").strip(),
+        attained=_attained(raw, conditions, where),
+        group=raw.get("group", "core"),
     )
+
+
+def _attained(raw: Mapping[str, object], conditions: Mapping[str, str], where: str
+              ) -> str | dict[str, str]:
+    """The validated ``attained`` field: one of :data:`ATTAINED` for a bounded verdict, or a
+    map from each bounded condition to one (conditional verdicts)."""
+    value = raw.get("attained", "")
+    if value == "":
+        return ""
+    bounded = [c for c, v in conditions.items() if v == BOUNDED]
+    if isinstance(value, str):
+        if raw["verdict"] != BOUNDED or value not in ATTAINED:
+            raise _fail(where, f"attained = {value!r} is invalid",
+                        f"give one of {ATTAINED} for a bounded verdict only")
+        return value
+    assert isinstance(value, dict)
+    if raw["verdict"] != "conditional" or sorted(value) != sorted(bounded) or any(
+            v not in ATTAINED for v in value.values()):
+        raise _fail(where, f"attained = {value!r} is invalid",
+                    f"map each bounded condition ({', '.join(bounded) or 'none'}) to one of "
+                    f"{ATTAINED}")
+    return {str(k): str(v) for k, v in value.items()}
 
 
 def validate_ledger(data: Mapping[str, object], origin: str = "ledger") -> list[Claim]:

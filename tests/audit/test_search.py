@@ -109,6 +109,7 @@ def test_numerical_rates_match_derived_rates() -> None:
     assert res.observations[0].rate == pytest.approx(0.5, abs=0.02)
 
 
+@pytest.mark.slow  # torch and an unclamped CB, continued to |logit| = 512: ~10 s on 2 cores
 def test_continuous_bernoulli_log_log_growth_is_never_called_bounded() -> None:
     # torch's implementation (clamped probabilities) at x = 0 and x = 1
     res = audit_family(tdist.ContinuousBernoulli, np.array([0.0, 1.0]), method="numerical")

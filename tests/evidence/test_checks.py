@@ -95,3 +95,29 @@ def test_unbounded_needs_a_statistical_mc_line():
     code_path = agree_mc("const", 1.0, 1.0, 0.0, 10)
     assert decide_unbounded(w, rate, [code_path]) == INCONCLUSIVE
     assert decide_unbounded(w, rate, [code_path, agree_mc("m", 1.0, 1.01, 0.01, 10)]) == UNBOUNDED
+
+
+def test_fit_rate_tolerance_from_the_fit_is_tight_for_clean_asymptotics() -> None:
+    ks = np.array([20.0, 40.0, 80.0, 160.0, 320.0, 640.0])
+    values = 0.99957 * ks + 3.0 / ks - 2.0
+    fit = fit_rate(ks, values, expected=0.99957, rtol=None, corrections=(("1/k", 1 / ks),))
+    assert fit.ok and fit.rtol == pytest.approx(1e-8) and fit.corrections == ("1/k",)
+    off = fit_rate(ks, values, expected=1.0, rtol=None, corrections=(("1/k", 1 / ks),))
+    assert not off.ok  # 4.3e-4 off: a fixed 1% tolerance would have accepted it
+    assert fit_rate(ks, values, expected=1.0, rtol=0.01, corrections=(("1/k", 1 / ks),)).ok
+
+
+def test_fit_rate_tolerance_from_the_fit_refuses_a_fit_too_poor_to_pin_the_rate() -> None:
+    ks = np.array([1.0, 2.0, 4.0, 8.0, 16.0])
+    values = ks + 5.0 * np.sqrt(ks)  # an unmodelled sqrt(k) term: the slope drifts with k
+    fit = fit_rate(ks, values, expected=1.0, rtol=None)
+    assert fit.rtol > 0.01 and not fit.ok
+    with pytest.raises(ValueError, match="more points"):
+        fit_rate(ks[:3], values[:3], expected=1.0, rtol=None, corrections=(("1/k", 1 / ks[:3]),))
+
+
+def test_default_rate_tolerance_is_one_percent() -> None:
+    k = np.linspace(10, 50, 9)
+    assert fit_rate(k, 1.009 * k, expected=1.0).ok
+    assert not fit_rate(k, 1.011 * k, expected=1.0).ok
+    assert not fit_rate(k, 0.98 * k, expected=1.0).ok

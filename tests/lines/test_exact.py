@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import mpmath as mp
 import numpy as np
 import pytest
 import scipy.integrate
@@ -153,3 +154,19 @@ def test_ppca_fit_rejects_degenerate_requests(ppca_data: np.ndarray) -> None:
     flat = np.c_[ppca_data[:, :2], ppca_data[:, :2] @ np.ones((2, 3))]  # rank 2 in R^5
     with pytest.raises(WellposedInputError, match="smaller latent_dim"):
         exact.ppca_fit(flat - flat.mean(0), 2)
+
+
+def test_spike_log_lik_resolves_the_double_exponential_cliff():
+    """At k = 1050 a point at squared distance 0.087 from the spike peaks at
+    -lv = log(D/R) and falls double-exponentially just after; an independent mpmath
+    integral (40 digits) is the reference."""
+    D, k, R = 2, 1050.0, 0.0865927459604896
+    mp.mp.dps = 30
+
+    def g(u):
+        lv = -k / (1 + mp.e ** (-2 * k * u))
+        return mp.e ** (-(D / 2) * (mp.log(2 * mp.pi) + lv) - (R / 2) * mp.e ** (-lv)) * mp.npdf(u)
+
+    ref = float(mp.log(mp.quad(g, [-mp.inf, -1, -0.01, -0.003, 0, 0.01, 1, mp.inf])))
+    got = exact.spike_log_lik(D, k, np.array([R]))[0]
+    assert abs(got - ref) < 1e-9

@@ -7,8 +7,14 @@ the built-in families (:mod:`wellposed.audit.analytic`, no torch) without import
 * :mod:`wellposed.audit.analytic`: closed-form per-observation suprema per family;
 * :mod:`wellposed.audit.search`: the numerical search over ``torch.distributions`` parameters;
 * :mod:`wellposed.audit.probes`: what torch's own ``log_prob`` does at extreme parameters;
+* :mod:`wellposed.audit.densities`: the log densities and witness sequences, in log space;
+* :mod:`wellposed.audit.structured`: vector/matrix parameters, parameter-dependent supports
+  and saturating implementations, decided along witnesses in log space;
 * :mod:`wellposed.audit.family`: :func:`audit_family`, combining per-observation verdicts;
-* :mod:`wellposed.audit.data`: :func:`audit_data`, the data audit.
+* :mod:`wellposed.audit.standard`: the audits behind reports/families.md;
+* :mod:`wellposed.audit.intrinsic`: the intrinsic-dimension estimate of the data audit;
+* :mod:`wellposed.audit.data`: :func:`audit_data`, the data audit;
+* :mod:`wellposed.audit.model`: :func:`audit_model`, a user's decoder / encoder attacked.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ __all__ = [
     "DataAudit",
     "DataFinding",
     "FamilyAudit",
+    "ModelAudit",
     "ObservationResult",
     "ProbeRow",
     "audit_data",
     "audit_family",
+    "audit_model",
     "builtin_families",
     "load_data",
     "report_family_audits",
@@ -46,7 +54,9 @@ _LAZY = {
     "FamilyAudit": "wellposed.audit.family",
     "ObservationResult": "wellposed.audit.family",
     "audit_family": "wellposed.audit.family",
-    "report_family_audits": "wellposed.audit.family",
+    "ModelAudit": "wellposed.audit.model",
+    "audit_model": "wellposed.audit.model",
+    "report_family_audits": "wellposed.audit.standard",
 }
 
 if TYPE_CHECKING:
@@ -59,14 +69,11 @@ if TYPE_CHECKING:
         load_data,
         validate_data,
     )
-    from wellposed.audit.family import (
-        FamilyAudit,
-        ObservationResult,
-        audit_family,
-        report_family_audits,
-    )
+    from wellposed.audit.family import FamilyAudit, ObservationResult, audit_family
+    from wellposed.audit.model import ModelAudit, audit_model
     from wellposed.audit.probes import ProbeRow
     from wellposed.audit.search import torch_univariate_families
+    from wellposed.audit.standard import report_family_audits
 
 
 __getattr__, __dir__ = lazy_attributes("wellposed.audit", _LAZY)

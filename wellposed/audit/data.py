@@ -8,6 +8,7 @@ Each finding names the objectives it breaks and why, with the claim it comes fro
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from wellposed.audit.analytic import fmt_number
+from wellposed.audit.intrinsic import IntrinsicDimension, intrinsic_dimension
 from wellposed.errors import WellposedInputError
 from wellposed.evidence.records import jsonable
 
@@ -31,15 +33,21 @@ class AuditInputError(WellposedInputError):
 class DataFinding:
     """One feature of the data: where it is, what it breaks and why."""
 
-    kind: str  # constant_coordinate | exact_zero_one | low_rank | duplicate_rows | quantized
+    kind: str  # constant_coordinate | exact_zero_one | low_rank | low_intrinsic_dimension
+    #            | duplicate_rows | quantized
     where: tuple[int, ...]  # coordinates (columns) or rows concerned
     detail: str
     objectives: tuple[str, ...]
     why: str
+    #: the named objectives are unbounded on these data because of this feature (what
+    #: ``audit-data --fail-on unbounded`` fails on); duplicates and quantization only change
+    #: rates and bounds, and a manifold finding without a latent size states a condition
+    unbounded: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable({"kind": self.kind, "where": list(self.where), "detail": self.detail,
-                         "objectives": list(self.objectives), "why": self.why})
+                         "objectives": list(self.objectives), "why": self.why,
+                         "unbounded": self.unbounded})
 
 
 @dataclass(frozen=True)
@@ -51,25 +59,38 @@ class DataAudit:
     rank: int
     latent_dim: int | None
     findings: tuple[DataFinding, ...] = field(default_factory=tuple)
+    intrinsic: IntrinsicDimension | None = None
 
     def kinds(self) -> tuple[str, ...]:
         return tuple(f.kind for f in self.findings)
 
+    def breaks_an_objective(self) -> bool:
+        """Whether some finding makes a named objective unbounded on these data."""
+        return any(f.unbounded for f in self.findings)
+
     def to_dict(self) -> dict[str, Any]:
         return jsonable({"n": self.n, "dim": self.dim, "rank_centred": self.rank,
                          "latent_dim": self.latent_dim,
+                         "intrinsic_dimension": None if self.intrinsic is None
+                         else self.intrinsic.to_dict(),
+                         "breaks_an_objective": self.breaks_an_objective(),
                          "findings": [f.to_dict() for f in self.findings]})
 
     def render_text(self) -> str:
         """Human-readable summary (deterministic)."""
         lines = [f"data: n = {self.n}, D = {self.dim}, rank of centred data = {self.rank}"
                  + (f", latent size d = {self.latent_dim}" if self.latent_dim is not None else "")]
+        if self.intrinsic is not None:
+            lines.append(self.intrinsic.text())
         if not self.findings:
             lines.append("no findings: none of the audited features is present")
         for f in self.findings:
             lines.append(f"- {f.kind}: {f.detail}")
             lines.append(f"  breaks: {'; '.join(f.objectives)}")
             lines.append(f"  why: {f.why}")
+            if not f.unbounded:
+                lines.append("  (changes rates or bounds, or states a condition on d; not "
+                             "counted by --fail-on unbounded)")
         return "\n".join(lines) + "\n"
 
 
@@ -186,7 +207,8 @@ def _on_grid(col: np.ndarray) -> tuple[bool, float]:
     return bool(np.all(np.abs(k - np.round(k)) < 1e-6)), h
 
 
-def audit_data(X: np.ndarray, *, latent_dim: int | None = None) -> DataAudit:
+def audit_data(X: np.ndarray, *, latent_dim: int | None = None, seed: int = 0,
+               intrinsic: bool = True) -> DataAudit:
     """Find constant coordinates, exact 0/1 values, low rank, duplicates and quantization.
 
     * constant coordinate j (max == min): per-coordinate learned variance is unbounded even
@@ -195,6 +217,11 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None) -> DataAudit:
       Beta/Gamma/Kumaraswamy densities are +inf at 0 (or 1) for concentration < 1 (F2);
     * rank r of the centred data <= latent size d: pPCA/linear VAE unbounded, rate
       (D - r)/2 per observation per unit log(1/gamma) (L5; Dai & Wipf 2019);
+    * intrinsic (manifold) dimension below the latent size, affine or not
+      (:mod:`wellposed.audit.intrinsic`, Levina-Bickel, seeded subsample): a Gaussian decoder
+      with one shared learned variance is unbounded (Dai & Wipf 2019: gamma -> 0 whenever the
+      data lie on a manifold of dimension r < d); without ``latent_dim`` the finding states
+      for which latent sizes;
     * duplicate rows: a spike on a repeated row collects all copies (rate m D per unit
       log(1/sigma), L1/L7) and the discrete bound becomes sum_u n_u log(n_u/n) (S5/L3);
     * quantization (few distinct values on a grid): a continuous density fitted to discrete
@@ -240,6 +267,10 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None) -> DataAudit:
             f"noise variance gamma -> 0 sends l to +inf at rate (D - r)/2 = "
             f"{fmt_number((D - rank) / 2)} per observation per unit log(1/gamma) (Tipping & "
             "Bishop 1999; Dai & Wipf 2019)"))
+    idim = intrinsic_dimension(X, seed=seed) if intrinsic else None
+    manifold = _manifold_finding(idim, rank, D, latent_dim)
+    if manifold is not None:
+        findings.append(manifold)
     uniq, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
     dup_rows = np.flatnonzero(counts[np.ravel(inverse)] > 1)
     if len(dup_rows):
@@ -250,7 +281,7 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None) -> DataAudit:
             ("Gaussian / Gaussian-mixture spikes (L1, L7): faster divergence",
              "Bernoulli / categorical bound (S5, L3) changes"),
             "a spike on a repeated row collects all m copies (rate m D per unit log(1/sigma)); "
-            "the discrete bound becomes sum_u n_u log(n_u/n) instead of -n log n"))
+            "the discrete bound becomes sum_u n_u log(n_u/n) instead of -n log n", False))
     quant = []
     for j in range(D):
         k = len(np.unique(X[:, j]))
@@ -268,8 +299,46 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None) -> DataAudit:
              "(Gaussian, logistic, Laplace)",),
             "several observations share each grid value, so a spike on a grid value gains "
             "log(1/sigma) per point on it; use a discretized likelihood (F5, <= 0) or uniform "
-            "dequantization (bounded by the discrete log-likelihood, Theis et al. 2016)"))
-    return DataAudit(n=n, dim=D, rank=rank, latent_dim=latent_dim, findings=tuple(findings))
+            "dequantization (bounded by the discrete log-likelihood, Theis et al. 2016)", False))
+    return DataAudit(n=n, dim=D, rank=rank, latent_dim=latent_dim, findings=tuple(findings),
+                     intrinsic=idim)
+
+
+_SHARED_VARIANCE = ("Gaussian decoder with one shared learned variance gamma (Dai & Wipf "
+                    "2019; one global log-variance as in latent-diffusion autoencoders, L4)")
+
+
+def _manifold_finding(idim: IntrinsicDimension | None, rank: int, D: int,
+                      latent_dim: int | None) -> DataFinding | None:
+    """The shared-variance finding when the intrinsic dimension is below the latent size.
+
+    A manifold's dimension is an integer, and the nearest-neighbour estimate is biased low
+    by curvature and boundaries, so the largest dimension the estimate allows is r_max =
+    the upper end of its interval rounded to the nearest integer.  With ``latent_dim`` given
+    it is a finding (unbounded) when d > r_max (r < d, Dai & Wipf 2019, Thm 2; r = d breaks
+    too by their Thm 1, which the text notes); without it, the finding states the smallest
+    latent size for which it holds (r_max + 1), if that is below D."""
+    if idim is None or idim.upper is None:
+        return None
+    upper = idim.upper
+    d_min = int(math.floor(upper + 0.5)) + 1
+    detail = (f"the data lie near a manifold of dimension about {idim.estimate:.2f} "
+              f"(interval [{idim.lower:.2f}, {upper:.2f}]; affine rank {rank}, D = {D})")
+    why = ("a decoder mapping the latent space onto the manifold reconstructs every point, so "
+           "the shared variance gamma -> 0 sends the objective to +inf; this holds for any "
+           "manifold, affine or not, of dimension r below the latent size d (Dai & Wipf "
+           f"2019, Thm 2; at d = r = {d_min - 1} their Thm 1 gives the same); per-coordinate "
+           "learned variances break likewise (L1)")
+    if latent_dim is not None:
+        if latent_dim < d_min:
+            return None
+        return DataFinding("low_intrinsic_dimension", (), detail + f" < latent size d = "
+                           f"{latent_dim}", (_SHARED_VARIANCE,), why, True)
+    if d_min >= D:
+        return None
+    return DataFinding("low_intrinsic_dimension", (), detail + f": broken for latent size "
+                       f"d >= {d_min} (no --latent-dim given)",
+                       (_SHARED_VARIANCE + f", latent size d >= {d_min}",), why, False)
 
 
 def _few(idx: np.ndarray, k: int = 8) -> str:

@@ -36,18 +36,19 @@ from wellposed.audit.analytic import ANALYTIC, ScalarVerdict, analytic_verdicts,
 from wellposed.audit.data import AuditInputError, validate_data
 from wellposed.audit.probes import ProbeRow, probe_analytic, probe_numerical
 from wellposed.audit.search import (
+    RADII_LONG,
     UnsupportedFamily,
     classify,
     params_text,
     plan_search,
     search,
-    torch_univariate_families,
 )
+from wellposed.audit.structured import STRUCTURED, probe_structured, structured_verdicts
 from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
 from wellposed.evidence.records import jsonable
 
-__all__ = ["OUTSIDE_SUPPORT", "FamilyAudit", "ObservationResult", "audit_family",
-           "report_family_audits"]
+__all__ = ["OUTSIDE_SUPPORT", "TORCH_TO_ANALYTIC", "FamilyAudit", "ObservationResult",
+           "audit_family"]
 
 #: per-observation verdict where the density is 0 for every parameter (sup log p = -inf)
 OUTSIDE_SUPPORT = "outside support"
@@ -92,6 +93,7 @@ class FamilyAudit:
     evidence: str = ""
     seed: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    event_dim: int = 0  # > 0: each row is one observation of this many coordinates
 
     def counts(self, *, outside: bool | None = None) -> dict[str, int]:
         """Observations per verdict; ``OUTSIDE_SUPPORT`` is listed when there are any (or
@@ -118,7 +120,8 @@ class FamilyAudit:
                          "observations": [o.to_dict() for o in self.observations],
                          "implementation": self.implementation,
                          "probe": [p.to_dict() for p in self.probe], "evidence": self.evidence,
-                         "seed": self.seed, "notes": list(self.notes)})
+                         "seed": self.seed, "notes": list(self.notes),
+                         "event_dim": self.event_dim})
 
 
 # ----------------------------------------------------------------------------------------
@@ -264,14 +267,25 @@ def _describe(X: np.ndarray) -> str:
 # the family audit
 # ----------------------------------------------------------------------------------------
 
-_TORCH_TO_ANALYTIC = {"Normal": "normal", "Laplace": "laplace", "StudentT": "studentt",
+TORCH_TO_ANALYTIC = {"Normal": "normal", "Laplace": "laplace", "StudentT": "studentt",
                       "LogNormal": "lognormal", "Gamma": "gamma", "Beta": "beta",
                       "VonMises": "vonmises", "ContinuousBernoulli": "continuous_bernoulli",
                       "Bernoulli": "bernoulli"}
 
 
+_WRAPPED = re.compile(r"(Independent|MixtureSameFamily)\((\w+)\)")
+
+
 def _resolve(family: Any) -> tuple[str, type | None]:
     """Built-in name -> (name, None); Distribution subclass or its name -> (name, cls)."""
+    if isinstance(family, str) and family in ("Independent", "MixtureSameFamily",
+                                               "TransformedDistribution"):
+        raise AuditInputError(
+            f"{family} wraps another family and has no parameters of its own; name the base, "
+            f"e.g. '{family if family != 'TransformedDistribution' else 'Independent'}(Normal)' "
+            "(its verdict is the base family's: log p of Independent is the sum of the base's "
+            "log p over the reinterpreted coordinates, and a mixture's log p >= log w_j + "
+            "log p_j(x))")
     if isinstance(family, str):
         if family in ANALYTIC:
             return family, None
@@ -311,8 +325,15 @@ def audit_family(family: Any, data: Any, *, seed: int = 0, method: str = "auto",
     X2 = X[:, None] if X.ndim == 1 else X
     if method not in ("auto", "analytic", "numerical"):
         raise AuditInputError(f"method must be 'auto', 'analytic' or 'numerical', got {method!r}")
+    wrapped = _WRAPPED.fullmatch(family) if isinstance(family, str) else None
+    if wrapped is not None:
+        return _audit_wrapped(wrapped.group(1), wrapped.group(2), X2, seed=seed,
+                              method=method, data_label=data_label, probe=probe)
     name, cls = _resolve(family)
-    analytic_name = name if cls is None else _TORCH_TO_ANALYTIC.get(name)
+    if cls is not None and name in STRUCTURED and method != "numerical":
+        return _audit_structured(name, X2, label=data_label or _describe(X2), seed=seed,
+                                 probe=probe)
+    analytic_name = name if cls is None else TORCH_TO_ANALYTIC.get(name)
     values = np.unique(X2)
     label = data_label or _describe(X2)
     if method == "numerical" and cls is None:
@@ -338,6 +359,59 @@ def audit_family(family: Any, data: Any, *, seed: int = 0, method: str = "auto",
                             max_values=max_values)
 
 
+def _audit_structured(name: str, X2: np.ndarray, *, label: str, seed: int, probe: bool
+                      ) -> FamilyAudit:
+    """Families decided in log space along a witness (:mod:`wellposed.audit.structured`)."""
+    fam = STRUCTURED[name]
+    if fam.event == "scalar":
+        values = np.unique(X2)
+        verdicts = structured_verdicts(name, values)
+        support = fam.support_text
+        obs = _combine(X2, values, verdicts, _outside_reason(name, support))
+        outside_vals = values[np.array([_is_outside(v) for v in verdicts])]
+        sample = values
+    else:
+        verdicts = structured_verdicts(name, X2)
+        support = fam.support_text
+        obs = tuple(ObservationResult(i, OUTSIDE_SUPPORT, None, "", -math.inf, None,
+                                      _outside_reason(name, support), X2.shape[1])
+                    if _is_outside(v) else
+                    ObservationResult(i, v.verdict, v.rate, v.rate_unit if v.rate is not None
+                                      else "", v.bound, v.attained, v.reason, X2.shape[1])
+                    for i, v in enumerate(verdicts))
+        outside_vals = np.array([i for i, v in enumerate(verdicts) if _is_outside(v)], float)
+        sample = X2
+    notes = _check_support(name, support, outside_vals, obs)
+    verdict, rate, unit, bound = _overall(obs)
+    rows, impl = probe_structured(name, sample) if probe else ((), "")
+    if fam.note:
+        notes += (fam.note,)
+    if fam.event == "vector":
+        notes += (f"each row is one observation of a {X2.shape[1]}-dimensional event; its "
+                  "rate is for the whole row",)
+    return FamilyAudit(name, "analytic", fam.parameters, None, label, verdict, rate, unit,
+                       bound, obs, impl, rows, f"witness {fam.witness}, log density in log "
+                       f"space ({fam.source})", seed, notes,
+                       X2.shape[1] if fam.event == "vector" else 0)
+
+
+def _audit_wrapped(wrapper: str, base: str, X2: np.ndarray, *, seed: int, method: str,
+                   data_label: str | None, probe: bool) -> FamilyAudit:
+    """Independent(Base): log p is the sum of the base's log p over the coordinates of a row,
+    so the row's verdict is the coordinate-wise audit of Base (rates add).
+    MixtureSameFamily(Base): log p >= log w_j + log p_j(x) for every component j, so an
+    unbounded base makes the mixture unbounded at the same rate; a bounded base bounds it
+    (a mixture of densities each <= c(x) is <= c(x))."""
+    inner = audit_family(base, X2, seed=seed, method=method, data_label=data_label,
+                         probe=probe)
+    how = ("sum of the base's log p over each row's coordinates" if wrapper == "Independent"
+           else "log p >= log w_j + log p_j(x) (unbounded base), <= max_j sup p_j (bounded)")
+    return replace(inner, family=f"{wrapper}({base})",
+                   parameters=f"{wrapper} of {base}: {inner.parameters}",
+                   evidence=f"{how}; base: {inner.evidence}",
+                   notes=inner.notes + (f"{wrapper}({base}) has the verdict of {base}: {how}",))
+
+
 def _audit_numerical(name: str, cls: type, X2: np.ndarray, values: np.ndarray, *, seed: int,
                      label: str, max_values: int) -> FamilyAudit:
     """Generic path: plan from arg_constraints, search, classify, summarise torch behaviour."""
@@ -360,6 +434,11 @@ def _audit_numerical(name: str, cls: type, X2: np.ndarray, values: np.ndarray, *
         return FamilyAudit(name, "numerical", params_text(cls), None, label, INCONCLUSIVE,
                            None, "", None, obs, sv.reason, (), "search failed", seed)
     found = {float(v): classify(trace, n) for n, v in enumerate(searched)}
+    slow = np.array([found[float(v)].rate_unit == "log|u|" for v in searched])
+    if np.any(slow):  # logarithmic growth: continue far enough to tell it from a cap
+        long_trace = search(plan, searched[slow], seed=seed, radii=RADII_LONG)
+        for n, v in enumerate(searched[slow]):
+            found[float(v)] = classify(long_trace, n)
     skipped = ScalarVerdict(INCONCLUSIVE, reason=f"not searched (more than "
                             f"{max_values} distinct values; raise max_values)")
     verdicts = [found.get(float(v), skipped) for v in values]
@@ -374,75 +453,7 @@ def _audit_numerical(name: str, cls: type, X2: np.ndarray, values: np.ndarray, *
     ev = (f"multi-start LM ascent, {len(trace.radii)} boxes |u| <= "
           f"{fmt_number(trace.radii[0])}..{fmt_number(trace.radii[-1])}, seed {seed}; best "
           "values " + "; ".join(f"x={fmt_number(float(v))}: "
-                                + ", ".join(fmt_number(b) for b in trace.best[:, j])
+                                + ", ".join(fmt_number(b, 4) for b in trace.best[:, j])
                                 for j, v in enumerate(searched[:3])))
     return FamilyAudit(name, "numerical", params_text(cls), None, label, verdict, rate, unit,
                        bound, obs, impl, (), ev, seed, notes)
-
-
-# ----------------------------------------------------------------------------------------
-# the standard set of audits (reports/families.md)
-# ----------------------------------------------------------------------------------------
-
-
-def report_family_audits(seed: int = 0) -> list[FamilyAudit]:
-    """The standard set of audits behind reports/families.md (deterministic for a seed)."""
-    rng = np.random.default_rng(seed)
-    real = np.round(rng.normal(size=5), 6)
-    pos = np.round(np.exp(rng.normal(size=5)), 6)
-    unit = np.round(rng.uniform(0.05, 0.95, size=5), 6)
-    binary = np.array([0.0, 1.0, 1.0, 0.0, 1.0])
-    grid = np.round(rng.integers(0, 256, size=5) / 255.0, 6)
-    specs: list[tuple[Any, np.ndarray, str, str]] = [
-        ("normal", real, "any real data", "auto"),
-        ("laplace", real, "any real data", "auto"),
-        ("studentt", real, "any real data", "auto"),
-        ("logistic", real, "any real data", "auto"),
-        ("lognormal", pos, "x > 0", "auto"),
-        ("gamma", pos, "x > 0 (interior)", "auto"),
-        ("beta", unit, "x in (0, 1) (interior)", "auto"),
-        ("vonmises", real, "any angle", "auto"),
-        ("continuous_bernoulli", unit, "x in (0, 1)", "auto"),
-        ("continuous_bernoulli", np.concatenate([unit[:3], [0.0, 1.0]]),
-         "some x exactly 0 or 1", "auto"),
-        ("bernoulli", binary, "binary x", "auto"),
-        ("bernoulli", unit, "fractional x in (0, 1) (BCE)", "auto"),
-        ("discretized_gaussian", grid, "8-bit grid in [0, 1]", "auto"),
-        ("discretized_logistic", grid, "8-bit grid in [0, 1]", "auto"),
-        ("softclip_gaussian", real, "any real data", "auto"),
-        ("studentt_floor", real, "any real data", "auto"),
-        ("gaussian_nll_loss", real, "any real data", "auto"),
-        ("global_logvar_gaussian", real, "mean fits exactly", "auto"),
-    ]
-    out = [audit_family(f, x, seed=seed, data_label=lab, method=m) for f, x, lab, m in specs]
-    for name, cls in torch_univariate_families().items():
-        if name in _TORCH_TO_ANALYTIC:
-            continue
-        x, lab = _default_data(cls)
-        out.append(audit_family(cls, x, seed=seed, data_label=lab, method="numerical"))
-    return out
-
-
-def _default_data(cls: type) -> tuple[np.ndarray, str]:
-    """Representative observations inside the class's declared support."""
-    special_cases = {"Binomial": (np.array([0.0, 3.0]), "integers x in {0, 3}"),
-                     "Pareto": (np.array([0.5, 2.0]), "x > 0 (support depends on scale)"),
-                     "GeneralizedPareto": (np.array([-1.3, 0.0, 2.5]), "any real data (support "
-                                           "depends on the parameters)")}
-    if cls.__name__ in special_cases:
-        return special_cases[cls.__name__]
-    sup = inspect.getattr_static(cls, "support", None)
-    s = str(sup)
-    if isinstance(sup, constraints._Boolean):
-        return np.array([0.0, 1.0]), "x in {0, 1}"
-    if "Integer" in s or not isinstance(sup, constraints.Constraint):
-        if cls.__name__ in ("Pareto", "GeneralizedPareto"):
-            return np.array([0.5, 2.0]), "x > 0 (support depends on parameters)"
-        return np.array([0.0, 3.0]), "integers x in {0, 3}"
-    if isinstance(sup, constraints._Interval):
-        return np.array([0.3, 0.8]), "x in (0, 1) (interior)"
-    if isinstance(sup, constraints._GreaterThanEq):
-        return np.array([0.0, 0.5, 2.0]), "x in {0, 0.5, 2} (0 on the support boundary)"
-    if isinstance(sup, constraints._GreaterThan):
-        return np.array([0.5, 2.0]), "x > 0"
-    return np.array([-1.3, 0.0, 2.5]), "any real data"

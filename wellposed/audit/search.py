@@ -24,14 +24,19 @@ from wellposed.audit.analytic import ScalarVerdict, fmt_number
 from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
 
 __all__ = [
-    "RADII", "SCALE_LIKE", "ParamSpec", "SearchPlan", "SearchTrace", "UnsupportedFamily",
-    "build", "classify", "params_text", "plan_search", "search", "torch_univariate_families",
+    "RADII", "RADII_LONG", "SCALE_LIKE", "ParamSpec", "SearchPlan", "SearchTrace",
+    "UnsupportedFamily", "build", "classify", "params_text", "plan_search", "search",
+    "torch_univariate_families",
 ]
 
 #: parameter names that make a family "scale-like" (the scope of docs/claims.md#f1 to #f6).
 SCALE_LIKE = ("scale", "rate", "concentration", "probs", "logits", "df", "temperature")
 
 RADII = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+#: the continuation for values whose growth looks logarithmic in |u| (e.g. log log(1/lam)):
+#: slow growth is only told apart from an implementation's cap far out (torch's continuous
+#: Bernoulli reaches its cap log log((1-eps)/eps) = 3.585 beyond |u| = 32)
+RADII_LONG = RADII + (64.0, 128.0, 256.0, 512.0)
 
 
 class UnsupportedFamily(Exception):
@@ -290,6 +295,18 @@ def _search(plan: SearchPlan, values: np.ndarray, *, seed: int, starts: int, ite
                        np.array(rec["bnd"]), np.array(rec["sharp"]), np.array(rec["flat"]), ins)
 
 
+def _rate3(r: float) -> float:
+    """A fitted growth rate to 3 significant digits: what a fit over six to ten box radii
+    supports (and the same on any CPU)."""
+    return float(f"{float(r):.3g}")
+
+
+def _solved(v: float) -> float:
+    """A searched supremum to 1e-6 absolute, the tolerance the ascent's increments are
+    judged to (-0.0 printed as 0)."""
+    return round(float(v), 6) + 0.0
+
+
 def classify(trace: SearchTrace, n: int) -> ScalarVerdict:
     """Growth analysis of the best value V(R) for value n against the box radius R.
 
@@ -358,7 +375,7 @@ def classify(trace: SearchTrace, n: int) -> ScalarVerdict:
                                  "implementation saturates (e.g. probability clamping); the "
                                  f"mathematical supremum cannot be read off it{lost}")
         inside = float(np.abs(trace.argbest[T, n]).max()) < 0.999 * R[T - 2]
-        return ScalarVerdict(BOUNDED, bound=float(V[T]), attained=inside,
+        return ScalarVerdict(BOUNDED, bound=_solved(V[T]), attained=inside,
                              reason=("interior maximiser, stable over the last two doublings "
                                      "of the box" if inside else "value converges while the "
                                      "maximiser moves outward: sup approached, not attained")
@@ -372,12 +389,12 @@ def classify(trace: SearchTrace, n: int) -> ScalarVerdict:
         where = "" if end == len(d) else (f"; beyond |u| = {fmt_number(R[end])} increments "
                                           f"{inc} deviate from the pattern (float64 resolution)")
         if 1.6 <= rr1 <= 2.4 and 1.6 <= rr0 <= 2.4 and tail_ok:
-            return ScalarVerdict(UNBOUNDED, rate=float(cc / (R[end] - R[end - 1])),
+            return ScalarVerdict(UNBOUNDED, rate=_rate3(cc / (R[end] - R[end - 1])),
                                  rate_unit="|u| (unconstrained parameter, e.g. log(1/scale))",
                                  reason=f"linear growth in |u| (increments per doubling: {inc})"
                                  f"{where}{lost}")
         if 0.7 <= rr1 <= 1.4 and 0.7 <= rr0 <= 1.4 and cc > 1e-3 and tail_ok:
-            return ScalarVerdict(UNBOUNDED, rate=float(cc / math.log(2.0)), rate_unit="log|u|",
+            return ScalarVerdict(UNBOUNDED, rate=_rate3(cc / math.log(2.0)), rate_unit="log|u|",
                                  reason=f"logarithmic growth: +{fmt_number(cc, 3)} per doubling "
                                  f"of |u| (increments {inc}), e.g. log log(1/lam); slow but not "
                                  f"levelling off{where}{lost}")
@@ -387,7 +404,7 @@ def classify(trace: SearchTrace, n: int) -> ScalarVerdict:
     r0 = b / a if (np.isfinite(a) and a > 0) else r1
     if r1 < 0.6 and r0 < 0.6 and c < 1e-3 and not grew_later:
         tail = c * r1 / (1.0 - r1)
-        return ScalarVerdict(BOUNDED, bound=float(V[T] + tail), attained=False,
+        return ScalarVerdict(BOUNDED, bound=_solved(V[T] + tail), attained=False,
                              reason=f"increments decay geometrically ({inc}); sup approached "
                              f"as |u| -> inf, geometric tail {fmt_number(tail, 3)} added{lost}")
     return ScalarVerdict(INCONCLUSIVE, reason=f"growth pattern not recognised (increments "

@@ -19,6 +19,7 @@ from wellposed.evidence import (
     LineCheck,
     agree_close,
     agree_mc,
+    check_attained,
     check_bound,
     check_tightness,
     check_witness,
@@ -116,7 +117,9 @@ def _full_rank(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck]]:
         for a in alphas
     ]
     tight = check_tightness(fit["max_log_lik"], alphas, seq, tol=1e-9, x_name="alpha")
-    return decide_bounded(bound, tight), {"bound": bound, "tightness": tight}, lines
+    attained = check_attained(tight, case="the closed-form maximum likelihood (Tipping & Bishop)")
+    return (decide_bounded(bound, tight),
+            {"bound": bound, "tightness": tight, "attained": attained}, lines)
 
 
 def _rank_deficient(
@@ -169,6 +172,7 @@ def linear_decoders(ctx: Context, entry: Claim) -> Outcome:
         "rank_deficient": e2,
         "bound": e1["bound"],
         "tightness": e1["tightness"],
+        "attained": {"full_rank": e1["attained"]},
         "search": {"sources": ["random", "ascent_final_exact"]},
         "witness": e2["witness"],
         "rate": e2["rate"],

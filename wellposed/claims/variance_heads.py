@@ -19,6 +19,7 @@ from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
     agree_close,
     agree_mc,
+    check_attained,
     check_bound,
     check_tightness,
     check_witness,
@@ -182,19 +183,27 @@ def weight_decay(ctx: Context, entry: Claim) -> Outcome:
         ctx, lambda s: GaussianMLPDecoder(1, H, D, seed=s), x, salt=82, penalty=penalty, scale=6.0
     )
     bound = check_bound(B, found, symbols={"n": n, "D": D, "H": H, "lam": lam})
-    # tightness (n = 1): h = tanh(k) -> 1, W5 = b5 = -n/(2 lam), mean = x_1
+    # tightness (n = 1): h = tanh(k) -> 1, W5 = b5 = -n/(2 lam), mean = x_1; the values are
+    # the library's (quadrature line on the network, penalty from its weights), checked
+    # against the construction's closed form; at k = 16, 1 - tanh(k) ~ 1e-14 and the gap
+    # would fall below float64 resolution
     x1 = x[:1]
     B1 = entry.bound_at(n=1, D=D, H=H, lam=lam)
-    ks = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0]
-    vals, lines = [], []
+    ks = [0.5, 1.0, 2.0, 4.0, 8.0]
+    vals, lines, closed = [], [], []
     for k in ks:
         c = constructions.weight_decay_saturation(x1, H, lam, k)
         a = c.witness["a"]
-        pen = 0.5 * lam * a * a * D * (H + 1)
-        ex = -0.5 * D * (LOG_2PI - a * (H * math.tanh(k) + 1.0)) - pen
-        vals.append(ex)
+        with torch.no_grad():
+            pen = float(penalty(c.decoder))
+        q = elbo(c.decoder, c.encoder, x1, method="quadrature").value - pen
+        vals.append(q)
+        closed.append(-0.5 * D * (LOG_2PI - a * (H * math.tanh(k) + 1.0))
+                      - 0.5 * lam * a * a * D * (H + 1))
+        lines.append(agree_close(f"n=1 L8 sequence k={fmt(k)}", closed[-1], q,
+                                 reference_line="closed form"))
         if k == 2.0:
-            q = elbo(c.decoder, c.encoder, x1, method="quadrature").value - pen
+            ex = closed[-1]
             mc = elbo(
                 c.decoder, c.encoder, x1, method="mc", samples=100, seed=ctx.seed, device=ctx.device
             )
@@ -207,16 +216,26 @@ def weight_decay(ctx: Context, entry: Claim) -> Outcome:
                 device=ctx.device,
             )
             lines += [
-                agree_close("n=1 L8 sequence k=2", ex, q),
                 agree_mc("n=1 L8 sequence k=2", ex, mc.value - pen, mc.se, mc.n_samples),
                 agree_mc("n=1 L8 k=2, W3 = 1 (h = tanh(t + k))", q_w, mc_w.value - pen,
                          mc_w.se, mc_w.n_samples, reference_line="quadrature"),
             ]
-    tight = check_tightness(B1, ks, vals, tol=1e-9)
+    tight = check_tightness(B1, ks, vals, tol=1e-5)
+    strict = ("|tanh| < 1 at finite arguments, so log sigma^2 = W5 h + b5 > -(||W5||_1 + |b5|) "
+              "and the per-sample bound is strict")
+    slack = {"bound": B, "n": n, "sup": None,
+             "reason": "for n >= 2 distinct points the bound needs every point reconstructed "
+                       "exactly with the hidden layer saturated at the one sign pattern that "
+                       "minimises every log-variance, i.e. one mean for all points: the bound "
+                       "is not approached there and the supremum is not known; the margin of "
+                       "the search is reported, the bound's tightness is shown at n = 1"}
     return Outcome(
         decide_bounded(bound, tight),
-        {"bound": bound, "search": {"sources": list(found)}, "tightness": tight},
+        {"bound": bound, "search": {"sources": list(found)}, "tightness": tight,
+         "bound_slack": slack,
+         "attained": check_attained(tight, case="the bound at n = 1", strict=strict)},
         lines,
         f"B = D n^2 (H+1)/(8 lam) - (nD/2) log 2pi = {fmt(B)}; search max "
-        f"{fmt(bound.max_value)}; n=1 gap -> {fmt(tight.final_gap)}",
+        f"{fmt(bound.max_value)} (n = {n}: bound not approached, see bound_slack); n=1 gap -> "
+        f"{fmt(tight.final_gap, 3)}, not attained (tanh < 1)",
     )

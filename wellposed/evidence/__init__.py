@@ -3,6 +3,7 @@
 from wellposed.evidence.checks import (
     agree_close,
     agree_mc,
+    check_attained,
     check_bound,
     check_tightness,
     check_witness,
@@ -21,6 +22,8 @@ from wellposed.evidence.decide import (
     format_verdict,
 )
 from wellposed.evidence.records import (
+    ATTAINED,
+    Attainment,
     BoundCheck,
     Counterexample,
     IdentityCheck,
@@ -32,6 +35,7 @@ from wellposed.evidence.records import (
 )
 
 __all__ = [
+    "ATTAINED",
     "BOUNDED",
     "BOUND_VIOLATED",
     "IDENTITY",
@@ -39,6 +43,7 @@ __all__ = [
     "REFUTED",
     "UNBOUNDED",
     "VERDICTS",
+    "Attainment",
     "BoundCheck",
     "Counterexample",
     "IdentityCheck",
@@ -48,6 +53,7 @@ __all__ = [
     "Witness",
     "agree_close",
     "agree_mc",
+    "check_attained",
     "check_bound",
     "check_tightness",
     "check_witness",

@@ -1,4 +1,4 @@
-"""Evidence checks: growth-rate fits, witnesses, bound checks, tightness and line agreement.
+"""Evidence checks: growth-rate fits, witnesses, bounds, tightness, attainment, line agreement.
 
 Each check computes one :mod:`~wellposed.evidence.records` record whose ``ok`` says whether the
 evidence holds; the decision rules that combine them are in :mod:`wellposed.evidence.decide`.
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from wellposed.evidence.records import (
+    Attainment,
     BoundCheck,
     LineCheck,
     RateFit,
@@ -23,11 +24,25 @@ from wellposed.evidence.records import (
 __all__ = [
     "agree_close",
     "agree_mc",
+    "check_attained",
     "check_bound",
     "check_tightness",
     "check_witness",
     "fit_rate",
 ]
+
+# a tolerance derived from the fit may not exceed this: a looser fit cannot pin the rate
+FIT_RTOL_CEILING = 0.01
+# ... nor go below this (float64 values of size ~1e3 fitted over ~1e3 units of k)
+FIT_RTOL_FLOOR = 1e-8
+# the tolerance is this many times the fit's own error estimate
+FIT_RTOL_FACTOR = 10.0
+
+
+def _lstsq_slope(A: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    coef, *_ = np.linalg.lstsq(A, ys, rcond=None)
+    return coef
+
 
 def fit_rate(
     x: Sequence[float] | np.ndarray,
@@ -35,10 +50,11 @@ def fit_rate(
     *,
     expected: float,
     x_name: str = "k",
-    rtol: float = 0.01,
+    rtol: float | None = 0.01,
     extra: tuple[str, np.ndarray] | None = None,
     extra_expected: float | None = None,
     extra_rtol: float | None = None,
+    corrections: Sequence[tuple[str, np.ndarray]] = (),
     symbols: Mapping[str, float] | None = None,
 ) -> RateFit:
     """Fit the growth rate of ``values`` in ``x`` by least squares and compare to ``expected``.
@@ -47,6 +63,12 @@ def fit_rate(
     ``-((n-1)/2) log k`` encoder cost of L1) so the leading slope is not biased by it;
     with ``extra_expected`` its coefficient must match too (within ``extra_rtol``, default
     ``rtol``; a secondary term carries the O(1/k) corrections the leading slope does not).
+    ``corrections`` are further nuisance columns (e.g. ``("1/k", 1/k)``) for known
+    lower-order terms; their names are recorded, their coefficients are not judged.
+    ``rtol=None`` sets the tolerance from the fit's own error: ``FIT_RTOL_FACTOR`` times the
+    change of the slope when the smallest ``x`` is left out (the bias the asymptotics have
+    not shed yet), at least ``FIT_RTOL_FLOOR``; a fit whose error puts that tolerance above
+    ``FIT_RTOL_CEILING`` is not ok (too poor to pin the rate; docs/design.md, "Rates").
     ``symbols`` (e.g. ``{"n": 3, "D": 2}``) records the sizes the rate depends on, so the
     claim runner can also check the slope against the ledger's ``rate_expr``.
     """
@@ -57,16 +79,27 @@ def fit_rate(
     cols = [xs]
     if extra is not None:
         cols.append(np.asarray(extra[1], dtype=np.float64))
+    cols.extend(np.asarray(c, dtype=np.float64) for _, c in corrections)
     cols.append(np.ones_like(xs))
     A = np.stack(cols, axis=1)
+    if rtol is None and xs.size <= A.shape[1]:
+        raise ValueError("rtol=None needs more points than coefficients plus one")
     finite = bool(np.all(np.isfinite(ys)))
     if finite:
-        coef, *_ = np.linalg.lstsq(A, ys, rcond=None)
+        coef = _lstsq_slope(A, ys)
         resid = float(np.max(np.abs(A @ coef - ys)))
     else:
         coef, resid = np.full(A.shape[1], math.nan), math.inf
     slope = float(coef[0])
-    rel = abs(slope - expected) / abs(expected) if expected != 0 else abs(slope)
+    scale = abs(expected) if expected != 0 else 1.0
+    if rtol is None:
+        first = int(np.argmin(xs))
+        keep = np.arange(xs.size) != first
+        later = float(_lstsq_slope(A[keep], ys[keep])[0]) if finite else math.nan
+        err = abs(slope - later) / scale
+        rtol = max(FIT_RTOL_FLOOR, FIT_RTOL_FACTOR * err) if math.isfinite(err) else math.inf
+        finite = finite and rtol <= FIT_RTOL_CEILING
+    rel = abs(slope - expected) / scale
     ok = finite and rel <= rtol
     extra_coef = float(coef[1]) if extra is not None else None
     if extra_coef is not None and extra_expected is not None:
@@ -87,6 +120,7 @@ def fit_rate(
         extra_coef=extra_coef,
         extra_expected=extra_expected,
         symbols=None if symbols is None else {k: float(v) for k, v in symbols.items()},
+        corrections=tuple(name for name, _ in corrections),
     )
 
 
@@ -157,6 +191,49 @@ def check_tightness(
     )
 
 
+def check_attained(
+    tight: Tightness,
+    *,
+    case: str,
+    strict: str | None = None,
+    tol: float = 1e-9,
+) -> Attainment:
+    """Is the supremum ``tight.sup`` attained?  Decided from the tightness sequence (whose
+    members are all at finite parameters) and the claim's derivation (docs/claims.md):
+
+    * ``yes``: some member's gap is ``<= tol * max(1, |sup|)`` (and ``>= -`` that: above it
+      the bound check fails): the member is a maximiser at a finite parameter;
+    * ``no``: the derivation gives a strict inequality at every finite parameter
+      (``strict``, e.g. ``"sigmoid(logit) < 1"``), every gap is above that resolution and the
+      sequence reached the supremum to its tolerance (``tight.ok``): the supremum is a limit
+      only.  A zero gap with ``strict`` given yields ``yes``, contradicting the derivation
+      (the gate then reports the mismatch with the ledger's ``attained``);
+    * ``unknown``: neither (no derivation, or the sequence did not approach the supremum).
+    """
+    gaps = np.asarray(tight.gaps, dtype=np.float64)
+    xs = np.asarray(tight.x, dtype=np.float64)
+    res = tol * max(1.0, abs(tight.sup))
+    finite = bool(gaps.size) and bool(np.all(np.isfinite(gaps))) and bool(np.all(np.isfinite(xs)))
+    min_gap = float(np.min(gaps)) if gaps.size else math.inf
+    zero = np.flatnonzero(np.abs(gaps) <= res) if finite else np.array([], dtype=int)
+    at: float | None = None
+    if zero.size:
+        attained, at = "yes", float(xs[zero[0]])
+        rule = (f"the gap is <= {tol:g} * max(1, |sup|) at the finite parameter "
+                f"{tight.x_name} = {at:g}: a maximiser")
+    elif strict is not None and finite and tight.ok and bool(np.all(gaps > res)):
+        attained = "no"
+        rule = (f"every gap > {tol:g} * max(1, |sup|) at finite {tight.x_name} while the gaps "
+                f"shrink to {tight.tol:g}, and the derivation (reason) is strict at every "
+                "finite parameter")
+    else:
+        attained = "unknown"
+        rule = ("no strict inequality derived" if strict is None
+                else "the sequence did not reach the supremum to its tolerance")
+    return Attainment(attained, case, float(tight.sup), tight.x_name, at, min_gap, float(tol),
+                      rule, strict)
+
+
 def agree_mc(
     label: str,
     reference: float,
@@ -172,15 +249,17 @@ def agree_mc(
     The estimate and its SE must be finite, and the SE at most ``max(1, |reference|)``: an
     SE as large as the value (e.g. overflowed by a broken estimator) shows nothing, so the
     check fails instead of reading ``z = diff / inf = 0`` as agreement.  A zero-variance
-    estimate (the decoder ignores ``t``: SE below ``1e-12`` relative) is a ``code path``
-    check: it must equal the reference to float64 round-off (``1e-11`` relative), ``z`` is
-    not reported, and it never counts as statistical agreement.
+    estimate (the decoder ignores ``t``: SE below ``1e-12`` relative; or a value that
+    overflowed to ``-inf``, whose SE the Monte Carlo line reports as 0) is a ``code path``
+    check: it must equal the reference to float64 round-off (``1e-11`` relative; ``-inf``
+    equals ``-inf``), ``z`` is not reported, and it never counts as statistical agreement.
     """
     ref, val, se = float(reference), float(value), float(se)
     scale = max(1.0, abs(ref))
     diff = val - ref
     if math.isfinite(se) and 0.0 <= se <= 1e-12 * scale:
-        ok = math.isfinite(diff) and abs(diff) <= 1e-11 * scale
+        # equal infinities (both -inf: a value that overflowed on both lines) agree exactly
+        ok = val == ref or (math.isfinite(diff) and abs(diff) <= 1e-11 * scale)
         note: str | None = (
             "zero-variance estimator (the decoder ignores t): checks the torch code path "
             "against the reference, not a statistical agreement"

@@ -4,11 +4,13 @@ Every record serialises through :func:`jsonable`, the single rule for reports, c
 report is the same on any CPU (other SIMD widths and BLAS kernels change the last bits):
 
 * a value is rounded to :data:`SIG` (6) significant digits;
-* an *error* (a field or key named ``rel_error``, ``residual`` or ``max_abs_error``: the
-  difference of two computations of one number, whose low digits are rounding noise) is
+* an *error* (a field or key named ``rel_error``, ``residual``, ``max_abs_error`` or ``rtol``:
+  the difference of two computations of one number, or a tolerance derived from one, whose
+  low digits are rounding noise) is
   written as an upper bound: rounded up to 2 significant digits, and never below
   :data:`ERROR_FLOOR` (1e-8), which then reads "at most 1e-8";
-* a *difference to a bound* (``margin``, ``gaps``, ``final_gap``) is rounded to the absolute
+* a *difference to a bound* (``margin``, ``gaps``, ``final_gap``, ``min_gap``, ``slack``,
+  ``search_gap``) is rounded to the absolute
   grid :data:`ERROR_FLOOR` before its 6 digits, so a tie at rounding level prints as 0;
 * non-finite floats are the strings ``"inf"``, ``"-inf"`` and ``"nan"``.
 
@@ -26,6 +28,8 @@ import numpy as np
 __all__ = [
     "ERROR_FLOOR",
     "SIG",
+    "ATTAINED",
+    "Attainment",
     "BoundCheck",
     "Counterexample",
     "IdentityCheck",
@@ -39,12 +43,14 @@ __all__ = [
     "round_value",
 ]
 
+#: the answers of :class:`Attainment` (is the supremum of a bounded objective attained?)
+ATTAINED = ("yes", "no", "unknown")
 #: significant digits of every reported value
 SIG = 6
 #: errors are reported as upper bounds no smaller than this; differences on this grid
 ERROR_FLOOR = 1e-8
-_ERROR_KEYS = frozenset({"rel_error", "residual", "max_abs_error"})
-_DIFFERENCE_KEYS = frozenset({"margin", "gaps", "final_gap"})
+_ERROR_KEYS = frozenset({"rel_error", "residual", "max_abs_error", "rtol"})
+_DIFFERENCE_KEYS = frozenset({"margin", "gaps", "final_gap", "min_gap", "slack", "search_gap"})
 
 
 def _non_finite(v: float) -> str:
@@ -137,6 +143,7 @@ class RateFit(_Record):
     extra_coef: float | None = None
     extra_expected: float | None = None
     symbols: dict[str, float] | None = None
+    corrections: tuple[str, ...] = ()
     kind: str = field(default="rate", init=False)
 
 
@@ -230,3 +237,28 @@ class Counterexample(_Record):
     values: dict[str, object]
     ok: bool
     kind: str = field(default="counterexample", init=False)
+
+
+@dataclass(frozen=True)
+class Attainment(_Record):
+    """Is the supremum ``sup`` of a bounded objective attained (does a maximiser exist)?
+
+    ``attained`` is one of :data:`ATTAINED`: ``yes`` when a member of the tightness sequence
+    at a *finite* parameter has gap ``<= tol * max(1, |sup|)`` (a maximiser, found);
+    ``no`` when the claim's derivation gives a strict inequality at every finite parameter
+    (``reason``) and every computed gap is above that resolution while the gaps shrink to the
+    tolerance (the supremum is a limit only); ``unknown`` otherwise.  ``at`` is the parameter
+    of the zero gap (``yes``), ``min_gap`` the smallest gap at a finite parameter, ``case``
+    says which supremum (e.g. ``n = 1: the bound``), ``rule`` how it was decided.
+    """
+
+    attained: str
+    case: str
+    sup: float
+    x_name: str
+    at: float | None
+    min_gap: float
+    tol: float
+    rule: str
+    reason: str | None = None
+    kind: str = field(default="attainment", init=False)

@@ -166,6 +166,10 @@ def ppca_fit(x: np.ndarray, latent_dim: int) -> dict[str, np.ndarray | float]:
     module doc).  Requires ``latent_dim < D`` and more than ``latent_dim`` non-zero
     sample-covariance eigenvalues (otherwise the likelihood is unbounded, L5); "zero" means
     below ``1e-12`` of the largest, so rounding noise does not pass for rank.
+
+    The centred data are divided by their largest absolute entry ``c`` first (``S`` neither
+    overflows at data scale ``1e154`` nor underflows at ``1e-300``); the fit is scaled back:
+    ``W c``, ``log_var + 2 log c``, ``max_log_lik - n D log c`` (``x = c z``).
     """
     x = np.asarray(x, dtype=np.float64)
     n, D = x.shape
@@ -173,7 +177,8 @@ def ppca_fit(x: np.ndarray, latent_dim: int) -> dict[str, np.ndarray | float]:
     if not 1 <= d < D:
         raise WellposedInputError(f"pPCA needs 1 <= latent_dim < D={D}, got {d}")
     b = x.mean(axis=0)
-    S = (x - b).T @ (x - b) / n
+    c = float(np.max(np.abs(x - b))) or 1.0  # constant data: S = 0, refused below
+    S = ((x - b) / c).T @ ((x - b) / c) / n
     evals, evecs = np.linalg.eigh(S)
     evals, evecs = evals[::-1], evecs[:, ::-1]
     sigma2 = float(np.mean(evals[d:]))
@@ -182,9 +187,11 @@ def ppca_fit(x: np.ndarray, latent_dim: int) -> dict[str, np.ndarray | float]:
             "the data lie in a subspace of dimension <= latent_dim (rank(S) <= d): the pPCA "
             "likelihood is unbounded (CLAIMS L5); use a smaller latent_dim"
         )
-    W = evecs[:, :d] * np.sqrt(np.maximum(evals[:d] - sigma2, 0.0))  # 0 for isotropic data
-    max_ll = -0.5 * n * (D * LOG_2PI + np.sum(np.log(evals[:d])) + (D - d) * np.log(sigma2) + D)
-    return {"W": W, "b": b, "log_var": math.log(sigma2), "max_log_lik": float(max_ll)}
+    W = evecs[:, :d] * np.sqrt(np.maximum(evals[:d] - sigma2, 0.0)) * c  # 0: isotropic data
+    max_ll = -0.5 * n * (D * LOG_2PI + np.sum(np.log(evals[:d])) + (D - d) * np.log(sigma2) + D
+                         + 2 * D * math.log(c))
+    return {"W": W, "b": b, "log_var": math.log(sigma2) + 2 * math.log(c),
+            "max_log_lik": float(max_ll)}
 
 
 # ---------------------------------------------------------------------------
@@ -304,13 +311,19 @@ def _spike_parts(D: int, k: float, u: np.ndarray) -> tuple[np.ndarray, np.ndarra
 def spike_log_lik(D: int, k: float, sq_dist: np.ndarray) -> np.ndarray:
     """Per-point ``log p(x_j) = log int exp(g_j(u)) phi(u) du`` for the L1 spike, where
     ``g_j(u) = -(D/2)(log 2pi + lv(u)) - (R_j/2) e^{-lv(u)}``, ``lv(u) = -k sigmoid(2 k u)``
-    and ``R_j = ||x_j - x_i||^2`` (0 for the spiked point)."""
-    u, log_w = _mesh(np.array([0.0]), 1.0 / k)
-    base, neg_lv = _spike_parts(D, k, u)
-    R = np.atleast_1d(np.asarray(sq_dist, dtype=np.float64))[:, None]
-    with np.errstate(over="ignore", invalid="ignore"):
-        penalty = np.where(R > 0, 0.5 * R * np.exp(neg_lv)[None, :], 0.0)
-    return _logsumexp(base[None, :] - penalty + _log_phi(u)[None, :] + log_w[None, :])
+    and ``R_j = ||x_j - x_i||^2`` (0 for the spiked point).  For ``R > 0`` the mesh is also
+    graded at the peak ``-lv = log(D/R)`` and the cliff ``(R/2) e^{-lv} = 50`` of ``g_j``:
+    beyond the cliff the integrand falls double-exponentially within ``~1/k``."""
+    out = []
+    for R in np.atleast_1d(np.asarray(sq_dist, dtype=np.float64)):
+        v = np.log([D / R, 100.0 / R]) if R > 0 else np.array([])
+        v = v[(v > 0) & (v < k)]
+        u, log_w = _mesh(np.append(0.0, sp.logit(v / k) / (2.0 * k)), 1.0 / k)
+        base, neg_lv = _spike_parts(D, k, u)
+        with np.errstate(over="ignore"):
+            penalty = 0.5 * R * np.exp(neg_lv) if R > 0 else 0.0
+        out.append(_logsumexp(base - penalty + _log_phi(u) + log_w))
+    return np.array(out, dtype=np.float64)
 
 
 def spike_expected_log_lik(

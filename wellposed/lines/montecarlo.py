@@ -28,6 +28,7 @@ import torch
 
 from wellposed.errors import WellposedInputError
 from wellposed.models.networks import Decoder, prior_log_prob
+from wellposed.models.protocol import conform
 from wellposed.models.validate import DTYPE, check_encoder
 
 _M = TypeVar("_M", bound=torch.nn.Module)
@@ -117,13 +118,24 @@ def _check_samples(samples: object, name: str) -> int:
 
 
 def _mean_se(rows: torch.Tensor) -> float:
-    """``std(rows) / sqrt(S)`` (two-pass, no ``E[x^2] - E[x]^2`` cancellation)."""
+    """``std(rows) / sqrt(S)`` (two-pass, no ``E[x^2] - E[x]^2`` cancellation), computed on
+    ``rows / max|rows|`` and scaled back, so rows of size ``1e300`` do not overflow the
+    squares.  Constant rows (a decoder that ignores ``t``, at any scale) give exactly 0;
+    rows with a ``-inf`` (a sample whose log-density overflowed) make the estimate ``-inf``
+    whatever the other samples, so its SE is 0 too (a deterministic value, the agreement
+    checks treat it as a code path); a ``+inf`` or NaN row gives ``inf`` (no SE exists)."""
+    rows = rows.reshape(-1)
     S = rows.numel()
-    if S < 2:
+    if S < 2 or bool(torch.all(rows == rows[0])):
         return 0.0
-    centred = rows - rows.mean()
+    if not bool(torch.all(torch.isfinite(rows))):
+        broken = bool(torch.isnan(rows).any()) or bool(torch.isposinf(rows).any())
+        return math.inf if broken else 0.0
+    scale = float(rows.abs().max())
+    z = rows / scale
+    centred = z - z.mean()
     var = float((centred * centred).sum()) / (S - 1)
-    return math.sqrt(var / S) if math.isfinite(var) else math.inf
+    return scale * math.sqrt(var / S)
 
 
 @torch.no_grad()
@@ -141,6 +153,8 @@ def elbo_mc(
     samples = _check_samples(samples, "samples")
     if kl not in {"analytic", "sampled"}:
         raise WellposedInputError(f"kl must be 'analytic' or 'sampled', got {kl!r}")
+    decoder, conformed = conform(decoder, encoder, x)  # any protocol-conforming pair
+    encoder = encoder if conformed is None else conformed
     check_encoder(decoder, encoder, x)
     dev = resolve_device(device)
     dec, enc, x = _on(decoder, dev), _on(encoder, dev), x.to(dev, DTYPE)
@@ -186,6 +200,7 @@ def iwae_mc(
     K = _check_samples(samples, "samples")
     R = _check_samples(replicates, "replicates")
     dev = resolve_device(device)
+    decoder, encoder = conform(decoder, encoder, x)  # any protocol-conforming pair
     dec, x = _on(decoder, dev), x.to(dev, DTYPE)
     n = x.shape[0]
     d = int(dec.latent_dim)
@@ -229,8 +244,11 @@ def iwae_mc(
         se = _mean_se(stacked.sum(-1))
     elif K > 1:
         assert lse2_last is not None  # R >= 1 replicates ran
-        # delta method: Var(mean w)/E[w]^2 = (E[w^2]/E[w]^2 - 1)/(K-1) (unbiased), in log space
-        rel_var = torch.expm1(lse2_last + math.log(K) - 2.0 * lse1_last).clamp(min=0.0)
+        # delta method: Var(mean w)/E[w]^2 = (E[w^2]/E[w]^2 - 1)/(K-1) (unbiased), in log space;
+        # a point whose every weight is 0 (log w = -inf: the estimate is -inf) has none
+        ratio = lse2_last + math.log(K) - 2.0 * lse1_last
+        ratio = torch.where(torch.isneginf(lse1_last), torch.zeros_like(ratio), ratio)
+        rel_var = torch.expm1(ratio).clamp(min=0.0)
         se = math.sqrt(float((rel_var / (K - 1)).sum()))
     else:
         se = 0.0

@@ -16,6 +16,7 @@ import torch
 from wellposed.errors import WellposedInputError
 from wellposed.lines import exact, montecarlo, quadrature
 from wellposed.models.networks import Decoder, LinearGaussianDecoder
+from wellposed.models.protocol import ModuleDecoder, conform
 from wellposed.models.validate import check_encoder
 
 __all__ = ["METHODS", "Estimate", "elbo", "log_likelihood"]
@@ -52,6 +53,18 @@ def _no_closed_form(decoder: Decoder) -> WellposedInputError:
     )
 
 
+def _conformed(decoder: object, encoder: object, data: object, method: str
+               ) -> tuple[Decoder, torch.nn.Module | None]:
+    """Any module pair through the model protocol (:mod:`wellposed.models.protocol`); a
+    wrapped user module has only the Monte Carlo line."""
+    dec, enc = conform(decoder, encoder, data)  # type: ignore[arg-type]
+    if isinstance(dec, ModuleDecoder) and method != "mc":
+        raise WellposedInputError(
+            f"method={method!r} needs one of the harness's own decoders; for your "
+            f"{type(decoder).__name__} use method='mc'")
+    return dec, enc
+
+
 def _linear_arrays(decoder: LinearGaussianDecoder) -> tuple[np.ndarray, ...]:
     return tuple(a.detach().cpu().numpy() for a in (decoder.W, decoder.b, decoder.log_var_vector))
 
@@ -63,7 +76,7 @@ def _from_mc(res: montecarlo.MCResult) -> Estimate:
 
 
 def elbo(
-    decoder: Decoder,
+    decoder: torch.nn.Module,
     encoder: torch.nn.Module,
     data: object,
     *,
@@ -72,8 +85,15 @@ def elbo(
     seed: int = 0,
     device: str = "auto",
 ) -> Estimate:
-    """ELBO ``sum_i E_q[log p(x_i|t)] - KL(q(t|x_i) || N(0, I))`` by the chosen line."""
+    """ELBO ``sum_i E_q[log p(x_i|t)] - KL(q(t|x_i) || N(0, I))`` by the chosen line.
+
+    ``decoder`` / ``encoder``: the harness's networks or any module pair that follows the
+    model protocol (:mod:`wellposed.models.protocol`; user modules: ``method="mc"``).
+    """
     _check_method(method)
+    decoder, conformed = _conformed(decoder, encoder, data, method)
+    assert conformed is not None
+    encoder = conformed
     x = decoder.check_data(data)
     check_encoder(decoder, encoder, x)
     if method == "mc":
@@ -93,7 +113,7 @@ def elbo(
 
 
 def log_likelihood(
-    decoder: Decoder,
+    decoder: torch.nn.Module,
     data: object,
     *,
     method: str = "exact",
@@ -107,6 +127,7 @@ def log_likelihood(
     ``mc`` is the IWAE estimate with ``K = samples`` and proposal ``encoder`` (prior if None).
     """
     _check_method(method)
+    decoder, encoder = _conformed(decoder, encoder, data, method)
     x = decoder.check_data(data)
     if method == "mc":
         res = montecarlo.iwae_mc(decoder, x, encoder, samples=samples, seed=seed, device=device)

@@ -276,6 +276,36 @@ class GaussianMLPEncoder(_Settable):
         h = torch.tanh(x @ self.W1.T + self.b1)
         return h @ self.W2.T + self.b2, h @ self.W6.T + self.b6
 
+    def realise(self, x: object, mean: object, log_var: object) -> float:
+        """Set the output layers so that the encoder maps ``x_i`` to exactly ``(m_i, lv_i)``.
+
+        The hidden layer keeps its (seeded) weights; with ``F = [h(x_i), 1]`` (``n x (H+1)``)
+        the heads solve ``F [W2 | b2]^T = m`` and ``F [W6 | b6]^T = lv`` (minimum-norm least
+        squares), exact when the ``n`` hidden feature rows are linearly independent, which
+        needs ``H + 1 >= n`` and distinct points.  This is how a co-adapted tabular encoder
+        is realised by the App. C.2 MLP (docs/claims.md, L1).  Returns the largest absolute
+        error of the outputs on ``x``; an error above ``1e-9`` is refused (points too close
+        or ``H`` too small) with what to change.
+        """
+        xt = as_data(x, self.data_dim)
+        n = xt.shape[0]
+        targets = [as_param(v, (n, self.latent_dim), f"realise {name}")
+                   for v, name in ((mean, "mean"), (log_var, "log_var"))]
+        with torch.no_grad():
+            h = torch.tanh(xt @ self.W1.T + self.b1)
+            F = torch.cat([h, torch.ones(n, 1, dtype=DTYPE)], dim=1)
+            for (w, b), target in zip((("W2", "b2"), ("W6", "b6")), targets, strict=True):
+                sol = torch.linalg.lstsq(F, target, driver="gelsd").solution  # (H+1, d)
+                getattr(self, w).copy_(sol[:-1].T)
+                getattr(self, b).copy_(sol[-1])
+            m, lv = self(xt)
+            err = float(max((m - targets[0]).abs().max(), (lv - targets[1]).abs().max()))
+        if not err <= 1e-9:
+            raise WellposedInputError(
+                f"the MLP encoder (H = {self.W1.shape[0]}) cannot realise the {n} targets "
+                f"(error {err:.3g}); use H >= {n} hidden units and distinct data points")
+        return err
+
 
 class TabularEncoder(_Settable):
     """Free variational parameters per data point: ``q(t | x_i) = N(m_i, diag exp(lv_i))``."""

@@ -1,0 +1,38 @@
+"""App. C.2 decoder with a variance floor: ``sigma^2 = 1e-3 + softplus(W5 h + b5)``.
+
+The project's :class:`wellposed.variance.Floor` policy.  Each coordinate's density is at most
+``1 / sqrt(2 pi 1e-3)``, so the ELBO is at most ``-(n D / 2)(log 2pi + log 1e-3)``
+(docs/claims.md, S4 and L2).  Expected verdict: ``bounded``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from examples._common import HIDDEN, LATENT, Encoder, Trunk
+from wellposed.models.variance import Floor
+
+__all__ = ["Decoder", "factory"]
+
+
+class Decoder(nn.Module):
+    """``t -> (mu(t), log(1e-3 + softplus(raw(t))))``."""
+
+    latent_dim = LATENT
+
+    def __init__(self, data_dim: int) -> None:
+        super().__init__()
+        self.trunk = Trunk(LATENT, HIDDEN)
+        self.mean = nn.Linear(HIDDEN, data_dim)
+        self.raw = nn.Linear(HIDDEN, data_dim)
+        self.variance = Floor(1e-3)
+
+    def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(t)
+        return self.mean(h), self.variance(self.raw(h))
+
+
+def factory(data_dim: int = 8) -> tuple[nn.Module, nn.Module]:
+    """``(decoder, encoder)`` for data with ``data_dim`` columns."""
+    return Decoder(data_dim), Encoder(data_dim)
