@@ -125,11 +125,13 @@ def test_spike_elbo_rate_and_encoder_coadaptation(scores, x, ks) -> None:
 @pytest.mark.claims("L1", "S6")
 def test_spike_mc_agrees_at_moderate_k(scores, x, k, seed) -> None:
     """At moderate k (3..10) the torch MC ELBO of the co-adapted spike is
-    within 4 SE of the exact value."""
+    within 4 SE of the exact value.  2e5 draws: one draw in 2300 of the spiked point's q
+    lands where the spike is off and loses ~(D/2) k, a skew 4000 draws cannot average out
+    (their SE is then unreliable; docs/claims.md, S6)."""
     c = constructions.spike(x, k)
     ref = float(_values(c)["elbo"].sum())
     mc = montecarlo.elbo_mc(
-        c.decoder, c.encoder, torch.as_tensor(x), samples=4000, seed=seed, device="cpu"
+        c.decoder, c.encoder, torch.as_tensor(x), samples=200_000, seed=seed, device="cpu"
     )
     z = abs(mc.value - ref) / math.hypot(mc.se, 1e-10 * (1 + abs(ref)))
     scores.observe(z, 4.0)

@@ -20,7 +20,8 @@ MODULES = sorted(p for p in PKG.rglob("*.py") if "__pycache__" not in p.parts)
 LAYERS = {
     "errors": 0, "numerics": 0, "_lazy": 0, "models": 1, "constructions": 2, "evidence": 2,
     "lines": 3,
-    "ledger": 4, "audit": 5, "training": 5, "claims": 6, "gate": 7, "render": 8, "figures": 8, "staleness": 8,
+    "ledger": 4, "audit": 5, "training": 5, "claims": 6, "gate": 7,
+    "render": 8, "figures": 8, "staleness": 8,
     "testing": 8,
     "cli": 9,
     "__init__": 9, "__main__": 9,

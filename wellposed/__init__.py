@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from wellposed._lazy import lazy_attributes
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY = {
     "BernoulliMLPDecoder": "wellposed.models.networks",

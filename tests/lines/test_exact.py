@@ -161,12 +161,12 @@ def test_spike_log_lik_resolves_the_double_exponential_cliff():
     -lv = log(D/R) and falls double-exponentially just after; an independent mpmath
     integral (40 digits) is the reference."""
     D, k, R = 2, 1050.0, 0.0865927459604896
-    mp.mp.dps = 30
 
     def g(u):
         lv = -k / (1 + mp.e ** (-2 * k * u))
         return mp.e ** (-(D / 2) * (mp.log(2 * mp.pi) + lv) - (R / 2) * mp.e ** (-lv)) * mp.npdf(u)
 
-    ref = float(mp.log(mp.quad(g, [-mp.inf, -1, -0.01, -0.003, 0, 0.01, 1, mp.inf])))
+    with mp.workdps(30):  # local: mpmath's precision is global state
+        ref = float(mp.log(mp.quad(g, [-mp.inf, -1, -0.01, -0.003, 0, 0.01, 1, mp.inf])))
     got = exact.spike_log_lik(D, k, np.array([R]))[0]
     assert abs(got - ref) < 1e-9

@@ -65,14 +65,16 @@ def round_value(v: float) -> float | str:
 
 
 def round_error(v: float) -> float | str:
-    """An error as an upper bound: ``max(|v|, ERROR_FLOOR)`` rounded up to 2 digits."""
+    """An error as an upper bound: ``max(|v|, ERROR_FLOOR)`` rounded up to 2 digits (a
+    relative excess below 1e-6, e.g. a tolerance of 0.01 computed as 0.0100000001, is
+    rounding noise and does not round up)."""
     if not math.isfinite(v):
         return _non_finite(v)
     a = abs(v)
     if a <= ERROR_FLOOR:
         return ERROR_FLOOR
     scale = 10.0 ** (math.floor(math.log10(a)) - 1)
-    return float(f"{math.ceil(a / scale * (1 - 1e-12)) * scale:.2g}")
+    return float(f"{math.ceil(a / scale * (1 - 1e-6)) * scale:.2g}")
 
 
 def _round_difference(v: float) -> float | str:

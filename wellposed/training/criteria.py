@@ -11,12 +11,16 @@ that flips with the seed shows up as a failure, not as flakiness:
   logged value is used, not the last one: the learned-variance training is unstable (its
   ELBO crashes by tens of nats between logged steps and recovers), so the value at one fixed
   step flips with the seed, while the level reached does not (10 seeds at 2000 steps:
-  every seed reached -11.4 or lower, a margin of 1.4 on the level -10);
+  every seed reached -11.36 or lower, a margin of 1.36 on the level -10);
 * :func:`t2_floor` (floor and soft-clip): every logged float64 training ELBO and every
   float32 minibatch ELBO is below the analytic bound ``-(D/2)(log 2pi + floor)``;
 * :func:`t3_fixed_bernoulli` (fixed ``sigma^2 = 1`` and Bernoulli): the same against their
   bounds (``-(D/2) log 2pi``; the empirical ``sum_u n_u log(n_u/n) / n`` for the float64
   training ELBO and 0 for a minibatch).
+
+Seed sweep on digits at the CI budget (2000 steps), seeds 0-9: smallest margins T2 70.6 nats
+per point (floor; soft-clip 249), T3 2.22 (fixed; Bernoulli 11.1); T2 and T3 hold by the
+analytic bounds, the sweep checks the code that evaluates them.
 """
 
 from __future__ import annotations

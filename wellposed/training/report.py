@@ -63,13 +63,18 @@ def sig(v: float | None, digits: int = 3) -> str:
 
 
 def fmt_spread(values: Sequence[float | None]) -> str:
-    """``mean ± sd`` over seeds (mean to 3, sd to 2 significant digits)."""
+    """``mean ± sd`` over seeds (mean to 3, sd to 2 significant digits); a mean below a
+    thousandth of the spread prints as 0 and a spread below a millionth of the mean as 0
+    (float noise, e.g. a floor's log xi reached to 1e-9)."""
     vals = [float(v) for v in values if v is not None and math.isfinite(float(v))]
     if not vals:
         return "-"
     if len(vals) == 1:
         return sig(vals[0])
-    return f"{sig(statistics.fmean(vals))} ± {sig(statistics.stdev(vals), 2)}"
+    mean, sd = statistics.fmean(vals), statistics.stdev(vals)
+    mean = 0.0 if abs(mean) < 1e-3 * sd else mean
+    sd = 0.0 if sd < 1e-6 * abs(mean) else sd
+    return f"{sig(mean)} ± {sig(sd, 2)}"
 
 
 def _slug(run: Run) -> str:
@@ -132,7 +137,9 @@ def _table(runs: Sequence[Run], data: str) -> list[str]:
         nn_text = f"{fmt_spread([a for a, _ in nn])} / {sig(nn[0][1], 2)}" if nn else "-"
         passed = ("-" if floor_bound is None else _steps_text(
             [_first_step(r, "train_elbo", lambda v: v > floor_bound) for r in rs]))
-        below = _steps_text([_first_step(r, "min_lv", lambda v: v < _LOG_XI) for r in rs])
+        # below log xi by more than the records' rounding (a floor reaches log xi itself)
+        below = _steps_text([_first_step(r, "min_lv", lambda v: v < _LOG_XI - 1e-4)
+                             for r in rs])
         gap = "-" if not floor_iwae else fmt_spread(
             [float(row["held_iwae"]) - statistics.fmean(floor_iwae) for row in last])
         bound = rs[0]["bound"]
@@ -183,7 +190,9 @@ def _draw_curves(fig: Figure, spec: dict[str, Any]) -> None:
         for j, s in enumerate(p["seeds"]):
             ax.plot(s["step"], s["train"], color="C0", lw=1.0,
                     label="training ELBO" if j == 0 else None)
-            ax.plot(s["step"], s["held"], color="C1", lw=1.0, ls="--",
+            held = [(x, v) for x, v in zip(s["step"], s["held"], strict=True)
+                    if math.isfinite(v)]  # logged at every other step
+            ax.plot([x for x, _ in held], [v for _, v in held], color="C1", lw=1.0, ls="--",
                     label="held-out IWAE" if j == 0 else None)
         lows = [v for s in p["seeds"] for v in s["train"] + s["held"] if math.isfinite(v)]
         if p["bound"] is not None and lows and p["bound"] < max(lows) + 3 * (

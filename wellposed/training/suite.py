@@ -37,6 +37,7 @@ __all__ = [
     "PRESETS",
     "RUNS_ENV",
     "cached_runs",
+    "load_runs",
     "preset_configs",
     "progress_bar",
     "run_suite",
@@ -47,9 +48,9 @@ RUNS_ENV = "WELLPOSED_TRAINING_RUNS"
 #: data set -> (objectives, steps) of the ``ci`` preset; ``long`` multiplies the steps by 10
 _PLAN: dict[str, tuple[tuple[str, ...], int]] = {
     "digits": (tuple(OBJECTIVES), 2000),
-    "manifold": (("learned", "shared", "floor"), 1500),
-    "constant": (("learned", "floor"), 1500),
-    "quantised": (("learned", "dlogistic", "dequantised"), 1500),
+    "manifold": (("learned", "shared", "floor"), 1000),
+    "constant": (("learned", "floor"), 1000),
+    "quantised": (("learned", "dlogistic", "dequantised"), 1000),
 }
 PRESETS = {"ci": (3, 1), "long": (5, 10), "smoke": (1, 0)}  # name -> (seeds, step factor)
 
@@ -162,6 +163,23 @@ def run_suite(configs: Sequence[RunConfig], *, jobs: int | None = None,
     return [done[i] for i in range(len(configs))]
 
 
+def _floats(value: Any) -> Any:
+    """JSON's ``"nan"`` / ``"inf"`` / ``"-inf"`` strings (how :func:`jsonable` writes
+    non-finite numbers) back to floats, recursively."""
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    return float(value) if value in ("nan", "inf", "-inf") else value
+
+
+def load_runs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The run records :func:`save_runs` wrote (non-finite numbers as floats again)."""
+    runs: list[dict[str, Any]] = _floats(json.loads(Path(path).read_text(encoding="utf-8"))
+                                         .get("runs", []))
+    return runs
+
+
 def save_runs(runs: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> None:
     """Write the run records as JSON (numbers rounded by
     :func:`wellposed.evidence.records.jsonable`), for :func:`cached_runs`."""
@@ -182,8 +200,7 @@ def cached_runs(configs: Sequence[RunConfig]) -> list[dict[str, Any]]:
     every one of them (same config, any device), else trained now."""
     path = os.environ.get(RUNS_ENV)
     if path and Path(path).is_file():
-        stored = json.loads(Path(path).read_text(encoding="utf-8"))
-        by_key = {_key(r["config"]): r for r in stored.get("runs", [])}
+        by_key = {_key(r["config"]): r for r in load_runs(path)}
         found = [by_key.get(_key(c)) for c in configs]
         if all(r is not None for r in found):
             return found  # type: ignore[return-value]
