@@ -178,6 +178,7 @@ def _check(args: argparse.Namespace) -> int:
 
     from wellposed.audit import report_family_audits
     from wellposed.gate import run_claims
+    from wellposed.evidence.decide import format_verdict
     from wellposed.render import lines_text, render_json, write_reports
 
     report_dir = args.report_dir
@@ -222,9 +223,10 @@ def _check(args: argparse.Namespace) -> int:
                   "ledger": args.ledger}
         _write_text(args.json, _json_document("check", inputs, json.loads(
             render_json(results, seed=args.seed))))
-    rows = [[r.id, r.title, r.expected, r.observed, lines_text(r), f"{r.seconds:.1f}",
-             "ok" if r.ok else "FAIL"] for r in results]
-    print(tabulate(rows, headers=["id", "title", "expected", "observed", "lines", "s", "ok"],
+    rows = [[r.id, r.title, r.expected, r.observed, format_verdict(r.attained).removeprefix("conditional") or "-",
+             lines_text(r), f"{r.seconds:.1f}", "ok" if r.ok else "FAIL"] for r in results]
+    print(tabulate(rows, headers=["id", "title", "expected", "observed", "attained", "lines",
+                                  "s", "ok"],
                    tablefmt="github", disable_numparse=True),
           file=sys.stderr if args.json == "-" else sys.stdout)
     elapsed = time.perf_counter() - start

@@ -264,11 +264,11 @@ def _evaluate_alone(claim: Claim, ctx: Context) -> ClaimResult:
 #: rough CPU seconds of each claim (one thread, seed 0; S2's includes torch.optim's first
 #: import): only the order in which the pool is fed, slowest first, so that no long claim
 #: starts last and leaves the other workers idle (results never depend on it)
-_COST_HINT = {
-    "S8": 1.5, "S2": 1.4, "L3": 0.7, "S4": 0.7, "S5": 0.7, "L5": 0.6, "F2": 0.5, "L7": 0.5,
-    "S9": 0.45, "L8": 0.45, "L2": 0.4, "F1": 0.4, "S7": 0.25, "F3": 0.25, "L4": 0.1,
-    "S1": 0.07, "S6": 0.05, "L6": 0.05, "S3": 0.03, "F5": 0.03, "F6": 0.02, "F4": 0.01,
-    "S10": 0.0, "L1": 0.0,
+_COST_HINT = {  # seconds in one warm process (2-core VM); S3, S10, L1 reuse S1's / S6's cache
+    "S2": 2.6, "S1": 2.3, "S6": 1.8, "L3": 1.7, "S4": 1.3, "L5": 1.2, "S5": 1.0, "F2": 0.9,
+    "F1": 0.9, "F3": 0.85, "L8": 0.8, "S7": 0.8, "L7": 0.7, "S8": 0.6, "L2": 0.6, "S9": 0.55,
+    "L4": 0.2, "L6": 0.07, "S3": 0.05, "F6": 0.04, "F5": 0.03, "S10": 0.01, "F4": 0.01,
+    "L1": 0.0,
 }
 _UNKNOWN_COST = 2.0  # a claim without a hint (a new one) is fed early: it may be slow
 

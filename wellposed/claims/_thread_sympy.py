@@ -33,14 +33,21 @@ def s7_symbolic() -> dict[str, sp.Expr]:
         density = sp.exp(-((v - mean) ** 2) / (2 * var)) / sp.sqrt(2 * sp.pi * var)
         return sp.expand_log(sp.log(density), force=True)
 
-    t = m + s * u
-    phi = sp.exp(-(u**2) / 2) / sp.sqrt(2 * sp.pi)
-    poly = sp.Poly(sp.expand(log_normal(t, m, s**2) - log_normal(t, 0, 1)), u)
-    kl = sp.simplify(sum(c * sp.integrate(u ** mon[0] * phi, (u, -sp.oo, sp.oo), conds="none")
-                         for mon, c in poly.terms()))
+    kl = sp.simplify(_gaussian_expectation(log_normal(u, m, s**2) - log_normal(u, 0, 1), u, m, s))
     recon = D * log_normal(x, mu, sig**2).subs(mu, x)
     return {"kl": kl, "elbo": sp.simplify(recon - kl), "m": m, "s": s, "sigma": sig, "D": D}
 
+
+
+def _gaussian_expectation(f: sp.Expr, v: sp.Symbol, mean: sp.Expr, std: sp.Expr) -> sp.Expr:
+    """``E f(v)`` for ``v ~ N(mean, std^2)`` and ``f`` polynomial in ``v``: substitute
+    ``v = mean + std u`` and integrate each power of ``u`` against the standard normal
+    density (what sympy's general ``integrate`` of the product finds, ~20x faster)."""
+    u = sp.Symbol("u", real=True)
+    phi = sp.exp(-(u**2) / 2) / sp.sqrt(2 * sp.pi)
+    poly = sp.Poly(sp.expand(f.subs(v, mean + std * u)), u)
+    return sum(c * sp.integrate(u ** mon[0] * phi, (u, -sp.oo, sp.oo), conds="none")
+               for mon, c in poly.terms())
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,9 +55,8 @@ def thread_symbolic() -> dict[str, object]:
     """Derive the thread example symbolically: E_q log N(0|t,1/lam), s*, max ELBO."""
     t, s, lam, m = sp.symbols("t s lambda m", positive=True)
     tt = sp.Symbol("tt", real=True)
-    q = sp.exp(-((tt - m) ** 2) / (2 * s**2)) / sp.sqrt(2 * sp.pi * s**2)
     loglik = sp.log(sp.sqrt(lam / (2 * sp.pi))) - lam * tt**2 / 2
-    e_loglik = sp.simplify(sp.integrate(sp.expand(q * loglik), (tt, -sp.oo, sp.oo)))
+    e_loglik = sp.simplify(_gaussian_expectation(loglik, tt, m, s))
     kl = (m**2 + s**2 - 1 - sp.log(s**2)) / 2
     elbo_s = sp.simplify((e_loglik - kl).subs(m, 0))
     crit = sp.solve(sp.diff(elbo_s, s), s)
