@@ -177,8 +177,8 @@ def _check(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from wellposed.audit import report_family_audits
-    from wellposed.gate import run_claims
     from wellposed.evidence.decide import format_verdict
+    from wellposed.gate import run_claims
     from wellposed.render import lines_text, render_json, write_reports
 
     report_dir = args.report_dir
@@ -223,8 +223,9 @@ def _check(args: argparse.Namespace) -> int:
                   "ledger": args.ledger}
         _write_text(args.json, _json_document("check", inputs, json.loads(
             render_json(results, seed=args.seed))))
-    rows = [[r.id, r.title, r.expected, r.observed, format_verdict(r.attained).removeprefix("conditional") or "-",
-             lines_text(r), f"{r.seconds:.1f}", "ok" if r.ok else "FAIL"] for r in results]
+    rows = [[r.id, r.title, r.expected, r.observed,
+             format_verdict(r.attained).removeprefix("conditional") or "-", lines_text(r),
+             f"{r.seconds:.1f}", "ok" if r.ok else "FAIL"] for r in results]
     print(tabulate(rows, headers=["id", "title", "expected", "observed", "attained", "lines",
                                   "s", "ok"],
                    tablefmt="github", disable_numparse=True),

@@ -40,7 +40,8 @@ FIT_RTOL_FACTOR = 10.0
 
 
 def _lstsq_slope(A: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    coef, *_ = np.linalg.lstsq(A, ys, rcond=None)
+    """Least-squares coefficients of ``A c = ys``."""
+    coef: np.ndarray = np.linalg.lstsq(A, ys, rcond=None)[0]
     return coef
 
 
