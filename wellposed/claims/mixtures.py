@@ -92,7 +92,8 @@ def _collapse_fit(x: np.ndarray, rate: float) -> RateFit:
     vals = [float(exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, k)).sum()) for k in _KS]
     n, D = x.shape
     return fit_rate(
-        _KS / 2.0, vals, expected=rate, x_name="log(1/sigma)", symbols={"n": n, "D": D}
+        _KS / 2.0, vals, expected=rate, x_name="log(1/sigma)", rtol=None,
+        symbols={"n": n, "D": D}
     )
 
 

@@ -136,7 +136,8 @@ def _rank_deficient(
         c = constructions.rank_deficient_ppca(x, d, k)
         vals.append(log_likelihood(c.decoder, x, method="exact").value)
     rate = fit_rate(
-        ks, vals, expected=entry.rate_at(n=n, D=D, r=r), symbols={"n": n, "D": D, "r": r}
+        ks, vals, expected=entry.rate_at(n=n, D=D, r=r), rtol=None,
+        symbols={"n": n, "D": D, "r": r}
     )
     k_w = 2.0 * TARGET_M / (n * (D - r)) + 20.0
     cw = constructions.rank_deficient_ppca(x, d, k_w)

@@ -54,6 +54,7 @@ def shared_variance(ctx: Context, entry: Claim) -> Outcome:
         ks,
         values,
         expected=entry.rate_at(n=n, D=D),
+        rtol=None,
         extra=("log k", np.log(ks)),
         symbols={"n": n, "D": D},
     )
@@ -127,7 +128,7 @@ def constant_coordinate(ctx: Context, entry: Claim) -> Outcome:
         ).value
         for k in ks
     ]
-    rate = fit_rate(ks, vals, expected=entry.rate_at(n=n), symbols={"n": n, "D": D})
+    rate = fit_rate(ks, vals, expected=entry.rate_at(n=n), rtol=None, symbols={"n": n, "D": D})
     k_w = 2.0 * TARGET_M / n + 40.0
     cw = constructions.constant_coordinate(x, coord, k_w)
     wit = check_witness(
