@@ -5,17 +5,21 @@
   ``scale -> 1e-3, df -> inf``, not attained; softclip ``raw -> -inf``; GaussianNLLLoss
   ``var <= eps``, attained);
 * unbounded families pass any drawn target M (up to 1e6) along their spike sequence
-  (scale -> 0 or concentration -> inf with the location at x).
+  (scale -> 0 or concentration -> inf with the location at x): the sequence is checked
+  against scipy / mpmath at a drawn k, its growth per unit k against the derived rate, and
+  the k that passes M is found by a doubling search (not solved from the formula).
 """
 
 from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy import stats
 
 from wellposed.audit import analytic as fam
 from wellposed.audit import audit_family
@@ -105,28 +109,104 @@ def test_continuous_bernoulli_interior_bound(scores, x: float, eta: float) -> No
     assert v <= bound + 1e-9
 
 
-# spike sequences: k needed to pass M, from the analytic rate (with margin 20 nats)
+# derived growth per unit k of each spike sequence (docs/claims.md#f1, #f2)
 SPIKES = {"normal": 1.0, "laplace": 1.0, "studentt": 1.0, "logistic": 1.0,
           "lognormal": 1.0, "gamma": 0.5, "beta": 0.5, "vonmises": 0.5,
           "global_logvar_gaussian": 1.0}
 
 
+# spike sequences, each checked against an evaluator that shares no code with it (scipy.stats
+# or mpmath at 50 digits, at the sequence's own parameters), and searched for the first k
+# (doubling from k = 1) that passes the drawn target M
+_EXACT_DPS = 50
+
+
+def _reference_spike(name: str, x: float, k: float) -> float:
+    """The spike's log density by an independent route: scipy.stats where it is accurate
+    at ``k`` (scale ``e^-k`` or concentration ``e^k``), else mpmath (Gamma/Beta/von Mises
+    by lgamma / besseli at 50 digits)."""
+    s = math.exp(-k)
+    c = mpmath.e ** mpmath.mpf(k)
+    with mpmath.workdps(_EXACT_DPS):
+        if name in ("normal", "global_logvar_gaussian"):
+            return float(stats.norm.logpdf(x, loc=x, scale=s))
+        if name == "laplace":
+            return float(stats.laplace.logpdf(x, loc=x, scale=s))
+        if name == "studentt":
+            return float(stats.t.logpdf(x, 3.0, loc=x, scale=s))
+        if name == "logistic":
+            return float(stats.logistic.logpdf(x, loc=x, scale=s))
+        if name == "lognormal":
+            return float(stats.lognorm.logpdf(x, s, scale=x))
+        xm = mpmath.mpf(x)
+        if name == "gamma":  # shape c, rate c / x: density at x
+            return float(c * mpmath.log(c / xm) + (c - 1) * mpmath.log(xm) - c - mpmath.loggamma(c))
+        if name == "beta":
+            a, b = c * xm, c * (1 - xm)
+            return float((a - 1) * mpmath.log(xm) + (b - 1) * mpmath.log(1 - xm)
+                         + mpmath.loggamma(c) - mpmath.loggamma(a) - mpmath.loggamma(b))
+        if name == "vonmises":
+            return float(c - mpmath.log(2 * mpmath.pi * mpmath.besseli(0, c)))
+    raise AssertionError(f"no reference for {name}")
+
+
+def _first_passing_k(fn, m: float, k_max: float = 2.0 ** 24) -> float:
+    """Doubling search: the first ``k = 1, 2, 4, ...`` with ``fn(k) > m`` (inf if none)."""
+    k = 1.0
+    while k <= k_max:
+        if fn(k) > m:
+            return k
+        k *= 2.0
+    return math.inf
+
+
 @pytest.mark.claims("F1", "F2", "L4")
-@given(name=st.sampled_from(sorted(SPIKES)), x=st.floats(0.01, 0.99), m=targets)
-def test_unbounded_families_pass_any_target(scores, name: str, x: float, m: float) -> None:
-    """Learned scale / concentration (and a global learned log-variance):
-    the spike sequence at x passes any target M."""
-    k = (m + 20.0 - math.log(x) - math.log1p(-x)) / SPIKES[name]
-    v = float(fam.ANALYTIC[name].spike(np.array(x), np.array(k)))
+@given(name=st.sampled_from(sorted(SPIKES)), x=st.floats(0.01, 0.99),
+       k=st.floats(0.5, 30.0), m=targets)
+def test_unbounded_families_pass_any_target(scores, name: str, x: float, k: float,
+                                            m: float) -> None:
+    """Learned scale / concentration (and a global learned log-variance): the spike sequence
+    at x is the family's log density at the sequence's parameters (checked against scipy /
+    mpmath at a drawn k), grows at the derived rate per unit k (one nat for a location-scale
+    family, 1/2 for a concentration), and a doubling search finds a k where it passes M."""
+    spike = fam.ANALYTIC[name].spike
+    assert spike is not None
+
+    def at(kk: float) -> float:
+        return float(spike(np.array(x), np.array(kk)))
+
+    ref = _reference_spike(name, x, k)
+    assert abs(at(k) - ref) <= 1e-8 * max(1.0, abs(ref))
+    slope = at(k + 40.0) - at(k + 39.0)
+    assert abs(slope - SPIKES[name]) <= 1e-3
+    found = _first_passing_k(at, m)
+    v = at(found) if math.isfinite(found) else -math.inf
     scores.observe(v, m, sense=">=")
     assert math.isfinite(v) and v > m
 
 
+def _reference_cb_boundary(x: float, k: float) -> float:
+    """log CB(x | eta) at x in {0, 1}, eta = -/+ e^k, from the natural form ``eta e^{eta x} /
+    (e^eta - 1)`` (mpmath, 50 digits): an evaluation that shares no code with the spike."""
+    with mpmath.workdps(_EXACT_DPS):
+        eta = (1 if x == 1.0 else -1) * mpmath.e ** mpmath.mpf(k)
+        return float(mpmath.log(eta * mpmath.e ** (eta * x) / mpmath.expm1(eta)))
+
+
 @pytest.mark.claims("F3")
-@given(x=st.sampled_from([0.0, 1.0]), m=targets)
-def test_continuous_bernoulli_boundary_passes_any_target(scores, x: float, m: float) -> None:
-    """Continuous Bernoulli at x in {0, 1}: log p grows like k = log|logit|
-    (about log log(1/lam)): slow, but it passes any target M."""
-    v = float(fam.spike_cb_boundary(np.array(x), np.array(m + 1.0)))
+@given(x=st.sampled_from([0.0, 1.0]), k=st.floats(-3.0, 6.0), m=targets)
+def test_continuous_bernoulli_boundary_passes_any_target(scores, x: float, k: float,
+                                                         m: float) -> None:
+    """Continuous Bernoulli at x in {0, 1}: the spike (eta = -/+ e^k) is the density there
+    (mpmath reference at a drawn k), grows like one nat per unit k (about log log(1/lam):
+    slow), and a doubling search finds a k where it passes M."""
+    def at(kk: float) -> float:
+        return float(fam.spike_cb_boundary(np.array(x), np.array(kk)))
+
+    ref = _reference_cb_boundary(x, k)
+    assert abs(at(k) - ref) <= 1e-9 * max(1.0, abs(ref))
+    assert abs((at(k + 20.0) - at(k + 10.0)) / 10.0 - 1.0) <= 1e-9
+    found = _first_passing_k(at, m)
+    v = at(found) if math.isfinite(found) else -math.inf
     scores.observe(v, m, sense=">=")
     assert v > m
