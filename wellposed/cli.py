@@ -161,19 +161,18 @@ def _say(args: argparse.Namespace, message: str) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    import importlib.util
-    import json
-
-    if importlib.util.find_spec("matplotlib") is None:  # the reports' figures
-        raise WellposedInputError("matplotlib is missing: pip install 'wellposed[report]'")
     _say(args, "loading torch, numpy, scipy and the claims ...")
+    import json
 
     from tabulate import tabulate
 
     from wellposed.audit import report_family_audits
     from wellposed.evidence.decide import format_verdict
     from wellposed.gate import run_claims
-    from wellposed.render import lines_text, render_json, write_reports
+    try:
+        from wellposed.render import lines_text, render_json, write_reports
+    except ModuleNotFoundError as exc:  # matplotlib (the report extra) draws the figures
+        raise WellposedInputError(f"{exc.name} missing: pip install 'wellposed[report]'") from exc
 
     report_dir = args.report_dir
     if args.ids and args.group is not None:
