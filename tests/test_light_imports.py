@@ -53,7 +53,7 @@ def test_help_imports_no_torch_numpy_or_scipy(command: str) -> None:
 def test_audit_family_help_names_every_builtin_family() -> None:
     from wellposed.audit import FAMILY_NAMES, builtin_families
 
-    assert FAMILY_NAMES == builtin_families()
+    assert builtin_families() == FAMILY_NAMES
     out = _python("""
         from wellposed.cli import main
         try:
