@@ -21,6 +21,7 @@ every ``--help``) never pays for it.
 from __future__ import annotations
 
 import importlib
+import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -73,8 +74,10 @@ def _dask_executor(jobs: int) -> Iterator[Executor]:
                 "one with `dask scheduler`, or unset the variable for a local cluster") from exc
         cluster = None
     else:
+        # silence_logs: the nanny's "still alive, killing" notes on close are not news
         cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1,
-                                           processes=True, dashboard_address=None)
+                                           processes=True, dashboard_address=None,
+                                           silence_logs=logging.ERROR)
         client = distributed.Client(cluster)
     try:
         # pure=False: two tasks with equal arguments are still two runs (never merged)
