@@ -7,7 +7,10 @@
 Default sessions (``nox`` with no arguments): ``tests`` and ``properties``.
 Optional sessions (``nox -s NAME``): ``nightly``, ``lint``, ``benchmark``, ``seeds``, ``mutants``,
 ``tests_pythons`` (the test suite on every supported Python found on this machine),
-``training`` (CI-sized training runs, reports/training.md and the T-claims).
+``tests_lowest`` (the declared lower bounds, constraints-lowest.txt), ``sdist`` (pytest from
+the unpacked sdist), ``docs`` (the documentation site, strict), ``cluster`` (a seed sweep on
+a 2-worker local Dask cluster against the local pool), ``training`` (CI-sized training runs,
+reports/training.md and the T-claims).  .github/workflows/ci.yml runs one job per session.
 
 torch: every session installs torch before the package.  On a machine without
 CUDA (no ``nvidia-smi`` on PATH) the CPU build ``torch==2.13.0+cpu`` is used;
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tarfile
 from pathlib import Path
 
 import nox
@@ -41,7 +45,7 @@ RUFF_VERSION = "0.17.6"
 MYPY_VERSION = "2.4.1"
 
 
-def _torch_install_args() -> list[str]:
+def _torch_install_args(version: str = TORCH_VERSION) -> list[str]:
     """pip arguments that install the torch build this machine should use."""
     choice = os.environ.get("WELLPOSED_TORCH", "auto").strip().lower()
     if choice == "auto":
@@ -50,24 +54,27 @@ def _torch_install_args() -> list[str]:
         raise SystemExit(f"WELLPOSED_TORCH={choice!r}: use one of auto, cpu, cuda, skip")
     if choice == "skip":
         return []
-    spec = f"torch=={TORCH_VERSION}+cpu" if choice == "cpu" else f"torch=={TORCH_VERSION}"
+    spec = f"torch=={version}+cpu" if choice == "cpu" else f"torch=={version}"
     index = os.environ.get("WELLPOSED_TORCH_INDEX")
     return [spec, "--extra-index-url", index] if index else [spec]
 
 
-def _install(session: nox.Session, extras: str = "test") -> None:
-    """torch first (build chosen above), then the package, all under constraints.txt."""
-    pins = ("-c", str(ROOT / "constraints.txt"))
-    torch_args = _torch_install_args()
+def _install(session: nox.Session, extras: str = "test", target: str = "-e .",
+             constraints: str = "constraints.txt", torch: str = TORCH_VERSION) -> None:
+    """torch first (build chosen above), then the package (``target``: the checkout,
+    editable, or an unpacked sdist), all under ``constraints``."""
+    pins = ("-c", str(ROOT / constraints))
+    torch_args = _torch_install_args(torch)
     if torch_args:
         session.install(*pins, *torch_args)
-    session.install(*pins, "-e", f".[{extras}]")
+    *editable, path = target.split()
+    session.install(*pins, *editable, f"{path}[{extras}]")
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit, integration, CLI and detection-power tests (tests/)."""
-    _install(session)
+    """Unit, integration, CLI and detection-power tests (tests/), the Dask test included."""
+    _install(session, extras="test,cluster")
     session.run("pytest", "tests", *session.posargs)
 
 
@@ -79,8 +86,58 @@ def tests_pythons(session: nox.Session) -> None:
     (e.g. https://download.pytorch.org/whl/cpu); ``WELLPOSED_TORCH=cuda`` takes PyPI's
     default build instead, which runs on a CPU as well.
     """
-    _install(session)
+    _install(session, extras="test,cluster")
     session.run("pytest", "tests", *session.posargs)
+
+
+#: the lowest versions pyproject.toml allows (requires-python's 3.11: numpy 1.26 and torch
+#: 2.4 have no wheels for 3.13); pip's equivalent of uv's --resolution lowest-direct
+LOWEST_TORCH = "2.4.0"
+
+
+@nox.session(python="3.11", default=False)
+def tests_lowest(session: nox.Session) -> None:
+    """The test suite at the declared lower bounds (constraints-lowest.txt, torch 2.4.0)."""
+    _install(session, extras="test,cluster", constraints="constraints-lowest.txt",
+             torch=LOWEST_TORCH)
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session(default=False)
+def sdist(session: nox.Session) -> None:
+    """Build the sdist (python -m build --sdist), unpack it, install it and run its tests."""
+    session.install("build")
+    tmp = Path(session.create_tmp())
+    shutil.rmtree(tmp / "dist", ignore_errors=True)
+    session.run("python", "-m", "build", "--sdist", "--outdir", str(tmp / "dist"))
+    (archive,) = (tmp / "dist").glob("wellposed-*.tar.gz")
+    unpacked = tmp / "unpacked"
+    shutil.rmtree(unpacked, ignore_errors=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(unpacked, filter="data")
+    (src,) = unpacked.iterdir()
+    _install(session, extras="test,cluster", target=str(src))
+    with session.chdir(src):  # the sdist's own tests, against the installed package
+        session.run("pytest", "tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(default=False)
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml) into site/, strict: a warning fails the build.
+
+    The API reference is read from the source by griffe (static analysis), so neither the
+    package nor torch is installed here.
+    """
+    session.install("-c", str(ROOT / "constraints.txt"), "mkdocs-material",
+                    "mkdocstrings-python")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
+
+
+@nox.session(default=False)
+def cluster(session: nox.Session) -> None:
+    """A small seed sweep on a 2-worker local Dask cluster, equal to the local pool's."""
+    _install(session, extras="test,cluster")
+    session.run("pytest", "tests/test_executor.py", *session.posargs)
 
 
 def _properties(session: nox.Session, profile: str) -> None:
@@ -113,9 +170,10 @@ def nightly(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def lint(session: nox.Session) -> None:
-    """ruff check and mypy (rules and strictness in pyproject.toml)."""
+    """ruff check, ruff format --check and mypy (rules and strictness in pyproject.toml)."""
     session.install(f"ruff=={RUFF_VERSION}")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
     # mypy needs the package and its dependencies (torch, numpy, ...) to read their types
     _install(session, extras="test")
     session.install(f"mypy=={MYPY_VERSION}")

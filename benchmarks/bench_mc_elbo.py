@@ -2,7 +2,7 @@
 
 Measures samples x data points per second at D = 784, d = 16, hidden = 256, float64, for
 
-* ``ours``:  :func:`wellposed.montecarlo.elbo_mc` (fused decoder path, analytic KL);
+* ``ours``:  :func:`wellposed.lines.montecarlo.elbo_mc` (fused decoder path, analytic KL);
 * ``plain``: the same estimator on the same samples written with ``torch.distributions``
   (``Normal(mu, exp(lv/2)).log_prob(x).sum(-1)``, ``kl_divergence`` for the KL);
 * ``matmul``: the machine's own GEMM rate at the estimator's shapes, the compute ceiling:

@@ -1,6 +1,6 @@
 """App. C.2 decoder with a variance floor: ``sigma^2 = 1e-3 + softplus(W5 h + b5)``.
 
-The project's :class:`wellposed.variance.Floor` policy.  Each coordinate's density is at most
+The project's :class:`wellposed.models.variance.Floor` policy.  Each coordinate's density is at most
 ``1 / sqrt(2 pi 1e-3)``, so the ELBO is at most ``-(n D / 2)(log 2pi + log 1e-3)``
 (docs/claims.md, S4 and L2).  Expected verdict: ``bounded``.
 """

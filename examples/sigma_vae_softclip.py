@@ -1,7 +1,7 @@
 """sigma-VAE: one shared learned ``log sigma`` with the soft-clip ``log sigma >= -6``.
 
 Rybkin et al. (arXiv 2006.13202): ``log sigma = -6 + softplus(s + 6)`` for a shared learned
-``s`` (the project's :class:`wellposed.variance.SoftClip` policy, which works on
+``s`` (the project's :class:`wellposed.models.variance.SoftClip` policy, which works on
 ``log sigma^2``).  Every coordinate's density is at most ``e^6 / sqrt(2 pi)``, so the ELBO
 is at most ``n D (6 - log(2 pi) / 2)`` (docs/claims.md, F6).  Expected verdict: ``bounded``.
 """

@@ -6,7 +6,11 @@ check``) runs first; when it passes, ``pytest tests``; when those pass, ``pytest
 ``reports/mutants.md`` (fault, kind, caught by, what failed, seconds) and exits 1 when a fault
 is not caught, or when an objective / network / estimator fault escapes the gate.
 
-    python mutants/run.py [--only ID ...] [--report PATH]
+Faults are independent: ``-j N`` runs N at a time on a local process pool, ``--executor
+dask`` on a Dask cluster (``$WELLPOSED_DASK_SCHEDULER``, every worker seeing this checkout at
+the same path, or a local cluster of N workers); the report is the same, in faults.toml order.
+
+    python mutants/run.py [--only ID ...] [--report PATH] [-j N] [--executor local|dask]
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ import tempfile
 import time
 import tomllib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+
+from wellposed.executor import EXECUTORS, map_unordered
 
 ROOT = Path(__file__).resolve().parents[1]
 GATE_KINDS = {"objective", "network", "estimator"}
@@ -135,17 +142,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", default=str(ROOT / "reports" / "mutants.md"))
     parser.add_argument("--stages", default="gate,tests,properties",
                         help="comma-separated stages to run after the gate (default: all)")
+    parser.add_argument("-j", "--jobs", type=int, default=1,
+                        help="faults run at a time (default 1: one after the other, here)")
+    parser.add_argument("--executor", choices=EXECUTORS, default="local")
     ns = parser.parse_args(argv)
     faults = tomllib.loads((Path(__file__).parent / "faults.toml").read_text())["fault"]
     if ns.only:
         faults = [f for f in faults if f["id"] in set(ns.only)]
-    results = []
-    for fault in faults:
-        r = _try(fault, tuple(ns.stages.split(",")))
-        print(f"{fault['id']:28s} {r.caught_by:10s} {r.detail} ({r.seconds:.0f} s)", flush=True)
-        results.append(r)
+    attempt = partial(_try, stages=tuple(ns.stages.split(",")))
+    if ns.jobs == 1 and ns.executor == "local":
+        runs = ((i, attempt(fault)) for i, fault in enumerate(faults))
+    else:
+        runs = map_unordered(attempt, faults, kind=ns.executor, jobs=ns.jobs)
+    done: dict[int, Result] = {}
+    for i, r in runs:
+        print(f"{faults[i]['id']:28s} {r.caught_by:10s} {r.detail} ({r.seconds:.0f} s)",
+              flush=True)
+        done[i] = r
+        results = [done[k] for k in sorted(done)]
         # written after every fault, so an interrupted run still reports what it found
         Path(ns.report).write_text(render(results, len(faults)), encoding="utf-8")
+    results = [done[k] for k in sorted(done)]
     bad = [r for r in results if r.caught_by not in {"gate", "tests", "properties"}
            or (r.fault["kind"] in GATE_KINDS and r.caught_by != "gate")]
     return 1 if bad else 0

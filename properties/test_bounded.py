@@ -40,7 +40,7 @@ from wellposed.testing import strategies as wst
 Observe = Callable[..., float]
 DTYPE = torch.float64
 _FEW = max(4, settings.default.max_examples // 3)  # quadrature properties: ~1 s per example
-# scipy.integrate.quad (epsrel=1e-13 in wellposed.quadrature) warns about roundoff on some
+# scipy.integrate.quad (epsrel=1e-13 in wellposed.lines.quadrature) warns about roundoff on some
 # integrands; the estimate is still far inside the slack used here.
 _QUAD_WARNINGS = pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")
 

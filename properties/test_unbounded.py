@@ -1,7 +1,7 @@
 """Unbounded objectives: for any drawn data set and any target M up to 1e6, the generator
 (:mod:`wellposed.constructions`) yields parameters whose exact value exceeds M.
 
-Values come from the exact line (:func:`wellposed.exact.construction_values`: closed forms
+Values come from the exact line (:func:`wellposed.lines.exact.construction_values`: closed forms
 and exact 1-D reductions, float64, log space).  ``k`` is found by a short, deterministic
 search (Newton-like steps on the known asymptotic slope, at most 30 of them), so the
 property is "some member of the sequence exceeds M", as the claims say.  Growth rates are

@@ -3,7 +3,7 @@
 ``|h| <= 1`` gives ``log sigma_j^2 >= -(||W5_j||_1 + |b5_j|)``, so every sample obeys
 ``log p(x|t) <= sum_j (||W5_j||_1 + |b5_j|)/2 - (D/2) log 2pi`` and, with the penalty
 ``(lam/2)(||W5||^2 + ||b5||^2)``, the penalized ELBO is ``<= D n^2 (H+1)/(8 lam) -
-(nD/2) log 2pi`` (:func:`wellposed.exact.weight_decay_bound`).  The bound is per sample, so
+(nD/2) log 2pi`` (:func:`wellposed.lines.exact.weight_decay_bound`).  The bound is per sample, so
 the Monte Carlo ELBO (closed-form KL >= 0) obeys it exactly, not statistically.
 
 Tightness: at ``n = 1`` the saturated head (:func:`wellposed.constructions.weight_decay_saturation`,

@@ -1,24 +1,8 @@
-"""Command-line interface: ``wellposed check | audit-family | audit-data``.
+"""Command-line interface: ``wellposed check | train | audit-family | audit-data | audit-model``.
 
-``wellposed check [IDS...] [--json PATH|-] [--report-dir DIR] [--device auto|cpu|cuda]
-[--seed N] [--ledger PATH]`` runs the claims, prints a table (progress on stderr), writes
-``DIR/claims.md`` and ``DIR/claims.json`` (a full run: ``./reports``, created if missing) and
-exits
-
-* 0 when every observed verdict equals the ledger's and the evaluation lines agree,
-* 1 on any regression (each one printed),
-* 2 on bad usage or input (unknown id, unreadable ledger, an output path that cannot be
-  created, unreadable data); nothing is written then.
-
-``audit-family``, ``audit-data`` and ``audit-model`` exit 0 (whatever the verdicts), 1 when
-``--fail-on unbounded`` is given and met, or 2.  ``--json PATH``
-writes one JSON document to PATH (missing directories are created), ``--json -`` to stdout
-(everything else then goes to stderr); every document starts with ``schema_version``,
-``command`` and ``inputs``, with non-finite numbers as the strings ``"inf"``, ``"-inf"``,
-``"nan"`` (:func:`wellposed.evidence.records.jsonable`).
-
-Only this module imports inside functions: ``wellposed --help`` must not import numpy or
-torch (it answers in well under 0.5 s).
+Exit status 0 ok, 1 a claim regressed or ``--fail-on`` was met, 2 bad usage or input; JSON
+documents and each command: README.md, "Command line".  Only this module imports inside
+functions: no ``wellposed ... --help`` imports numpy, scipy or torch (tests check it).
 """
 
 from __future__ import annotations
@@ -171,7 +155,13 @@ def _progress(done: int, total: int, claim_id: str) -> None:
     print(f"[{done}/{total}] {claim_id} done", file=sys.stderr, flush=True)
 
 
+def _say(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:  # progress on stderr; check -q prints none
+        print(f"check: {message}", file=sys.stderr, flush=True)
+
+
 def _check(args: argparse.Namespace) -> int:
+    _say(args, "loading torch, numpy, scipy and the claims ...")
     import json
 
     from tabulate import tabulate
@@ -179,7 +169,10 @@ def _check(args: argparse.Namespace) -> int:
     from wellposed.audit import report_family_audits
     from wellposed.evidence.decide import format_verdict
     from wellposed.gate import run_claims
-    from wellposed.render import lines_text, render_json, write_reports
+    try:
+        from wellposed.render import lines_text, render_json, write_reports
+    except ModuleNotFoundError as exc:  # matplotlib (the report extra) draws the figures
+        raise WellposedInputError(f"{exc.name} missing: pip install 'wellposed[report]'") from exc
 
     report_dir = args.report_dir
     if args.ids and args.group is not None:
@@ -194,13 +187,16 @@ def _check(args: argparse.Namespace) -> int:
         _check_dir_creatable(Path(report_dir), "--report-dir")
     _check_json_path(args.json)
     start = time.perf_counter()
+    _say(args, f"running the claims ({args.executor} executor; each worker process imports "
+               "torch first) ...")
     results = run_claims(args.ids or None, seed=args.seed, device=args.device,
                          progress=None if args.quiet else _progress, ledger=args.ledger,
-                         jobs=args.jobs, group=args.group)
+                         jobs=args.jobs, group=args.group, executor=args.executor)
     families = None
     if report_dir is not None and full:  # a full run also refreshes families.md
         import torch  # the audits' searches are tiny tensors: one thread beats two
 
+        _say(args, "auditing the output families for families.md (~30 s) ...")
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
@@ -208,6 +204,8 @@ def _check(args: argparse.Namespace) -> int:
         finally:
             torch.set_num_threads(threads)
     created = [] if report_dir is None else _make_dir(Path(report_dir), "--report-dir")
+    if report_dir is not None:
+        _say(args, f"rendering the reports and figures into {report_dir} ...")
     try:
         written = write_reports(results, seed=args.seed, report_dir=report_dir,
                                 json_path=None, families=families)
@@ -264,6 +262,8 @@ def _add_check(sub: argparse._SubParsersAction) -> None:
                    help="seed for every random draw, 0 to 4294967295 (default 0)")
     p.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                    help="worker processes (default: one per core; 1 runs in this process)")
+    p.add_argument("--executor", choices=("local", "dask"), default="local", help="local pool "
+                   "or dask: $WELLPOSED_DASK_SCHEDULER or N local workers (same results)")
     p.add_argument("--ledger", metavar="PATH", default=None,
                    help="ledger TOML to check against (default: $WELLPOSED_LEDGER or the "
                         "package's ledger.toml)")
@@ -446,7 +446,9 @@ def _add_audit_model(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser(*, list_families: bool = True) -> argparse.ArgumentParser:
-    """The ``wellposed`` parser; ``list_families=False`` keeps numpy out of ``--help``."""
+    """The ``wellposed`` parser (``list_families``: name them in ``audit-family --help``)."""
+    from wellposed.audit import FAMILY_NAMES
+
     parser = argparse.ArgumentParser(
         prog="wellposed",
         description="Machine-checked verdicts on whether VAE objectives are bounded above.",
@@ -455,7 +457,7 @@ def build_parser(*, list_families: bool = True) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_check(sub)
     add_train_parser(sub, _train)
-    add_audit_parsers(sub, None if list_families else ())
+    add_audit_parsers(sub, FAMILY_NAMES if list_families else ())
     _add_audit_model(sub)
     return parser
 

@@ -1,9 +1,10 @@
 """The generator: adversarial parameterization sequences ``(theta_k, phi_k)``.
 
-Every construction is a real decoder from :mod:`wellposed.networks` with exactly set
-weights (plus, where the claim needs one, a :class:`~wellposed.networks.TabularEncoder`),
+Every construction is a real decoder from :mod:`wellposed.models.networks` with exactly set
+weights (plus, where the claim needs one, a :class:`~wellposed.models.networks.TabularEncoder`),
 indexed by a steepness / precision parameter ``k``.  Closed forms for the values along
-each sequence live in :mod:`wellposed.exact` (:func:`wellposed.exact.construction_values`);
+each sequence live in :mod:`wellposed.lines.exact`
+(:func:`wellposed.lines.exact.construction_values`);
 this module only builds parameters.
 
 * :func:`spike` -- L1 / S1 / S6 / S10 (Mattei & Frellsen 2018, Sec. 2, made explicit in the
@@ -89,7 +90,7 @@ class Construction:
 
     ``witness`` holds the numbers a report shows (``k``, ``log sigma^2`` at the spiked
     point, encoder widths, ...); ``data`` is the float64 ``(n, D)`` array it was built for;
-    ``spec`` holds what :func:`wellposed.exact.construction_values` needs.
+    ``spec`` holds what :func:`wellposed.lines.exact.construction_values` needs.
     """
 
     name: str

@@ -9,11 +9,10 @@ bounds checked.  :func:`exit_status` turns results into the CLI's exit code (0 a
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +22,7 @@ from wellposed.claims.registry import Context, registered
 from wellposed.errors import WellposedInputError
 from wellposed.evidence.decide import format_verdict
 from wellposed.evidence.records import Attainment, BoundCheck, RateFit, jsonable
+from wellposed.executor import open_executor
 from wellposed.ledger import EVIDENCE_KINDS, GROUPS, Claim, load_ledger, parse_expr
 from wellposed.lines.montecarlo import resolve_device
 
@@ -293,12 +293,14 @@ def run_claims(
     ledger: str | os.PathLike[str] | None = None,
     jobs: int | None = None,
     group: str | None = None,
+    executor: str = "local",
 ) -> list[ClaimResult]:
     """Run the claims ``ids`` (by default every claim of ``group``, itself by default
     ``"core"``: all but the training claims) and return their results in ledger order.
 
     Claims are independent, so they run in ``jobs`` worker processes (default: one per
-    core; ``jobs=1`` runs in this process); every claim draws from generators seeded by
+    core; ``jobs=1`` runs in this process), or on a Dask cluster with ``executor="dask"``
+    (:func:`wellposed.executor.open_executor`); every claim draws from generators seeded by
     ``(seed, draw site)`` only, so the results are those of a one-process run.
     ``progress(done, total, claim_id)`` is called as each claim finishes.  Unknown ids, a
     bad seed or device raise :class:`WellposedInputError` before anything runs.
@@ -308,7 +310,7 @@ def run_claims(
     ctx = Context(seed=_check_seed(seed), device=device)
     jobs = min(default_jobs() if jobs is None else max(1, int(jobs)), len(chosen))
     done: dict[str, ClaimResult] = {}
-    if jobs <= 1 or torch.device(resolve_device(device)).type == "cuda":
+    if (jobs <= 1 and executor == "local") or torch.device(resolve_device(device)).type == "cuda":
         threads = torch.get_num_threads()
         try:
             for claim in chosen:
@@ -318,8 +320,7 @@ def run_claims(
         finally:
             torch.set_num_threads(threads)
     else:
-        spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn) as pool:
+        with open_executor(executor, jobs) as pool:
             futures = {pool.submit(_evaluate_alone, claim, ctx): claim.id
                        for claim in _slowest_first(chosen)}
             for future in as_completed(futures):

@@ -1,6 +1,6 @@
 """Render claim results as GitHub markdown and a JSON twin; write them, figures too, atomically.
 
-The report never computes: it formats :class:`~wellposed.claims.ClaimResult` records.  Each
+The report never computes: it formats :class:`~wellposed.gate.ClaimResult` records.  Each
 markdown report opens with a narrow table (one row per claim or family audit) and keeps the
 long cells (evidence sentence, source, formula; parameters, torch behaviour) in collapsed
 ``<details>`` blocks below it, with the figures of :mod:`wellposed.figures` linked as

@@ -53,7 +53,7 @@ def test_certificate_below_1e_9_and_atoms_at_most_n(seed: int) -> None:
     assert 0.0 <= gap < 1e-9 and len(weights) <= n
     assert weights.sum() == pytest.approx(1.0) and np.all(weights > 0)
     again, cert, _ = mixture_certificate(x, xi, atoms, weights)
-    assert again == pytest.approx(value, abs=1e-12) and cert == gap
+    assert again == pytest.approx(value, abs=1e-12) and cert == pytest.approx(gap, abs=1e-12)
     # the equal-mass mixture on the data is one candidate G: never above l*
     data_mix = exact.gmm_log_lik(x, np.full(n, 1 / n), x, np.full(n, math.log(xi))).sum()
     assert data_mix <= value + 1e-12

@@ -1,4 +1,4 @@
-"""``wellposed.strategies`` produces what each strategy's docstring promises."""
+"""``wellposed.testing.strategies`` produces what each strategy's docstring promises."""
 
 from __future__ import annotations
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from wellposed._lazy import lazy_attributes
 
 __all__ = [
+    "FAMILY_NAMES",
     "AuditInputError",
     "DataAudit",
     "DataFinding",
@@ -40,6 +41,15 @@ __all__ = [
     "torch_univariate_families",
     "validate_data",
 ]
+
+#: the names :func:`builtin_families` returns, spelled out here (no numpy) for
+#: ``wellposed audit-family --help``; tests/test_light_imports.py checks they agree
+FAMILY_NAMES = (
+    "normal", "laplace", "studentt", "logistic", "lognormal", "gamma", "beta", "vonmises",
+    "continuous_bernoulli", "bernoulli", "discretized_gaussian", "discretized_logistic",
+    "softclip_gaussian", "studentt_floor", "gaussian_nll_loss", "gaussian_nll_loss_default",
+    "global_logvar_gaussian",
+)
 
 _LAZY = {
     "AuditInputError": "wellposed.audit.data",

@@ -10,7 +10,7 @@ modules a factory returns (:mod:`wellposed.models.protocol`), then
    * the output family's per-observation supremum is finite on the attacked rows (family
      audit: discrete families, continuous Bernoulli inside (0, 1), ...): ``ELBO <= log p(x)
      <= sum_i sup_params log p(x_i | params)`` (docs/claims.md, F1-F6);
-   * a :mod:`wellposed.variance` policy with a floor on ``log sigma^2`` held by a Gaussian
+   * a :mod:`wellposed.models.variance` policy with a floor on ``log sigma^2`` held by a Gaussian
      decoder (``Floor``, ``SoftClip``, ``Fixed``, ``ValueClamp``): ``-(1/2)(log 2pi +
      floor)`` per coordinate (docs/claims.md, L2 and F6);
    * ``torch.nn.GaussianNLLLoss(eps)`` as the objective: ``-(1/2)(log eps [+ log 2pi])``
@@ -207,7 +207,7 @@ def recognised_bound(model: AuditedModel, x: np.ndarray, family: str) -> tuple[P
     if family == "Normal" and floors:
         floor = min(floors)
         per = log_var_floor_bound(floor)
-        return Proof("floor", n * D * per, f"a wellposed.variance policy floors log sigma^2 "
+        return Proof("floor", n * D * per, f"a wellposed.models.variance policy floors log sigma^2 "
                      f"at {floor:.6g}: log N <= {per:.6g} per coordinate; KL >= 0"), fam
     return None, fam
 

@@ -1,8 +1,8 @@
 """One interface over the three evaluation lines: ``elbo`` and ``log_likelihood``.
 
-``method="exact"`` uses :mod:`wellposed.exact` (closed forms; linear-Gaussian decoders),
-``"quadrature"`` uses :mod:`wellposed.quadrature` (scipy; any decoder with a 1-D latent),
-``"mc"`` uses :mod:`wellposed.montecarlo` (torch; any decoder, cpu or cuda).
+``method="exact"`` uses :mod:`wellposed.lines.exact` (closed forms; linear-Gaussian decoders),
+``"quadrature"`` uses :mod:`wellposed.lines.quadrature` (scipy; any decoder with a 1-D latent),
+``"mc"`` uses :mod:`wellposed.lines.montecarlo` (torch; any decoder, cpu or cuda).
 Every call returns an :class:`Estimate` in float64.
 """
 

@@ -3,7 +3,7 @@
 * :class:`GaussianMLPDecoder` / :class:`BernoulliMLPDecoder`: Kingma & Welling
   (arXiv 1312.6114) App. C.2 / C.1 with one tanh hidden layer,
   ``h = tanh(W3 t + b3)``, ``mu = W4 h + b4``, raw variance head ``W5 h + b5`` turned
-  into ``log sigma^2`` by a :mod:`~wellposed.variance` policy (logits ``W4 h + b4`` for
+  into ``log sigma^2`` by a :mod:`~wellposed.models.variance` policy (logits ``W4 h + b4`` for
   the Bernoulli decoder).
 * :class:`LinearGaussianDecoder`: ``mu = W t + b``, ``log sigma^2`` a scalar or one per
   coordinate, independent of ``t`` (probabilistic PCA when scalar; L5, L6).
@@ -126,7 +126,8 @@ class GaussianMLPDecoder(_MLP):
         self.variance = variance if variance is not None else Learned()
         if not isinstance(self.variance, VariancePolicy):
             raise WellposedInputError(
-                "variance must be a wellposed.variance policy such as Learned() or Floor(1e-3)"
+                "variance must be a wellposed.models.variance policy such as Learned() or "
+                "Floor(1e-3)"
             )
         g = torch.Generator().manual_seed(int(seed) + 1)
         self.W5 = _weights((data_dim, hidden), g, 1.0 / math.sqrt(hidden))
@@ -142,10 +143,10 @@ class GaussianMLPDecoder(_MLP):
     def log_prob(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``log p(x | t) = sum_j log N(x_j | mu_j(t), sigma_j^2(t))``.
 
-        Under autograd this is :func:`~wellposed.families.gaussian_log_prob` on
+        Under autograd this is :func:`~wellposed.models.densities.gaussian_log_prob` on
         :meth:`forward`.  Without autograd (the Monte Carlo line) a fused path computes the
         same value blockwise: one GEMM for both heads (concatenated weights), in-place
-        elementwise work (:func:`~wellposed.families.gaussian_rows_inplace_`), and the safe
+        elementwise work (:func:`~wellposed.models.densities.gaussian_rows_inplace_`), and the safe
         path only for rows whose fast value is not finite (e.g. ``log sigma^2 < -1419``).
         """
         if _needs_autograd(self, x, t) or x.ndim != 2 or t.ndim < 2:

@@ -83,7 +83,8 @@ DATA_KINDS = ("distinct", "duplicates", "constant_coordinate", "rank_deficient")
 """Real-valued data-set kinds :func:`datasets` can draw (binary data: :func:`binary_data`)."""
 
 POLICY_KINDS = ("learned", "shared", "fixed", "floor", "softclip", "value_clamp")
-"""Variance policies :func:`variance_policies` can draw (names as in ``wellposed.variance``)."""
+"""Variance policies :func:`variance_policies` can draw (names as in
+``wellposed.models.variance``)."""
 
 _SEED_MAX = 2**32 - 1
 
