@@ -56,5 +56,6 @@ def test_torch_normal_probe_reports_nan_and_validate_args() -> None:
 def test_probe_rows_serialise_with_the_one_json_policy() -> None:
     row = ProbeRow(750.0, math.inf, -math.inf, "-inf", "")
     assert row.to_dict() == {"k": 750.0, "exact": "inf", "torch": "-inf", "kind": "-inf",
-                             "note": ""}
+                             "note": "", "machine_dependent": False}
+    assert ProbeRow(15.0, 5.99, 6.0, "roundoff").to_dict()["machine_dependent"] is True
     assert ProbeRow(1.0, None, math.nan, "nan").to_dict()["torch"] == "nan"
