@@ -101,9 +101,11 @@ def _classify_probe(ks: Sequence[float], exact: Sequence[float], tv: Sequence[fl
                 else r for r in rows]
         bad = [r for r in rows if r.kind != "ok"]
     parts = []
-    if ok:  # the exact value: torch's own agrees to 1e-6, its last digits are the CPU's
+    if ok:  # the exact value: torch's own agrees to 1e-6, its last digits are the CPU's;
+        # below that agreement (|log p| < 1e-6) the value reads 0
+        shown = ok[-1].exact if abs(ok[-1].exact or 0.0) >= 1e-6 else 0.0
         parts.append(f"matches the mathematics up to k = {fmt_number(ok[-1].k)} "
-                     f"(log p = {fmt_number(ok[-1].exact)})")
+                     f"(log p = {fmt_number(shown)})")
     if bad:
         b = bad[0]
         if capped:
