@@ -11,8 +11,8 @@ import pytest
 ROOT = Path(__file__).parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 #: the sessions a pull request must pass (the others are run by hand or on a schedule)
-IN_CI = {"lint", "tests_pythons", "tests_lowest", "properties", "training", "sdist", "docs",
-         "cluster"}
+IN_CI = {"lint", "tests_pythons", "tests_lowest", "properties", "portability", "training",
+         "sdist", "docs", "cluster"}
 
 
 def _sessions() -> set[str]:
