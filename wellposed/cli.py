@@ -177,7 +177,7 @@ def _check(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
     from wellposed.audit import report_family_audits
-    from wellposed.evidence.decide import format_verdict
+    from wellposed.evidence.vocabulary import CONDITIONAL, FAIL, OK, format_verdict
     from wellposed.gate import run_claims
     from wellposed.render import lines_text, render_json, write_reports
 
@@ -223,9 +223,9 @@ def _check(args: argparse.Namespace) -> int:
                   "ledger": args.ledger}
         _write_text(args.json, _json_document("check", inputs, json.loads(
             render_json(results, seed=args.seed))))
-    rows = [[r.id, r.title, r.expected, r.observed,
-             format_verdict(r.attained).removeprefix("conditional") or "-", lines_text(r),
-             f"{r.seconds:.1f}", "ok" if r.ok else "FAIL"] for r in results]
+    rows = [[r.id, r.title, format_verdict(r.expected), format_verdict(r.observed),
+             format_verdict(r.attained).removeprefix(CONDITIONAL) or "-", lines_text(r),
+             f"{r.seconds:.1f}", OK if r.ok else FAIL] for r in results]
     print(tabulate(rows, headers=["id", "title", "expected", "observed", "attained", "lines",
                                   "s", "ok"],
                    tablefmt="github", disable_numparse=True),
@@ -301,10 +301,11 @@ def _family_text(res: Any) -> str:
     from tabulate import tabulate
 
     from wellposed.audit.analytic import fmt_number
+    from wellposed.evidence.vocabulary import OUTSIDE_SUPPORT
     from wellposed.render import render_families_markdown
 
     counts = res.counts()
-    left_out = counts.get("outside support", 0)
+    left_out = counts.get(OUTSIDE_SUPPORT, 0)
     head = f"family {res.family} ({res.method}); verdict: {res.verdict}"
     if left_out:
         k = len(res.observations) - left_out

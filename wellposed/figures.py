@@ -34,8 +34,16 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
-from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
-from wellposed.evidence.records import ERROR_FLOOR, jsonable
+from wellposed.evidence.records import (
+    ERROR_FLOOR,
+    BoundCheck,
+    Counterexample,
+    EvidenceItem,
+    RateFit,
+    Tightness,
+    jsonable,
+)
+from wellposed.evidence.vocabulary import PARTLY, PARTLY_TEXT, Verdict
 from wellposed.gate import ClaimResult
 from wellposed.lines.exact import thread_elbo
 
@@ -63,10 +71,11 @@ _STYLE = {
 _KINDS = ("rate", "bound", "tightness")
 _PANEL_TITLES = {"rate": "growth along the sequence", "bound": "best value found vs bound B",
                  "tightness": "gap to the supremum", "elbo_sigma": "ELBO vs sigma (x = 0)"}
-_VERDICT_COLOURS = {UNBOUNDED: "#e8837c", "partly": "#f3c27a", BOUNDED: "#8cc98c",
-                    INCONCLUSIVE: "#c8c8c8"}
-_VERDICT_NAMES = {UNBOUNDED: "unbounded", "partly": "unbounded at some observations",
-                  BOUNDED: "bounded", INCONCLUSIVE: "inconclusive"}
+_VERDICT_COLOURS = {Verdict.UNBOUNDED.value: "#e8837c", PARTLY: "#f3c27a",
+                    Verdict.BOUNDED.value: "#8cc98c", Verdict.INCONCLUSIVE.value: "#c8c8c8"}
+_VERDICT_NAMES = {Verdict.UNBOUNDED.value: Verdict.UNBOUNDED.value, PARTLY: PARTLY_TEXT,
+                  Verdict.BOUNDED.value: Verdict.BOUNDED.value,
+                  Verdict.INCONCLUSIVE.value: Verdict.INCONCLUSIVE.value}
 _S8_COLUMNS = ("lambda", "answer_sigma_star", "correct_s_star")
 _S8_SIGMAS = tuple(float(s) for s in np.geomspace(0.02, 3.0, 121))
 
@@ -87,13 +96,12 @@ def _num(v: object) -> float:
     return float(v) if isinstance(v, int | float | str) else math.nan
 
 
-def _records(value: object, path: tuple[str, ...], seen: list[dict[str, Any]]
+def _records(value: EvidenceItem, path: tuple[str, ...], seen: list[dict[str, Any]]
              ) -> list[tuple[str, dict[str, Any]]]:
     """Every rate / bound / tightness record under ``value`` as ``(label, rounded dict)``,
     each once (conditional claims list a case's records again under the kind's key)."""
-    kind = getattr(value, "kind", None)
-    if kind in _KINDS:
-        rec = jsonable(value)
+    if isinstance(value, RateFit | BoundCheck | Tightness):
+        rec = value.to_dict()
         if rec in seen:
             return []
         seen.append(rec)
@@ -172,8 +180,8 @@ def _claim_panels(result: ClaimResult) -> list[dict[str, Any]]:
     panels = [build[rec["kind"]](label, rec)
               for label, rec in _records(result.evidence, (), [])]
     cx = result.evidence.get("counterexample")
-    table = getattr(cx, "values", {}).get("table") if cx is not None else None
-    if table and all(c in table[0] for c in _S8_COLUMNS):
+    table = cx.values.get("table") if isinstance(cx, Counterexample) else None
+    if isinstance(table, list) and table and all(c in table[0] for c in _S8_COLUMNS):
         panels.append(_elbo_sigma_panel(jsonable(table)))
     return panels
 
@@ -192,10 +200,11 @@ def claim_figures(results: Sequence[ClaimResult]) -> list[FigureSpec]:
 
 def _grid_case(a: FamilyAudit) -> dict[str, Any]:
     counts = a.counts()
-    verdict = a.verdict
-    if counts[UNBOUNDED] and counts[BOUNDED]:
-        verdict = "partly"
-    return {"data": a.data_condition, "verdict": verdict, "unbounded_at": counts[UNBOUNDED],
+    verdict = str(a.verdict)
+    if counts[Verdict.UNBOUNDED] and counts[Verdict.BOUNDED]:
+        verdict = PARTLY
+    return {"data": a.data_condition, "verdict": verdict,
+            "unbounded_at": counts[Verdict.UNBOUNDED],
             "observations": len(a.observations)}
 
 
@@ -311,7 +320,7 @@ def _draw_families(fig: Figure, data: Mapping[str, Any]) -> None:
                                    facecolor=_VERDICT_COLOURS[case["verdict"]]))
             text = case["data"] if len(case["data"]) <= 40 else case["data"][:39] + "..."
             text += ": " + (f"unbounded at {case['unbounded_at']} of {case['observations']}"
-                            if case["verdict"] == "partly" else case["verdict"])
+                            if case["verdict"] == PARTLY else case["verdict"])
             ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7.5)
     ax.set_xlim(0, ncols)
     ax.set_ylim(len(rows), 0)

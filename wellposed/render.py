@@ -29,8 +29,19 @@ from tabulate import tabulate
 from wellposed import __version__
 from wellposed.audit.analytic import fmt_number
 from wellposed.errors import WellposedInputError
-from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
 from wellposed.evidence.records import Attainment
+from wellposed.evidence.vocabulary import (
+    AGREE,
+    DISAGREE,
+    FAIL,
+    OK,
+    Attained,
+    Conditional,
+    Verdict,
+    VerdictValue,
+    bounded_cases,
+    format_verdict,
+)
 from wellposed.figures import (FAMILY_FIGURE, FigureSpec, claim_figures, family_figures,
                                figure_json, render_png)
 from wellposed.gate import ClaimResult
@@ -77,12 +88,12 @@ def _fmt(value: object) -> str:
     return f"{value:.6g}" if isinstance(value, float) else _cell(str(value))
 
 
-def _verdict_cell(verdict: str) -> str:
-    """``conditional(a=x, b=y)`` as ``a=x, b=y`` (the narrow table's form; the details keep
-    the ledger's spelling)."""
-    if verdict.startswith("conditional(") and verdict.endswith(")"):
-        verdict = verdict[len("conditional("):-1]
-    return _cell(verdict)
+def _verdict_cell(verdict: VerdictValue) -> str:
+    """A conditional verdict as ``a=x, b=y`` (the narrow table's form; the details keep the
+    ledger's spelling)."""
+    if isinstance(verdict, Conditional):
+        return _cell(", ".join(f"{k}={v}" for k, v in verdict.items()))
+    return _cell(str(verdict))
 
 
 def _image(spec: FigureSpec) -> str:
@@ -121,36 +132,25 @@ def _counterexample_tables(results: Sequence[ClaimResult],
 def lines_text(result: ClaimResult) -> str:
     """``agree (2 statistical, 3 numerical, 1 code path)`` or ``DISAGREE (...)``."""
     modes = ", ".join(f"{n} {mode}" for mode, n in result.line_modes.items() if n)
-    verdict = "agree" if result.lines_agree else "DISAGREE"
+    verdict = AGREE if result.lines_agree else DISAGREE
     return f"{verdict} ({modes})" if modes else "none compared"
-
-
-def _bounded_cases(verdict: str) -> list[str]:
-    """The bounded parts of a verdict: ``[""]`` for ``bounded``, the bounded condition names
-    of ``conditional(a=bounded, b=unbounded)``, else none."""
-    if verdict == BOUNDED:
-        return [""]
-    if verdict.startswith("conditional(") and verdict.endswith(")"):
-        pairs = (p.split("=", 1) for p in verdict[len("conditional("):-1].split(", "))
-        return [name for name, v in pairs if v == BOUNDED]
-    return []
 
 
 def attained_text(result: ClaimResult) -> str:
     """``no`` / ``yes`` (for a conditional verdict: of its one bounded condition, or
     ``a=yes, b=no`` for several) or ``unknown`` where the claim is bounded but computed no
     attainment; empty for claims with no bounded verdict."""
-    cases = _bounded_cases(result.expected)
+    cases = bounded_cases(result.expected)
     found = result.attained
     if not cases:
         return ""
     if isinstance(found, str):
         if cases == [""]:
-            return found or "unknown"
+            return found or Attained.UNKNOWN.value
         found = {}
     if len(cases) == 1:  # one bounded condition: its answer (the details name the condition)
-        return found.get(cases[0], "unknown")
-    return ", ".join(f"{c}={found.get(c, 'unknown')}" for c in cases)
+        return found.get(cases[0], Attained.UNKNOWN.value)
+    return ", ".join(f"{c}={found.get(c, Attained.UNKNOWN.value)}" for c in cases)
 
 
 def _attainment_items(result: ClaimResult) -> list[tuple[str, str]]:
@@ -172,11 +172,12 @@ def _attainment_items(result: ClaimResult) -> list[tuple[str, str]]:
 def _lines_cell(result: ClaimResult) -> str:
     if not any(result.line_modes.values()):
         return "none"
-    return "agree" if result.lines_agree else "DISAGREE"
+    return AGREE if result.lines_agree else DISAGREE
 
 
 def _claim_details(r: ClaimResult, figure: FigureSpec | None) -> list[str]:
-    items = [("expected (ledger)", _prose(r.expected)), ("observed", _prose(r.observed)),
+    items = [("expected (ledger)", _prose(format_verdict(r.expected))),
+             ("observed", _prose(format_verdict(r.observed))),
              ("evidence", _prose(r.summary)), ("source", _prose(r.source)),
              ("derived rate / bound", f"`{r.formula}`" if "`" not in r.formula
               else _prose(r.formula)),
@@ -184,7 +185,7 @@ def _claim_details(r: ClaimResult, figure: FigureSpec | None) -> list[str]:
     items += _attainment_items(r)
     items += [("problem", _prose(p)) for p in r.problems]
     extra = [_image(figure)] if figure is not None else []
-    return _details(f"{r.id}: {r.title} ({'ok' if r.ok else 'FAIL'})", items, extra)
+    return _details(f"{r.id}: {r.title} ({OK if r.ok else FAIL})", items, extra)
 
 
 def render_markdown(results: Sequence[ClaimResult], *, seed: int) -> str:
@@ -192,7 +193,7 @@ def render_markdown(results: Sequence[ClaimResult], *, seed: int) -> str:
     formula and figure in a collapsed block, the counterexample tables and any problems."""
     figures = {s.claim: s for s in claim_figures(results) if s.claim is not None}
     rows = [[r.id, _cell(r.title), _verdict_cell(r.expected), _verdict_cell(r.observed),
-             _cell(attained_text(r)), _lines_cell(r), "ok" if r.ok else "FAIL"]
+             _cell(attained_text(r)), _lines_cell(r), OK if r.ok else FAIL]
             for r in results]
     n_ok = sum(r.ok for r in results)
     parts = [
@@ -267,8 +268,8 @@ def render_families(audits: Sequence[FamilyAudit], *, seed: int) -> str:
 
 def _family_verdict(a: FamilyAudit) -> str:
     c = a.counts()
-    if c[UNBOUNDED] and c[BOUNDED]:
-        return a.verdict + f" (at {c[UNBOUNDED]} of {len(a.observations)} observations)"
+    if c[Verdict.UNBOUNDED] and c[Verdict.BOUNDED]:
+        return a.verdict + f" (at {c[Verdict.UNBOUNDED]} of {len(a.observations)} observations)"
     return a.verdict
 
 
@@ -290,28 +291,28 @@ def render_families_summary(audits: Sequence[FamilyAudit]) -> str:
 def _rate_or_bound(a: FamilyAudit, width: int | None = 120) -> str:
     """The "rate or bound" cell of one family audit; an inconclusive audit's reason is cut to
     ``width`` characters (None: whole)."""
-    if a.verdict == UNBOUNDED:
-        per = [o for o in a.observations if o.verdict == UNBOUNDED]
+    if a.verdict == Verdict.UNBOUNDED:
+        per = [o for o in a.observations if o.verdict == Verdict.UNBOUNDED]
         if a.rate is not None and per and getattr(a, "event_dim", 0):
             return (f"{fmt_number(per[0].rate)} per observation ({a.event_dim}-dim row) per "
                     f"unit {per[0].rate_unit}")
         if a.rate is not None and per:
             r = per[0].rate / max(per[0].coordinates, 1) if per[0].rate is not None else None
             return f"{fmt_number(r)} per coordinate per unit {per[0].rate_unit}"
-        return f"{UNBOUNDED} (" + per[0].reason.split(":")[0][:60] + ")"
-    if a.verdict == BOUNDED:
+        return f"{Verdict.UNBOUNDED} (" + per[0].reason.split(":")[0][:60] + ")"
+    if a.verdict == Verdict.BOUNDED:
         att = all(o.attained for o in a.observations)
         per_obs = a.observations[0].bound
         return (f"sup log p <= {fmt_number(per_obs)} (first observation), total "
                 f"{fmt_number(a.bound)}; " + ("attained" if att else "approached, not attained"))
-    reasons = sorted({o.reason for o in a.observations if o.verdict == INCONCLUSIVE})
-    return f"{INCONCLUSIVE}: " + (reasons[0][:width] if reasons else "")
+    reasons = sorted({o.reason for o in a.observations if o.verdict == Verdict.INCONCLUSIVE})
+    return f"{Verdict.INCONCLUSIVE}: " + (reasons[0][:width] if reasons else "")
 
 
 def _rate_or_bound_short(a: FamilyAudit) -> str:
     """The narrow table's cell: a bound as ``sup <= b (first obs.), total B; attained``, any
     other text cut to 80 characters (the details hold the whole text)."""
-    if a.verdict == BOUNDED:
+    if a.verdict == Verdict.BOUNDED:
         att = all(o.attained for o in a.observations)
         return (f"sup <= {fmt_number(a.observations[0].bound)} (first obs.), total "
                 f"{fmt_number(a.bound)}; " + ("attained" if att else "not attained"))

@@ -46,12 +46,13 @@ from wellposed.audit.search import (
 from wellposed.audit.structured import STRUCTURED, probe_structured, structured_verdicts
 from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
 from wellposed.evidence.records import jsonable
+from wellposed.evidence.vocabulary import OUTSIDE_SUPPORT as _OUTSIDE_SUPPORT
 
 __all__ = ["OUTSIDE_SUPPORT", "TORCH_TO_ANALYTIC", "FamilyAudit", "ObservationResult",
            "audit_family"]
 
 #: per-observation verdict where the density is 0 for every parameter (sup log p = -inf)
-OUTSIDE_SUPPORT = "outside support"
+OUTSIDE_SUPPORT = _OUTSIDE_SUPPORT  # the word is in wellposed.evidence.vocabulary
 
 
 @dataclass(frozen=True)

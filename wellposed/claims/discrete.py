@@ -20,6 +20,7 @@ from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
     INCONCLUSIVE,
     Attainment,
+    Search,
     Tightness,
     agree_close,
     check_attained,
@@ -106,7 +107,7 @@ def bernoulli_bounded(ctx: Context, entry: Claim) -> Outcome:
     bound = check_bound(B, found)
     return Outcome(
         decide_bounded(bound, tight),
-        {"bound": bound, "search": {"sources": list(found)}, "tightness": tight,
+        {"bound": bound, "search": Search(tuple(found)), "tightness": tight,
          "attained": _attained(tight, x)},
         lines,
         f"B = sum n_u log(n_u/n) = {fmt(B)}; search max {fmt(bound.max_value)}; "
@@ -168,7 +169,7 @@ def bernoulli_tight(ctx: Context, entry: Claim) -> Outcome:
         decide_bounded(bound, tight) if ok else INCONCLUSIVE,
         {
             "bound": bound,
-            "search": {"sources": list(found)},
+            "search": Search(tuple(found)),
             "tightness": tight,
             "attained": _attained(tight, x),
             "never_reached": never_reached,

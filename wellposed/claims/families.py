@@ -24,6 +24,7 @@ from wellposed.audit import analytic as fam
 from wellposed.claims._common import fmt
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
+from wellposed.evidence.records import AuditFacts
 
 if TYPE_CHECKING:
     from wellposed.ledger import Claim
@@ -281,7 +282,7 @@ def _outcome(claim_id: str, seed: int) -> Outcome:
     if claim_id == "F3":
         observed = {"endpoint": observed,
                     "interior": ev.get("interior_verdict", "?") if agree else INCONCLUSIVE}
-    return Outcome(observed, {"audit": ev, "audit_agrees_with_table_F": agree}, [],
+    return Outcome(observed, {"audit": AuditFacts(ev), "audit_agrees_with_table_F": agree}, [],
                    _family_summary(ev, agree))
 
 

@@ -25,6 +25,7 @@ from wellposed.evidence import (
     INCONCLUSIVE,
     IdentityCheck,
     LineCheck,
+    Search,
     Tightness,
     agree_close,
     agree_mc,
@@ -95,7 +96,7 @@ def squared_error_identity(ctx: Context, entry: Claim) -> Outcome:
             "symbolic": ident,
             "identity": ident,
             "bound": bound,
-            "search": {"sources": list(found), "n_evaluated": bound.n_evaluated},
+            "search": Search(tuple(found), bound.n_evaluated),
             "tightness": tight,
             "bound_slack": _bound_slack(B, sup, n_s),
         },
@@ -227,7 +228,7 @@ def eigenvalue_floor(ctx: Context, entry: Claim) -> Outcome:
     attained = check_attained(tight_n, case=f"the floored NPMLE (n = {n})", strict=_FLOOR_STRICT)
     return Outcome(
         observed,
-        {"bound": bound, "search": {"sources": list(found)}, "tightness": tight,
+        {"bound": bound, "search": Search(tuple(found)), "tightness": tight,
          "tightness_npmle": tight_n, "bound_slack": _bound_slack(B, st["sup"], n),
          "attained": attained,
          "attained_n1": check_attained(tight, case="the bound at n = 1", strict=_FLOOR_STRICT)},
@@ -276,7 +277,7 @@ def floored_staircase(ctx: Context, entry: Claim) -> Outcome:
                 "equal_masses_on_data": float(on_data)}  # the limit of the plain staircase
     return Outcome(
         observed,
-        {"bound": bound, "search": {"sources": list(found)}, "tightness": tight,
+        {"bound": bound, "search": Search(tuple(found)), "tightness": tight,
          "npmle": npmle_ev, "bound_slack": _bound_slack(B, sup, n),
          "attained": check_attained(tight, case="the floored NPMLE", strict=_FLOOR_STRICT)},
         lines,

@@ -26,8 +26,10 @@ from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.claims.spike import SPIKE_D, spike_loglik
 from wellposed.evidence import (
     INCONCLUSIVE,
+    Conditional,
     LineCheck,
     RateFit,
+    Search,
     agree_close,
     agree_mc,
     check_attained,
@@ -202,10 +204,10 @@ def gaussian_mixtures(ctx: Context, entry: Claim) -> Outcome:
         "bound": e2["bound"],
         "tightness": e2["tightness"],
         "attained": {"floor": e2["attained"]},
-        "search": {"sources": list(e2["bound"].max_by_source)},
+        "search": Search(tuple(e2["bound"].max_by_source)),
     }
     return Outcome(
-        {"unconstrained": v1, "floor": v2},
+        Conditional.of({"unconstrained": v1, "floor": v2}),
         ev,
         l1 + l2,
         f"slope {fmt(e1['rate'].slope, 6)} per log(1/sigma) (D = 3); floored: sup = NPMLE "
@@ -223,7 +225,7 @@ def vae_like_gmm(ctx: Context, entry: Claim) -> Outcome:
     v_gmm, e_gmm, l_gmm = _gmm_unbounded(ctx, float(_D))
     ll = spike_loglik(ctx, SPIKE_D / 2)
     return Outcome(
-        {"gmm": v_gmm, "gaussian_vae": ll["verdict"]},
+        Conditional.of({"gmm": v_gmm, "gaussian_vae": ll["verdict"]}),
         {
             "gmm": e_gmm,
             "gaussian_vae": {"rate": ll["rate"], "witness": ll["witness"]},

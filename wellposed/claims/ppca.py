@@ -16,7 +16,9 @@ from wellposed.claims._common import TARGET_M, fmt, seeded_data
 from wellposed.claims._search import ascent
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
+    Conditional,
     LineCheck,
+    Search,
     agree_close,
     agree_mc,
     check_attained,
@@ -174,12 +176,12 @@ def linear_decoders(ctx: Context, entry: Claim) -> Outcome:
         "bound": e1["bound"],
         "tightness": e1["tightness"],
         "attained": {"full_rank": e1["attained"]},
-        "search": {"sources": ["random", "ascent_final_exact"]},
+        "search": Search(("random", "ascent_final_exact")),
         "witness": e2["witness"],
         "rate": e2["rate"],
     }
     return Outcome(
-        {"full_rank": v1, "rank_deficient": v2},
+        Conditional.of({"full_rank": v1, "rank_deficient": v2}),
         ev,
         l1 + l2,
         f"full rank: search max {fmt(e1['bound'].max_value)} <= l_ML {fmt(e1['bound'].bound)}; "

@@ -20,6 +20,7 @@ from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
     INCONCLUSIVE,
     UNBOUNDED,
+    Convergence,
     Counterexample,
     agree_close,
     agree_mc,
@@ -222,7 +223,7 @@ def spike_likelihood(ctx: Context, entry: Claim) -> Outcome:
     o = ll["others"]
     return Outcome(
         ll["verdict"],
-        {"witness": ll["witness"], "rate": ll["rate"], "bound": o},
+        {"witness": ll["witness"], "rate": ll["rate"], "bound": Convergence(o)},
         ll["lines"],
         f"l slope {fmt(ll['rate'].slope, 6)} per k (D/2 = {ll['rate'].expected:g}); network "
         f"{fmt(ll['witness'].value)} > M at k={fmt(ll['witness'].params['k'])}; other points -> "

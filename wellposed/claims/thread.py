@@ -23,6 +23,9 @@ from wellposed.claims._thread_sympy import s7_symbolic as _s7_symbolic
 from wellposed.claims._thread_sympy import thread_symbolic as _thread_symbolic
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
+    Search,
+    Conditional,
+    Symbolic,
     INCONCLUSIVE,
     REFUTED,
     UNBOUNDED,
@@ -144,8 +147,8 @@ def kl_is_no_coding_cost(ctx: Context, entry: Claim) -> Outcome:
             "counterexample": cx,
             "witness": wit,
             "rate": rate,
-            "symbolic": {"elbo": str(elbo_sym), "kl": str(sym["kl"]),
-                         "limit_sigma_to_0": str(lim), "identity": ident},
+            "symbolic": Symbolic(elbo=str(elbo_sym), kl=str(sym["kl"]),
+                                 limit_sigma_to_0=str(lim), identity=ident),
         },
         lines,
         f"KL = 0; ELBO slope {fmt(rate.slope, 6)} per k (D/2 = {rate.expected}); "
@@ -459,14 +462,16 @@ def growing_precision(ctx: Context, entry: Claim) -> Outcome:
     v1, ev1, l1, s1 = _s9_identity(ctx, entry.bound_at(n=1, D=1))
     v2, ev2, l2, s2 = _s9_constant(ctx, entry.rate_at())
     ev = {
-        "symbolic": {"elbo_identity": str(sym["elbo"]), "limit_fixed_s": str(sym["limit_fixed_s"])},
+        "symbolic": Symbolic(elbo_identity=str(sym["elbo"]),
+                             limit_fixed_s=str(sym["limit_fixed_s"])),
         "identity_decoder": ev1,
         "constant_decoder": ev2,
         "bound": ev1["bound"],
         "tightness": ev1["tightness"],
         "attained": {"identity_decoder": ev1["attained"]},
-        "search": {"sources": ["random", "ascent_exact"]},
+        "search": Search(("random", "ascent_exact")),
         "witness": ev2["witness"],
         "rate": ev2["rate"],
     }
-    return Outcome({"identity_decoder": v1, "constant_decoder": v2}, ev, l1 + l2, f"{s1}; {s2}")
+    return Outcome(Conditional.of({"identity_decoder": v1, "constant_decoder": v2}), ev, l1 + l2,
+                   f"{s1}; {s2}")

@@ -17,6 +17,7 @@ from wellposed.claims._common import TARGET_M, fmt, seeded_data
 from wellposed.claims._search import mlp_elbo_search
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
+    Search,
     agree_close,
     agree_mc,
     check_attained,
@@ -232,7 +233,7 @@ def weight_decay(ctx: Context, entry: Claim) -> Outcome:
                        "the search is reported, the bound's tightness is shown at n = 1"}
     return Outcome(
         decide_bounded(bound, tight),
-        {"bound": bound, "search": {"sources": list(found)}, "tightness": tight,
+        {"bound": bound, "search": Search(tuple(found)), "tightness": tight,
          "bound_slack": slack,
          "attained": check_attained(tight, case="the bound at n = 1", strict=strict)},
         lines,

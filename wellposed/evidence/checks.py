@@ -20,6 +20,7 @@ from wellposed.evidence.records import (
     Witness,
     as_float_tuple,
 )
+from wellposed.evidence.vocabulary import Attained
 
 __all__ = [
     "agree_close",
@@ -219,16 +220,16 @@ def check_attained(
     zero = np.flatnonzero(np.abs(gaps) <= res) if finite else np.array([], dtype=int)
     at: float | None = None
     if zero.size:
-        attained, at = "yes", float(xs[zero[0]])
+        attained, at = Attained.YES, float(xs[zero[0]])
         rule = (f"the gap is <= {tol:g} * max(1, |sup|) at the finite parameter "
                 f"{tight.x_name} = {at:g}: a maximiser")
     elif strict is not None and finite and tight.ok and bool(np.all(gaps > res)):
-        attained = "no"
+        attained = Attained.NO
         rule = (f"every gap > {tol:g} * max(1, |sup|) at finite {tight.x_name} while the gaps "
                 f"shrink to {tight.tol:g}, and the derivation (reason) is strict at every "
                 "finite parameter")
     else:
-        attained = "unknown"
+        attained = Attained.UNKNOWN
         rule = ("no strict inequality derived" if strict is None
                 else "the sequence did not reach the supremum to its tolerance")
     return Attainment(attained, case, float(tight.sup), tight.x_name, at, min_gap, float(tol),
