@@ -244,7 +244,7 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_check(sub: argparse._SubParsersAction) -> None:
+def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check", help="run the claims ledger and write reports/claims.{md,json}",
                        description="Run the claims (all by default) and compare the observed "
                                    "verdicts with the ledger.",
@@ -427,7 +427,7 @@ def _cmd_audit_model(ns: argparse.Namespace) -> int:
     return 1 if ns.fail_on == "unbounded" and res.verdict == "unbounded" else 0
 
 
-def _add_audit_model(sub: argparse._SubParsersAction) -> None:
+def _add_audit_model(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("audit-model", help="attack your own decoder / encoder on your data",
                        description="Audit PKG.MODULE:FACTORY (returns decoder, encoder[, "
                        "objective]) on --data: unbounded (witness), bounded (a recognised "

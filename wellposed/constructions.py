@@ -41,14 +41,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.stats
+import torch
 from torch import nn
 
 from wellposed.errors import WellposedInputError
 from wellposed.models.networks import (
     BernoulliMLPDecoder,
+    Decoder,
     GaussianMLPDecoder,
     GaussianMLPEncoder,
     LinearGaussianDecoder,
@@ -95,12 +98,22 @@ class Construction:
     name: str
     k: float
     data: np.ndarray = field(repr=False)
-    decoder: nn.Module = field(repr=False)
+    decoder: Decoder = field(repr=False)
     encoder: nn.Module | None = field(repr=False)
     witness: dict[str, float]
-    spec: dict[str, object] = field(default_factory=dict, repr=False)
+    #: what each construction's exact reduction needs (arrays and numbers, by name)
+    spec: dict[str, Any] = field(default_factory=dict, repr=False)
     #: which exact reduction evaluates it (a key of ``wellposed.lines.exact``'s registry)
     kind: str = "linear"
+
+    def encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The encoder's ``(mean, log variance)`` at ``x`` as float64 arrays (no gradients);
+        a construction without an encoder raises ``ValueError``."""
+        if self.encoder is None:
+            raise ValueError(f"construction {self.name!r} has no encoder")
+        with torch.no_grad():
+            m, lv = self.encoder(torch.as_tensor(x))
+        return m.detach().numpy(), lv.detach().numpy()
 
 
 def _check_k(k: float, name: str = "k") -> float:

@@ -151,7 +151,7 @@ def _formula_problems(claim: Claim, evidence: Evidence) -> list[str]:
         ("bound_expr", "bound", claim.bound_expr, evidence.get("bound"))]
     if isinstance(claim.rate_expr, dict):  # one formula per named part of the rate evidence
         rates = evidence.get("rate")
-        parts = rates if isinstance(rates, Mapping) else {}
+        parts: dict[str, EvidenceItem] = rates if isinstance(rates, dict) else {}
         checks += [(f"rate_expr.{part}", "rate", text, parts.get(part))
                    for part, text in claim.rate_expr.items()]
     else:

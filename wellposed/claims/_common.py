@@ -23,7 +23,7 @@ TARGET_M = 1000.0  # the target an unbounded witness must pass (exact line)
 
 def fmt(v: float, digits: int = 4) -> str:
     """Short deterministic number formatting for summaries."""
-    if isinstance(v, float) and not math.isfinite(v):
+    if not math.isfinite(v):
         return str(v)
     return f"{v:.{digits}g}"
 

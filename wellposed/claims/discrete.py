@@ -30,7 +30,7 @@ from wellposed.evidence import (
 from wellposed.ledger import Claim
 from wellposed.lines import exact
 from wellposed.lines.objectives import log_likelihood
-from wellposed.models.networks import BernoulliMLPDecoder
+from wellposed.models.networks import BernoulliMLPDecoder, Decoder
 from wellposed.models.validate import DTYPE
 
 _KS = [2.0, 8.0, 32.0, 128.0]
@@ -55,7 +55,7 @@ def _counted_bound(x: np.ndarray) -> float:
 
 
 def _grid_loglik(
-    dec: torch.nn.Module, x: torch.Tensor, nodes: torch.Tensor, log_w: torch.Tensor
+    dec: Decoder, x: torch.Tensor, nodes: torch.Tensor, log_w: torch.Tensor
 ) -> torch.Tensor:
     """``sum_i log sum_g w_g p(x_i | t_g)`` with normalized Gauss-Hermite weights (torch).
 

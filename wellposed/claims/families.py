@@ -25,6 +25,7 @@ from wellposed.claims._common import fmt
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
 from wellposed.evidence.records import AuditFacts
+from wellposed.evidence.vocabulary import Conditional, Verdict, VerdictValue
 
 if TYPE_CHECKING:
     from wellposed.ledger import Claim
@@ -50,6 +51,8 @@ def _spike_evidence(name: str, x: np.ndarray) -> dict[str, Any]:
     ks = np.array(fam.K_FIT)
     slopes = [_slope(ks, fam.witness_log_density(name, np.full_like(ks, xi), ks)) for xi in x]
     spike = fam.ANALYTIC[name].spike
+    if spike is None:
+        raise ValueError(f"family {name!r} has no spike sequence")
     big = [float(spike(np.array(xi), np.array(1e6))) for xi in x]
     return {"fitted_rate": float(f"{np.mean(slopes):.6g}"), "value_at_k_1e6": min(big)}
 
@@ -103,7 +106,7 @@ def _claim_f3(seed: int) -> dict[str, Any]:
     # the bound on (0,1) is the max of a concave function: check it against a dense grid
     eta = np.linspace(-60.0, 60.0, 24001)
     grid_max = [float(np.max(fam.cb_log_prob(np.full_like(eta, x), eta))) for x in interior]
-    bounds = [o.bound for o in a_in.observations]
+    bounds = [float(o.bound) for o in a_in.observations if o.bound is not None]
     bound_ok = all(g <= b + 1e-9 and b - g < 1e-3 for g, b in zip(grid_max, bounds, strict=True))
     ks = np.array([10.0, 100.0, 1e3, 1e4])
     along = [float(v) for v in fam.witness_log_density("continuous_bernoulli",
@@ -172,8 +175,9 @@ def _claim_f5(seed: int) -> dict[str, Any]:
     data = np.round(rng.integers(0, 256, size=4) / 255.0, 6)
 
     def logp(x: np.ndarray, loc: np.ndarray, ls: np.ndarray) -> np.ndarray:
-        return np.maximum(fam.log_discretized_gaussian(x, loc, ls),
-                          fam.log_discretized_logistic(x, loc, ls))
+        out: np.ndarray = np.maximum(np.asarray(fam.log_discretized_gaussian(x, loc, ls)),
+                                     np.asarray(fam.log_discretized_logistic(x, loc, ls)))
+        return out
 
     def approach(x: float) -> float:
         return float(min(fam.log_discretized_gaussian(np.array(x), np.array(x), np.array(-12.0)),
@@ -278,10 +282,11 @@ def _outcome(claim_id: str, seed: int) -> Outcome:
     res = family_claim_evidence(claim_id, seed)
     ev = res["evidence"]
     agree = bool(res["agree"])
-    observed: str | dict[str, str] = res["observed"] if agree else INCONCLUSIVE
+    verdict = Verdict(res["observed"]) if agree else INCONCLUSIVE
+    observed: VerdictValue = verdict
     if claim_id == "F3":
-        observed = {"endpoint": observed,
-                    "interior": ev.get("interior_verdict", "?") if agree else INCONCLUSIVE}
+        interior = Verdict(ev["interior_verdict"]) if agree else INCONCLUSIVE
+        observed = Conditional((("endpoint", verdict), ("interior", interior)))
     return Outcome(observed, {"audit": AuditFacts(ev), "audit_agrees_with_table_F": agree}, [],
                    _family_summary(ev, agree))
 

@@ -17,6 +17,7 @@ from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
 from wellposed.evidence.records import TrainingFacts
 from wellposed.evidence.vocabulary import Verdict
+from wellposed.ledger import Claim
 from wellposed.training.criteria import (
     T1_OBJECTIVE,
     T2_OBJECTIVES,
@@ -49,7 +50,7 @@ def _seeds_text(res: dict[str, Any]) -> str:
 
 
 @claim("T1")
-def t1_learned_variance_diverges(ctx: Context, entry) -> Outcome:
+def t1_learned_variance_diverges(ctx: Context, entry: Claim) -> Outcome:
     """Learned per-pixel variance on digits: the constant pixels' log sigma^2 reaches below
     the level during training, for every seed."""
     res = t1_divergence(_runs(ctx, (T1_OBJECTIVE,)))
@@ -65,7 +66,7 @@ def _bounded(res: dict[str, Any]) -> Verdict:
 
 
 @claim("T2")
-def t2_floor_holds(ctx: Context, entry) -> Outcome:
+def t2_floor_holds(ctx: Context, entry: Claim) -> Outcome:
     """Floor and soft-clip: training ELBO below the analytic bound at every step, every seed."""
     res = t2_floor(_runs(ctx, T2_OBJECTIVES))
     summary = f"{_seeds_text(res)} below the bound; smallest margin {res['margin']:.3g} nats"
@@ -73,7 +74,7 @@ def t2_floor_holds(ctx: Context, entry) -> Outcome:
 
 
 @claim("T3")
-def t3_fixed_and_bernoulli_hold(ctx: Context, entry) -> Outcome:
+def t3_fixed_and_bernoulli_hold(ctx: Context, entry: Claim) -> Outcome:
     """Fixed sigma^2 = 1 and Bernoulli: below their bounds at every step, every seed."""
     res = t3_fixed_bernoulli(_runs(ctx, T3_OBJECTIVES))
     summary = f"{_seeds_text(res)} below the bound; smallest margin {res['margin']:.3g} nats"

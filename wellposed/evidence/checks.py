@@ -164,8 +164,8 @@ def check_bound(
 
 def check_tightness(
     sup: float,
-    x: Sequence[float],
-    values: Sequence[float],
+    x: Sequence[float] | np.ndarray,
+    values: Sequence[float] | np.ndarray,
     *,
     tol: float,
     x_name: str = "k",
@@ -241,7 +241,7 @@ def agree_mc(
     reference: float,
     value: float,
     se: float,
-    n: int,
+    n: int | None,
     *,
     zmax: float = 4.0,
     reference_line: str = "exact",
@@ -266,13 +266,15 @@ def agree_mc(
             "zero-variance estimator (the decoder ignores t): checks the torch code path "
             "against the reference, not a statistical agreement"
         )
-        return LineCheck(label, "mc", reference_line, ref, val, bool(ok), se=se, n=int(n),
+        return LineCheck(label, "mc", reference_line, ref, val, bool(ok), se=se,
+                         n=None if n is None else int(n),
                          tol=float(zmax), note=note, mode="code path")
     plausible = math.isfinite(val) and math.isfinite(se) and 0.0 < se <= scale
     z = diff / se if plausible else math.nan
     ok = plausible and abs(z) <= zmax
     note = None if plausible else f"standard error {se!r} is not finite or exceeds max(1, |ref|)"
-    return LineCheck(label, "mc", reference_line, ref, val, bool(ok), se=se, n=int(n),
+    return LineCheck(label, "mc", reference_line, ref, val, bool(ok), se=se,
+                         n=None if n is None else int(n),
                      z=float(z), tol=float(zmax), note=note, mode="statistical")
 
 

@@ -304,7 +304,7 @@ class Search(_Record):
         return out
 
 
-class Facts(Mapping[str, object]):
+class Facts(Mapping[str, "EvidenceItem"]):
     """Named values a claim reports beside its checks (a read-only mapping; JSON: the mapping
     itself).  A subclass names the ledger evidence kind the values show (:class:`Symbolic`,
     :class:`AuditFacts`, :class:`TrainingFacts`, :class:`Convergence`); plain ``Facts`` show
@@ -312,10 +312,11 @@ class Facts(Mapping[str, object]):
 
     kind: ClassVar[str] = "facts"
 
-    def __init__(self, values: Mapping[str, object] | None = None, /, **more: object) -> None:
-        self._values: dict[str, object] = {**(values or {}), **more}
+    def __init__(self, values: Mapping[str, EvidenceItem] | None = None, /,
+                 **more: EvidenceItem) -> None:
+        self._values: dict[str, EvidenceItem] = {**(values or {}), **more}
 
-    def __getitem__(self, key: str) -> object:
+    def __getitem__(self, key: str) -> EvidenceItem:
         return self._values[key]
 
     def __iter__(self) -> Iterator[str]:
