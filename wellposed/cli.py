@@ -355,7 +355,7 @@ def _cmd_audit_data(ns: argparse.Namespace) -> int:
     return 1 if ns.fail_on == "unbounded" and res.breaks_an_objective() else 0
 
 
-def add_audit_parsers(subparsers: argparse._SubParsersAction,
+def add_audit_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
                       families: Sequence[str] | None = None) -> None:
     """Register ``audit-family`` and ``audit-data`` on an argparse subparsers object.
 

@@ -33,6 +33,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.typing import RcKeyType
 
 from wellposed.evidence.records import (
     ERROR_FLOOR,
@@ -41,7 +42,7 @@ from wellposed.evidence.records import (
     EvidenceItem,
     RateFit,
     Tightness,
-    jsonable,
+    jsonable_dict,
 )
 from wellposed.evidence.vocabulary import PARTLY, PARTLY_TEXT, Verdict
 from wellposed.gate import ClaimResult
@@ -59,7 +60,7 @@ DPI = 100
 FAMILY_FIGURE = "families-verdicts"
 _PANEL = (4.6, 3.6)  # inches per panel of a claim figure
 _WIDE = {"elbo_sigma": 7.0}  # panels with a legend beside them
-_STYLE = {
+_STYLE: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs everywhere
     "font.size": 9.0,
     "axes.titlesize": 9.5,
@@ -139,7 +140,7 @@ def _rate_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
 
         c = float(np.mean(ys - shape(xs)))
         line_x, line_y = grid.tolist(), (shape(grid) + c).tolist()
-    return jsonable({"panel": "rate", "label": label, "x_name": rec["x_name"],
+    return jsonable_dict({"panel": "rate", "label": label, "x_name": rec["x_name"],
                      "x": [p[0] for p in pts], "values": [p[1] for p in pts],
                      "slope": rec["slope"], "expected": rec["expected"],
                      "log_term": coef if log_term else None,
@@ -171,7 +172,7 @@ def _elbo_sigma_panel(table: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             marks[key] = [s, thread_elbo(lam, s)] if math.isfinite(s) and s > 0 else None
         curves.append({"lambda": lam, "elbo": [thread_elbo(lam, s) for s in _S8_SIGMAS],
                        **marks})
-    return jsonable({"panel": "elbo_sigma", "label": "", "sigma": list(_S8_SIGMAS),
+    return jsonable_dict({"panel": "elbo_sigma", "label": "", "sigma": list(_S8_SIGMAS),
                      "curves": curves})
 
 
@@ -182,7 +183,8 @@ def _claim_panels(result: ClaimResult) -> list[dict[str, Any]]:
     cx = result.evidence.get("counterexample")
     table = cx.values.get("table") if isinstance(cx, Counterexample) else None
     if isinstance(table, list) and table and all(c in table[0] for c in _S8_COLUMNS):
-        panels.append(_elbo_sigma_panel(jsonable(table)))
+        panels.append(_elbo_sigma_panel([jsonable_dict(row) for row in table
+                                          if isinstance(row, Mapping)]))
     return panels
 
 
@@ -214,7 +216,7 @@ def family_figures(audits: Sequence[FamilyAudit]) -> list[FigureSpec]:
     for a in audits:
         rows.setdefault(a.family, []).append(_grid_case(a))
     data = {"rows": [{"family": f, "cases": cases} for f, cases in rows.items()]}
-    return [FigureSpec(FAMILY_FIGURE, "family verdicts by data case", None, jsonable(data))]
+    return [FigureSpec(FAMILY_FIGURE, "family verdicts by data case", None, jsonable_dict(data))]
 
 
 def figure_json(spec: FigureSpec) -> str:
@@ -356,8 +358,11 @@ def render_png(spec: FigureSpec) -> bytes:
             _draw_claim(fig, spec.data)
         # one draw (it runs the constrained layout), then the PNG of its pixels: what
         # ``savefig`` writes, without its extra layout-only pass over every artist
-        canvas.draw()
+        canvas.draw()  # type: ignore[no-untyped-call]
         buf = io.BytesIO()
-        matplotlib.image.imsave(buf, canvas.buffer_rgba(), format="png", origin="upper",
-                                dpi=DPI, metadata={"Software": None})
+        rgba = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
+        # metadata None drops the key: no matplotlib version in the PNG (stubs say str only)
+        no_software: dict[str, Any] = {"Software": None}
+        matplotlib.image.imsave(buf, rgba, format="png", origin="upper", dpi=DPI,
+                                metadata=no_software)
     return buf.getvalue()

@@ -29,7 +29,7 @@ from tabulate import tabulate
 from wellposed import __version__
 from wellposed.audit.analytic import fmt_number
 from wellposed.errors import WellposedInputError
-from wellposed.evidence.records import Attainment
+from wellposed.evidence.records import Attainment, Counterexample
 from wellposed.evidence.vocabulary import (
     AGREE,
     DISAGREE,
@@ -116,8 +116,10 @@ def _counterexample_tables(results: Sequence[ClaimResult],
     parts: list[str] = []
     for r in results:
         cx = r.evidence.get("counterexample")
-        table = getattr(cx, "values", {}).get("table") if cx is not None else None
-        if not table:
+        if not isinstance(cx, Counterexample):
+            continue
+        table = cx.values.get("table")
+        if not isinstance(table, list) or not table:
             continue
         headers = list(table[0])
         parts += ["", f"## {r.id}: {_cell(cx.description)}", "",
@@ -284,8 +286,9 @@ def render_families_summary(audits: Sequence[FamilyAudit]) -> str:
     """The narrow family table: family, data case, verdict and (shortened) rate or bound."""
     rows = [[_cell(a.family), _cell(a.data_condition), _cell(_family_verdict(a)),
              _cell(_rate_or_bound_short(a))] for a in audits]
-    return tabulate(rows, headers=["family", "data case", "verdict", "rate or bound"],
+    returned: str = tabulate(rows, headers=["family", "data case", "verdict", "rate or bound"],
                     tablefmt="github", disable_numparse=True) + "\n"
+    return returned
 
 
 def _rate_or_bound(a: FamilyAudit, width: int | None = 120) -> str:
@@ -293,7 +296,7 @@ def _rate_or_bound(a: FamilyAudit, width: int | None = 120) -> str:
     ``width`` characters (None: whole)."""
     if a.verdict == Verdict.UNBOUNDED:
         per = [o for o in a.observations if o.verdict == Verdict.UNBOUNDED]
-        if a.rate is not None and per and getattr(a, "event_dim", 0):
+        if a.rate is not None and per and a.event_dim:
             return (f"{fmt_number(per[0].rate)} per observation ({a.event_dim}-dim row) per "
                     f"unit {per[0].rate_unit}")
         if a.rate is not None and per:
@@ -330,7 +333,8 @@ def render_families_markdown(results: Sequence[FamilyAudit]) -> str:
     headers = ["family", "parameters", "data condition", "mathematical verdict",
                "rate or bound", "torch implementation behaviour", "evidence"]
     body = tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
-    return body + "\n"
+    returned: str = body + "\n"
+    return returned
 
 
 def _roll_back(done: list[Path], previous: dict[Path, bytes | None]) -> None:
@@ -384,7 +388,7 @@ def write_reports(
     seed: int,
     report_dir: str | os.PathLike[str] | None = "reports",
     json_path: str | os.PathLike[str] | None = None,
-    families: Sequence[object] | None = None,
+    families: Sequence[FamilyAudit] | None = None,
 ) -> list[Path]:
     """Write ``claims.md``, ``claims.json`` (and ``families.md``) and their figures under
     ``figures/`` (PNG plus plotted data as JSON) atomically; return the reports' paths, then

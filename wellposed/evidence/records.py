@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import ClassVar, TypeAlias, Union
+from typing import Any, ClassVar, TypeAlias, Union
 
 import numpy as np
 
@@ -51,6 +51,7 @@ __all__ = [
     "as_float_tuple",
     "evidence_kinds",
     "jsonable",
+    "jsonable_dict",
     "round_error",
     "round_value",
 ]
@@ -117,6 +118,11 @@ def jsonable(value: object, key: str = "") -> object:
     if isinstance(value, (list, tuple)):
         return [jsonable(v, key) for v in value]
     return value
+
+
+def jsonable_dict(value: Mapping[str, object]) -> dict[str, Any]:
+    """:func:`jsonable` of a mapping: a JSON object (string keys, rounded values)."""
+    return {str(k): jsonable(v, str(k)) for k, v in value.items()}
 
 
 class _Record:
