@@ -6,7 +6,8 @@
 
 Default sessions (``nox`` with no arguments): ``tests`` and ``properties``.
 Optional sessions (``nox -s NAME``): ``nightly``, ``lint``, ``benchmark``, ``seeds``, ``mutants``,
-``tests_pythons`` (the test suite on every supported Python found on this machine),
+``portability`` (the reports under every torch CPU kernel level), ``tests_pythons`` (the test
+suite on every supported Python found on this machine),
 ``training`` (CI-sized training runs, reports/training.md and the T-claims).
 
 torch: every session installs torch before the package.  On a machine without
@@ -146,18 +147,44 @@ def benchmark(session: nox.Session) -> None:
     session.run("python", "benchmarks/bench_mc_elbo.py", *session.posargs)
 
 
+def _committed(session: nox.Session) -> Path:
+    """A copy of the committed reports/, to compare the regenerated ones with."""
+    committed = Path(session.create_tmp()) / "committed-reports"
+    shutil.rmtree(committed, ignore_errors=True)
+    shutil.copytree(ROOT / "reports", committed)
+    return committed
+
+
 @nox.session(default=False)
 def seeds(session: nox.Session) -> None:
-    """Every claim under 20 seeds (sweeps/seeds.py): reports/seeds.md, fails on a flip."""
+    """Every claim under 20 seeds (sweeps/seeds.py): reports/seeds.md, fails on a flip, then
+    compares it with the committed one (its seconds aside; stale = review and commit it)."""
     _install(session)
+    committed = _committed(session)
     session.run("python", "sweeps/seeds.py", *session.posargs)
+    session.run("python", "-m", "wellposed.staleness", str(committed), "reports")
 
 
 @nox.session(default=False)
 def mutants(session: nox.Session) -> None:
-    """Planted faults (mutants/faults.toml) against gate, tests, properties: reports/mutants.md."""
+    """Planted faults (mutants/faults.toml) against gate, tests, properties: reports/mutants.md,
+    then compared with the committed one (its seconds aside)."""
     _install(session)
+    committed = _committed(session)
     session.run("python", "mutants/run.py", *session.posargs)
+    session.run("python", "-m", "wellposed.staleness", str(committed), "reports")
+
+
+@nox.session(default=False)
+def portability(session: nox.Session) -> None:
+    """Every committed report regenerated under each torch CPU kernel level this machine
+    offers (ATEN_CPU_CAPABILITY = default, avx2, avx512 where the CPU has it) and compared
+    with reports/ by the staleness check: a report printing a digit the kernels decide
+    fails.  Extra arguments go to ``python -m wellposed.portability`` (e.g.
+    ``-- --levels default,avx2 --no-properties``)."""
+    _install(session)
+    session.run("python", "-m", "wellposed.portability", "--reports", "reports",
+                *session.posargs)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ LAYERS = {
     "errors": 0, "numerics": 0, "_lazy": 0, "models": 1, "constructions": 2, "evidence": 2,
     "lines": 3,
     "ledger": 4, "audit": 5, "training": 5, "claims": 6, "gate": 7,
-    "render": 8, "figures": 8, "staleness": 8,
+    "render": 8, "figures": 8, "staleness": 8, "portability": 8,
     "testing": 8,
     "cli": 9,
     "__init__": 9, "__main__": 9,

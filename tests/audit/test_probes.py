@@ -56,5 +56,22 @@ def test_torch_normal_probe_reports_nan_and_validate_args() -> None:
 def test_probe_rows_serialise_with_the_one_json_policy() -> None:
     row = ProbeRow(750.0, math.inf, -math.inf, "-inf", "")
     assert row.to_dict() == {"k": 750.0, "exact": "inf", "torch": "-inf", "kind": "-inf",
-                             "note": ""}
+                             "note": "", "machine_dependent": False}
+    assert ProbeRow(15.0, 5.99, 6.0, "roundoff").to_dict()["machine_dependent"] is True
     assert ProbeRow(1.0, None, math.nan, "nan").to_dict()["torch"] == "nan"
+
+
+def test_reports_never_print_torchs_round_off_digits() -> None:
+    """StudentT at df = 1e15 is lgamma cancellation noise (10 with torch's default kernels, 6
+    with AVX2): the sentence says where the round-off takes over and that the value exceeds
+    the bound, not its digits; a converged search's escape ray (a round-off direction) is
+    described by what holds along it, not by torch's values there."""
+    res = audit_family("studentt_floor", np.array([0.3]))
+    kinds = {int(r.k): r.kind for r in res.probe}
+    assert kinds[10] == "ok" and kinds[15] == kinds[20] == "roundoff"
+    assert "from df = 1e15" in res.implementation and "above the bound at df = 1e15" in (
+        res.implementation)
+    noise = [r.torch_value for r in res.probe if r.kind == "roundoff"]
+    assert all(f"{v:.6g}" not in res.implementation.split("from df")[1] for v in noise)
+    fs = audit_family(tdist.FisherSnedecor, np.array([0.5, 2.0]), seed=0)
+    assert "the search converged" in fs.implementation and "t=16:" not in fs.implementation
