@@ -54,7 +54,7 @@ def test_claims_table_is_narrow_and_the_long_cells_sit_in_details():
     assert table[0].split("|")[1:-1] == [
         f" {h.ljust(w)} " for h, w in zip(
             ["id", "claim", "expected", "observed", "attained", "lines", "ok"],
-            [4, 42, 52, 52, 10, 7, 4])]
+            [4, 42, 52, 52, 10, 7, 4], strict=True)]
     assert max(map(len, table)) <= 200 and "a long sentence" not in "".join(table)
     assert "<details><summary>S9: Fix sigma\\* > 0" not in md  # the summary is HTML-escaped
     block = md[md.index("<details><summary>S9"):]

@@ -24,6 +24,7 @@ torch (it answers in well under 0.5 s).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -485,10 +486,8 @@ def _silence_broken_pipe() -> None:
         try:
             stream.flush()
         except (BrokenPipeError, ValueError):
-            try:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
                 os.dup2(devnull, stream.fileno())
-            except (OSError, ValueError, AttributeError):
-                pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -119,7 +119,7 @@ def _rate_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
     """The fitted points and the derived-rate line through their mean point (a ``log x``
     second regressor, as in the ELBO's encoder cost, is kept with its expected or fitted
     coefficient)."""
-    pts = [(_num(x), _num(y)) for x, y in zip(rec["x"], rec["values"])]
+    pts = [(_num(x), _num(y)) for x, y in zip(rec["x"], rec["values"], strict=True)]
     pts = [(x, y) for x, y in pts if math.isfinite(x) and math.isfinite(y)]
     log_term = rec.get("extra_name") == f"log {rec['x_name']}" and rec.get("extra_coef") is not None
     coef = 0.0
@@ -231,7 +231,7 @@ def figure_json(spec: FigureSpec) -> str:
 
 
 def _finite(xs: Sequence[object], ys: Sequence[object]) -> tuple[list[float], list[float]]:
-    pairs = [(_num(x), _num(y)) for x, y in zip(xs, ys)]
+    pairs = [(_num(x), _num(y)) for x, y in zip(xs, ys, strict=True)]
     pairs = [(x, y) for x, y in pairs if math.isfinite(x) and math.isfinite(y)]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
@@ -251,7 +251,7 @@ def _draw_bound(ax: Any, p: Mapping[str, Any]) -> None:
     ys = list(range(len(p["sources"])))[::-1]
     xs, ys_f = _finite(p["best"], ys)
     ax.plot(xs, ys_f, "o", color="#2ca02c", ms=6, label="best value found")
-    for x, y in zip(xs, ys_f):
+    for x, y in zip(xs, ys_f, strict=True):
         ax.annotate(f"{x:.6g}", (x, y), textcoords="offset points", xytext=(0, 6),
                     ha="center", fontsize=7.5)
     b = _num(p["bound"])
@@ -305,7 +305,7 @@ _DRAW = {"rate": _draw_rate, "bound": _draw_bound, "tightness": _draw_tightness,
 def _draw_claim(fig: Figure, data: Mapping[str, Any]) -> None:
     panels = data["panels"]
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, p in zip(axes, panels):
+    for ax, p in zip(axes, panels, strict=True):
         _DRAW[p["panel"]](ax, p)
         title = _PANEL_TITLES[p["panel"]]
         ax.set_title(f"{title} ({p['label']})" if p["label"] else title)

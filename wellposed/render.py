@@ -42,8 +42,14 @@ from wellposed.evidence.vocabulary import (
     bounded_cases,
     format_verdict,
 )
-from wellposed.figures import (FAMILY_FIGURE, FigureSpec, claim_figures, family_figures,
-                               figure_json, render_png)
+from wellposed.figures import (
+    FAMILY_FIGURE,
+    FigureSpec,
+    claim_figures,
+    family_figures,
+    figure_json,
+    render_png,
+)
 from wellposed.gate import ClaimResult
 
 if TYPE_CHECKING:

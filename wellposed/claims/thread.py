@@ -24,17 +24,17 @@ from wellposed.claims._thread_sympy import s7_symbolic as _s7_symbolic
 from wellposed.claims._thread_sympy import thread_symbolic as _thread_symbolic
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
-    Evidence,
-    Verdict,
-    Search,
-    Conditional,
-    Symbolic,
     INCONCLUSIVE,
     REFUTED,
     UNBOUNDED,
+    Conditional,
     Counterexample,
+    Evidence,
     IdentityCheck,
     LineCheck,
+    Search,
+    Symbolic,
+    Verdict,
     agree_close,
     agree_mc,
     check_attained,
@@ -50,7 +50,6 @@ from wellposed.lines import exact
 from wellposed.lines.objectives import elbo
 from wellposed.models.validate import DTYPE
 from wellposed.numerics import LOG_2PI
-
 
 # the slopes of the non-degenerate members (decoder mean depends on t) that give the
 # collapse (S7) and the constant decoder (S9) a statistical Monte Carlo check

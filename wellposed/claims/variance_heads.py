@@ -35,7 +35,6 @@ from wellposed.lines.objectives import elbo, log_likelihood
 from wellposed.models.networks import Decoder, GaussianMLPDecoder
 from wellposed.numerics import LOG_2PI
 
-
 # a staircase member whose steps are not saturated under the encoders (L4's statistical MC
 # check; at k >= 1/2 rare step crossings give the MC a heavy tail and z-scores above 4)
 _L4_K_STATISTICAL = 0.25
