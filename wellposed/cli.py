@@ -130,22 +130,13 @@ def _write_text(path: str, text: str) -> None:
     if path == "-":
         sys.stdout.write(text)
         return
-    import tempfile
+    from wellposed.report.files import write_text
 
     target = Path(path)
     created = _make_dir(target.parent, "--json")
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
+        write_text(target, text)
     except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         _remove_empty(created)
         raise WellposedInputError(f"cannot write {path} ({exc.strerror or exc})") from exc
     print(f"wrote {path}", file=sys.stderr)
@@ -175,12 +166,11 @@ def _progress(done: int, total: int, claim_id: str) -> None:
 def _check(args: argparse.Namespace) -> int:
     import json
 
-    from tabulate import tabulate
-
     from wellposed.audit import report_family_audits
     from wellposed.evidence.vocabulary import CONDITIONAL, FAIL, OK, format_verdict
     from wellposed.gate import run_claims
     from wellposed.render import lines_text, render_json, write_reports
+    from wellposed.report.text import markdown_table
 
     report_dir = args.report_dir
     if args.ids and args.group is not None:
@@ -227,9 +217,8 @@ def _check(args: argparse.Namespace) -> int:
     rows = [[r.id, r.title, format_verdict(r.expected), format_verdict(r.observed),
              format_verdict(r.attained).removeprefix(CONDITIONAL) or "-", lines_text(r),
              f"{r.seconds:.1f}", OK if r.ok else FAIL] for r in results]
-    print(tabulate(rows, headers=["id", "title", "expected", "observed", "attained", "lines",
-                                  "s", "ok"],
-                   tablefmt="github", disable_numparse=True),
+    print(markdown_table(rows, ["id", "title", "expected", "observed", "attained", "lines",
+                                "s", "ok"]),
           file=sys.stderr if args.json == "-" else sys.stdout)
     elapsed = time.perf_counter() - start
     failed = [r for r in results if not r.ok]
@@ -299,11 +288,9 @@ def _parse_values(text: str) -> Any:
 
 def _family_text(res: Any) -> str:
     """The audit-family text output: summary table, at most MAX_ROWS observations, counts."""
-    from tabulate import tabulate
-
-    from wellposed.audit.analytic import fmt_number
     from wellposed.evidence.vocabulary import OUTSIDE_SUPPORT
     from wellposed.render import render_families_markdown
+    from wellposed.report.text import fmt_number, markdown_table, wrap
 
     counts = res.counts()
     left_out = counts.get(OUTSIDE_SUPPORT, 0)
@@ -313,9 +300,8 @@ def _family_text(res: Any) -> str:
         head += f" (over the {k} observation{'' if k == 1 else 's'} inside the support)"
     rows = [[o.index, o.verdict, fmt_number(o.rate), o.rate_unit, fmt_number(o.bound), o.reason]
             for o in res.observations[:MAX_ROWS]]
-    parts = [head, render_families_markdown([res.in_support()]),
-             tabulate(rows, headers=["obs", "verdict", "rate", "unit", "bound", "reason"],
-                      tablefmt="github", disable_numparse=True)]
+    parts = [wrap(head), render_families_markdown([res.in_support()]),
+             markdown_table(rows, ["obs", "verdict", "rate", "unit", "bound", "reason"])]
     more = len(res.observations) - MAX_ROWS
     if more > 0:
         parts.append(f"... and {more} more observations (use --json for all)")
@@ -339,7 +325,9 @@ def _cmd_audit_family(ns: argparse.Namespace) -> int:
                   "values": None if ns.values is None else [float(v) for v in X],
                   "seed": ns.seed, "method": ns.method}
         _write_text(ns.json, _json_document("audit-family", inputs, res.to_dict()))
-    return 1 if ns.fail_on == "unbounded" and res.verdict == "unbounded" else 0
+    from wellposed.evidence.vocabulary import Verdict
+
+    return 1 if ns.fail_on == Verdict.UNBOUNDED and res.verdict == Verdict.UNBOUNDED else 0
 
 
 def _cmd_audit_data(ns: argparse.Namespace) -> int:
@@ -353,7 +341,9 @@ def _cmd_audit_data(ns: argparse.Namespace) -> int:
     if ns.json is not None:
         inputs = {"data": ns.path, "latent_dim": ns.latent_dim}  # the seed: in the record
         _write_text(ns.json, _json_document("audit-data", inputs, res.to_dict()))
-    return 1 if ns.fail_on == "unbounded" and res.breaks_an_objective() else 0
+    from wellposed.evidence.vocabulary import Verdict
+
+    return 1 if ns.fail_on == Verdict.UNBOUNDED and res.breaks_an_objective() else 0
 
 
 def add_audit_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
@@ -425,7 +415,9 @@ def _cmd_audit_model(ns: argparse.Namespace) -> int:
     if ns.json is not None:
         inputs = {k: v for k, v in vars(ns).items() if k not in ("func", "command")}
         _write_text(ns.json, _json_document("audit-model", inputs, body))
-    return 1 if ns.fail_on == "unbounded" and res.verdict == "unbounded" else 0
+    from wellposed.evidence.vocabulary import Verdict
+
+    return 1 if ns.fail_on == Verdict.UNBOUNDED and res.verdict == Verdict.UNBOUNDED else 0
 
 
 def _add_audit_model(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -32,7 +32,6 @@ import matplotlib.image
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch, Rectangle
 from matplotlib.typing import RcKeyType
 
 from wellposed.evidence.records import (
@@ -44,20 +43,16 @@ from wellposed.evidence.records import (
     Tightness,
     jsonable_dict,
 )
-from wellposed.evidence.vocabulary import PARTLY, PARTLY_TEXT, Verdict
 from wellposed.gate import ClaimResult
 from wellposed.lines.exact import thread_elbo
 
 if TYPE_CHECKING:
-    from wellposed.audit.family import FamilyAudit
+    pass
 
-__all__ = ["DPI", "FAMILY_FIGURE", "FigureSpec", "claim_figures", "family_figures",
-           "figure_json", "render_png"]
+__all__ = ["DPI", "FigureSpec", "claim_figures", "figure_json", "render_png"]
 
 #: pixels per inch of every PNG (with the fixed sizes below: the PNG's pixel size)
 DPI = 100
-#: file stem of the family-verdict grid
-FAMILY_FIGURE = "families-verdicts"
 _PANEL = (4.6, 3.6)  # inches per panel of a claim figure
 _WIDE = {"elbo_sigma": 7.0}  # panels with a legend beside them
 _STYLE: dict[RcKeyType, Any] = {
@@ -72,11 +67,6 @@ _STYLE: dict[RcKeyType, Any] = {
 _KINDS = ("rate", "bound", "tightness")
 _PANEL_TITLES = {"rate": "growth along the sequence", "bound": "best value found vs bound B",
                  "tightness": "gap to the supremum", "elbo_sigma": "ELBO vs sigma (x = 0)"}
-_VERDICT_COLOURS = {Verdict.UNBOUNDED.value: "#e8837c", PARTLY: "#f3c27a",
-                    Verdict.BOUNDED.value: "#8cc98c", Verdict.INCONCLUSIVE.value: "#c8c8c8"}
-_VERDICT_NAMES = {Verdict.UNBOUNDED.value: Verdict.UNBOUNDED.value, PARTLY: PARTLY_TEXT,
-                  Verdict.BOUNDED.value: Verdict.BOUNDED.value,
-                  Verdict.INCONCLUSIVE.value: Verdict.INCONCLUSIVE.value}
 _S8_COLUMNS = ("lambda", "answer_sigma_star", "correct_s_star")
 _S8_SIGMAS = tuple(float(s) for s in np.geomspace(0.02, 3.0, 121))
 
@@ -200,25 +190,6 @@ def claim_figures(results: Sequence[ClaimResult]) -> list[FigureSpec]:
     return specs
 
 
-def _grid_case(a: FamilyAudit) -> dict[str, Any]:
-    counts = a.counts()
-    verdict = str(a.verdict)
-    if counts[Verdict.UNBOUNDED] and counts[Verdict.BOUNDED]:
-        verdict = PARTLY
-    return {"data": a.data_condition, "verdict": verdict,
-            "unbounded_at": counts[Verdict.UNBOUNDED],
-            "observations": len(a.observations)}
-
-
-def family_figures(audits: Sequence[FamilyAudit]) -> list[FigureSpec]:
-    """The verdict grid: families (rows, in audit order) by data case (cells)."""
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for a in audits:
-        rows.setdefault(a.family, []).append(_grid_case(a))
-    data = {"rows": [{"family": f, "cases": cases} for f, cases in rows.items()]}
-    return [FigureSpec(FAMILY_FIGURE, "family verdicts by data case", None, jsonable_dict(data))]
-
-
 def figure_json(spec: FigureSpec) -> str:
     """The plotted data of ``spec`` (what the staleness check compares)."""
     doc = {"name": spec.name, "title": spec.title, "claim": spec.claim, "data": spec.data}
@@ -312,36 +283,7 @@ def _draw_claim(fig: Figure, data: Mapping[str, Any]) -> None:
     fig.suptitle(f"{data['claim']}: {data['title']}", fontsize=10.5)
 
 
-def _draw_families(fig: Figure, data: Mapping[str, Any]) -> None:
-    rows = data["rows"]
-    ncols = max(len(r["cases"]) for r in rows)
-    ax = fig.add_subplot()
-    for i, row in enumerate(rows):
-        for j, case in enumerate(row["cases"]):
-            ax.add_patch(Rectangle((j + 0.02, i + 0.06), 0.96, 0.88, lw=0,
-                                   facecolor=_VERDICT_COLOURS[case["verdict"]]))
-            text = case["data"] if len(case["data"]) <= 40 else case["data"][:39] + "..."
-            text += ": " + (f"unbounded at {case['unbounded_at']} of {case['observations']}"
-                            if case["verdict"] == PARTLY else case["verdict"])
-            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7.5)
-    ax.set_xlim(0, ncols)
-    ax.set_ylim(len(rows), 0)
-    ax.set_yticks([i + 0.5 for i in range(len(rows))], [r["family"] for r in rows])
-    ax.set_xticks([j + 0.5 for j in range(ncols)], [f"data case {j + 1}" for j in range(ncols)])
-    ax.tick_params(length=0)
-    ax.grid(False)
-    for side in ax.spines.values():
-        side.set_visible(False)
-    ax.legend(handles=[Patch(facecolor=c, label=_VERDICT_NAMES[v])
-                       for v, c in _VERDICT_COLOURS.items()],
-              loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=8, frameon=False)
-    fig.suptitle("Output families: is sup log p(x | params) finite? (mathematical verdict)",
-                 fontsize=10.5)
-
-
 def _size(spec: FigureSpec) -> tuple[float, float]:
-    if spec.claim is None:
-        return (8.5, 1.2 + 0.26 * len(spec.data["rows"]))
     return (sum(_WIDE.get(p["panel"], _PANEL[0]) for p in spec.data["panels"]), _PANEL[1])
 
 
@@ -352,10 +294,7 @@ def render_png(spec: FigureSpec) -> bytes:
         matplotlib.rcParams.update(_STYLE)
         fig = Figure(figsize=_size(spec), dpi=DPI, layout="constrained")
         canvas = FigureCanvasAgg(fig)
-        if spec.claim is None:
-            _draw_families(fig, spec.data)
-        else:
-            _draw_claim(fig, spec.data)
+        _draw_claim(fig, spec.data)
         # one draw (it runs the constrained layout), then the PNG of its pixels: what
         # ``savefig`` writes, without its extra layout-only pass over every artist
         canvas.draw()  # type: ignore[no-untyped-call]

@@ -10,7 +10,8 @@ Besides the verdicts this module holds the other words a report or the terminal 
 an outcome: the attainment answers (:class:`Attained`), what the gate records when a claim
 could not run (:data:`NO_RUNNER`, :data:`ERROR`), the family audit's words
 (:data:`OUTSIDE_SUPPORT`, :data:`PARTLY`), the model audit's (:data:`NO_WITNESS`) and the
-pass/fail words of the tables (:data:`OK`, :data:`FAIL`, :data:`AGREE`, :data:`DISAGREE`).
+pass/fail words of the tables (:data:`OK`, :data:`FAIL`, :data:`AGREE`, :data:`DISAGREE`,
+:data:`HOLDS`, :data:`FAILS`, :data:`NO_RUNS`).
 No other module spells one of them.
 """
 
@@ -26,8 +27,11 @@ __all__ = [
     "DISAGREE",
     "ERROR",
     "FAIL",
+    "FAILS",
+    "HOLDS",
     "LEDGER_VERDICTS",
     "NO_RUNNER",
+    "NO_RUNS",
     "NO_WITNESS",
     "OK",
     "OUTSIDE_SUPPORT",
@@ -88,6 +92,10 @@ OK = "ok"
 FAIL = "FAIL"
 AGREE = "agree"
 DISAGREE = "DISAGREE"
+#: a training criterion (T1-T3) holds on every seed / fails on one / had no runs
+HOLDS = "yes"
+FAILS = "NO"
+NO_RUNS = "no runs"
 
 
 @dataclass(frozen=True, eq=False)  # equality is the mapping's (a dict of words compares equal)

@@ -1,0 +1,111 @@
+"""Report text: one number formatter, one markdown table helper and one prose wrapper.
+
+The width policy of every report (docs/design.md, "Reports"): prose is wrapped at
+:data:`PROSE_WIDTH` (120) characters; a table wider than :data:`TABLE_WIDTH` (160) is split
+into several tables over its columns, each repeating the key column(s), rather than printed
+wider (a single cell longer than that stays whole).  Numbers print with :func:`fmt_number`:
+6 significant digits (the rounding of :mod:`wellposed.evidence.records`), non-finite values
+spelled as in the JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+from collections.abc import Sequence
+
+from tabulate import tabulate
+
+__all__ = ["PROSE_WIDTH", "TABLE_WIDTH", "cell", "fmt_number", "markdown_table", "wrap"]
+
+#: the longest line of prose in a report
+PROSE_WIDTH = 120
+#: the widest table a report prints before splitting it over its columns
+TABLE_WIDTH = 160
+
+
+def fmt_number(x: float | None, sig: int = 6, *, compact: bool = False) -> str:
+    """Short display of a number: ``sig`` significant digits, ``"inf"`` / ``"-inf"`` /
+    ``"nan"`` spelled as in the JSON, ``""`` for None.  ``compact`` (the training tables):
+    None and NaN as ``-``, ``-0`` as ``0``, exponents without a leading zero (``1e-5``)."""
+    if x is None or (compact and math.isnan(x)):
+        return "-" if compact else ""
+    x = float(x)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = f"{x:.{sig}g}"
+    if compact:
+        return "0" if text in ("-0", "0") else text.replace("e+0", "e").replace("e-0", "e-")
+    return text
+
+
+def cell(text: object) -> str:
+    """A markdown table cell: ``|`` escaped, newlines as spaces, floats by
+    :func:`fmt_number`."""
+    shown = fmt_number(text) if isinstance(text, float) else str(text)
+    return shown.replace("|", "\\|").replace("\n", " ")
+
+
+def _github(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
+    text: str = tabulate([list(r) for r in rows], headers=list(headers), tablefmt="github",
+                         disable_numparse=True)
+    return text
+
+
+def _width(text: str) -> int:
+    return max((len(line) for line in text.splitlines()), default=0)
+
+
+def _groups(rows: Sequence[Sequence[str]], headers: Sequence[str], keys: int,
+            max_width: int) -> list[list[int]]:
+    """Column indices per table: the non-key columns added greedily while the rendered table
+    stays within ``max_width`` (a column too wide on its own gets a table of its own)."""
+    def width(cols: list[int]) -> int:
+        picked = list(range(keys)) + cols
+        return _width(_github([[r[j] for j in picked] for r in rows],
+                              [headers[j] for j in picked]))
+
+    groups: list[list[int]] = [[]]
+    for j in range(keys, len(headers)):
+        if groups[-1] and width([*groups[-1], j]) > max_width:
+            groups.append([])
+        groups[-1].append(j)
+    return groups
+
+
+def markdown_table(rows: Sequence[Sequence[object]], headers: Sequence[str], *,
+                   max_width: int = TABLE_WIDTH, keys: int = 1) -> str:
+    """A GitHub markdown table (cells by :func:`cell`); wider than ``max_width``, it is split
+    into tables over its columns, each repeating the first ``keys`` columns."""
+    cells = [[cell(v) for v in row] for row in rows]
+    heads = [cell(h) for h in headers]
+    text = _github(cells, heads)
+    if _width(text) <= max_width or len(heads) <= keys + 1:
+        return text
+    parts = []
+    for group in _groups(cells, heads, keys, max_width):
+        cols = list(range(keys)) + group
+        parts.append(_github([[r[j] for j in cols] for r in cells], [heads[j] for j in cols]))
+    return "\n\n".join(parts)
+
+
+#: a continuation line starting like this would turn into a markdown list, quote or heading
+_MARKER = re.compile(r"^\s*([-*+>#|]|\d+[.)])(\s|$)")
+
+
+def wrap(text: str, width: int = PROSE_WIDTH, *, indent: str = "") -> str:
+    """``text`` as markdown lines of at most ``width`` characters (words kept whole;
+    continuation lines indented by ``indent``, e.g. under a bullet).  A break that would start
+    a line with a list, quote or heading marker (``- x``, ``1. x``, ``# x``) is not taken."""
+    lines = textwrap.wrap(text, width=width, subsequent_indent=indent, break_long_words=False,
+                          break_on_hyphens=False)
+    out: list[str] = []
+    for line in lines:
+        if out and _MARKER.match(line):
+            out[-1] += " " + line.strip()
+        else:
+            out.append(line)
+    return "\n".join(out)
