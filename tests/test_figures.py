@@ -43,18 +43,29 @@ def _s8() -> ClaimResult:
                   "refuted")
 
 
-def test_records_become_one_panel_each_with_the_derived_rate_through_the_mean_point():
+def test_records_become_one_panel_each_with_residuals_after_the_derived_rate():
     (spec,) = claim_figures([_conditional(), _claim("S2", {"lines": []})])
     assert spec.name == "claim-S9"
     kinds = [p["panel"] for p in spec.data["panels"]]
     assert kinds == ["rate", "bound", "tightness"]  # no duplicates from the kinds' keys
     rate = spec.data["panels"][0]
-    x, y = np.array(rate["derived_x"]), np.array(rate["derived_y"])
+    x, resid = np.array(rate["x"]), np.array(rate["centred"])
     assert rate["log_term"] == -0.5 and x[0] == 10.0 and x[-1] == 160.0
-    # the derived curve is 1.5 k - 0.5 log k + c, through the mean of the computed values
-    np.testing.assert_allclose(y - 1.5 * x + 0.5 * np.log(x), 2.0, atol=1e-3)  # 6 digits
+    # values are exactly 1.5 k - 0.5 log k + 2: after the derived rate only the (centred)
+    # constant is left, i.e. nothing
+    np.testing.assert_allclose(resid, 0.0, atol=1e-3)  # the values carry 6 digits
+    # the tolerance wedge grows away from the mean k: rtol * rate * |k - mean k|
+    band = np.array(rate["band"])
+    assert band.argmin() == np.abs(x - x.mean()).argmin() and band.max() > 0
+    assert "residuals" in spec.caption and spec.caption.startswith("S9: ")
     bound = spec.data["panels"][1]
     assert bound["sources"] == ["random", "ascent"] and bound["best"] == [-2.5, -1.2]
+    # a wrong rate shows: the residuals then grow along the sequence
+    wrong = fit_rate(_K, 1.6 * _K + 2.0 - 0.5 * np.log(_K), expected=1.5,
+                     extra=("log k", np.log(_K)), extra_expected=-0.5)
+    (bad,) = claim_figures([_claim("S1", {"rate": wrong})])
+    tilt = np.array(bad.data["panels"][0]["centred"])
+    assert tilt[-1] - tilt[0] == pytest.approx(0.1 * (160.0 - 10.0), rel=1e-3)
 
 
 def test_s8_panel_marks_the_true_maximiser_and_the_answer():

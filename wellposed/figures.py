@@ -9,30 +9,29 @@ the staleness check (:mod:`wellposed.staleness`) compares the data rather than t
 
 Figures:
 
-* ``claim-<ID>``: one panel per evidence record of the claim: a growth-rate fit (the
-  objective along its sequence with the derived-rate line: slope = the ledger's rate through
-  the data's mean point), a bound check (the best value found by each search source against
-  the bound ``B``) and a tightness sequence (the gaps to the supremum); S8's counterexample
-  table adds the ELBO against sigma with the answer's sigma* and the true maximiser s*;
-* ``families-verdicts``: the family audits as one grid, one row per family, one cell per
-  data case, coloured by the mathematical verdict.
+* ``claim-<ID>``: one panel per evidence record of the claim: a growth-rate fit as the
+  *residuals* of the computed values after the derived rate (``value - rate * x``, centred),
+  with the wedge a slope off by the fit's tolerance would sweep (a wrong rate tilts the
+  points out of it); a bound check (the best value found by each search source against the
+  bound ``B``); a tightness sequence (the gaps to the supremum on a log scale, the sequence
+  parameter on a log scale where it spans decades); S8's counterexample table adds the ELBO
+  against sigma with the answer's sigma* and the true maximiser s*.
+
+Each figure carries a one-line :attr:`FigureSpec.caption` (what to look at) that the report
+prints under it; colours, style and labels come from :mod:`wellposed.report.style`.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
-import matplotlib.image
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.typing import RcKeyType
 
 from wellposed.evidence.records import (
     ERROR_FLOOR,
@@ -45,28 +44,21 @@ from wellposed.evidence.records import (
 )
 from wellposed.gate import ClaimResult
 from wellposed.lines.exact import thread_elbo
-
-if TYPE_CHECKING:
-    pass
+from wellposed.report.style import DPI, LINE_COLOURS, png_bytes, readable
 
 __all__ = ["DPI", "FigureSpec", "claim_figures", "figure_json", "render_png"]
 
-#: pixels per inch of every PNG (with the fixed sizes below: the PNG's pixel size)
-DPI = 100
 _PANEL = (4.6, 3.6)  # inches per panel of a claim figure
 _WIDE = {"elbo_sigma": 7.0}  # panels with a legend beside them
-_STYLE: dict[RcKeyType, Any] = {
-    "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs everywhere
-    "font.size": 9.0,
-    "axes.titlesize": 9.5,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "svg.hashsalt": "wellposed",
-    "path.simplify": False,
-}
 _KINDS = ("rate", "bound", "tightness")
-_PANEL_TITLES = {"rate": "growth along the sequence", "bound": "best value found vs bound B",
+_PANEL_TITLES = {"rate": "residual after the derived rate", "bound": "best value found vs bound B",
                  "tightness": "gap to the supremum", "elbo_sigma": "ELBO vs sigma (x = 0)"}
+#: what to look at, per panel kind (the figure's caption joins those it has)
+_HINTS = {"rate": "the residuals after the derived rate level off along the sequence (only "
+                  "lower-order terms remain); a wrong rate would tilt them without bound",
+          "bound": "every search source's best value sits left of the dashed bound B",
+          "tightness": "the gap to the supremum shrinks along the sequence (log scale)",
+          "elbo_sigma": "the answer's sigma* (x) misses each curve's maximum s* (o)"}
 _S8_COLUMNS = ("lambda", "answer_sigma_star", "correct_s_star")
 _S8_SIGMAS = tuple(float(s) for s in np.geomspace(0.02, 3.0, 121))
 
@@ -80,6 +72,12 @@ class FigureSpec:
     title: str
     claim: str | None
     data: dict[str, Any]
+
+    @property
+    def caption(self) -> str:
+        """One line saying what to look at in the figure."""
+        hints = dict.fromkeys(_HINTS[p["panel"]] for p in self.data.get("panels", ()))
+        return f"{self.claim}: " + "; ".join(hints) + "."
 
 
 def _num(v: object) -> float:
@@ -106,9 +104,10 @@ def _records(value: EvidenceItem, path: tuple[str, ...], seen: list[dict[str, An
 
 
 def _rate_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
-    """The fitted points and the derived-rate line through their mean point (a ``log x``
-    second regressor, as in the ELBO's encoder cost, is kept with its expected or fitted
-    coefficient)."""
+    """The residuals of the fitted values after the derived rate, ``value - rate * x`` (minus
+    the ``log x`` term's expected or fitted coefficient where the fit has one, as in the
+    ELBO's encoder cost), centred on their mean; ``band`` is what a slope off by the fit's
+    tolerance ``rtol * |rate|`` would add at each ``x`` (the wedge the points stay in)."""
     pts = [(_num(x), _num(y)) for x, y in zip(rec["x"], rec["values"], strict=True)]
     pts = [(x, y) for x, y in pts if math.isfinite(x) and math.isfinite(y)]
     log_term = rec.get("extra_name") == f"log {rec['x_name']}" and rec.get("extra_coef") is not None
@@ -117,29 +116,28 @@ def _rate_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
         coef = _num(rec["extra_expected"] if rec.get("extra_expected") is not None
                     else rec["extra_coef"])
         log_term = all(x > 0 for x, _ in pts) and math.isfinite(coef)
-    line_x: list[float] = []
-    line_y: list[float] = []
-    expected = _num(rec["expected"])
+    expected, rtol = _num(rec["expected"]), _num(rec["rtol"])
+    xs_out: list[float] = []
+    resid: list[float] = []
+    band: list[float] = []
     if pts and math.isfinite(expected):
         xs = np.array([x for x, _ in pts])
         ys = np.array([y for _, y in pts])
-        grid = np.linspace(xs.min(), xs.max(), 41 if log_term else 2)
-
-        def shape(x: np.ndarray) -> np.ndarray:
-            return expected * x + (coef * np.log(x) if log_term else 0.0)
-
-        c = float(np.mean(ys - shape(xs)))
-        line_x, line_y = grid.tolist(), (shape(grid) + c).tolist()
+        shape = expected * xs + (coef * np.log(xs) if log_term else 0.0)
+        res = ys - shape
+        xs_out, resid = xs.tolist(), (res - np.mean(res)).tolist()
+        tol = rtol * abs(expected) if math.isfinite(rtol) else 0.0
+        band = (tol * np.abs(xs - np.mean(xs))).tolist()
     return jsonable_dict({"panel": "rate", "label": label, "x_name": rec["x_name"],
-                     "x": [p[0] for p in pts], "values": [p[1] for p in pts],
-                     "slope": rec["slope"], "expected": rec["expected"],
-                     "log_term": coef if log_term else None,
-                     "derived_x": line_x, "derived_y": line_y})
+                          "x": xs_out, "centred": resid, "band": band,
+                          "slope": rec["slope"], "expected": rec["expected"],
+                          "rtol": rec["rtol"], "log_term": coef if log_term else None,
+                          "corrections": list(rec.get("corrections") or [])})
 
 
 def _bound_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
     return {"panel": "bound", "label": label, "bound": rec["bound"],
-            "sources": list(rec["max_by_source"]),
+            "sources": [readable(s) for s in rec["max_by_source"]],
             "best": list(rec["max_by_source"].values())}
 
 
@@ -208,42 +206,58 @@ def _finite(xs: Sequence[object], ys: Sequence[object]) -> tuple[list[float], li
 
 
 def _draw_rate(ax: Any, p: Mapping[str, Any]) -> None:
-    ax.plot(p["derived_x"], p["derived_y"], "-", color="#1f77b4", lw=1.4,
-            label=f"derived rate {p['expected']:.6g} per unit {p['x_name']}"
-            + (f"\n  (with {p['log_term']:.3g} log {p['x_name']})" if p["log_term"] else ""))
-    ax.plot(p["x"], p["values"], "o", color="#d62728", ms=5,
-            label=f"computed (fitted slope {p['slope']:.6g})")
-    ax.set_xlabel(p["x_name"])
-    ax.set_ylabel("objective")
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    xs, res = _finite(p["x"], p["centred"])
+    band = [_num(b) for b in p["band"]][:len(xs)]
+    if xs and len(band) == len(xs):
+        ax.fill_between(xs, [-b for b in band], band, color=LINE_COLOURS["tolerance"],
+                        alpha=0.15, lw=0,
+                        label=f"slope off by the fit's tolerance {_num(p['rtol']):.2g}")
+    ax.axhline(0.0, color=LINE_COLOURS["derived"], lw=1.2,
+               label=f"derived rate {p['expected']:.6g} per unit {p['x_name']}"
+               + (f"\n  (with {p['log_term']:.3g} log {p['x_name']})" if p["log_term"] else ""))
+    fitted = ", ".join(p.get("corrections", []))
+    ax.plot(xs, res, "o", color=LINE_COLOURS["computed"], ms=5,
+            label=f"computed (fitted slope {p['slope']:.6g})"
+            + (f"\n  lower-order terms fitted: {fitted}" if fitted else ""))
+    if xs and min(xs) > 0 and max(xs) > 20 * min(xs):
+        ax.set_xscale("log")
+    ax.set_xlabel(f"{p['x_name']} (sequence parameter)")
+    ax.set_ylabel("value - derived rate x, centred (nats)")
+    ax.legend(loc="best", fontsize=7.5, frameon=False)
 
 
 def _draw_bound(ax: Any, p: Mapping[str, Any]) -> None:
     ys = list(range(len(p["sources"])))[::-1]
     xs, ys_f = _finite(p["best"], ys)
-    ax.plot(xs, ys_f, "o", color="#2ca02c", ms=6, label="best value found")
+    ax.plot(xs, ys_f, "o", color=LINE_COLOURS["best"], ms=6, label="best value found")
     for x, y in zip(xs, ys_f, strict=True):
         ax.annotate(f"{x:.6g}", (x, y), textcoords="offset points", xytext=(0, 6),
-                    ha="center", fontsize=7.5)
+                    ha="left", fontsize=7.5)
     b = _num(p["bound"])
     if math.isfinite(b):
-        ax.axvline(b, color="#d62728", ls="--", lw=1.3, label=f"bound B = {b:.6g}")
+        ax.axvline(b, color=LINE_COLOURS["bound"], ls="--", lw=1.3, label=f"bound B = {b:.6g}")
     ax.set_yticks(ys, p["sources"])
     ax.set_ylim(-0.7, len(ys) - 0.3)
-    ax.set_xlabel("objective")
+    ax.set_xlabel("objective (nats)")
     ax.legend(loc="best", fontsize=8, frameon=False)
 
 
 def _draw_tightness(ax: Any, p: Mapping[str, Any]) -> None:
     xs, gaps = _finite(p["x"], p["gaps"])
-    ax.semilogy(xs, [max(g, ERROR_FLOOR) for g in gaps], "s-", color="#9467bd", ms=5,
+    ax.semilogy(xs, [max(g, ERROR_FLOOR) for g in gaps], "s-", color=LINE_COLOURS["gap"], ms=5,
                 label=f"sup - value (sup = {_num(p['sup']):.6g})")
-    ax.axhline(ERROR_FLOOR, color="grey", ls=":", lw=1,
+    ax.axhline(ERROR_FLOOR, color=LINE_COLOURS["floor"], ls=":", lw=1,
                label=f"rounding floor {ERROR_FLOOR:g}")
-    if xs and min(xs) > 0 and max(xs) > 50 * min(xs):
-        ax.set_xscale("log")
-    ax.set_xlabel(p["x_name"])
-    ax.set_ylabel("gap to the supremum")
+    positive = [x for x in xs if x > 0]
+    if xs and min(xs) >= 0 and positive and max(xs) > 50 * min(positive):
+        # the sequence spans decades (or starts at 0): log scale, linear below the first step
+        if min(xs) == 0:
+            ax.set_xscale("symlog", linthresh=min(positive))
+            ax.set_xlim(left=0.0)
+        else:
+            ax.set_xscale("log")
+    ax.set_xlabel(f"{p['x_name']} (sequence parameter)")
+    ax.set_ylabel("gap to the supremum (nats, log scale)")
     ax.legend(loc="best", fontsize=8, frameon=False)
 
 
@@ -264,8 +278,8 @@ def _draw_elbo_sigma(ax: Any, p: Mapping[str, Any]) -> None:
     tops = [_num(c["correct_s_star"][1]) for c in p["curves"] if c["correct_s_star"]]
     if tops:
         ax.set_ylim(min(tops) - 1.0, max(tops) + 0.15)
-    ax.set_xlabel("sigma (encoder standard deviation s)")
-    ax.set_ylabel("ELBO")
+    ax.set_xlabel("s (encoder standard deviation, data units)")
+    ax.set_ylabel("ELBO (nats)")
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
 
 
@@ -288,20 +302,5 @@ def _size(spec: FigureSpec) -> tuple[float, float]:
 
 
 def render_png(spec: FigureSpec) -> bytes:
-    """The PNG of ``spec``: fixed size, :data:`DPI`, style and font, no metadata."""
-    with matplotlib.rc_context():
-        matplotlib.rcdefaults()  # a user's matplotlibrc or style must not change the bytes
-        matplotlib.rcParams.update(_STYLE)
-        fig = Figure(figsize=_size(spec), dpi=DPI, layout="constrained")
-        canvas = FigureCanvasAgg(fig)
-        _draw_claim(fig, spec.data)
-        # one draw (it runs the constrained layout), then the PNG of its pixels: what
-        # ``savefig`` writes, without its extra layout-only pass over every artist
-        canvas.draw()  # type: ignore[no-untyped-call]
-        buf = io.BytesIO()
-        rgba = canvas.buffer_rgba()  # type: ignore[no-untyped-call]
-        # metadata None drops the key: no matplotlib version in the PNG (stubs say str only)
-        no_software: dict[str, Any] = {"Software": None}
-        matplotlib.image.imsave(buf, rgba, format="png", origin="upper", dpi=DPI,
-                                metadata=no_software)
-    return buf.getvalue()
+    """The PNG of ``spec``: fixed size, dpi, style and font, no metadata."""
+    return png_bytes(lambda fig: _draw_claim(fig, spec.data), _size(spec))

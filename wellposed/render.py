@@ -97,7 +97,9 @@ def _verdict_cell(verdict: VerdictValue) -> str:
 
 
 def _image(spec: FigureSpec) -> str:
-    return f"![{_cell(spec.title)}]({FIGURE_DIR}/{spec.name}.png)"
+    """The figure's markdown image, then its one-line caption (what to look at)."""
+    return (f"![{_cell(spec.title)}]({FIGURE_DIR}/{spec.name}.png)\n\n"
+            + wrap(f"*{_prose(spec.caption)}*"))
 
 
 def _details(summary: str, items: Sequence[tuple[str, str]], extra: Sequence[str] = ()
@@ -122,7 +124,7 @@ def _counterexample_tables(results: Sequence[ClaimResult],
         if not isinstance(table, list) or not table:
             continue
         headers = list(table[0])
-        parts += ["", f"## {r.id}: {_cell(cx.description)}", "",
+        parts += ["", f"## {r.id}: counterexample", "", wrap(_prose(cx.description)), "",
                   markdown_table([[row[h] for h in headers] for row in table], headers)]
         if r.id in figures:
             parts += ["", _image(figures[r.id])]

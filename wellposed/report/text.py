@@ -92,20 +92,17 @@ def markdown_table(rows: Sequence[Sequence[object]], headers: Sequence[str], *,
     return "\n\n".join(parts)
 
 
-#: a continuation line starting like this would turn into a markdown list, quote or heading
-_MARKER = re.compile(r"^\s*([-*+>#|]|\d+[.)])(\s|$)")
+#: a space before this would let a continuation line start as a markdown list, quote or heading
+_BEFORE_MARKER = re.compile(r" (?=(?:[-*+>#|]|\d+[.)])(?:\s|$))")
+_GLUE = "\x00"  # a space the wrapper may not break at
 
 
 def wrap(text: str, width: int = PROSE_WIDTH, *, indent: str = "") -> str:
     """``text`` as markdown lines of at most ``width`` characters (words kept whole;
-    continuation lines indented by ``indent``, e.g. under a bullet).  A break that would start
-    a line with a list, quote or heading marker (``- x``, ``1. x``, ``# x``) is not taken."""
-    lines = textwrap.wrap(text, width=width, subsequent_indent=indent, break_long_words=False,
+    continuation lines indented by ``indent``, e.g. under a bullet).  No line is broken
+    before a list, quote or heading marker (``- x``, ``1. x``, ``# x``): the word before it
+    moves down with it."""
+    glued = _BEFORE_MARKER.sub(_GLUE, text)
+    lines = textwrap.wrap(glued, width=width, subsequent_indent=indent, break_long_words=False,
                           break_on_hyphens=False)
-    out: list[str] = []
-    for line in lines:
-        if out and _MARKER.match(line):
-            out[-1] += " " + line.strip()
-        else:
-            out.append(line)
-    return "\n".join(out)
+    return "\n".join(lines).replace(_GLUE, " ")

@@ -15,7 +15,6 @@ flags marked.  The T-claims' criteria (:mod:`wellposed.training.criteria`) close
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
@@ -24,15 +23,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-import matplotlib.image
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from wellposed.evidence.vocabulary import FAILS, HOLDS, NO_RUNS
 from wellposed.report import fmt_number, markdown_table, wrap, write_files
+from wellposed.report.style import LINE_COLOURS, objective_colour, png_bytes
 from wellposed.training.criteria import (
     T1_LEVEL,
     select,
@@ -47,9 +44,6 @@ __all__ = ["FIGURE_DIR", "fmt_spread", "render_png", "sig", "write_training_repo
 
 #: figures and JSON next to reports/training.md, linked relatively (they show on GitHub)
 FIGURE_DIR = "training"
-_DPI = 100
-_STYLE: dict[str, Any] = {"font.family": "DejaVu Sans", "font.size": 8.5, "axes.titlesize": 9.0,
-          "axes.grid": True, "grid.alpha": 0.3, "path.simplify": False}
 _LOG_XI = math.log(FLOOR_XI)
 Run = dict[str, Any]
 
@@ -185,16 +179,22 @@ def _draw_curves(fig: Figure, spec: dict[str, Any]) -> None:
     for k, p in enumerate(panels):
         ax = fig.add_subplot(nrow, ncol, k + 1)
         for j, s in enumerate(p["seeds"]):
-            ax.plot(s["step"], s["train"], color="C0", lw=1.0,
+            ax.plot(s["step"], s["train"], color=LINE_COLOURS["training"], lw=1.0,
                     label="training ELBO" if j == 0 else None)
             held = [(x, v) for x, v in zip(s["step"], s["held"], strict=True)
                     if math.isfinite(v)]  # logged at every other step
-            ax.plot([x for x, _ in held], [v for _, v in held], color="C1", lw=1.0, ls="--",
-                    label="held-out IWAE" if j == 0 else None)
+            ax.plot([x for x, _ in held], [v for _, v in held], color=LINE_COLOURS["held-out"],
+                    lw=1.0, ls="--", label="held-out IWAE" if j == 0 else None)
         lows = [v for s in p["seeds"] for v in s["train"] + s["held"] if math.isfinite(v)]
         if p["bound"] is not None and lows and p["bound"] < max(lows) + 3 * (
                 max(lows) - min(lows) + 1):
-            ax.axhline(p["bound"], color="k", lw=0.8, ls=":", label="bound")
+            ax.axhline(p["bound"], color=LINE_COLOURS["bound"], lw=0.8, ls=":",
+                       label=f"bound {sig(p['bound'])} nats")
+        elif p["bound"] is not None:  # off the axis: still named in the legend
+            ax.plot([], [], color=LINE_COLOURS["bound"], lw=0.8, ls=":",
+                    label=f"bound {sig(p['bound'])} nats (above the axis)")
+        else:
+            ax.plot([], [], " ", label="no bound (unbounded)")
         if lows:  # the last half of training decides the range: early steps are far below
             tail = [v for s in p["seeds"] for v in (s["train"] + s["held"])[len(s["train"])
                     // 3:] if math.isfinite(v)] or lows
@@ -203,27 +203,27 @@ def _draw_curves(fig: Figure, spec: dict[str, Any]) -> None:
                       and p["bound"] < max(tail) + span else -math.inf)
             ax.set_ylim(min(tail) - 0.6 * span, top + 0.25 * span)
         ax.set_xscale("log")
-        ax.set_title(p["objective"])
-        ax.set_xlabel("step")
+        ax.set_title(p["objective"], color=objective_colour(p["objective"]))
+        ax.set_xlabel("step (Adam updates)")
         if k % ncol == 0:
             ax.set_ylabel("nats per point")
-        if k == 0:
-            ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{spec['data']}: training ELBO vs held-out IWAE (each seed a line)")
 
 
 def _draw_logvar(fig: Figure, spec: dict[str, Any]) -> None:
     ax = fig.add_subplot(1, 1, 1)
-    for k, p in enumerate(spec["panels"]):
+    for p in spec["panels"]:
         for j, s in enumerate(p["seeds"]):
             if all(math.isnan(v) for v in s["min_lv"]):
                 continue
-            ax.plot(s["step"], s["min_lv"], color=f"C{k}", lw=1.0,
+            ax.plot(s["step"], s["min_lv"], color=objective_colour(p["objective"]), lw=1.0,
                     label=p["objective"] if j == 0 else None)
-    ax.axhline(_LOG_XI, color="k", lw=0.8, ls=":", label="log ξ (floor)")
+    ax.axhline(_LOG_XI, color=LINE_COLOURS["bound"], lw=0.8, ls=":",
+               label=f"log ξ = {sig(_LOG_XI)} (floor)")
     ax.set_xscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("min log σ² over training points and coordinates")
+    ax.set_xlabel("step (Adam updates)")
+    ax.set_ylabel("min log σ² (σ² in squared data units)")
     ax.legend(fontsize=7, loc="lower left")
     ax.set_title(f"{spec['data']}: smallest decoder log-variance along training")
 
@@ -245,7 +245,7 @@ def _draw_map(fig: Figure, spec: dict[str, Any]) -> None:
         ax.set_yticks([])
         ax.grid(False)
     if image is not None:
-        fig.colorbar(image, ax=fig.axes, shrink=0.85, label="log σ²")
+        fig.colorbar(image, ax=fig.axes, shrink=0.85, label="log σ² (σ² in squared pixel units)")
     fig.suptitle(f"{spec['data']}: final decoder log-variance (mean over {spec['seeds']} "
                  "seeds); red: constant pixels flagged by the data audit")
 
@@ -255,18 +255,8 @@ def render_png(spec: dict[str, Any], kind: str) -> bytes:
     and font, no metadata, so the same data gives the same bytes."""
     size = {"curves": (10.0, 2.6 * math.ceil(len(spec.get("panels", [])) / 3) + 0.6),
             "logvar": (6.5, 4.0), "map": (8.0, 3.8)}[kind]
-    with matplotlib.rc_context():
-        matplotlib.rcdefaults()
-        matplotlib.rcParams.update(_STYLE)  # type: ignore[arg-type]
-        fig = Figure(figsize=size, dpi=_DPI, layout="constrained")
-        canvas = FigureCanvasAgg(fig)
-        {"curves": _draw_curves, "logvar": _draw_logvar, "map": _draw_map}[kind](fig, spec)
-        canvas.draw()  # type: ignore[no-untyped-call]
-        buf = io.BytesIO()
-        matplotlib.image.imsave(buf, canvas.buffer_rgba(),  # type: ignore[no-untyped-call]
-                                format="png", origin="upper", dpi=_DPI,
-                                metadata={"Software": None})  # type: ignore[dict-item]
-    return buf.getvalue()
+    draw = {"curves": _draw_curves, "logvar": _draw_logvar, "map": _draw_map}[kind]
+    return png_bytes(lambda fig: draw(fig, spec), size)
 
 
 def _claims_section(runs: Sequence[Run]) -> list[str]:
