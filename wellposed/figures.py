@@ -54,11 +54,10 @@ _KINDS = ("rate", "bound", "tightness")
 _PANEL_TITLES = {"rate": "residual after the derived rate", "bound": "best value found vs bound B",
                  "tightness": "gap to the supremum", "elbo_sigma": "ELBO vs sigma (x = 0)"}
 #: what to look at, per panel kind (the figure's caption joins those it has)
-_HINTS = {"rate": "the residuals after the derived rate level off along the sequence (only "
-                  "lower-order terms remain); a wrong rate would tilt them without bound",
-          "bound": "every search source's best value sits left of the dashed bound B",
-          "tightness": "the gap to the supremum shrinks along the sequence (log scale)",
-          "elbo_sigma": "the answer's sigma* (x) misses each curve's maximum s* (o)"}
+_HINTS = {"rate": "residuals after the derived rate level off (a wrong rate tilts them)",
+          "bound": "every best value sits left of the dashed bound B",
+          "tightness": "the gap to the supremum shrinks along the sequence",
+          "elbo_sigma": "the answer's sigma* (x) misses each maximum s* (o)"}
 _S8_COLUMNS = ("lambda", "answer_sigma_star", "correct_s_star")
 _S8_SIGMAS = tuple(float(s) for s in np.geomspace(0.02, 3.0, 121))
 
