@@ -19,6 +19,7 @@ from wellposed.audit.analytic import fmt_number
 from wellposed.audit.intrinsic import IntrinsicDimension, intrinsic_dimension
 from wellposed.errors import WellposedInputError
 from wellposed.evidence.records import jsonable_dict
+from wellposed.report.text import wrap
 
 __all__ = ["AuditInputError", "DataAudit", "DataFinding", "audit_data", "load_data",
            "validate_data"]
@@ -84,10 +85,10 @@ class DataAudit:
             lines.append(self.intrinsic.text())
         if not self.findings:
             lines.append("no findings: none of the audited features is present")
-        for f in self.findings:
-            lines.append(f"- {f.kind}: {f.detail}")
-            lines.append(f"  breaks: {'; '.join(f.objectives)}")
-            lines.append(f"  why: {f.why}")
+        for f in self.findings:  # prose through the output layer: wrapped at 120
+            lines.append(wrap(f"- {f.kind}: {f.detail}", indent="  "))
+            lines.append(wrap(f"  breaks: {'; '.join(f.objectives)}", indent="  "))
+            lines.append(wrap(f"  why: {f.why}", indent="  "))
             if not f.unbounded:
                 lines.append("  (changes rates or bounds, or states a condition on d; not "
                              "counted by --fail-on unbounded)")
