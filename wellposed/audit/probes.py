@@ -125,7 +125,7 @@ def _classify_probe(ks: Sequence[float], exact: Sequence[float], tv: Sequence[fl
                          f"value grows ({fmt_number(b.exact)} .. {fmt_number(bad[-1].exact)})")
         elif b.kind == "deviates":
             # one departing finite value is round-off (cancellation, overflow): its digits
-            # depend on the CPU's vector kernels, so the text says where and which way
+            # depend on the CPU's vector kernels, so the text says where it starts
             parts.append(f"from k = {fmt_number(b.k)}: deviates (torch's value is off the "
                          f"exact {fmt_number(b.exact)} by more than 1e-6 relative; its digits "
                          "depend on the CPU's kernels: `--json` lists them)")
