@@ -63,6 +63,10 @@ class Verdict(StrEnum):
     #: the gate: the claim's function raised
     ERROR = "error"
 
+    def __repr__(self) -> str:
+        """As its word (``'bounded'``): a verdict reads like the string it compares equal to."""
+        return repr(self.value)
+
 
 #: the verdicts a ledger entry may expect (besides ``conditional``)
 LEDGER_VERDICTS = (Verdict.UNBOUNDED, Verdict.BOUNDED, Verdict.IDENTITY, Verdict.REFUTED)
@@ -78,6 +82,9 @@ class Attained(StrEnum):
     YES = "yes"
     NO = "no"
     UNKNOWN = "unknown"
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
 
 #: a family audit observation outside the family's support (left out of the verdict)
