@@ -10,6 +10,7 @@ spelled as in the JSON.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import textwrap
@@ -23,6 +24,8 @@ __all__ = ["PROSE_WIDTH", "TABLE_WIDTH", "cell", "fmt_number", "markdown_table",
 PROSE_WIDTH = 120
 #: the widest table a report prints before splitting it over its columns
 TABLE_WIDTH = 160
+#: at most this many ways to cut a wide table are compared (else the greedy cut is kept)
+_MAX_SPLITS = 200
 
 
 def fmt_number(x: float | None, sig: int = 6, *, compact: bool = False) -> str:
@@ -61,19 +64,35 @@ def _width(text: str) -> int:
 
 def _groups(rows: Sequence[Sequence[str]], headers: Sequence[str], keys: int,
             max_width: int) -> list[list[int]]:
-    """Column indices per table: the non-key columns added greedily while the rendered table
-    stays within ``max_width`` (a column too wide on its own gets a table of its own)."""
-    def width(cols: list[int]) -> int:
-        picked = list(range(keys)) + cols
+    """Column indices per table: as few tables as the greedy fill needs (columns added while
+    the rendered table stays within ``max_width``; a column too wide on its own gets a table
+    of its own), then, among the cuts into that many tables of at least two columns each, the
+    one whose widest table is narrowest (so a split does not leave one wide table beside a
+    sliver); the greedy cut where no such cut fits."""
+    def width(cols: Sequence[int]) -> int:
+        picked = list(range(keys)) + list(cols)
         return _width(_github([[r[j] for j in picked] for r in rows],
                               [headers[j] for j in picked]))
 
-    groups: list[list[int]] = [[]]
-    for j in range(keys, len(headers)):
-        if groups[-1] and width([*groups[-1], j]) > max_width:
-            groups.append([])
-        groups[-1].append(j)
-    return groups
+    rest = list(range(keys, len(headers)))
+    greedy: list[list[int]] = [[]]
+    for j in rest:
+        if greedy[-1] and width([*greedy[-1], j]) > max_width:
+            greedy.append([])
+        greedy[-1].append(j)
+    cuts = list(itertools.combinations(range(1, len(rest)), len(greedy) - 1))
+    if len(greedy) == 1 or len(cuts) > _MAX_SPLITS:
+        return greedy
+    best, best_width = greedy, max_width + 1
+    for cut in cuts:
+        bounds = [0, *cut, len(rest)]
+        groups = [rest[a:b] for a, b in itertools.pairwise(bounds)]
+        if min(map(len, groups)) < 2:  # a lone column reads badly on its own
+            continue
+        widest = max(width(g) for g in groups)
+        if widest < best_width:
+            best, best_width = groups, widest
+    return best
 
 
 def markdown_table(rows: Sequence[Sequence[object]], headers: Sequence[str], *,
