@@ -47,7 +47,7 @@ def test_numbers_print_as_the_json_rounds_them() -> None:
 def test_files_are_written_all_or_nothing(tmp_path) -> None:
     a, b = tmp_path / "a.md", tmp_path / "b.md"
     write_text(a, "old a\n")
-    with pytest.raises(OSError):  # the second target's directory is missing
+    with pytest.raises(FileNotFoundError):  # the second target's directory is missing
         write_files({a: b"new a\n", tmp_path / "missing" / "b.md": b"x"})
     assert a.read_text() == "old a\n" and sorted(p.name for p in tmp_path.iterdir()) == ["a.md"]
     write_files({a: b"new a\n", b: b"b\n"}, remove=())
