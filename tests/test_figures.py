@@ -12,7 +12,7 @@ import pytest
 from wellposed.audit import audit_family
 from wellposed.evidence import check_bound, check_tightness, fit_rate
 from wellposed.evidence.records import Counterexample
-from wellposed.figures import DPI, claim_figures, family_figures, figure_json, render_png
+from wellposed.figures import DPI, claim_figures, figure_json, render_png
 from wellposed.gate import ClaimResult, run_claims
 from wellposed.lines.exact import thread_elbo, thread_optimal_s
 from wellposed.render import write_reports
@@ -43,18 +43,29 @@ def _s8() -> ClaimResult:
                   "refuted")
 
 
-def test_records_become_one_panel_each_with_the_derived_rate_through_the_mean_point():
+def test_records_become_one_panel_each_with_residuals_after_the_derived_rate():
     (spec,) = claim_figures([_conditional(), _claim("S2", {"lines": []})])
     assert spec.name == "claim-S9"
     kinds = [p["panel"] for p in spec.data["panels"]]
     assert kinds == ["rate", "bound", "tightness"]  # no duplicates from the kinds' keys
     rate = spec.data["panels"][0]
-    x, y = np.array(rate["derived_x"]), np.array(rate["derived_y"])
+    x, resid = np.array(rate["x"]), np.array(rate["centred"])
     assert rate["log_term"] == -0.5 and x[0] == 10.0 and x[-1] == 160.0
-    # the derived curve is 1.5 k - 0.5 log k + c, through the mean of the computed values
-    np.testing.assert_allclose(y - 1.5 * x + 0.5 * np.log(x), 2.0, atol=1e-3)  # 6 digits
+    # values are exactly 1.5 k - 0.5 log k + 2: after the derived rate only the (centred)
+    # constant is left, i.e. nothing
+    np.testing.assert_allclose(resid, 0.0, atol=1e-3)  # the values carry 6 digits
+    # the tolerance wedge grows away from the mean k: rtol * rate * |k - mean k|
+    band = np.array(rate["band"])
+    assert band.argmin() == np.abs(x - x.mean()).argmin() and band.max() > 0
+    assert "residuals" in spec.caption and spec.caption.startswith("S9: ")
     bound = spec.data["panels"][1]
     assert bound["sources"] == ["random", "ascent"] and bound["best"] == [-2.5, -1.2]
+    # a wrong rate shows: the residuals then grow along the sequence
+    wrong = fit_rate(_K, 1.6 * _K + 2.0 - 0.5 * np.log(_K), expected=1.5,
+                     extra=("log k", np.log(_K)), extra_expected=-0.5)
+    (bad,) = claim_figures([_claim("S1", {"rate": wrong})])
+    tilt = np.array(bad.data["panels"][0]["centred"])
+    assert tilt[-1] - tilt[0] == pytest.approx(0.1 * (160.0 - 10.0), rel=1e-3)
 
 
 def test_s8_panel_marks_the_true_maximiser_and_the_answer():
@@ -118,7 +129,8 @@ def test_reports_write_figures_linked_from_the_markdown(real, tmp_path):
               audit_family("softclip_gaussian", np.array([0.2]))]
     written = write_reports(real, seed=0, report_dir=tmp_path, families=audits)
     assert written[-1] == tmp_path / "figures"
-    for md in ("claims.md", "families.md"):
+    assert "](figures/" not in (tmp_path / "families.md").read_text()  # tables, no pictures
+    for md in ("claims.md",):
         links = re.findall(r"\]\((figures/[^)]+\.png)\)", (tmp_path / md).read_text())
         assert links, md
         for link in links:
@@ -126,22 +138,11 @@ def test_reports_write_figures_linked_from_the_markdown(real, tmp_path):
             assert png.read_bytes().startswith(b"\x89PNG")
             data = json.loads(png.with_suffix(".json").read_text())
             assert data["name"] == png.stem
-    grid = json.loads((tmp_path / "figures" / "families-verdicts.json").read_text())["data"]
-    assert [r["family"] for r in grid["rows"]] == ["continuous_bernoulli", "softclip_gaussian"]
-    assert grid["rows"][0]["cases"][0]["verdict"] == "partly"  # unbounded at 0 only
-    # a later run without S8 removes its figure; families-* stay when families.md is kept
+    # an old verdict picture is removed with the families report rewritten (it is a table now)
+    (tmp_path / "figures" / "families-verdicts.png").write_bytes(b"old")
+    write_reports(real, seed=0, report_dir=tmp_path, families=audits)
+    assert not (tmp_path / "figures" / "families-verdicts.png").exists()
+    # a later run without S8 removes its figure
     write_reports(real[1:], seed=0, report_dir=tmp_path)
     names = sorted(p.name for p in (tmp_path / "figures").iterdir())
-    assert names == ["claim-S9.json", "claim-S9.png", "families-verdicts.json",
-                     "families-verdicts.png"]
-
-
-def test_family_grid_one_row_per_family_in_audit_order():
-    audits = [audit_family("softclip_gaussian", np.array([0.2])),
-              audit_family("continuous_bernoulli", np.array([0.4])),
-              audit_family("continuous_bernoulli", np.array([0.0, 1.0]))]
-    (spec,) = family_figures(audits)
-    rows = spec.data["rows"]
-    assert [r["family"] for r in rows] == ["softclip_gaussian", "continuous_bernoulli"]
-    assert [c["verdict"] for c in rows[1]["cases"]] == ["bounded", "unbounded"]
-    assert render_png(spec) == render_png(spec)
+    assert names == ["claim-S9.json", "claim-S9.png"]

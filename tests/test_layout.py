@@ -19,7 +19,7 @@ MODULES = sorted(p for p in PKG.rglob("*.py") if "__pycache__" not in p.parts)
 # the flow, bottom to top: a module may import only from its own layer or a lower one
 LAYERS = {
     "errors": 0, "numerics": 0, "_lazy": 0, "executor": 0,
-    "models": 1, "constructions": 2, "evidence": 2,
+    "models": 1, "constructions": 2, "evidence": 2, "report": 2,
     "lines": 3,
     "ledger": 4, "audit": 5, "training": 5, "claims": 6, "gate": 7,
     "render": 8, "figures": 8, "staleness": 8, "portability": 8,

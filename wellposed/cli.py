@@ -8,6 +8,7 @@ functions: no ``wellposed ... --help`` imports numpy, scipy or torch (tests chec
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -113,22 +114,13 @@ def _write_text(path: str, text: str) -> None:
     if path == "-":
         sys.stdout.write(text)
         return
-    import tempfile
+    from wellposed.report.files import write_text
 
     target = Path(path)
     created = _make_dir(target.parent, "--json")
-    tmp = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
+        write_text(target, text)
     except OSError as exc:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
         _remove_empty(created)
         raise WellposedInputError(f"cannot write {path} ({exc.strerror or exc})") from exc
     print(f"wrote {path}", file=sys.stderr)
@@ -164,15 +156,14 @@ def _check(args: argparse.Namespace) -> int:
     _say(args, "loading torch, numpy, scipy and the claims ...")
     import json
 
-    from tabulate import tabulate
-
     from wellposed.audit import report_family_audits
-    from wellposed.evidence.decide import format_verdict
+    from wellposed.evidence.vocabulary import CONDITIONAL, FAIL, OK, format_verdict
     from wellposed.gate import run_claims
     try:
         from wellposed.render import lines_text, render_json, write_reports
     except ModuleNotFoundError as exc:  # matplotlib (the report extra) draws the figures
         raise WellposedInputError(f"{exc.name} missing: pip install 'wellposed[report]'") from exc
+    from wellposed.report.text import markdown_table
 
     report_dir = args.report_dir
     if args.ids and args.group is not None:
@@ -221,12 +212,11 @@ def _check(args: argparse.Namespace) -> int:
                   "ledger": args.ledger}
         _write_text(args.json, _json_document("check", inputs, json.loads(
             render_json(results, seed=args.seed))))
-    rows = [[r.id, r.title, r.expected, r.observed,
-             format_verdict(r.attained).removeprefix("conditional") or "-", lines_text(r),
-             f"{r.seconds:.1f}", "ok" if r.ok else "FAIL"] for r in results]
-    print(tabulate(rows, headers=["id", "title", "expected", "observed", "attained", "lines",
-                                  "s", "ok"],
-                   tablefmt="github", disable_numparse=True),
+    rows = [[r.id, r.title, format_verdict(r.expected), format_verdict(r.observed),
+             format_verdict(r.attained).removeprefix(CONDITIONAL) or "-", lines_text(r),
+             f"{r.seconds:.1f}", OK if r.ok else FAIL] for r in results]
+    print(markdown_table(rows, ["id", "title", "expected", "observed", "attained", "lines",
+                                "s", "ok"]),
           file=sys.stderr if args.json == "-" else sys.stdout)
     elapsed = time.perf_counter() - start
     failed = [r for r in results if not r.ok]
@@ -242,7 +232,7 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_check(sub: argparse._SubParsersAction) -> None:
+def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check", help="run the claims ledger and write reports/claims.{md,json}",
                        description="Run the claims (all by default) and compare the observed "
                                    "verdicts with the ledger.",
@@ -298,22 +288,20 @@ def _parse_values(text: str) -> Any:
 
 def _family_text(res: Any) -> str:
     """The audit-family text output: summary table, at most MAX_ROWS observations, counts."""
-    from tabulate import tabulate
-
-    from wellposed.audit.analytic import fmt_number
+    from wellposed.evidence.vocabulary import OUTSIDE_SUPPORT
     from wellposed.render import render_families_markdown
+    from wellposed.report.text import fmt_number, markdown_table, wrap
 
     counts = res.counts()
-    left_out = counts.get("outside support", 0)
+    left_out = counts.get(OUTSIDE_SUPPORT, 0)
     head = f"family {res.family} ({res.method}); verdict: {res.verdict}"
     if left_out:
         k = len(res.observations) - left_out
         head += f" (over the {k} observation{'' if k == 1 else 's'} inside the support)"
     rows = [[o.index, o.verdict, fmt_number(o.rate), o.rate_unit, fmt_number(o.bound), o.reason]
             for o in res.observations[:MAX_ROWS]]
-    parts = [head, render_families_markdown([res.in_support()]),
-             tabulate(rows, headers=["obs", "verdict", "rate", "unit", "bound", "reason"],
-                      tablefmt="github", disable_numparse=True)]
+    parts = [wrap(head), render_families_markdown([res.in_support()]),
+             markdown_table(rows, ["obs", "verdict", "rate", "unit", "bound", "reason"])]
     more = len(res.observations) - MAX_ROWS
     if more > 0:
         parts.append(f"... and {more} more observations (use --json for all)")
@@ -337,7 +325,9 @@ def _cmd_audit_family(ns: argparse.Namespace) -> int:
                   "values": None if ns.values is None else [float(v) for v in X],
                   "seed": ns.seed, "method": ns.method}
         _write_text(ns.json, _json_document("audit-family", inputs, res.to_dict()))
-    return 1 if ns.fail_on == "unbounded" and res.verdict == "unbounded" else 0
+    from wellposed.evidence.vocabulary import Verdict
+
+    return 1 if ns.fail_on == Verdict.UNBOUNDED and res.verdict == Verdict.UNBOUNDED else 0
 
 
 def _cmd_audit_data(ns: argparse.Namespace) -> int:
@@ -351,10 +341,12 @@ def _cmd_audit_data(ns: argparse.Namespace) -> int:
     if ns.json is not None:
         inputs = {"data": ns.path, "latent_dim": ns.latent_dim}  # the seed: in the record
         _write_text(ns.json, _json_document("audit-data", inputs, res.to_dict()))
-    return 1 if ns.fail_on == "unbounded" and res.breaks_an_objective() else 0
+    from wellposed.evidence.vocabulary import Verdict
+
+    return 1 if ns.fail_on == Verdict.UNBOUNDED and res.breaks_an_objective() else 0
 
 
-def add_audit_parsers(subparsers: argparse._SubParsersAction,
+def add_audit_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
                       families: Sequence[str] | None = None) -> None:
     """Register ``audit-family`` and ``audit-data`` on an argparse subparsers object.
 
@@ -423,10 +415,12 @@ def _cmd_audit_model(ns: argparse.Namespace) -> int:
     if ns.json is not None:
         inputs = {k: v for k, v in vars(ns).items() if k not in ("func", "command")}
         _write_text(ns.json, _json_document("audit-model", inputs, body))
-    return 1 if ns.fail_on == "unbounded" and res.verdict == "unbounded" else 0
+    from wellposed.evidence.vocabulary import Verdict
+
+    return 1 if ns.fail_on == Verdict.UNBOUNDED and res.verdict == Verdict.UNBOUNDED else 0
 
 
-def _add_audit_model(sub: argparse._SubParsersAction) -> None:
+def _add_audit_model(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("audit-model", help="attack your own decoder / encoder on your data",
                        description="Audit PKG.MODULE:FACTORY (returns decoder, encoder[, "
                        "objective]) on --data: unbounded (witness), bounded (a recognised "
@@ -486,10 +480,8 @@ def _silence_broken_pipe() -> None:
         try:
             stream.flush()
         except (BrokenPipeError, ValueError):
-            try:
+            with contextlib.suppress(OSError, ValueError, AttributeError):
                 os.dup2(devnull, stream.fileno())
-            except (OSError, ValueError, AttributeError):
-                pass
 
 
 def main(argv: list[str] | None = None) -> int:

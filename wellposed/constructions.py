@@ -42,14 +42,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.stats
+import torch
 from torch import nn
 
 from wellposed.errors import WellposedInputError
 from wellposed.models.networks import (
     BernoulliMLPDecoder,
+    Decoder,
     GaussianMLPDecoder,
     GaussianMLPEncoder,
     LinearGaussianDecoder,
@@ -96,12 +99,22 @@ class Construction:
     name: str
     k: float
     data: np.ndarray = field(repr=False)
-    decoder: nn.Module = field(repr=False)
+    decoder: Decoder = field(repr=False)
     encoder: nn.Module | None = field(repr=False)
     witness: dict[str, float]
-    spec: dict[str, object] = field(default_factory=dict, repr=False)
+    #: what each construction's exact reduction needs (arrays and numbers, by name)
+    spec: dict[str, Any] = field(default_factory=dict, repr=False)
     #: which exact reduction evaluates it (a key of ``wellposed.lines.exact``'s registry)
     kind: str = "linear"
+
+    def encode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The encoder's ``(mean, log variance)`` at ``x`` as float64 arrays (no gradients);
+        a construction without an encoder raises ``ValueError``."""
+        if self.encoder is None:
+            raise ValueError(f"construction {self.name!r} has no encoder")
+        with torch.no_grad():
+            m, lv = self.encoder(torch.as_tensor(x))
+        return m.detach().numpy(), lv.detach().numpy()
 
 
 def _check_k(k: float, name: str = "k") -> float:
@@ -120,8 +133,8 @@ def _single(x1: object, who: str) -> np.ndarray:
 
 
 def _data(data: object, *, binary: bool = False) -> np.ndarray:
-    arr = np.asarray(data, dtype=np.float64) if not hasattr(data, "numpy") else data
-    dim = np.shape(arr)[1] if np.ndim(arr) == 2 else 1
+    arr = data if isinstance(data, torch.Tensor) else np.asarray(data, dtype=np.float64)
+    dim = int(arr.shape[1]) if arr.ndim == 2 else 1
     return as_data(arr, dim, binary=binary).numpy()
 
 
@@ -176,19 +189,20 @@ def spike(
 
 def _boundaries(n: int) -> np.ndarray:
     """``Phi^-1(j/n)``, ``j = 1..n-1``: cut points of ``n`` intervals of prior mass ``1/n``."""
-    return scipy.stats.norm.ppf(np.arange(1, n) / n)
+    return np.asarray(scipy.stats.norm.ppf(np.arange(1, n) / n), dtype=np.float64)
 
 
 def _centres(n: int) -> np.ndarray:
     """Prior medians of the ``n`` equal-mass intervals, ``Phi^-1((j - 1/2)/n)``."""
-    return scipy.stats.norm.ppf((np.arange(n) + 0.5) / n)
+    return np.asarray(scipy.stats.norm.ppf((np.arange(n) + 0.5) / n), dtype=np.float64)
 
 
 def _half_widths(n: int) -> np.ndarray:
     """Distance from each centre to its nearest boundary (``inf`` for ``n = 1``)."""
     edges = np.concatenate([[-np.inf], _boundaries(n), [np.inf]])
     c = _centres(n)
-    return np.minimum(c - edges[:-1], edges[1:] - c)
+    out: np.ndarray = np.minimum(c - edges[:-1], edges[1:] - c)
+    return out
 
 
 def staircase(
@@ -235,7 +249,7 @@ def staircase(
         steps[:, : n - 1] = (np.diff(x, axis=0) / 2.0).T
     offset = x[0] + steps.sum(axis=1)
     if family == "bernoulli":
-        dec: nn.Module = BernoulliMLPDecoder(1, H, D)
+        dec: BernoulliMLPDecoder | GaussianMLPDecoder = BernoulliMLPDecoder(1, H, D)
         dec.set_weights(W3=W3, b3=b3, W4=2 * k * steps, b4=k * (2 * offset - 1))
         policy_name = "bernoulli"
     else:
@@ -385,6 +399,7 @@ def thread_decoder(
     if (lam is None) == (log_lam is None):
         raise WellposedInputError("give exactly one of lam and log_lam")
     if log_lam is None:
+        assert lam is not None  # exactly one of the two was given
         log_var = -math.log(_check_k(lam, "lam"))
     elif math.isfinite(float(log_lam)):
         log_var = -float(log_lam)

@@ -9,64 +9,55 @@ the staleness check (:mod:`wellposed.staleness`) compares the data rather than t
 
 Figures:
 
-* ``claim-<ID>``: one panel per evidence record of the claim: a growth-rate fit (the
-  objective along its sequence with the derived-rate line: slope = the ledger's rate through
-  the data's mean point), a bound check (the best value found by each search source against
-  the bound ``B``) and a tightness sequence (the gaps to the supremum); S8's counterexample
-  table adds the ELBO against sigma with the answer's sigma* and the true maximiser s*;
-* ``families-verdicts``: the family audits as one grid, one row per family, one cell per
-  data case, coloured by the mathematical verdict.
+* ``claim-<ID>``: one panel per evidence record of the claim: a growth-rate fit as the
+  *residuals* of the computed values after the derived rate (``value - rate * x``, centred),
+  with the wedge a slope off by the fit's tolerance would sweep (a wrong rate tilts the
+  points out of it); a bound check (the best value found by each search source against the
+  bound ``B``); a tightness sequence (the gaps to the supremum on a log scale, the sequence
+  parameter on a log scale where it spans decades); S8's counterexample table adds the ELBO
+  against sigma with the answer's sigma* and the true maximiser s*.
+
+Each figure carries a one-line :attr:`FigureSpec.caption` (what to look at) that the report
+prints under it; colours, style and labels come from :mod:`wellposed.report.style`.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
-import matplotlib.image
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch, Rectangle
 
-from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
-from wellposed.evidence.records import ERROR_FLOOR, jsonable
+from wellposed.evidence.records import (
+    ERROR_FLOOR,
+    BoundCheck,
+    Counterexample,
+    EvidenceItem,
+    RateFit,
+    Tightness,
+    jsonable_dict,
+)
 from wellposed.gate import ClaimResult
 from wellposed.lines.exact import thread_elbo
+from wellposed.report.style import DPI, LINE_COLOURS, png_bytes, readable
 
-if TYPE_CHECKING:
-    from wellposed.audit.family import FamilyAudit
+__all__ = ["DPI", "FigureSpec", "claim_figures", "figure_json", "render_png"]
 
-__all__ = ["DPI", "FAMILY_FIGURE", "FigureSpec", "claim_figures", "family_figures",
-           "figure_json", "render_png"]
-
-#: pixels per inch of every PNG (with the fixed sizes below: the PNG's pixel size)
-DPI = 100
-#: file stem of the family-verdict grid
-FAMILY_FIGURE = "families-verdicts"
 _PANEL = (4.6, 3.6)  # inches per panel of a claim figure
 _WIDE = {"elbo_sigma": 7.0}  # panels with a legend beside them
-_STYLE = {
-    "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs everywhere
-    "font.size": 9.0,
-    "axes.titlesize": 9.5,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "svg.hashsalt": "wellposed",
-    "path.simplify": False,
-}
 _KINDS = ("rate", "bound", "tightness")
-_PANEL_TITLES = {"rate": "growth along the sequence", "bound": "best value found vs bound B",
+_PANEL_TITLES = {"rate": "residual after the derived rate", "bound": "best value found vs bound B",
                  "tightness": "gap to the supremum", "elbo_sigma": "ELBO vs sigma (x = 0)"}
-_VERDICT_COLOURS = {UNBOUNDED: "#e8837c", "partly": "#f3c27a", BOUNDED: "#8cc98c",
-                    INCONCLUSIVE: "#c8c8c8"}
-_VERDICT_NAMES = {UNBOUNDED: "unbounded", "partly": "unbounded at some observations",
-                  BOUNDED: "bounded", INCONCLUSIVE: "inconclusive"}
+#: what to look at, per panel kind (the figure's caption joins those it has)
+_HINTS = {"rate": "residuals after the derived rate level off (a wrong rate tilts them)",
+          "bound": "every best value sits left of the dashed bound B",
+          "tightness": "the gap to the supremum shrinks along the sequence",
+          "elbo_sigma": "the answer's sigma* (x) misses each maximum s* (o)"}
 _S8_COLUMNS = ("lambda", "answer_sigma_star", "correct_s_star")
 _S8_SIGMAS = tuple(float(s) for s in np.geomspace(0.02, 3.0, 121))
 
@@ -81,19 +72,24 @@ class FigureSpec:
     claim: str | None
     data: dict[str, Any]
 
+    @property
+    def caption(self) -> str:
+        """One line saying what to look at in the figure."""
+        hints = dict.fromkeys(_HINTS[p["panel"]] for p in self.data.get("panels", ()))
+        return f"{self.claim}: " + "; ".join(hints) + "."
+
 
 def _num(v: object) -> float:
     """A JSON number, or the strings ``"inf"`` / ``"-inf"`` / ``"nan"`` as floats."""
     return float(v) if isinstance(v, int | float | str) else math.nan
 
 
-def _records(value: object, path: tuple[str, ...], seen: list[dict[str, Any]]
+def _records(value: EvidenceItem, path: tuple[str, ...], seen: list[dict[str, Any]]
              ) -> list[tuple[str, dict[str, Any]]]:
     """Every rate / bound / tightness record under ``value`` as ``(label, rounded dict)``,
     each once (conditional claims list a case's records again under the kind's key)."""
-    kind = getattr(value, "kind", None)
-    if kind in _KINDS:
-        rec = jsonable(value)
+    if isinstance(value, RateFit | BoundCheck | Tightness):
+        rec = value.to_dict()
         if rec in seen:
             return []
         seen.append(rec)
@@ -107,10 +103,11 @@ def _records(value: object, path: tuple[str, ...], seen: list[dict[str, Any]]
 
 
 def _rate_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
-    """The fitted points and the derived-rate line through their mean point (a ``log x``
-    second regressor, as in the ELBO's encoder cost, is kept with its expected or fitted
-    coefficient)."""
-    pts = [(_num(x), _num(y)) for x, y in zip(rec["x"], rec["values"])]
+    """The residuals of the fitted values after the derived rate, ``value - rate * x`` (minus
+    the ``log x`` term's expected or fitted coefficient where the fit has one, as in the
+    ELBO's encoder cost), centred on their mean; ``band`` is what a slope off by the fit's
+    tolerance ``rtol * |rate|`` would add at each ``x`` (the wedge the points stay in)."""
+    pts = [(_num(x), _num(y)) for x, y in zip(rec["x"], rec["values"], strict=True)]
     pts = [(x, y) for x, y in pts if math.isfinite(x) and math.isfinite(y)]
     log_term = rec.get("extra_name") == f"log {rec['x_name']}" and rec.get("extra_coef") is not None
     coef = 0.0
@@ -118,29 +115,28 @@ def _rate_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
         coef = _num(rec["extra_expected"] if rec.get("extra_expected") is not None
                     else rec["extra_coef"])
         log_term = all(x > 0 for x, _ in pts) and math.isfinite(coef)
-    line_x: list[float] = []
-    line_y: list[float] = []
-    expected = _num(rec["expected"])
+    expected, rtol = _num(rec["expected"]), _num(rec["rtol"])
+    xs_out: list[float] = []
+    resid: list[float] = []
+    band: list[float] = []
     if pts and math.isfinite(expected):
         xs = np.array([x for x, _ in pts])
         ys = np.array([y for _, y in pts])
-        grid = np.linspace(xs.min(), xs.max(), 41 if log_term else 2)
-
-        def shape(x: np.ndarray) -> np.ndarray:
-            return expected * x + (coef * np.log(x) if log_term else 0.0)
-
-        c = float(np.mean(ys - shape(xs)))
-        line_x, line_y = grid.tolist(), (shape(grid) + c).tolist()
-    return jsonable({"panel": "rate", "label": label, "x_name": rec["x_name"],
-                     "x": [p[0] for p in pts], "values": [p[1] for p in pts],
-                     "slope": rec["slope"], "expected": rec["expected"],
-                     "log_term": coef if log_term else None,
-                     "derived_x": line_x, "derived_y": line_y})
+        shape = expected * xs + (coef * np.log(xs) if log_term else 0.0)
+        res = ys - shape
+        xs_out, resid = xs.tolist(), (res - np.mean(res)).tolist()
+        tol = rtol * abs(expected) if math.isfinite(rtol) else 0.0
+        band = (tol * np.abs(xs - np.mean(xs))).tolist()
+    return jsonable_dict({"panel": "rate", "label": label, "x_name": rec["x_name"],
+                          "x": xs_out, "centred": resid, "band": band,
+                          "slope": rec["slope"], "expected": rec["expected"],
+                          "rtol": rec["rtol"], "log_term": coef if log_term else None,
+                          "corrections": list(rec.get("corrections") or [])})
 
 
 def _bound_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
     return {"panel": "bound", "label": label, "bound": rec["bound"],
-            "sources": list(rec["max_by_source"]),
+            "sources": [readable(s) for s in rec["max_by_source"]],
             "best": list(rec["max_by_source"].values())}
 
 
@@ -163,7 +159,7 @@ def _elbo_sigma_panel(table: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             marks[key] = [s, thread_elbo(lam, s)] if math.isfinite(s) and s > 0 else None
         curves.append({"lambda": lam, "elbo": [thread_elbo(lam, s) for s in _S8_SIGMAS],
                        **marks})
-    return jsonable({"panel": "elbo_sigma", "label": "", "sigma": list(_S8_SIGMAS),
+    return jsonable_dict({"panel": "elbo_sigma", "label": "", "sigma": list(_S8_SIGMAS),
                      "curves": curves})
 
 
@@ -172,9 +168,10 @@ def _claim_panels(result: ClaimResult) -> list[dict[str, Any]]:
     panels = [build[rec["kind"]](label, rec)
               for label, rec in _records(result.evidence, (), [])]
     cx = result.evidence.get("counterexample")
-    table = getattr(cx, "values", {}).get("table") if cx is not None else None
-    if table and all(c in table[0] for c in _S8_COLUMNS):
-        panels.append(_elbo_sigma_panel(jsonable(table)))
+    table = cx.values.get("table") if isinstance(cx, Counterexample) else None
+    if isinstance(table, list) and table and all(c in table[0] for c in _S8_COLUMNS):
+        panels.append(_elbo_sigma_panel([jsonable_dict(row) for row in table
+                                          if isinstance(row, Mapping)]))
     return panels
 
 
@@ -190,24 +187,6 @@ def claim_figures(results: Sequence[ClaimResult]) -> list[FigureSpec]:
     return specs
 
 
-def _grid_case(a: FamilyAudit) -> dict[str, Any]:
-    counts = a.counts()
-    verdict = a.verdict
-    if counts[UNBOUNDED] and counts[BOUNDED]:
-        verdict = "partly"
-    return {"data": a.data_condition, "verdict": verdict, "unbounded_at": counts[UNBOUNDED],
-            "observations": len(a.observations)}
-
-
-def family_figures(audits: Sequence[FamilyAudit]) -> list[FigureSpec]:
-    """The verdict grid: families (rows, in audit order) by data case (cells)."""
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for a in audits:
-        rows.setdefault(a.family, []).append(_grid_case(a))
-    data = {"rows": [{"family": f, "cases": cases} for f, cases in rows.items()]}
-    return [FigureSpec(FAMILY_FIGURE, "family verdicts by data case", None, jsonable(data))]
-
-
 def figure_json(spec: FigureSpec) -> str:
     """The plotted data of ``spec`` (what the staleness check compares)."""
     doc = {"name": spec.name, "title": spec.title, "claim": spec.claim, "data": spec.data}
@@ -220,48 +199,64 @@ def figure_json(spec: FigureSpec) -> str:
 
 
 def _finite(xs: Sequence[object], ys: Sequence[object]) -> tuple[list[float], list[float]]:
-    pairs = [(_num(x), _num(y)) for x, y in zip(xs, ys)]
+    pairs = [(_num(x), _num(y)) for x, y in zip(xs, ys, strict=True)]
     pairs = [(x, y) for x, y in pairs if math.isfinite(x) and math.isfinite(y)]
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
 def _draw_rate(ax: Any, p: Mapping[str, Any]) -> None:
-    ax.plot(p["derived_x"], p["derived_y"], "-", color="#1f77b4", lw=1.4,
-            label=f"derived rate {p['expected']:.6g} per unit {p['x_name']}"
-            + (f"\n  (with {p['log_term']:.3g} log {p['x_name']})" if p["log_term"] else ""))
-    ax.plot(p["x"], p["values"], "o", color="#d62728", ms=5,
-            label=f"computed (fitted slope {p['slope']:.6g})")
-    ax.set_xlabel(p["x_name"])
-    ax.set_ylabel("objective")
-    ax.legend(loc="upper left", fontsize=8, frameon=False)
+    xs, res = _finite(p["x"], p["centred"])
+    band = [_num(b) for b in p["band"]][:len(xs)]
+    if xs and len(band) == len(xs):
+        ax.fill_between(xs, [-b for b in band], band, color=LINE_COLOURS["tolerance"],
+                        alpha=0.15, lw=0,
+                        label=f"slope off by the fit's tolerance {_num(p['rtol']):.2g}")
+    ax.axhline(0.0, color=LINE_COLOURS["derived"], lw=1.2,
+               label=f"derived rate {p['expected']:.6g} per unit {p['x_name']}"
+               + (f"\n  (with {p['log_term']:.3g} log {p['x_name']})" if p["log_term"] else ""))
+    fitted = ", ".join(p.get("corrections", []))
+    ax.plot(xs, res, "o", color=LINE_COLOURS["computed"], ms=5,
+            label=f"computed (fitted slope {p['slope']:.6g})"
+            + (f"\n  lower-order terms fitted: {fitted}" if fitted else ""))
+    if xs and min(xs) > 0 and max(xs) > 20 * min(xs):
+        ax.set_xscale("log")
+    ax.set_xlabel(f"{p['x_name']} (sequence parameter)")
+    ax.set_ylabel("value - derived rate x, centred (nats)")
+    ax.legend(loc="best", fontsize=7.5, frameon=False)
 
 
 def _draw_bound(ax: Any, p: Mapping[str, Any]) -> None:
     ys = list(range(len(p["sources"])))[::-1]
     xs, ys_f = _finite(p["best"], ys)
-    ax.plot(xs, ys_f, "o", color="#2ca02c", ms=6, label="best value found")
-    for x, y in zip(xs, ys_f):
+    ax.plot(xs, ys_f, "o", color=LINE_COLOURS["best"], ms=6, label="best value found")
+    for x, y in zip(xs, ys_f, strict=True):
         ax.annotate(f"{x:.6g}", (x, y), textcoords="offset points", xytext=(0, 6),
-                    ha="center", fontsize=7.5)
+                    ha="left", fontsize=7.5)
     b = _num(p["bound"])
     if math.isfinite(b):
-        ax.axvline(b, color="#d62728", ls="--", lw=1.3, label=f"bound B = {b:.6g}")
+        ax.axvline(b, color=LINE_COLOURS["bound"], ls="--", lw=1.3, label=f"bound B = {b:.6g}")
     ax.set_yticks(ys, p["sources"])
     ax.set_ylim(-0.7, len(ys) - 0.3)
-    ax.set_xlabel("objective")
+    ax.set_xlabel("objective (nats)")
     ax.legend(loc="best", fontsize=8, frameon=False)
 
 
 def _draw_tightness(ax: Any, p: Mapping[str, Any]) -> None:
     xs, gaps = _finite(p["x"], p["gaps"])
-    ax.semilogy(xs, [max(g, ERROR_FLOOR) for g in gaps], "s-", color="#9467bd", ms=5,
+    ax.semilogy(xs, [max(g, ERROR_FLOOR) for g in gaps], "s-", color=LINE_COLOURS["gap"], ms=5,
                 label=f"sup - value (sup = {_num(p['sup']):.6g})")
-    ax.axhline(ERROR_FLOOR, color="grey", ls=":", lw=1,
+    ax.axhline(ERROR_FLOOR, color=LINE_COLOURS["floor"], ls=":", lw=1,
                label=f"rounding floor {ERROR_FLOOR:g}")
-    if xs and min(xs) > 0 and max(xs) > 50 * min(xs):
-        ax.set_xscale("log")
-    ax.set_xlabel(p["x_name"])
-    ax.set_ylabel("gap to the supremum")
+    positive = [x for x in xs if x > 0]
+    if xs and min(xs) >= 0 and positive and max(xs) > 50 * min(positive):
+        # the sequence spans decades (or starts at 0): log scale, linear below the first step
+        if min(xs) == 0:
+            ax.set_xscale("symlog", linthresh=min(positive))
+            ax.set_xlim(left=0.0)
+        else:
+            ax.set_xscale("log")
+    ax.set_xlabel(f"{p['x_name']} (sequence parameter)")
+    ax.set_ylabel("gap to the supremum (nats, log scale)")
     ax.legend(loc="best", fontsize=8, frameon=False)
 
 
@@ -282,8 +277,8 @@ def _draw_elbo_sigma(ax: Any, p: Mapping[str, Any]) -> None:
     tops = [_num(c["correct_s_star"][1]) for c in p["curves"] if c["correct_s_star"]]
     if tops:
         ax.set_ylim(min(tops) - 1.0, max(tops) + 0.15)
-    ax.set_xlabel("sigma (encoder standard deviation s)")
-    ax.set_ylabel("ELBO")
+    ax.set_xlabel("s (encoder standard deviation, data units)")
+    ax.set_ylabel("ELBO (nats)")
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
 
 
@@ -294,61 +289,17 @@ _DRAW = {"rate": _draw_rate, "bound": _draw_bound, "tightness": _draw_tightness,
 def _draw_claim(fig: Figure, data: Mapping[str, Any]) -> None:
     panels = data["panels"]
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, p in zip(axes, panels):
+    for ax, p in zip(axes, panels, strict=True):
         _DRAW[p["panel"]](ax, p)
         title = _PANEL_TITLES[p["panel"]]
         ax.set_title(f"{title} ({p['label']})" if p["label"] else title)
     fig.suptitle(f"{data['claim']}: {data['title']}", fontsize=10.5)
 
 
-def _draw_families(fig: Figure, data: Mapping[str, Any]) -> None:
-    rows = data["rows"]
-    ncols = max(len(r["cases"]) for r in rows)
-    ax = fig.add_subplot()
-    for i, row in enumerate(rows):
-        for j, case in enumerate(row["cases"]):
-            ax.add_patch(Rectangle((j + 0.02, i + 0.06), 0.96, 0.88, lw=0,
-                                   facecolor=_VERDICT_COLOURS[case["verdict"]]))
-            text = case["data"] if len(case["data"]) <= 40 else case["data"][:39] + "..."
-            text += ": " + (f"unbounded at {case['unbounded_at']} of {case['observations']}"
-                            if case["verdict"] == "partly" else case["verdict"])
-            ax.text(j + 0.5, i + 0.5, text, ha="center", va="center", fontsize=7.5)
-    ax.set_xlim(0, ncols)
-    ax.set_ylim(len(rows), 0)
-    ax.set_yticks([i + 0.5 for i in range(len(rows))], [r["family"] for r in rows])
-    ax.set_xticks([j + 0.5 for j in range(ncols)], [f"data case {j + 1}" for j in range(ncols)])
-    ax.tick_params(length=0)
-    ax.grid(False)
-    for side in ax.spines.values():
-        side.set_visible(False)
-    ax.legend(handles=[Patch(facecolor=c, label=_VERDICT_NAMES[v])
-                       for v, c in _VERDICT_COLOURS.items()],
-              loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=8, frameon=False)
-    fig.suptitle("Output families: is sup log p(x | params) finite? (mathematical verdict)",
-                 fontsize=10.5)
-
-
 def _size(spec: FigureSpec) -> tuple[float, float]:
-    if spec.claim is None:
-        return (8.5, 1.2 + 0.26 * len(spec.data["rows"]))
     return (sum(_WIDE.get(p["panel"], _PANEL[0]) for p in spec.data["panels"]), _PANEL[1])
 
 
 def render_png(spec: FigureSpec) -> bytes:
-    """The PNG of ``spec``: fixed size, :data:`DPI`, style and font, no metadata."""
-    with matplotlib.rc_context():
-        matplotlib.rcdefaults()  # a user's matplotlibrc or style must not change the bytes
-        matplotlib.rcParams.update(_STYLE)
-        fig = Figure(figsize=_size(spec), dpi=DPI, layout="constrained")
-        canvas = FigureCanvasAgg(fig)
-        if spec.claim is None:
-            _draw_families(fig, spec.data)
-        else:
-            _draw_claim(fig, spec.data)
-        # one draw (it runs the constrained layout), then the PNG of its pixels: what
-        # ``savefig`` writes, without its extra layout-only pass over every artist
-        canvas.draw()
-        buf = io.BytesIO()
-        matplotlib.image.imsave(buf, canvas.buffer_rgba(), format="png", origin="upper",
-                                dpi=DPI, metadata={"Software": None})
-    return buf.getvalue()
+    """The PNG of ``spec``: fixed size, dpi, style and font, no metadata."""
+    return png_bytes(lambda fig: _draw_claim(fig, spec.data), _size(spec))

@@ -20,8 +20,23 @@ import torch
 
 from wellposed.claims.registry import Context, registered
 from wellposed.errors import WellposedInputError
-from wellposed.evidence.decide import format_verdict
-from wellposed.evidence.records import Attainment, BoundCheck, RateFit, jsonable
+from wellposed.evidence.records import (
+    Attainment,
+    BoundCheck,
+    Evidence,
+    EvidenceItem,
+    LineCheck,
+    RateFit,
+    evidence_kinds,
+    jsonable,
+)
+from wellposed.evidence.vocabulary import (
+    ERROR,
+    NO_RUNNER,
+    VerdictValue,
+    as_verdict,
+    format_verdict,
+)
 from wellposed.executor import open_executor
 from wellposed.ledger import EVIDENCE_KINDS, GROUPS, Claim, load_ledger, parse_expr
 from wellposed.lines.montecarlo import resolve_device
@@ -36,16 +51,21 @@ class ClaimResult:
     id: str
     title: str
     source: str
-    expected: str
-    observed: str
+    expected: VerdictValue
+    observed: VerdictValue
     ok: bool
     lines_agree: bool
     summary: str
     formula: str
-    evidence: dict[str, object] = field(repr=False)
+    evidence: Evidence = field(repr=False)
     problems: tuple[str, ...] = ()
     #: wall-clock seconds of the claim (shown by the CLI, never written to a report)
     seconds: float = field(default=0.0, compare=False)
+
+    def __post_init__(self) -> None:
+        # a verdict given as its word or the ledger's text is read into its type once, here
+        object.__setattr__(self, "expected", as_verdict(self.expected))
+        object.__setattr__(self, "observed", as_verdict(self.observed))
 
     @property
     def attained(self) -> str | dict[str, str]:
@@ -58,8 +78,7 @@ class ClaimResult:
         """How many line comparisons were statistical, numerical and code-path checks."""
         counts = {"statistical": 0, "numerical": 0, "code path": 0}
         for line in _lines(self.evidence):
-            mode = getattr(line, "mode", "numerical")
-            counts[mode] = counts.get(mode, 0) + 1
+            counts[line.mode] = counts.get(line.mode, 0) + 1
         return counts
 
     def to_dict(self) -> dict[str, object]:
@@ -67,8 +86,8 @@ class ClaimResult:
             "id": self.id,
             "title": self.title,
             "source": self.source,
-            "expected": self.expected,
-            "observed": self.observed,
+            "expected": format_verdict(self.expected),
+            "observed": format_verdict(self.observed),
             "ok": self.ok,
             "lines_agree": self.lines_agree,
             "attained": self.attained,
@@ -80,24 +99,26 @@ class ClaimResult:
         }
 
 
-def _lines(evidence: Mapping[str, object]) -> Sequence[object]:
-    """The line comparisons in ``evidence`` (a list under ``"lines"``), or none."""
+def _lines(evidence: Evidence) -> list[LineCheck]:
+    """The line comparisons in ``evidence`` (the records under ``"lines"``), or none."""
     lines = evidence.get("lines", ())
-    return lines if isinstance(lines, (list, tuple)) else ()
+    return [c for c in lines if isinstance(c, LineCheck)] if isinstance(lines, list | tuple) \
+        else []
 
 
-def _attained(evidence: Mapping[str, object]) -> str | dict[str, str]:
+def _attained(evidence: Evidence) -> str | dict[str, str]:
     """The ``attained`` answer(s) in ``evidence`` (an :class:`Attainment`, or a map from
-    condition to one), or ``""``."""
+    condition to one) as words of :class:`~wellposed.evidence.Attained`, or ``""``."""
     found = evidence.get("attained")
     if isinstance(found, Attainment):
-        return found.attained
+        return found.attained.value
     if isinstance(found, Mapping):
-        return {str(k): v.attained for k, v in found.items() if isinstance(v, Attainment)}
+        return {str(k): v.attained.value for k, v in found.items()
+                if isinstance(v, Attainment)}
     return ""
 
 
-def _attained_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
+def _attained_problems(claim: Claim, evidence: Evidence) -> list[str]:
     """The ledger's ``attained`` must be what the evidence decided (a maximiser found, or a
     supremum approached at strictly positive gaps): a changed answer is a regression."""
     if not claim.attained:
@@ -110,26 +131,27 @@ def _attained_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str
     return []
 
 
-def _records(value: object, kind: str) -> list[RateFit | BoundCheck]:
+def _records(value: EvidenceItem, kind: str) -> list[RateFit | BoundCheck]:
     """Every evidence record of ``kind`` (``"rate"`` / ``"bound"``) with recorded ``symbols``."""
+    if isinstance(value, RateFit | BoundCheck):
+        return [] if value.symbols is None or value.kind != kind else [value]
     if isinstance(value, Mapping):
         return [r for v in value.values() for r in _records(v, kind)]
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list | tuple):
         return [r for v in value for r in _records(v, kind)]
-    if isinstance(value, (RateFit, BoundCheck)) and value.kind == kind:
-        return [] if value.symbols is None else [value]
     return []
 
 
-def _formula_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]:
+def _formula_problems(claim: Claim, evidence: Evidence) -> list[str]:
     """The ledger's ``rate_expr`` / ``bound_expr``, evaluated at the sizes each fitted rate /
     checked bound records, must match it (a rate within the fit's ``rtol``, a bound to 1e-9
     relative): editing a derived formula in the ledger is a regression too."""
     problems = []
-    checks = [("bound_expr", "bound", claim.bound_expr, evidence.get("bound"))]
+    checks: list[tuple[str, str, str, EvidenceItem]] = [
+        ("bound_expr", "bound", claim.bound_expr, evidence.get("bound"))]
     if isinstance(claim.rate_expr, dict):  # one formula per named part of the rate evidence
         rates = evidence.get("rate")
-        parts = rates if isinstance(rates, Mapping) else {}
+        parts: dict[str, EvidenceItem] = rates if isinstance(rates, dict) else {}
         checks += [(f"rate_expr.{part}", "rate", text, parts.get(part))
                    for part, text in claim.rate_expr.items()]
     else:
@@ -153,14 +175,15 @@ def _formula_problems(claim: Claim, evidence: Mapping[str, object]) -> list[str]
     return problems
 
 
-def _kinds_present(evidence: Mapping[str, object]) -> set[str]:
-    """Evidence kinds produced: records, and the lines of every comparison except code-path
-    checks (a zero-variance Monte Carlo estimate is not Monte Carlo evidence)."""
-    kinds = {k for k in evidence if k in EVIDENCE_KINDS}
+def _kinds_present(evidence: Evidence) -> set[str]:
+    """Evidence kinds produced: the kind of every typed record (a bare mapping filed under a
+    kind's name shows nothing), and the lines of every comparison except code-path checks (a
+    zero-variance Monte Carlo estimate is not Monte Carlo evidence)."""
+    kinds = evidence_kinds({k: v for k, v in evidence.items() if k != "lines"})
     for line in _lines(evidence):
-        if getattr(line, "mode", "") != "code path":
-            kinds.update((getattr(line, "line", ""), getattr(line, "reference_line", "")))
-    return kinds
+        if line.mode != "code path":
+            kinds.update((line.line, line.reference_line))
+    return kinds & set(EVIDENCE_KINDS)
 
 
 def _evaluate(claim: Claim, ctx: Context) -> ClaimResult:
@@ -168,9 +191,10 @@ def _evaluate(claim: Claim, ctx: Context) -> ClaimResult:
     start = time.perf_counter()
     runner = registered().get(claim.id)
     problems: list[str] = []
-    evidence: dict[str, object]
+    evidence: Evidence
+    observed: VerdictValue
     if runner is None:
-        observed, evidence, summary, lines_ok = "no runner", {}, "no runner for this id", False
+        observed, evidence, summary, lines_ok = NO_RUNNER, {}, "no runner for this id", False
         problems.append(f"no runner is registered for {claim.id}")
     else:
         try:
@@ -181,14 +205,14 @@ def _evaluate(claim: Claim, ctx: Context) -> ClaimResult:
         except Exception as exc:  # a crash (even an input error raised inside a runner:
             # the user's input was validated before the run) is a regression, exit 1
             observed, evidence, summary, lines_ok = (
-                "error",
+                ERROR,
                 {},
                 f"{type(exc).__name__}: {exc}",
                 False,
             )
             problems.append(f"runner raised {type(exc).__name__}: {exc}")
         else:
-            observed = format_verdict(out.observed)
+            observed = as_verdict(out.observed)
             evidence = dict(out.evidence)
             evidence["lines"] = list(out.lines)
             summary = out.summary
@@ -203,9 +227,10 @@ def _evaluate(claim: Claim, ctx: Context) -> ClaimResult:
             missing = sorted(set(claim.evidence) - _kinds_present(evidence))
             if missing:
                 problems.append(f"missing evidence: {', '.join(missing)}")
-    expected = claim.expected_text
+    expected = claim.expected
     if observed != expected:
-        problems.insert(0, f"observed {observed!r}, ledger expects {expected!r}")
+        problems.insert(0, f"observed {format_verdict(observed)!r}, ledger expects "
+                           f"{format_verdict(expected)!r}")
     ok = not problems
     return ClaimResult(
         claim.id,

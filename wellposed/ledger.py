@@ -20,8 +20,15 @@ from pathlib import Path
 import sympy
 
 from wellposed.errors import WellposedInputError
-from wellposed.evidence.decide import BOUNDED, VERDICTS, format_verdict
 from wellposed.evidence.records import ATTAINED
+from wellposed.evidence.vocabulary import (
+    CONDITIONAL,
+    LEDGER_VERDICTS,
+    Conditional,
+    Verdict,
+    VerdictValue,
+    format_verdict,
+)
 
 __all__ = [
     "EVIDENCE_KINDS",
@@ -37,6 +44,9 @@ __all__ = [
 ]
 
 LEDGER_ENV = "WELLPOSED_LEDGER"
+#: the verdict words a ledger entry may give (besides ``conditional``)
+VERDICTS = tuple(v.value for v in LEDGER_VERDICTS)
+BOUNDED = Verdict.BOUNDED
 QUANTITIES = ("log-likelihood", "elbo", "log-likelihood+elbo", "penalized-elbo", "log-density")
 EVIDENCE_KINDS = (
     "witness",
@@ -70,8 +80,8 @@ SCHEMA: dict[str, tuple[bool, type | tuple[type, ...], str]] = {
     "source": (True, str, "who says it: thread post, or paper and section"),
     "objective": (True, str, "the model / objective the claim is about"),
     "quantity": (True, str, f"one of {', '.join(QUANTITIES)}"),
-    "verdict": (True, str, f"one of {', '.join(VERDICTS)}, conditional"),
-    "conditions": (False, dict, 'for verdict = "conditional": { name = "bounded", ... }'),
+    "verdict": (True, str, f"one of {', '.join(VERDICTS)}, {CONDITIONAL}"),
+    "conditions": (False, dict, f'for verdict = "{CONDITIONAL}": {{ name = "{BOUNDED}", ... }}'),
     "rate": (False, str, "the derived growth rate as a formula string"),
     "rate_expr": (
         False,
@@ -123,9 +133,10 @@ class Claim:
     group: str = "core"
 
     @property
-    def expected(self) -> str | dict[str, str]:
-        """The ledger verdict: a string, or the condition -> verdict map when conditional."""
-        return dict(self.conditions) if self.verdict == "conditional" else self.verdict
+    def expected(self) -> VerdictValue:
+        """The ledger verdict: a :class:`Verdict`, or the :class:`Conditional` verdict."""
+        return (Conditional.of(self.conditions) if self.verdict == CONDITIONAL
+                else Verdict(self.verdict))
 
     @property
     def expected_text(self) -> str:
@@ -219,12 +230,12 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
         raise _fail(where, f"quantity {raw['quantity']!r} is unknown", f"use one of {QUANTITIES}")
     verdict = raw["verdict"]
     conditions = raw.get("conditions", {})
-    if verdict == "conditional":
+    if verdict == CONDITIONAL:
         if not conditions:
             raise _fail(
                 where,
                 "conditional verdict without conditions",
-                'add conditions = { name = "bounded", other = "unbounded" }',
+                f'add conditions = {{ name = "{BOUNDED}", other = "{Verdict.UNBOUNDED}" }}',
             )
         for cname, cverdict in conditions.items():
             if cverdict not in VERDICTS:
@@ -236,14 +247,14 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
             raise _fail(
                 where,
                 "conditions given for a non-conditional verdict",
-                'remove conditions or set verdict = "conditional"',
+                f'remove conditions or set verdict = "{CONDITIONAL}"',
             )
     else:
         raise _fail(
-            where, f"verdict {verdict!r} is unknown", f"use one of {VERDICTS} or conditional"
+            where, f"verdict {verdict!r} is unknown", f"use one of {VERDICTS} or {CONDITIONAL}"
         )
-    needs_rate = verdict == "unbounded" or "unbounded" in conditions.values()
-    needs_bound = verdict == "bounded" or "bounded" in conditions.values()
+    needs_rate = verdict == Verdict.UNBOUNDED or Verdict.UNBOUNDED in conditions.values()
+    needs_bound = verdict == BOUNDED or BOUNDED in conditions.values()
     if needs_rate and "rate" not in raw:
         raise _fail(where, "an unbounded verdict needs the derived rate", 'add rate = "..."')
     if needs_bound and "bound" not in raw:
@@ -297,7 +308,7 @@ def _attained(raw: Mapping[str, object], conditions: Mapping[str, str], where: s
                         f"give one of {ATTAINED} for a bounded verdict only")
         return value
     assert isinstance(value, dict)
-    if raw["verdict"] != "conditional" or sorted(value) != sorted(bounded) or any(
+    if raw["verdict"] != CONDITIONAL or sorted(value) != sorted(bounded) or any(
             v not in ATTAINED for v in value.values()):
         raise _fail(where, f"attained = {value!r} is invalid",
                     f"map each bounded condition ({', '.join(bounded) or 'none'}) to one of "

@@ -90,9 +90,12 @@ def test_render_markdown_deterministic_and_escaped() -> None:
     md1 = render_families_markdown(res)
     md2 = render_families_markdown(res)
     assert md1 == md2
-    lines = md1.strip().splitlines()
-    assert lines[0].startswith("| family")
-    ncols = lines[0].count(" | ")
-    for line in lines[2:]:  # every row has the same number of (unescaped) separators
-        assert line.replace("\\|", "").count(" | ") == ncols
+    # a table wider than 160 characters is split over its columns (docs/design.md, "Reports")
+    for table in md1.strip().split("\n\n"):
+        lines = table.splitlines()
+        assert lines[0].startswith("| family") and max(map(len, lines)) <= 160 or len(
+            lines[0].split(" | ")) == 2  # one column too wide on its own stays whole
+        ncols = lines[0].count(" | ")
+        for line in lines[2:]:  # every row has the same number of (unescaped) separators
+            assert line.replace("\\|", "").count(" | ") == ncols
     assert "5.08106" in md1

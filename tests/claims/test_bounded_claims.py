@@ -20,7 +20,8 @@ LEDGER = {c.id: c for c in load_ledger()}
 def test_l7_floor_is_approached_and_attained_on_the_floor() -> None:
     """The floored GMM's supremum is the NPMLE (not the bound B, which the old runner's
     search stayed 53 below); the mixture on its atoms at sigma^2 = a reaches it."""
-    verdict, ev, lines = mixtures._gmm_floor(CTX)
+    case = mixtures._gmm_floor(CTX)
+    verdict, ev, lines = case.verdict, case.evidence(), case.lines
     assert verdict == "bounded" and all(c.ok for c in lines)
     tight, bound = ev["tightness"], ev["bound"]
     assert tight.ok and tight.final_gap <= 1e-9 and tight.x[-1] == 0.0

@@ -44,20 +44,20 @@ def test_ledger_states_the_coadapted_rate_with_phi(ledger: dict) -> None:
 
 
 def test_network_is_evaluated_at_every_k_and_at_the_witness(loglik: dict, coadapted: dict) -> None:
-    k_w = loglik["witness"].params["k"]
+    k_w = loglik.witness.params["k"]
     for ev in (loglik, coadapted):
-        labels = " ".join(c.label for c in ev["lines"])
+        labels = " ".join(c.label for c in ev.lines)
         for k in [*spike.SPIKE_KS, k_w]:
             assert f"k={k:.4g}" in labels
-        assert {c.line for c in ev["lines"]} == {"quadrature", "mc"}
-        assert all(c.ok for c in ev["lines"])
-        assert ev["witness"].line == "quadrature" and ev["witness"].passed
-    lower, upper = (loglik["others"]["witness_bracket"][b] for b in ("lower", "upper"))
-    assert lower <= loglik["witness"].value <= upper
+        assert {c.line for c in ev.lines} == {"quadrature", "mc"}
+        assert all(c.ok for c in ev.lines)
+        assert ev.witness.line == "quadrature" and ev.witness.passed
+    lower, upper = (loglik.others["witness_bracket"][b] for b in ("lower", "upper"))
+    assert lower <= loglik.witness.value <= upper
 
 
 def test_rate_tolerance_comes_from_the_fit_and_separates_phi_from_one(coadapted: dict) -> None:
-    fit = coadapted["rate"]
+    fit = coadapted.rate
     assert fit.ok and fit.rtol < 1e-5 and fit.corrections
     # the slope D/2 (without Phi(1/0.3)) is 4.3e-4 away: far outside the fit's tolerance
     assert abs(fit.slope - spike.SPIKE_D / 2) / (spike.SPIKE_D / 2) > 100 * fit.rtol
@@ -73,7 +73,7 @@ def _columns(fit: object) -> tuple[tuple[str, np.ndarray], ...]:
 
 
 def test_loglik_slope_is_d_over_2_to_the_fits_precision(loglik: dict) -> None:
-    fit = loglik["rate"]
+    fit = loglik.rate
     assert fit.ok and fit.rtol < 1e-4
     assert not fit_rate(fit.x, fit.values, expected=PHI, rtol=None, corrections=_columns(fit)).ok
 
@@ -104,7 +104,7 @@ def test_mlp_encoder_ignoring_its_width_changes_the_elbo() -> None:
 
 
 def test_others_approach_their_limit_from_below_where_far(loglik: dict) -> None:
-    o = loglik["others"]
+    o = loglik.others
     assert o["ok"]
     gaps = o["values_at_k"] - o["limit_log_half_N"]
     assert np.all(gaps[:, o["from_below"]] < 0)
@@ -113,9 +113,9 @@ def test_others_approach_their_limit_from_below_where_far(loglik: dict) -> None:
 
 def test_coadapted_elbo_mc_is_statistical_with_enough_draws(coadapted: dict) -> None:
     """2e5 draws see the Phi(-1/0.3) event ~86 times: the SE is trustworthy."""
-    mcs = [c for c in coadapted["lines"] if c.line == "mc"]
+    mcs = [c for c in coadapted.lines if c.line == "mc"]
     assert all(c.mode == "statistical" and c.n >= 100_000 for c in mcs)
     expected_hits = min(c.n for c in mcs) * (1 - PHI)
     assert expected_hits > 50
     assert max(abs(c.z) for c in mcs) < 4.0
-    assert math.isfinite(coadapted["encoder"]["max_abs_error"])
+    assert math.isfinite(coadapted.encoder["max_abs_error"])

@@ -56,6 +56,7 @@ from wellposed.audit.densities import (
 )
 from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
 from wellposed.numerics import HALF_LOG_2PI
+from wellposed.report.text import fmt_number
 
 __all__ = [
     "ANALYTIC", "GAUSSIAN_NLL_BOUND", "GAUSSIAN_NLL_BOUND_DEFAULT", "GAUSSIAN_NLL_EPS", "K_FIT",
@@ -304,16 +305,3 @@ def analytic_verdicts(name: str, values: np.ndarray) -> list[ScalarVerdict]:
 def builtin_families() -> tuple[str, ...]:
     """Names accepted by :func:`~wellposed.audit.audit_family` besides Distribution subclasses."""
     return tuple(ANALYTIC)
-
-
-def fmt_number(x: float | None, sig: int = 6) -> str:
-    """Short display of a number: ``sig`` significant digits, ``"inf"`` / ``"-inf"`` /
-    ``"nan"`` spelled as in the JSON, ``""`` for None."""
-    if x is None:
-        return ""
-    x = float(x)
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.{sig}g}"

@@ -18,7 +18,8 @@ import numpy as np
 from wellposed.audit.analytic import fmt_number
 from wellposed.audit.intrinsic import IntrinsicDimension, intrinsic_dimension
 from wellposed.errors import WellposedInputError
-from wellposed.evidence.records import jsonable
+from wellposed.evidence.records import jsonable_dict
+from wellposed.report.text import wrap
 
 __all__ = ["AuditInputError", "DataAudit", "DataFinding", "audit_data", "load_data",
            "validate_data"]
@@ -45,7 +46,7 @@ class DataFinding:
     unbounded: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"kind": self.kind, "where": list(self.where), "detail": self.detail,
+        return jsonable_dict({"kind": self.kind, "where": list(self.where), "detail": self.detail,
                          "objectives": list(self.objectives), "why": self.why,
                          "unbounded": self.unbounded})
 
@@ -69,7 +70,7 @@ class DataAudit:
         return any(f.unbounded for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"n": self.n, "dim": self.dim, "rank_centred": self.rank,
+        return jsonable_dict({"n": self.n, "dim": self.dim, "rank_centred": self.rank,
                          "latent_dim": self.latent_dim,
                          "intrinsic_dimension": None if self.intrinsic is None
                          else self.intrinsic.to_dict(),
@@ -84,10 +85,10 @@ class DataAudit:
             lines.append(self.intrinsic.text())
         if not self.findings:
             lines.append("no findings: none of the audited features is present")
-        for f in self.findings:
-            lines.append(f"- {f.kind}: {f.detail}")
-            lines.append(f"  breaks: {'; '.join(f.objectives)}")
-            lines.append(f"  why: {f.why}")
+        for f in self.findings:  # prose through the output layer: wrapped at 120
+            lines.append(wrap(f"- {f.kind}: {f.detail}", indent="  "))
+            lines.append(wrap(f"  breaks: {'; '.join(f.objectives)}", indent="  "))
+            lines.append(wrap(f"  why: {f.why}", indent="  "))
             if not f.unbounded:
                 lines.append("  (changes rates or bounds, or states a condition on d; not "
                              "counted by --fail-on unbounded)")
@@ -194,7 +195,8 @@ def validate_data(arr: Any, name: str = "data") -> np.ndarray:
         where = first[0] if len(first) == 1 else first
         raise AuditInputError(f"{name}: {bad} NaN or infinite entries (the first at index "
                               f"{where}: {out[first]}); remove or impute them before auditing")
-    return out
+    returned: np.ndarray = out
+    return returned
 
 
 def _on_grid(col: np.ndarray) -> tuple[bool, float]:
@@ -231,8 +233,9 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None, seed: int = 0,
     X = validate_data(X)
     if X.ndim == 1:
         X = X[:, None]
-    if latent_dim is not None and (not isinstance(latent_dim, int | np.integer) or latent_dim < 0):
-        raise AuditInputError(f"latent_dim must be a non-negative integer, got {latent_dim!r}")
+    given: object = latent_dim  # callers may pass anything: checked at run time
+    if given is not None and (not isinstance(given, int | np.integer) or int(given) < 0):
+        raise AuditInputError(f"latent_dim must be a non-negative integer, got {given!r}")
     n, D = X.shape
     findings: list[DataFinding] = []
     const = np.flatnonzero(np.ptp(X, axis=0) == 0)

@@ -78,7 +78,8 @@ def cb_log_prob(x: np.ndarray, eta: np.ndarray) -> np.ndarray:
     """Continuous Bernoulli log density eta x - A(eta) (mathematics, no clamping)."""
     x = np.asarray(x, dtype=np.float64)
     eta = np.asarray(eta, dtype=np.float64)
-    return eta * x - cb_log_normalizer(eta)
+    returned: np.ndarray = eta * x - cb_log_normalizer(eta)
+    return returned
 
 
 def _cb_mean(eta: np.ndarray) -> np.ndarray:
@@ -114,7 +115,8 @@ def cb_sup_interior(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def binary_entropy(x: np.ndarray) -> np.ndarray:
     """H(x) = -x log x - (1-x) log(1-x) in nats, with 0 log 0 = 0."""
     x = np.asarray(x, dtype=np.float64)
-    return -(special.xlogy(x, x) + special.xlogy(1.0 - x, 1.0 - x))
+    returned: np.ndarray = -(special.xlogy(x, x) + special.xlogy(1.0 - x, 1.0 - x))
+    return returned
 
 
 # ----------------------------------------------------------------------------------------
@@ -230,13 +232,15 @@ def log_location_scale(name: str, x: np.ndarray, loc: np.ndarray,
         lf = studentt_peak(df) - 0.5 * (df + 1.0) * np.log1p(z * z / df)
     else:
         raise ValueError(f"no location-scale density {name!r}")
-    return lf - log_scale
+    returned: np.ndarray = lf - log_scale
+    return returned
 
 
 def log_lognormal(x: np.ndarray, mu: np.ndarray, log_sigma: np.ndarray) -> np.ndarray:
     """log LogNormal(x | mu, sigma) = log N(log x | mu, sigma) - log x (x > 0)."""
     x = np.asarray(x, np.float64)
-    return log_location_scale("normal", np.log(x), mu, log_sigma) - np.log(x)
+    returned: np.ndarray = log_location_scale("normal", np.log(x), mu, log_sigma) - np.log(x)
+    return returned
 
 
 def log_gamma_density(x: np.ndarray, log_alpha: np.ndarray, log_rate: np.ndarray
@@ -246,7 +250,8 @@ def log_gamma_density(x: np.ndarray, log_alpha: np.ndarray, log_rate: np.ndarray
     x = np.asarray(x, np.float64)
     a, lb = np.exp(np.asarray(log_alpha, np.float64)), np.asarray(log_rate, np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (a - 1.0) * np.log(x) + a * lb - special.gammaln(a) - np.exp(lb) * x
+        returned: np.ndarray = (a - 1.0) * np.log(x) + a * lb - special.gammaln(a) - np.exp(lb) * x
+        return returned
 
 
 def log_beta_density(x: np.ndarray, log_a: np.ndarray, log_b: np.ndarray) -> np.ndarray:
@@ -255,14 +260,18 @@ def log_beta_density(x: np.ndarray, log_a: np.ndarray, log_b: np.ndarray) -> np.
     x = np.asarray(x, np.float64)
     a, b = np.exp(np.asarray(log_a, np.float64)), np.exp(np.asarray(log_b, np.float64))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - special.betaln(a, b)
+        returned: np.ndarray = (
+            (a - 1.0) * np.log(x) + (b - 1.0) * np.log1p(-x) - special.betaln(a, b)
+        )
+        return returned
 
 
 def log_vonmises(x: np.ndarray, loc: np.ndarray, log_kappa: np.ndarray) -> np.ndarray:
     """kappa cos(x - loc) - log(2 pi I0(kappa)), with I0 = i0e(kappa) e^kappa (DLMF 10.25.2)."""
     kappa = np.exp(np.asarray(log_kappa, np.float64))
-    return (kappa * (np.cos(np.asarray(x, np.float64) - loc) - 1.0)
+    returned: np.ndarray = (kappa * (np.cos(np.asarray(x, np.float64) - loc) - 1.0)
             - np.log(2.0 * math.pi * special.i0e(kappa)))
+    return returned
 
 
 def witness_log_density(name: str, x: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -295,7 +304,10 @@ def witness_log_density(name: str, x: np.ndarray, k: np.ndarray) -> np.ndarray:
         d = np.where(x >= 0.5, 1.0 - x, x)
         with np.errstate(over="ignore"):
             e = np.exp(k)
-        return np.where(d > 0, -e * np.where(d > 0, d, 1.0), 0.0) + k - np.log(-np.expm1(-e))
+        returned: np.ndarray = (
+            np.where(d > 0, -e * np.where(d > 0, d, 1.0), 0.0) + k - np.log(-np.expm1(-e))
+        )
+        return returned
     raise ValueError(f"no witness sequence for {name!r}")
 
 
@@ -306,13 +318,15 @@ def witness_log_density(name: str, x: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 def log_bernoulli(x: np.ndarray, logit: np.ndarray) -> np.ndarray:
     """x log sigmoid(l) + (1-x) log sigmoid(-l) = -BCE(l, x), via log_expit."""
-    return x * special.log_expit(logit) + (1.0 - x) * special.log_expit(-logit)
+    returned: np.ndarray = x * special.log_expit(logit) + (1.0 - x) * special.log_expit(-logit)
+    return returned
 
 
 def _log_diff_exp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """log(e^a - e^b) for a >= b (-inf when equal)."""
     with np.errstate(divide="ignore"):
-        return a + np.log(-np.expm1(np.minimum(b - a, 0.0)))
+        returned: np.ndarray = a + np.log(-np.expm1(np.minimum(b - a, 0.0)))
+        return returned
 
 
 def log_discretized_gaussian(x: np.ndarray, loc: np.ndarray, log_scale: np.ndarray,
@@ -354,7 +368,8 @@ def log_softclip_gaussian(x: np.ndarray, loc: np.ndarray, raw: np.ndarray) -> np
     raw2 = torch.as_tensor(2.0 * np.asarray(raw, dtype=np.float64))
     log_sigma = 0.5 * SoftClip()(raw2).numpy()
     z = (x - loc) * np.exp(-log_sigma)
-    return -0.5 * z * z - log_sigma - HALF_LOG_2PI
+    returned: np.ndarray = -0.5 * z * z - log_sigma - HALF_LOG_2PI
+    return returned
 
 
 def log_studentt_floor(x: np.ndarray, loc: np.ndarray, raw_scale: np.ndarray,
@@ -363,9 +378,10 @@ def log_studentt_floor(x: np.ndarray, loc: np.ndarray, raw_scale: np.ndarray,
     scale = STUDENTT_SCALE_FLOOR + np.logaddexp(0.0, raw_scale)
     df = 3.0 + np.logaddexp(0.0, raw_df)
     z = (x - loc) / scale
-    return (special.gammaln((df + 1) / 2) - special.gammaln(df / 2)
+    returned: np.ndarray = (special.gammaln((df + 1) / 2) - special.gammaln(df / 2)
             - 0.5 * np.log(df * math.pi) - np.log(scale)
             - (df + 1) / 2 * np.log1p(z * z / df))
+    return returned
 
 
 def log_gaussian_nll_value(x: np.ndarray, mean: np.ndarray, var: np.ndarray,
@@ -374,4 +390,7 @@ def log_gaussian_nll_value(x: np.ndarray, mean: np.ndarray, var: np.ndarray,
 
     torch's default is ``full=False``, which omits the constant log(2pi)/2."""
     v = np.maximum(var, eps)
-    return -0.5 * (np.log(v) + (x - mean) ** 2 / v) - (HALF_LOG_2PI if full else 0.0)
+    returned: np.ndarray = (
+        -0.5 * (np.log(v) + (x - mean) ** 2 / v) - (HALF_LOG_2PI if full else 0.0)
+    )
+    return returned

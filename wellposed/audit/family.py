@@ -45,13 +45,14 @@ from wellposed.audit.search import (
 )
 from wellposed.audit.structured import STRUCTURED, probe_structured, structured_verdicts
 from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
-from wellposed.evidence.records import jsonable
+from wellposed.evidence.records import jsonable_dict
+from wellposed.evidence.vocabulary import OUTSIDE_SUPPORT as _OUTSIDE_SUPPORT
 
 __all__ = ["OUTSIDE_SUPPORT", "TORCH_TO_ANALYTIC", "FamilyAudit", "ObservationResult",
            "audit_family"]
 
 #: per-observation verdict where the density is 0 for every parameter (sup log p = -inf)
-OUTSIDE_SUPPORT = "outside support"
+OUTSIDE_SUPPORT = _OUTSIDE_SUPPORT  # the word is in wellposed.evidence.vocabulary
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class ObservationResult:
     coordinates: int = 1  # number of coordinates with this row's deciding verdict
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"index": self.index, "verdict": self.verdict, "rate": self.rate,
+        return jsonable_dict({"index": self.index, "verdict": self.verdict, "rate": self.rate,
                          "rate_unit": self.rate_unit, "bound": self.bound,
                          "attained": self.attained, "reason": self.reason,
                          "coordinates": self.coordinates})
@@ -112,7 +113,7 @@ class FamilyAudit:
                                                                          observations=keep)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable({"family": self.family, "method": self.method,
+        return jsonable_dict({"family": self.family, "method": self.method,
                          "parameters": self.parameters, "claim": self.claim,
                          "data_condition": self.data_condition, "verdict": self.verdict,
                          "rate": self.rate, "rate_unit": self.rate_unit, "bound": self.bound,
@@ -183,11 +184,12 @@ def _overall(obs: Sequence[ObservationResult]) -> tuple[str, float | None, str, 
     unb = [o for o in obs if o.verdict == UNBOUNDED]
     if unb:
         rates = [o.rate for o in unb]
-        rate = float(sum(rates)) if all(r is not None for r in rates) else None
+        known = [r for r in rates if r is not None]
+        rate = float(sum(known)) if len(known) == len(rates) else None
         return UNBOUNDED, rate, unb[0].rate_unit if rate is not None else "", None
     if any(o.verdict == INCONCLUSIVE for o in obs):
         return INCONCLUSIVE, None, "", None
-    return BOUNDED, None, "", float(sum(o.bound for o in obs))
+    return BOUNDED, None, "", float(sum(o.bound for o in obs if o.bound is not None))
 
 
 _INTERVAL = re.compile(r"outside the support ([\[(].*?[\])]):")
@@ -352,7 +354,7 @@ def audit_family(family: Any, data: Any, *, seed: int = 0, method: str = "auto",
         return FamilyAudit(shown, "analytic", fam.parameters, fam.claim, label, verdict, rate,
                            unit, bound, obs, impl, rows, f"closed form ({fam.source})", seed,
                            notes)
-    if method == "analytic":
+    if method == "analytic" or cls is None:
         raise AuditInputError(f"no analytic result for {name!r}; use method='numerical' or "
                               "'auto'")
     return _audit_numerical(name, cls, X2, values, seed=seed, label=label,

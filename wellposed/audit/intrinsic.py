@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from wellposed.evidence.records import jsonable
+from wellposed.evidence.records import jsonable_dict
 
 __all__ = ["K_HI", "K_LO", "MAX_POINTS", "IntrinsicDimension", "intrinsic_dimension"]
 
@@ -71,8 +71,10 @@ class IntrinsicDimension:
                 f"interval [{self.lower:.2f}, {self.upper:.2f}]")
 
     def to_dict(self) -> dict[str, Any]:
-        r = (lambda v: None if v is None else round(float(v), 2))  # noqa: E731
-        return jsonable({"method": "Levina-Bickel nearest-neighbour MLE (MacKay-Ghahramani "
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(float(v), 2)
+
+        return jsonable_dict({"method": "Levina-Bickel nearest-neighbour MLE (MacKay-Ghahramani "
                          "pooling)", "estimate": r(self.estimate), "se": r(self.se),
                          "k_range": list(self.k_range), "per_k_min": r(self.per_k_min),
                          "per_k_max": r(self.per_k_max), "interval": [r(self.lower),

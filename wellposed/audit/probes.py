@@ -8,10 +8,11 @@ torch's log_prob along the escape ray of the best point found (:func:`probe_nume
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +37,7 @@ from wellposed.audit.analytic import (
     studentt_peak,
 )
 from wellposed.audit.search import SearchPlan, SearchTrace, build
-from wellposed.evidence.records import jsonable
+from wellposed.evidence.records import jsonable_dict
 from wellposed.numerics import HALF_LOG_2PI
 
 __all__ = ["K_GRID", "K_GRID_CB", "ProbeRow", "agrees_under", "probe_analytic",
@@ -56,7 +57,7 @@ class ProbeRow:
     def to_dict(self) -> dict[str, Any]:
         """The row as JSON; ``machine_dependent`` marks a torch value that is round-off (its
         digits depend on the CPU's vector kernels: reports never print them)."""
-        return jsonable({"k": self.k, "exact": self.exact, "torch": self.torch_value,
+        return jsonable_dict({"k": self.k, "exact": self.exact, "torch": self.torch_value,
                          "kind": self.kind, "note": self.note,
                          "machine_dependent": self.kind in ("deviates", "roundoff")})
 
@@ -138,7 +139,27 @@ def _classify_probe(ks: Sequence[float], exact: Sequence[float], tv: Sequence[fl
     return tuple(rows), "; ".join(parts)
 
 
-def _torch_eval(make: Any, x: float) -> tuple[float, str]:
+def _num(v: float | None) -> float:
+    """``v``, or NaN where no value was computed."""
+    return math.nan if v is None else v
+
+
+def _t64(v: float) -> torch.Tensor:
+    """A float64 scalar tensor."""
+    return torch.tensor(v, dtype=torch.float64)
+
+
+def _cb_at(k: float, validate: bool) -> tdist.Distribution:
+    """ContinuousBernoulli at ``logits = -e^k``."""
+    return tdist.ContinuousBernoulli(logits=_t64(-math.exp(k)), validate_args=validate)
+
+
+def _bernoulli_at(k: float, validate: bool) -> tdist.Distribution:
+    """Bernoulli at ``logits = e^k`` (overflow-safe)."""
+    return tdist.Bernoulli(logits=_t64(_exp(k)), validate_args=validate)
+
+
+def _torch_eval(make: Callable[[bool], tdist.Distribution], x: float) -> tuple[float, str]:
     """torch log_prob (validate_args=False) and the exception text with validate_args=True."""
     xt = torch.tensor(x, dtype=torch.float64)
     with warnings.catch_warnings():
@@ -163,27 +184,28 @@ def _pick(values: np.ndarray, lo: float, hi: float, default: float) -> float:
 
 def probe_analytic(name: str, values: np.ndarray) -> tuple[tuple[ProbeRow, ...], str]:
     """What torch (or the common loss code) returns along the witness sequence."""
-    t64 = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
     if name in ("normal", "laplace", "studentt", "lognormal", "gamma", "beta", "vonmises"):
         x = {"lognormal": _pick(values, 0, math.inf, 1.0), "gamma": _pick(values, 0, math.inf, 1.0),
              "beta": _pick(values, 0, 1, 0.5)}.get(name, float(np.median(values)))
         ks = K_GRID if name in ("normal", "laplace", "studentt", "lognormal") else (
             1.0, 4.0, 16.0, 32.0, 64.0, 128.0, 256.0, 700.0, 720.0)
         spike = ANALYTIC[name].spike
+        if spike is None:
+            raise ValueError(f"family {name!r} has no spike sequence")
         exact = [float(spike(np.array(x), np.array(k))) for k in ks]
-        makers = {
-            "normal": lambda k, va: tdist.Normal(t64(x), t64(math.exp(-k)), validate_args=va),
-            "laplace": lambda k, va: tdist.Laplace(t64(x), t64(math.exp(-k)), validate_args=va),
-            "studentt": lambda k, va: tdist.StudentT(t64(3.0), t64(x), t64(math.exp(-k)),
+        makers: dict[str, Callable[[float, bool], tdist.Distribution]] = {
+            "normal": lambda k, va: tdist.Normal(_t64(x), _t64(math.exp(-k)), validate_args=va),
+            "laplace": lambda k, va: tdist.Laplace(_t64(x), _t64(math.exp(-k)), validate_args=va),
+            "studentt": lambda k, va: tdist.StudentT(_t64(3.0), _t64(x), _t64(math.exp(-k)),
                                                      validate_args=va),
-            "lognormal": lambda k, va: tdist.LogNormal(t64(math.log(x)), t64(math.exp(-k)),
+            "lognormal": lambda k, va: tdist.LogNormal(_t64(math.log(x)), _t64(math.exp(-k)),
                                                        validate_args=va),
-            "gamma": lambda k, va: tdist.Gamma(t64(_exp(k)), t64(_exp(k) / x), validate_args=va),
-            "beta": lambda k, va: tdist.Beta(t64(_exp(k) * x), t64(_exp(k) * (1 - x)),
+            "gamma": lambda k, va: tdist.Gamma(_t64(_exp(k)), _t64(_exp(k) / x), validate_args=va),
+            "beta": lambda k, va: tdist.Beta(_t64(_exp(k) * x), _t64(_exp(k) * (1 - x)),
                                              validate_args=va),
-            "vonmises": lambda k, va: tdist.VonMises(t64(x), t64(_exp(k)), validate_args=va),
+            "vonmises": lambda k, va: tdist.VonMises(_t64(x), _t64(_exp(k)), validate_args=va),
         }
-        res = [_torch_eval(lambda va, k=k: makers[name](k, va), x) for k in ks]
+        res = [_torch_eval(functools.partial(makers[name], k), x) for k in ks]
         rows, text = _classify_probe(ks, exact, [r[0] for r in res], [r[1] for r in res])
         unit = "log(1/scale)" if name in ("normal", "laplace", "studentt", "lognormal") else \
             "log(concentration)"
@@ -191,24 +213,23 @@ def probe_analytic(name: str, values: np.ndarray) -> tuple[tuple[ProbeRow, ...],
         return rows, f"torch.distributions.{cls_name} at x = {fmt_number(x)}, k = {unit}: {text}"
     if name == "continuous_bernoulli":
         exact = [float(spike_cb_boundary(np.array(0.0), np.array(k))) for k in K_GRID_CB]
-        res = [_torch_eval(lambda va, k=k: tdist.ContinuousBernoulli(
-            logits=t64(-math.exp(k)), validate_args=va), 0.0) for k in K_GRID_CB]
+        res = [_torch_eval(functools.partial(_cb_at, k), 0.0) for k in K_GRID_CB]
         rows, text = _classify_probe(K_GRID_CB, exact, [r[0] for r in res], [r[1] for r in res])
         cap = math.log(math.log((1 - _EPS64) / _EPS64))
         return rows, (f"torch.distributions.ContinuousBernoulli at x = 0, logits = -e^k "
                       f"(k = log|logit|): {text}; the cap is log log((1-eps)/eps) = "
                       f"{fmt_number(cap)} with eps = float64 machine epsilon (probs clamped)")
     if name == "bernoulli":
-        ks = (1.0, 4.0, 16.0, 64.0, 700.0)
-        exact = [float(log_bernoulli(np.array(1.0), np.array(_exp(k)))) for k in ks]
-        res = [_torch_eval(lambda va, k=k: tdist.Bernoulli(logits=t64(_exp(k)), validate_args=va),
-                           1.0) for k in ks]
-        rows, text = _classify_probe(ks, exact, [r[0] for r in res], [r[1] for r in res])
+        bks = (1.0, 4.0, 16.0, 64.0, 700.0)
+        exact = [float(log_bernoulli(np.array(1.0), np.array(_exp(k)))) for k in bks]
+        res = [_torch_eval(functools.partial(_bernoulli_at, k), 1.0) for k in bks]
+        rows, text = _classify_probe(bks, exact, [r[0] for r in res], [r[1] for r in res])
         frac = _pick(values, 0, 1, 0.3)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                tdist.Bernoulli(logits=t64(0.0), validate_args=True).log_prob(t64(frac))
+                bern = tdist.Bernoulli(logits=_t64(0.0), validate_args=True)
+                bern.log_prob(_t64(frac))  # type: ignore[no-untyped-call]
             fr = "accepts fractional x"
         except ValueError:
             fr = f"validate_args=True rejects fractional x = {fmt_number(frac)} (BCE users pass " \
@@ -267,7 +288,7 @@ def _probe_gaussian_nll(full: bool = True) -> tuple[tuple[ProbeRow, ...], str]:
         exact = float(log_gaussian_nll_value(np.array(0.25), np.array(0.25),
                                              np.array(10.0 ** (-j)), full=full))
         tv = -float(loss.detach())
-        g = float(var.grad[0])
+        g = float(var.grad[0]) if var.grad is not None else math.nan
         grads.append((j, g))
         rows.append(ProbeRow(float(j), exact, tv, "ok" if abs(tv - exact) < 1e-9 else "deviates",
                              f"d loss/d var = {fmt_number(g)}"))
@@ -291,9 +312,8 @@ def _probe_softclip() -> tuple[tuple[ProbeRow, ...], str]:
     for raw in (0.0, -6.0, -20.0, -40.0, -800.0, -1e4):
         r = torch.tensor(raw, dtype=torch.float64)
         log_sigma = SOFTCLIP_MIN + F.softplus(r - SOFTCLIP_MIN)
-        tv = float(torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64),
-                                              log_sigma.exp()).log_prob(
-            torch.tensor(0.0, dtype=torch.float64)))
+        normal = torch.distributions.Normal(_t64(0.0), log_sigma.exp())
+        tv = float(normal.log_prob(_t64(0.0)))  # type: ignore[no-untyped-call]
         exact = float(log_softclip_gaussian(np.array(0.0), np.array(0.0), np.array(raw)))
         rows.append(ProbeRow(raw, exact, tv, "ok" if abs(tv - exact) < 1e-9 else "deviates"))
     return tuple(rows), ("softclip + torch Normal at x = loc, k = raw log sigma: "
@@ -320,7 +340,7 @@ def _probe_studentt_floor() -> tuple[tuple[ProbeRow, ...], str]:
         d = torch.distributions.StudentT(torch.tensor(df, dtype=torch.float64),
                                          torch.tensor(0.0, dtype=torch.float64),
                                          torch.tensor(1e-3, dtype=torch.float64))
-        tv = float(d.log_prob(torch.tensor(0.0, dtype=torch.float64)))
+        tv = float(d.log_prob(torch.tensor(0.0, dtype=torch.float64)))  # type: ignore[no-untyped-call]
         exact = float(-math.log(1e-3) + studentt_peak(df)) if df < 1e12 else \
             float(-math.log(1e-3) - HALF_LOG_2PI - 1.0 / (4.0 * df))
         err = _lgamma_roundoff(df)
@@ -355,8 +375,8 @@ def _probe_global_logvar() -> tuple[tuple[ProbeRow, ...], str]:
         tv = -float(nll)
         kind = "ok" if tv == k else ("nan" if math.isnan(tv) else "deviates")
         rows.append(ProbeRow(k, k, tv, kind))
-    _, text = _classify_probe([r.k for r in rows], [r.exact for r in rows],
-                              [r.torch_value for r in rows], [""] * len(rows))
+    _, text = _classify_probe([r.k for r in rows], [_num(r.exact) for r in rows],
+                              [_num(r.torch_value) for r in rows], [""] * len(rows))
     return tuple(rows), ("LDM loss rec/exp(logvar) + logvar with rec = 0, k = -logvar: -nll = "
                          f"k grows without bound; {text}")
 

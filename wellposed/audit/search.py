@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,7 +50,7 @@ class ParamSpec:
 
     name: str
     constraint: str
-    transform: object
+    transform: Callable[[torch.Tensor], torch.Tensor]
     centre_on_x: bool
     note: str = ""
 
@@ -58,12 +59,12 @@ class ParamSpec:
 class SearchPlan:
     """What the generic search varies (params) and holds fixed (fixed, with notes)."""
 
-    cls: type
+    cls: type[Distribution]
     params: tuple[ParamSpec, ...]
     fixed: tuple[tuple[str, float, str], ...]
 
 
-def plan_search(cls: type, values: np.ndarray) -> SearchPlan:
+def plan_search(cls: object, values: np.ndarray) -> SearchPlan:
     """Read the parameters and constraints from ``cls.arg_constraints`` and map each to R.
 
     * ``probs``/``logits`` alternatives: ``logits`` is searched (the unconstrained one).
@@ -122,13 +123,14 @@ def plan_search(cls: type, values: np.ndarray) -> SearchPlan:
 def build(plan: SearchPlan, u: torch.Tensor, xcentre: torch.Tensor,
            validate: bool = False) -> Distribution:
     """Instantiate the family at unconstrained u (..., P) (Real params offset by x)."""
-    kw = {}
+    kw: dict[str, torch.Tensor] = {}
     for i, spec in enumerate(plan.params):
         ui = u[..., i] + (xcentre if spec.centre_on_x else 0.0)
         kw[spec.name] = spec.transform(ui)
     for n, val, _ in plan.fixed:
         kw[n] = torch.full_like(u[..., 0], val)
-    return plan.cls(**kw, validate_args=validate)
+    make: Callable[..., Distribution] = plan.cls  # the family's own keyword arguments
+    return make(**kw, validate_args=validate)
 
 
 def _objective(plan: SearchPlan, u: torch.Tensor, x: torch.Tensor,
@@ -139,11 +141,15 @@ def _objective(plan: SearchPlan, u: torch.Tensor, x: torch.Tensor,
         d = build(plan, u, x)
         lp = d.log_prob(x.expand(u.shape[:-1]))
         try:
-            ok = d.support.check(x.expand(u.shape[:-1]))
+            support = d.support
+            if support is None:
+                raise NotImplementedError("no support")
+            ok = support.check(x.expand(u.shape[:-1]))  # type: ignore[no-untyped-call]
         except Exception:  # noqa: BLE001 - dependent supports without a check: trust log_prob
             ok = torch.ones_like(lp, dtype=torch.bool)
     if want_support:
-        return ok
+        returned: torch.Tensor = ok
+        return returned
     lp = torch.where(ok, lp, torch.full_like(lp, -math.inf))
     return torch.where(torch.isnan(lp), torch.full_like(lp, -math.inf), lp)
 
@@ -158,7 +164,8 @@ def _grad_hess(plan: SearchPlan, u: torch.Tensor, x: torch.Tensor
     (g,) = torch.autograd.grad(vs, u, create_graph=True)
     rows = []
     for p in range(u.shape[-1]):
-        (h,) = torch.autograd.grad(g[..., p].sum(), u, retain_graph=True, allow_unused=True)
+        h: torch.Tensor | None = torch.autograd.grad(g[..., p].sum(), u, retain_graph=True,
+                                                     allow_unused=True)[0]
         rows.append(torch.zeros_like(u) if h is None else h)
     hess = torch.stack(rows, dim=-2)
     g = torch.nan_to_num(g.detach(), nan=0.0, posinf=0.0, neginf=0.0)
@@ -267,7 +274,7 @@ def _search(plan: SearchPlan, values: np.ndarray, *, seed: int, starts: int, ite
     xs = x.expand(S, N)
     best_v = torch.full((N,), -math.inf, dtype=torch.float64)
     best_u = torch.zeros(N, P, dtype=torch.float64)
-    rec = {k: [] for k in ("best", "arg", "bnd", "sharp", "flat")}
+    rec: dict[str, list[np.ndarray]] = {k: [] for k in ("best", "arg", "bnd", "sharp", "flat")}
     lam = torch.ones(S, N, dtype=torch.float64)
     half = S // 2
     for j, r in enumerate(radii):

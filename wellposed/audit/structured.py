@@ -232,7 +232,8 @@ def _multinomial_bound(x: np.ndarray) -> tuple[float, bool, str]:
     N = float(np.sum(x))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        v = float(tdist.Multinomial(int(N), probs=_t(x / N)).log_prob(_t(x)))
+        multinomial = tdist.Multinomial(int(N), probs=_t(x / N))
+        v = float(multinomial.log_prob(_t(x)))  # type: ignore[no-untyped-call]
     return v, True, (f"Gibbs' inequality (derived by hand): sup over probs is at probs = x/N "
                      f"(N = {fmt_number(N)}), log N!/prod x_i! + sum x_i log(x_i/N), "
                      "evaluated by torch's Multinomial.log_prob")

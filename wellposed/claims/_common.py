@@ -6,8 +6,6 @@ number, a seeded data set or the witness target means the same thing in every cl
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from wellposed import constructions
@@ -15,6 +13,7 @@ from wellposed.claims.registry import Context
 from wellposed.evidence import LineCheck, Tightness, agree_mc, check_tightness
 from wellposed.lines.objectives import log_likelihood
 from wellposed.models.variance import VariancePolicy
+from wellposed.report.text import fmt_number
 
 __all__ = ["TARGET_M", "fmt", "seeded_data", "staircase_tightness"]
 
@@ -22,10 +21,8 @@ TARGET_M = 1000.0  # the target an unbounded witness must pass (exact line)
 
 
 def fmt(v: float, digits: int = 4) -> str:
-    """Short deterministic number formatting for summaries."""
-    if isinstance(v, float) and not math.isfinite(v):
-        return str(v)
-    return f"{v:.{digits}g}"
+    """Short deterministic number formatting for summaries (:func:`fmt_number`, 4 digits)."""
+    return fmt_number(v, digits)
 
 
 def seeded_data(ctx: Context, salt: int, n: int, D: int, scale: float = 1.0) -> np.ndarray:

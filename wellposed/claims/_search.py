@@ -7,21 +7,21 @@ parameters plus Adam ascent on a common-random-number objective; its values go t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from wellposed.claims.registry import Context
 from wellposed.lines.objectives import elbo
-from wellposed.models.networks import TabularEncoder
+from wellposed.models.networks import Decoder, GaussianMLPDecoder, TabularEncoder
 from wellposed.models.validate import DTYPE
 
 __all__ = ["ascent", "crn_elbo", "crn_eps", "mlp_elbo_search"]
 
 
 def ascent(
-    params: list[torch.Tensor],
+    params: Sequence[torch.Tensor],
     objective: Callable[[], torch.Tensor],
     *,
     steps: int = 300,
@@ -36,19 +36,20 @@ def ascent(
         values[i] = float(val.detach())
         if not torch.isfinite(val):
             return values[: i + 1]
-        (-val).backward()
+        (-val).backward()  # type: ignore[no-untyped-call]
         opt.step()
     return values
 
 
 def crn_elbo(
-    decoder: torch.nn.Module, encoder: TabularEncoder, x: torch.Tensor, eps: torch.Tensor
+    decoder: Decoder, encoder: TabularEncoder, x: torch.Tensor, eps: torch.Tensor
 ) -> torch.Tensor:
     """ELBO with fixed ``eps`` (common random numbers) and the KL in closed form (torch)."""
     m, lv = encoder(x)
     t = m + torch.exp(0.5 * lv) * eps
     kl = 0.5 * (m * m + torch.exp(lv) - 1.0 - lv).sum()
-    return decoder.log_prob(x, t).mean(0).sum() - kl
+    value: torch.Tensor = decoder.log_prob(x, t).mean(0).sum() - kl
+    return value
 
 
 def crn_eps(ctx: Context, salt: int, S: int, n: int, d: int) -> torch.Tensor:
@@ -59,14 +60,14 @@ def crn_eps(ctx: Context, salt: int, S: int, n: int, d: int) -> torch.Tensor:
 
 def mlp_elbo_search(
     ctx: Context,
-    make_decoder: Callable[[int], torch.nn.Module],
+    make_decoder: Callable[[int], GaussianMLPDecoder],
     x: np.ndarray,
     *,
     salt: int,
     random_draws: int = 24,
     steps: int = 300,
     scale: float = 3.0,
-    penalty: Callable[[torch.nn.Module], torch.Tensor] | None = None,
+    penalty: Callable[[Decoder], torch.Tensor] | None = None,
 ) -> dict[str, np.ndarray]:
     """Random decoders (weights scaled up to ``scale``) + Adam ascent on the CRN ELBO.
 

@@ -9,6 +9,7 @@ optimal width, maximum ELBO and limits (docs/claims.md, S7 to S9).  The claim ru
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import sympy as sp
 
@@ -51,7 +52,7 @@ def _gaussian_expectation(f: sp.Expr, v: sp.Symbol, mean: sp.Expr, std: sp.Expr)
 
 
 @functools.lru_cache(maxsize=1)
-def thread_symbolic() -> dict[str, object]:
+def thread_symbolic() -> dict[str, Any]:  # sympy objects (sympy has no type information)
     """Derive the thread example symbolically: E_q log N(0|t,1/lam), s*, max ELBO."""
     t, s, lam, m = sp.symbols("t s lambda m", positive=True)
     tt = sp.Symbol("tt", real=True)

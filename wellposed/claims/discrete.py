@@ -20,6 +20,7 @@ from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
     INCONCLUSIVE,
     Attainment,
+    Search,
     Tightness,
     agree_close,
     check_attained,
@@ -29,7 +30,7 @@ from wellposed.evidence import (
 from wellposed.ledger import Claim
 from wellposed.lines import exact
 from wellposed.lines.objectives import log_likelihood
-from wellposed.models.networks import BernoulliMLPDecoder
+from wellposed.models.networks import BernoulliMLPDecoder, Decoder
 from wellposed.models.validate import DTYPE
 
 _KS = [2.0, 8.0, 32.0, 128.0]
@@ -54,7 +55,7 @@ def _counted_bound(x: np.ndarray) -> float:
 
 
 def _grid_loglik(
-    dec: torch.nn.Module, x: torch.Tensor, nodes: torch.Tensor, log_w: torch.Tensor
+    dec: Decoder, x: torch.Tensor, nodes: torch.Tensor, log_w: torch.Tensor
 ) -> torch.Tensor:
     """``sum_i log sum_g w_g p(x_i | t_g)`` with normalized Gauss-Hermite weights (torch).
 
@@ -106,7 +107,7 @@ def bernoulli_bounded(ctx: Context, entry: Claim) -> Outcome:
     bound = check_bound(B, found)
     return Outcome(
         decide_bounded(bound, tight),
-        {"bound": bound, "search": {"sources": list(found)}, "tightness": tight,
+        {"bound": bound, "search": Search(tuple(found)), "tightness": tight,
          "attained": _attained(tight, x)},
         lines,
         f"B = sum n_u log(n_u/n) = {fmt(B)}; search max {fmt(bound.max_value)}; "
@@ -168,7 +169,7 @@ def bernoulli_tight(ctx: Context, entry: Claim) -> Outcome:
         decide_bounded(bound, tight) if ok else INCONCLUSIVE,
         {
             "bound": bound,
-            "search": {"sources": list(found)},
+            "search": Search(tuple(found)),
             "tightness": tight,
             "attained": _attained(tight, x),
             "never_reached": never_reached,

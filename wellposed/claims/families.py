@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,6 +26,8 @@ from wellposed.audit.probes import agrees_under
 from wellposed.claims._common import fmt
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
+from wellposed.evidence.records import AuditFacts
+from wellposed.evidence.vocabulary import Conditional, Verdict, VerdictValue
 
 if TYPE_CHECKING:
     from wellposed.ledger import Claim
@@ -50,6 +53,8 @@ def _spike_evidence(name: str, x: np.ndarray) -> dict[str, Any]:
     ks = np.array(fam.K_FIT)
     slopes = [_slope(ks, fam.witness_log_density(name, np.full_like(ks, xi), ks)) for xi in x]
     spike = fam.ANALYTIC[name].spike
+    if spike is None:
+        raise ValueError(f"family {name!r} has no spike sequence")
     big = [float(spike(np.array(xi), np.array(1e6))) for xi in x]
     return {"fitted_rate": float(f"{np.mean(slopes):.6g}"), "value_at_k_1e6": min(big)}
 
@@ -79,19 +84,28 @@ def _claim_unbounded(seed: int, names: Sequence[str], data: np.ndarray,
     return {"observed": observed, "evidence": ev, "agree": bool(all_unbounded and agree)}
 
 
-def _claim_f1(seed: int) -> dict[str, Any]:
-    data = np.round(np.random.default_rng(seed).normal(size=4), 6)
-    return _claim_unbounded(seed, ("normal", "laplace", "studentt", "logistic"), data,
-                            ("Normal", "Laplace"),
-                            {"normal": 1.0, "laplace": 1.0, "studentt": 1.0, "logistic": 1.0})
+@dataclass(frozen=True)
+class _UnboundedFamilies:
+    """One row of the unbounded-family cases: the analytic families with their derived spike
+    rates, the torch classes searched numerically, and the seeded data (4 points)."""
+
+    rates: Mapping[str, float]
+    torch_classes: tuple[str, ...]
+    data: Callable[[np.random.Generator], np.ndarray]
+
+    def evidence(self, seed: int) -> dict[str, Any]:
+        data = np.round(self.data(np.random.default_rng(seed)), 6)
+        return _claim_unbounded(seed, tuple(self.rates), data, self.torch_classes,
+                                dict(self.rates))
 
 
-def _claim_f2(seed: int) -> dict[str, Any]:
-    rng = np.random.default_rng(seed)
-    data = np.round(rng.uniform(0.1, 0.9, size=4), 6)  # interior of every support
-    return _claim_unbounded(seed, ("lognormal", "gamma", "beta", "vonmises"), data,
-                            ("Gamma", "VonMises"),
-                            {"lognormal": 1.0, "gamma": 0.5, "beta": 0.5, "vonmises": 0.5})
+#: F1 (location-scale, any x) and F2 (concentration families, the interior of every support)
+_UNBOUNDED_ROWS = {
+    "F1": _UnboundedFamilies({"normal": 1.0, "laplace": 1.0, "studentt": 1.0, "logistic": 1.0},
+                             ("Normal", "Laplace"), lambda rng: rng.normal(size=4)),
+    "F2": _UnboundedFamilies({"lognormal": 1.0, "gamma": 0.5, "beta": 0.5, "vonmises": 0.5},
+                             ("Gamma", "VonMises"), lambda rng: rng.uniform(0.1, 0.9, size=4)),
+}
 
 
 def _claim_f3(seed: int) -> dict[str, Any]:
@@ -103,7 +117,7 @@ def _claim_f3(seed: int) -> dict[str, Any]:
     # the bound on (0,1) is the max of a concave function: check it against a dense grid
     eta = np.linspace(-60.0, 60.0, 24001)
     grid_max = [float(np.max(fam.cb_log_prob(np.full_like(eta, x), eta))) for x in interior]
-    bounds = [o.bound for o in a_in.observations]
+    bounds = [float(o.bound) for o in a_in.observations if o.bound is not None]
     bound_ok = all(g <= b + 1e-9 and b - g < 1e-3 for g, b in zip(grid_max, bounds, strict=True))
     ks = np.array([10.0, 100.0, 1e3, 1e4])
     along = [float(v) for v in fam.witness_log_density("continuous_bernoulli",
@@ -181,8 +195,9 @@ def _claim_f5(seed: int) -> dict[str, Any]:
     data = np.round(rng.integers(0, 256, size=4) / 255.0, 6)
 
     def logp(x: np.ndarray, loc: np.ndarray, ls: np.ndarray) -> np.ndarray:
-        return np.maximum(fam.log_discretized_gaussian(x, loc, ls),
-                          fam.log_discretized_logistic(x, loc, ls))
+        out: np.ndarray = np.maximum(np.asarray(fam.log_discretized_gaussian(x, loc, ls)),
+                                     np.asarray(fam.log_discretized_logistic(x, loc, ls)))
+        return out
 
     def approach(x: float) -> float:
         return float(min(fam.log_discretized_gaussian(np.array(x), np.array(x), np.array(-12.0)),
@@ -231,9 +246,19 @@ def _claim_f6(seed: int) -> dict[str, Any]:
             "agree": bool(all(v["agree"] for v in parts.values()))}
 
 
-_CLAIM_FNS: dict[str, Callable[[int], dict[str, Any]]] = {
-    "F1": _claim_f1, "F2": _claim_f2, "F3": _claim_f3, "F4": _claim_f4, "F5": _claim_f5,
-    "F6": _claim_f6,
+#: the family claims as one table of cases: id -> (the claim as the ledger states it, the
+#: computation of its evidence from seeded data)
+_CASES: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
+    "F1": ("Normal, Laplace, Student-t, logistic with learned scale: unbounded at every x.",
+           _UNBOUNDED_ROWS["F1"].evidence),
+    "F2": ("Log-normal, Gamma, Beta, von Mises with learned concentration: unbounded inside.",
+           _UNBOUNDED_ROWS["F2"].evidence),
+    "F3": ("Continuous Bernoulli: unbounded at x in {0, 1}, bounded on (0, 1).", _claim_f3),
+    "F4": ("Bernoulli log-likelihood (BCE) on [0, 1] data: at most minus the binary entropy.",
+           _claim_f4),
+    "F5": ("Discretized Gaussian / logistic bin masses: at most 0.", _claim_f5),
+    "F6": ("Softclip (sigma-VAE), Student-t scale floor (MIWAE), GaussianNLLLoss eps: bounded.",
+           _claim_f6),
 }
 
 
@@ -243,10 +268,10 @@ def family_claim_evidence(claim_id: str, seed: int) -> dict[str, Any]:
     Returns ``{"observed": "unbounded" | "bounded", "evidence": {...}, "agree": bool}`` where
     ``agree`` says whether the computed checks back the analytic verdict.
     """
-    if claim_id not in _CLAIM_FNS:
+    if claim_id not in _CASES:
         raise AuditInputError(f"unknown family claim {claim_id!r}; use one of "
-                              f"{', '.join(_CLAIM_FNS)}")
-    return _CLAIM_FNS[claim_id](int(seed))
+                              f"{', '.join(_CASES)}")
+    return _CASES[claim_id][1](int(seed))
 
 
 # ----------------------------------------------------------------------------------------
@@ -295,45 +320,25 @@ def _outcome(claim_id: str, seed: int) -> Outcome:
     res = family_claim_evidence(claim_id, seed)
     ev = res["evidence"]
     agree = bool(res["agree"])
-    observed: str | dict[str, str] = res["observed"] if agree else INCONCLUSIVE
+    verdict = Verdict(res["observed"]) if agree else INCONCLUSIVE
+    observed: VerdictValue = verdict
     if claim_id == "F3":
-        observed = {"endpoint": observed,
-                    "interior": ev.get("interior_verdict", "?") if agree else INCONCLUSIVE}
-    return Outcome(observed, {"audit": ev, "audit_agrees_with_table_F": agree}, [],
+        interior = Verdict(ev["interior_verdict"]) if agree else INCONCLUSIVE
+        observed = Conditional((("endpoint", verdict), ("interior", interior)))
+    return Outcome(observed, {"audit": AuditFacts(ev), "audit_agrees_with_table_F": agree}, [],
                    _family_summary(ev, agree))
 
 
-@claim("F1")
-def location_scale_families(ctx: Context, entry: Claim) -> Outcome:
-    """Normal, Laplace, Student-t, logistic with learned scale: unbounded at every x."""
-    return _outcome("F1", ctx.seed)
+def _register(claim_id: str, statement: str) -> None:
+    """Register the family claim ``claim_id`` (one row of :data:`_CASES`)."""
+
+    def run(ctx: Context, entry: Claim) -> Outcome:
+        return _outcome(claim_id, ctx.seed)
+
+    run.__name__ = run.__qualname__ = f"family_claim_{claim_id.lower()}"
+    run.__doc__ = f"{claim_id}: {statement}"
+    claim(claim_id)(run)
 
 
-@claim("F2")
-def concentration_families(ctx: Context, entry: Claim) -> Outcome:
-    """Log-normal, Gamma, Beta, von Mises with learned concentration: unbounded inside."""
-    return _outcome("F2", ctx.seed)
-
-
-@claim("F3")
-def continuous_bernoulli(ctx: Context, entry: Claim) -> Outcome:
-    """Continuous Bernoulli: unbounded at x in {0, 1}, bounded on (0, 1)."""
-    return _outcome("F3", ctx.seed)
-
-
-@claim("F4")
-def bernoulli_bce(ctx: Context, entry: Claim) -> Outcome:
-    """Bernoulli log-likelihood (BCE) on [0, 1] data: at most minus the binary entropy."""
-    return _outcome("F4", ctx.seed)
-
-
-@claim("F5")
-def discretized_likelihoods(ctx: Context, entry: Claim) -> Outcome:
-    """Discretized Gaussian / logistic bin masses: at most 0."""
-    return _outcome("F5", ctx.seed)
-
-
-@claim("F6")
-def floors_in_common_code(ctx: Context, entry: Claim) -> Outcome:
-    """Softclip (sigma-VAE), Student-t scale floor (MIWAE), GaussianNLLLoss eps: bounded."""
-    return _outcome("F6", ctx.seed)
+for _id, (_statement, _) in _CASES.items():
+    _register(_id, _statement)

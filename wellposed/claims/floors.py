@@ -12,6 +12,7 @@ supremum, approached by the floored collapse (S4).  Neither is attained: ``Floor
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
@@ -22,9 +23,12 @@ from wellposed.claims._common import fmt, seeded_data
 from wellposed.claims._search import mlp_elbo_search
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
+    IDENTITY,
     INCONCLUSIVE,
+    Facts,
     IdentityCheck,
     LineCheck,
+    Search,
     Tightness,
     agree_close,
     agree_mc,
@@ -87,7 +91,7 @@ def squared_error_identity(ctx: Context, entry: Claim) -> Outcome:
     found["npmle_staircase"] = np.array(stair)
     tight = check_tightness(sup, _NPMLE_KS, stair, tol=0.05)
     bound = check_bound(B, found, symbols={"n": n_s, "D": D_s})
-    observed = ("identity" if ident.ok and bound.ok and tight.ok and gap <= 1e-9
+    observed = (IDENTITY if ident.ok and bound.ok and tight.ok and gap <= 1e-9
                 else INCONCLUSIVE)
     return Outcome(
         observed,
@@ -95,7 +99,7 @@ def squared_error_identity(ctx: Context, entry: Claim) -> Outcome:
             "symbolic": ident,
             "identity": ident,
             "bound": bound,
-            "search": {"sources": list(found), "n_evaluated": bound.n_evaluated},
+            "search": Search(tuple(found), bound.n_evaluated),
             "tightness": tight,
             "bound_slack": _bound_slack(B, sup, n_s),
         },
@@ -113,15 +117,30 @@ _FLOOR_STRICT = ("Floor keeps sigma^2 = xi + softplus(r) > xi at every finite r 
 _NPMLE_KS = [2.0, 8.0, 32.0, 128.0]
 
 
+@dataclass(frozen=True)
+class _Staircase:
+    """The floored NPMLE (its value, atoms, weights and certified duality gap) and the
+    staircase on its atoms: values along :data:`_NPMLE_KS`, line checks, tightness."""
+
+    sup: float
+    atoms: np.ndarray
+    weights: np.ndarray
+    gap: float
+    values: list[float]
+    lines: list[LineCheck]
+    tightness: Tightness
+
+
 def _npmle_staircase(
     ctx: Context, x: np.ndarray, xi: float, *, quadrature: bool
-) -> dict[str, object]:
+) -> _Staircase:
     """The floored NPMLE ``l*`` of ``x`` (certified) and the staircase on its atoms, with
     prior masses equal to its weights, along :data:`_NPMLE_KS` (exact line); with
     ``quadrature`` the members at ``k = 8, 32`` are checked by quadrature and ``k = 8`` by
     Monte Carlo.  Returns sup, atoms, weights, gap, values, lines, tightness."""
     sup, atoms, weights, gap = npmle.floored_mixture_sup(x, xi)
-    vals, lines = [], []
+    vals: list[float] = []
+    lines: list[LineCheck] = []
     for k in _NPMLE_KS:
         c = constructions.staircase(x, k, variance=Floor(xi), centres=atoms, masses=weights)
         vals.append(float(exact.construction_values(c)["log_lik"].sum()))
@@ -136,17 +155,16 @@ def _npmle_staircase(
             lines.append(agree_mc(f"NPMLE staircase log-lik, k={fmt(k)}", vals[-1], mc.value,
                                   mc.se, mc.n_samples))
     tight = check_tightness(sup, _NPMLE_KS, vals, tol=0.05)
-    return {"sup": sup, "atoms": atoms, "weights": weights, "gap": gap, "values": vals,
-            "lines": lines, "tightness": tight}
+    return _Staircase(float(sup), atoms, weights, float(gap), vals, lines, tight)
 
 
-def _bound_slack(B: float, sup: float, n: int) -> dict[str, object]:
+def _bound_slack(B: float, sup: float, n: int) -> Facts:
     """Why the floor bound ``B`` is not approached for ``n >= 2``: the supremum is the NPMLE."""
-    return {"bound": B, "sup": sup, "slack": B - sup, "n": n,
+    return Facts({"bound": B, "sup": sup, "slack": B - sup, "n": n,
             "reason": "B = -(nD/2) log(2 pi xi) needs every point to carry the whole prior "
                       "mass (p(x_i) = N(x_i | x_i, xi I)); the mixing weights sum to 1, so for "
                       "n >= 2 the supremum is the floored NPMLE l* < B (at least n log n "
-                      "below for far-apart points); the sequence approaches l*"}
+                      "below for far-apart points); the sequence approaches l*"})
 
 
 def _floor_tightness(
@@ -216,24 +234,24 @@ def eigenvalue_floor(ctx: Context, entry: Claim) -> Outcome:
     found["constructions"] = np.array(cons)
     # n = 4: the supremum is the floored NPMLE, approached by the staircase on its atoms
     st = _npmle_staircase(ctx, x, xi, quadrature=False)
-    found["npmle_staircase"] = np.array(st["values"])
-    tight_n = st["tightness"]
+    found["npmle_staircase"] = np.array(st.values)
+    tight_n = st.tightness
     # n = 1: the bound itself is the supremum, approached by the floored collapse
     tight, lines = _floor_tightness(ctx, xi, D, entry.bound_at(n=1, D=D, xi=xi))
     bound = check_bound(B, found, symbols={"n": n, "D": D, "xi": xi})
-    certified = st["gap"] <= 1e-9
+    certified = st.gap <= 1e-9
     observed = (decide_bounded(bound, tight) if certified and tight_n.ok
                 else INCONCLUSIVE if bound.ok else decide_bounded(bound))
     attained = check_attained(tight_n, case=f"the floored NPMLE (n = {n})", strict=_FLOOR_STRICT)
     return Outcome(
         observed,
-        {"bound": bound, "search": {"sources": list(found)}, "tightness": tight,
-         "tightness_npmle": tight_n, "bound_slack": _bound_slack(B, st["sup"], n),
+        {"bound": bound, "search": Search(tuple(found)), "tightness": tight,
+         "tightness_npmle": tight_n, "bound_slack": _bound_slack(B, st.sup, n),
          "attained": attained,
          "attained_n1": check_attained(tight, case="the bound at n = 1", strict=_FLOOR_STRICT)},
         lines,
         f"max found {fmt(bound.max_value)} <= B {fmt(B)} (xi={xi}, n={n}, D={D}); sup = NPMLE "
-        f"{fmt(st['sup'], 8)} (B - sup = {fmt(B - st['sup'])}), staircase gap -> "
+        f"{fmt(st.sup, 8)} (B - sup = {fmt(B - st.sup)}), staircase gap -> "
         f"{fmt(tight_n.final_gap, 3)}; n=1: the bound, gap -> {fmt(tight.final_gap)}",
     )
 
@@ -254,8 +272,8 @@ def floored_staircase(ctx: Context, entry: Claim) -> Outcome:
     x = seeded_data(ctx, 62, n, D) * 3.0
     B = entry.bound_at(n=n, D=D, xi=xi)
     st = _npmle_staircase(ctx, x, xi, quadrature=True)
-    sup, weights, gap, vals = st["sup"], st["weights"], st["gap"], st["values"]
-    lines, tight = list(st["lines"]), st["tightness"]
+    sup, weights, gap, vals = st.sup, st.weights, st.gap, st.values
+    lines, tight = list(st.lines), st.tightness
     separated = -n * math.log(n) + B  # the limit for points far apart (the old target)
     found = mlp_elbo_search(
         ctx,
@@ -271,12 +289,12 @@ def floored_staircase(ctx: Context, entry: Claim) -> Outcome:
     certified = gap <= 1e-9
     observed = decide_bounded(bound, tight) if certified else INCONCLUSIVE
     on_data = exact.gmm_log_lik(x, np.full(n, 1.0 / n), x, np.full(n, math.log(xi))).sum()
-    npmle_ev = {"value": sup, "gap_certificate": gap, "atoms": len(weights),
+    npmle_ev = Facts({"value": sup, "gap_certificate": gap, "atoms": len(weights),
                 "weights": [float(w) for w in weights], "separated_limit": separated,
-                "equal_masses_on_data": float(on_data)}  # the limit of the plain staircase
+                "equal_masses_on_data": float(on_data)})  # the limit of the plain staircase
     return Outcome(
         observed,
-        {"bound": bound, "search": {"sources": list(found)}, "tightness": tight,
+        {"bound": bound, "search": Search(tuple(found)), "tightness": tight,
          "npmle": npmle_ev, "bound_slack": _bound_slack(B, sup, n),
          "attained": check_attained(tight, case="the floored NPMLE", strict=_FLOOR_STRICT)},
         lines,

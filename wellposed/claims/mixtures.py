@@ -13,6 +13,7 @@ spike of the Gaussian VAE (:mod:`wellposed.claims.spike`).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import scipy.special
@@ -22,20 +23,21 @@ import torch
 from wellposed import constructions
 from wellposed.claims._common import TARGET_M, fmt, seeded_data
 from wellposed.claims._search import ascent
+from wellposed.claims.recipes import BoundedCase, UnboundedCase, conditional
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.claims.spike import SPIKE_D, spike_loglik
 from wellposed.evidence import (
-    INCONCLUSIVE,
-    LineCheck,
+    Conditional,
+    Evidence,
+    Facts,
     RateFit,
+    Search,
     agree_close,
     agree_mc,
     check_attained,
     check_bound,
     check_tightness,
     check_witness,
-    decide_bounded,
-    decide_unbounded,
     fit_rate,
 )
 from wellposed.ledger import Claim
@@ -97,7 +99,7 @@ def _collapse_fit(x: np.ndarray, rate: float) -> RateFit:
     )
 
 
-def _gmm_unbounded(ctx: Context, rate: float) -> tuple[str, dict[str, object], list[LineCheck]]:
+def _gmm_unbounded(ctx: Context, rate: float) -> UnboundedCase:
     """Unconstrained: the collapsing component's log-likelihood, its slope fitted against
     ``rate`` per unit ``log(1/sigma)`` (:func:`_collapse_fit`), a witness and line checks."""
     n, D = _N, _D
@@ -117,11 +119,11 @@ def _gmm_unbounded(ctx: Context, rate: float) -> tuple[str, dict[str, object], l
                     _gmm_scipy(x, g_top), line="scipy"),
         agree_mc("GMM log-lik k=8", ex, mcv, se, 20000),
     ]
-    ev = {"witness": wit, "rate": fitted, "other_points_min_log_density_k40": float(others.min())}
-    return decide_unbounded(wit, fitted, lines), ev, lines
+    return UnboundedCase(wit, fitted, lines,
+                         Facts(other_points_min_log_density_k40=float(others.min())))
 
 
-def _gmm_floor(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck]]:
+def _gmm_floor(ctx: Context) -> BoundedCase:
     """Floor ``a``: constructions and Adam ascents stay below ``-(nD/2) log(2 pi a)``."""
     n, D, a = 8, 3, 1e-2
     x = seeded_data(ctx, 72, n, D)
@@ -134,17 +136,19 @@ def _gmm_floor(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck]]:
     ]
     rng = ctx.rng(73)
     xt = torch.as_tensor(x, dtype=DTYPE)
-    path, asc_final = [], []  # every ascent step's value, and the exact value at the end
+    path: list[float] = []  # every ascent step's value, and (asc_final) the exact value at
+    asc_final: list[float] = []  # the end ascent step's value, and the exact value at the end
     for C in (3, 3, n, n):  # n components can reach the floored supremum (the NPMLE)
         means = torch.tensor(x[rng.choice(n, C, replace=False)], dtype=DTYPE, requires_grad=True)
         raw = torch.tensor(rng.normal(size=C), dtype=DTYPE, requires_grad=True)
         logits = torch.zeros(C, dtype=DTYPE, requires_grad=True)
 
-        def params(means=means, raw=raw, logits=logits) -> dict[str, torch.Tensor]:
+        def params(means: torch.Tensor = means, raw: torch.Tensor = raw,
+                   logits: torch.Tensor = logits) -> dict[str, torch.Tensor]:
             lv = Floor(a)(raw)  # the library's floor: log(a + softplus(raw))
             return {"weights": torch.softmax(logits, 0), "means": means, "log_vars": lv}
 
-        def obj(params=params) -> torch.Tensor:
+        def obj(params: Callable[[], dict[str, torch.Tensor]] = params) -> torch.Tensor:
             p = params()
             sq = ((xt[:, None, :] - p["means"][None]) ** 2).sum(-1)
             comp = torch.log(p["weights"]) - 0.5 * (
@@ -173,10 +177,7 @@ def _gmm_floor(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck]]:
          "npmle_sequence": seq},
         symbols={"n": n, "D": D, "xi": a},
     )
-    ev = {
-        "bound": bound,
-        "tightness": tight,
-        "attained": check_attained(tight, case=f"the floored NPMLE ({len(weights)} atoms)"),
+    facts = Facts({
         "npmle": {"value": sup, "certified_gap_below_1e-9": bool(gap <= 1e-9),
                   "atoms": len(weights)},
         "bound_slack": {"bound": B, "sup": sup, "slack": B - sup, "n": n,
@@ -184,34 +185,36 @@ def _gmm_floor(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck]]:
                                   "1; the weights sum to 1, so for n >= 2 the supremum is the "
                                   "NPMLE (at least n log n below B for far-apart points)"},
         "search_gap": sup - max(max(path), max(asc_final)),
-    }
-    verdict = decide_bounded(bound, tight) if gap <= 1e-9 else INCONCLUSIVE
-    return verdict, ev, lines
+    })
+    attained = check_attained(tight, case=f"the floored NPMLE ({len(weights)} atoms)")
+    return BoundedCase(bound, tight, attained, lines, facts=facts, certified=gap <= 1e-9)
 
 
 @claim("L7")
 def gaussian_mixtures(ctx: Context, entry: Claim) -> Outcome:
     """L7: the unconstrained GMM diverges like ``D`` per unit ``log(1/sigma)``; floored, bounded."""
-    v1, e1, l1 = _gmm_unbounded(ctx, entry.rate_at(D=_D))
-    v2, e2, l2 = _gmm_floor(ctx)
-    ev = {
-        "unconstrained": e1,
-        "floor": e2,
-        "witness": e1["witness"],
-        "rate": e1["rate"],
-        "bound": e2["bound"],
-        "tightness": e2["tightness"],
-        "attained": {"floor": e2["attained"]},
-        "search": {"sources": list(e2["bound"].max_by_source)},
+    free, floor = _gmm_unbounded(ctx, entry.rate_at(D=_D)), _gmm_floor(ctx)
+    ev: Evidence = {
+        "unconstrained": free.evidence(),
+        "floor": floor.evidence(),
+        "witness": free.witness,
+        "rate": free.rate,
+        "bound": floor.bound,
+        "tightness": floor.tightness,
+        "attained": {"floor": floor.attained},
+        "search": Search(tuple(floor.bound.max_by_source)),
     }
+    sup = floor.tightness.sup if floor.tightness is not None else math.nan  # the NPMLE
+    attained = floor.attained.attained if floor.attained is not None else ""
+    search_gap = floor.facts["search_gap"]
     return Outcome(
-        {"unconstrained": v1, "floor": v2},
+        conditional({"unconstrained": free, "floor": floor}),
         ev,
-        l1 + l2,
-        f"slope {fmt(e1['rate'].slope, 6)} per log(1/sigma) (D = 3); floored: sup = NPMLE "
-        f"{fmt(e2['npmle']['value'], 6)} <= B {fmt(e2['bound'].bound)}, attained: "
-        f"{e2['attained'].attained} (on the floor sigma^2 = a); best ascent "
-        f"{fmt(e2['search_gap'], 4)} below it",
+        free.lines + floor.lines,
+        f"slope {fmt(free.rate.slope, 6)} per log(1/sigma) (D = 3); floored: sup = NPMLE "
+        f"{fmt(sup, 6)} <= B {fmt(floor.bound.bound)}, attained: "
+        f"{attained} (on the floor sigma^2 = a); best ascent "
+        f"{fmt(float(search_gap) if isinstance(search_gap, float) else math.nan, 4)} below it",
     )
 
 
@@ -220,17 +223,17 @@ def vae_like_gmm(ctx: Context, entry: Claim) -> Outcome:
     """S3: GMM ML and Gaussian-VAE ML are ill-posed alike (collapsing component, spike)."""
     # S3 has no rate_expr (its two rates differ): the GMM's is L7's ``D`` per unit
     # log(1/sigma), the spike's S1's ``D/2`` per unit k
-    v_gmm, e_gmm, l_gmm = _gmm_unbounded(ctx, float(_D))
+    gmm = _gmm_unbounded(ctx, float(_D))
     ll = spike_loglik(ctx, SPIKE_D / 2)
     return Outcome(
-        {"gmm": v_gmm, "gaussian_vae": ll["verdict"]},
+        Conditional.of({"gmm": gmm.verdict, "gaussian_vae": ll.verdict}),
         {
-            "gmm": e_gmm,
-            "gaussian_vae": {"rate": ll["rate"], "witness": ll["witness"]},
-            "witness": [e_gmm["witness"], ll["witness"]],
-            "rate": [e_gmm["rate"], ll["rate"]],
+            "gmm": gmm.evidence(),
+            "gaussian_vae": {"rate": ll.rate, "witness": ll.witness},
+            "witness": [gmm.witness, ll.witness],
+            "rate": [gmm.rate, ll.rate],
         },
-        l_gmm + ll["lines"],
-        f"GMM slope {fmt(e_gmm['rate'].slope, 6)} per log(1/sigma) (D = 3); VAE spike slope "
-        f"{fmt(ll['rate'].slope, 6)} per k (D/2 = {SPIKE_D / 2:g})",
+        gmm.lines + ll.lines,
+        f"GMM slope {fmt(gmm.rate.slope, 6)} per log(1/sigma) (D = 3); VAE spike slope "
+        f"{fmt(ll.rate.slope, 6)} per k (D/2 = {SPIKE_D / 2:g})",
     )

@@ -8,29 +8,48 @@ deficient: :func:`wellposed.constructions.rank_deficient_ppca` diverges like
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import torch
 
 from wellposed import constructions
 from wellposed.claims._common import TARGET_M, fmt, seeded_data
 from wellposed.claims._search import ascent
+from wellposed.claims.recipes import BoundedCase, UnboundedCase, conditional
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
-    LineCheck,
+    Evidence,
+    Search,
     agree_close,
     agree_mc,
     check_attained,
     check_bound,
     check_tightness,
     check_witness,
-    decide_bounded,
-    decide_unbounded,
     fit_rate,
 )
 from wellposed.ledger import Claim
 from wellposed.lines import exact
 from wellposed.lines.objectives import elbo, log_likelihood
 from wellposed.models.validate import DTYPE
+
+
+class _PPCA(NamedTuple):
+    """The closed-form pPCA fit (Tipping & Bishop): loadings, mean, noise log variance and the
+    maximal log-likelihood."""
+
+    W: np.ndarray
+    b: np.ndarray
+    log_var: float
+    max_log_lik: float
+
+
+def _fit(x: np.ndarray, d: int) -> _PPCA:
+    """:func:`wellposed.lines.exact.ppca_fit` as typed fields."""
+    fit = exact.ppca_fit(x, d)
+    return _PPCA(np.asarray(fit["W"]), np.asarray(fit["b"]), float(fit["log_var"]),
+                 float(fit["max_log_lik"]))
 
 
 def _ppca_search(ctx: Context, x: np.ndarray, d: int) -> dict[str, np.ndarray]:
@@ -43,7 +62,7 @@ def _ppca_search(ctx: Context, x: np.ndarray, d: int) -> dict[str, np.ndarray]:
             exact.linear_log_marginal(
                 x,
                 rng.normal(size=(D, d)) * rng.uniform(0.1, 3),
-                rng.normal(size=D) * 0.5,
+                np.asarray(rng.normal(size=D)) * 0.5,
                 np.full(D, rng.uniform(-4, 2)),
             ).sum()
         )
@@ -56,7 +75,9 @@ def _ppca_search(ctx: Context, x: np.ndarray, d: int) -> dict[str, np.ndarray]:
 
     def obj() -> torch.Tensor:
         cov = W @ W.T + torch.exp(lv) * torch.eye(D, dtype=DTYPE)
-        return torch.distributions.MultivariateNormal(b, covariance_matrix=cov).log_prob(xt).sum()
+        mvn = torch.distributions.MultivariateNormal(b, covariance_matrix=cov)
+        total: torch.Tensor = mvn.log_prob(xt).sum()  # type: ignore[no-untyped-call]
+        return total
 
     ascent([W, b, lv], obj, steps=400, lr=0.05)
     final = float(
@@ -67,21 +88,21 @@ def _ppca_search(ctx: Context, x: np.ndarray, d: int) -> dict[str, np.ndarray]:
     return {"random": np.array(rand), "ascent_final_exact": np.array([final])}
 
 
-def _full_rank(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck]]:
+def _full_rank(ctx: Context) -> BoundedCase:
     """rank(S) > d: the closed-form maximum is an upper bound, attained by the linear VAE."""
     n, D, d = 40, 4, 2
     x = seeded_data(ctx, 151, n, D) * np.array([3.0, 2.0, 1.0, 0.5])
-    fit = exact.ppca_fit(x, d)
-    W, b, lv = fit["W"], fit["b"], np.full(D, fit["log_var"])
+    fit = _fit(x, d)
+    W, b, lv = fit.W, fit.b, np.full(D, fit.log_var)
     ll = float(exact.linear_log_marginal(x, W, b, lv).sum())
-    c = constructions.ppca_at(x, W, b, fit["log_var"], exact.linear_posterior(x, W, b, lv))
+    c = constructions.ppca_at(x, W, b, fit.log_var, exact.linear_posterior(x, W, b, lv))
     dec, enc = c.decoder, c.encoder
     e_ex = elbo(dec, enc, x, method="exact")
     e_mc = elbo(dec, enc, x, method="mc", samples=2000, seed=ctx.seed, device=ctx.device)
     lines = [
         agree_close(
             "pPCA max log-lik: closed form vs Cholesky marginal",
-            fit["max_log_lik"],
+            fit.max_log_lik,
             ll,
             line="exact",
             reference_line="closed form",
@@ -89,7 +110,7 @@ def _full_rank(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck]]:
         ),
         agree_close(
             "pPCA ELBO at exact posterior = max log-lik",
-            fit["max_log_lik"],
+            fit.max_log_lik,
             e_ex.value,
             line="exact",
             reference_line="closed form",
@@ -98,33 +119,30 @@ def _full_rank(ctx: Context) -> tuple[str, dict[str, object], list[LineCheck]]:
         agree_mc("pPCA ELBO at exact posterior", e_ex.value, e_mc.value, e_mc.se, e_mc.n_samples),
     ]
     x1 = seeded_data(ctx, 152, 12, 3) * np.array([2.0, 1.0, 0.5])
-    f1 = exact.ppca_fit(x1, 1)
-    d1 = constructions.ppca_at(x1, f1["W"], f1["b"], f1["log_var"]).decoder
+    f1 = _fit(x1, 1)
+    d1 = constructions.ppca_at(x1, f1.W, f1.b, f1.log_var).decoder
     lines.append(
         agree_close(
             "pPCA d=1 log-lik",
-            f1["max_log_lik"],
+            f1.max_log_lik,
             log_likelihood(d1, x1, method="quadrature").value,
             reference_line="closed form",
         )
     )
     found = _ppca_search(ctx, x, d)
-    bound = check_bound(fit["max_log_lik"], found, tol=1e-9)
+    bound = check_bound(fit.max_log_lik, found, tol=1e-9)
     # tightness: from the ascent's start, gaps to the sup shrink to 0 at the closed-form fit
     alphas = [0.0, 0.5, 0.9, 0.99, 1.0]
     seq = [
-        float(exact.linear_log_marginal(x, W, b, np.full(D, fit["log_var"] + 2.0 * (1 - a))).sum())
+        float(exact.linear_log_marginal(x, W, b, np.full(D, fit.log_var + 2.0 * (1 - a))).sum())
         for a in alphas
     ]
-    tight = check_tightness(fit["max_log_lik"], alphas, seq, tol=1e-9, x_name="alpha")
+    tight = check_tightness(fit.max_log_lik, alphas, seq, tol=1e-9, x_name="alpha")
     attained = check_attained(tight, case="the closed-form maximum likelihood (Tipping & Bishop)")
-    return (decide_bounded(bound, tight),
-            {"bound": bound, "tightness": tight, "attained": attained}, lines)
+    return BoundedCase(bound, tight, attained, lines)
 
 
-def _rank_deficient(
-    ctx: Context, entry: Claim
-) -> tuple[str, dict[str, object], list[LineCheck]]:
+def _rank_deficient(ctx: Context, entry: Claim) -> UnboundedCase:
     """rank(S) = r <= d: the log-likelihood grows like ``n (D - r)/2`` per unit ``k``."""
     n, D, d, r = 20, 4, 2, 1
     rng = ctx.rng(153)
@@ -160,29 +178,28 @@ def _rank_deficient(
             rtol=1e-9,
         ),
     ]
-    return decide_unbounded(wit, rate, lines), {"witness": wit, "rate": rate}, lines
+    return UnboundedCase(wit, rate, lines)
 
 
 @claim("L5")
 def linear_decoders(ctx: Context, entry: Claim) -> Outcome:
     """L5: pPCA bounded at full rank (closed form, search, tightness), unbounded below it."""
-    v1, e1, l1 = _full_rank(ctx)
-    v2, e2, l2 = _rank_deficient(ctx, entry)
-    ev = {
-        "full_rank": e1,
-        "rank_deficient": e2,
-        "bound": e1["bound"],
-        "tightness": e1["tightness"],
-        "attained": {"full_rank": e1["attained"]},
-        "search": {"sources": ["random", "ascent_final_exact"]},
-        "witness": e2["witness"],
-        "rate": e2["rate"],
+    full, deficient = _full_rank(ctx), _rank_deficient(ctx, entry)
+    ev: Evidence = {
+        "full_rank": full.evidence(),
+        "rank_deficient": deficient.evidence(),
+        "bound": full.bound,
+        "tightness": full.tightness,
+        "attained": {"full_rank": full.attained},
+        "search": Search(("random", "ascent_final_exact")),
+        "witness": deficient.witness,
+        "rate": deficient.rate,
     }
     return Outcome(
-        {"full_rank": v1, "rank_deficient": v2},
+        conditional({"full_rank": full, "rank_deficient": deficient}),
         ev,
-        l1 + l2,
-        f"full rank: search max {fmt(e1['bound'].max_value)} <= l_ML {fmt(e1['bound'].bound)}; "
-        f"rank 1 <= d: slope {fmt(e2['rate'].slope, 6)} per k (n(D-r)/2 = "
-        f"{e2['rate'].expected:g})",
+        full.lines + deficient.lines,
+        f"full rank: search max {fmt(full.bound.max_value)} <= l_ML {fmt(full.bound.bound)}; "
+        f"rank 1 <= d: slope {fmt(deficient.rate.slope, 6)} per k (n(D-r)/2 = "
+        f"{deficient.rate.expected:g})",
     )

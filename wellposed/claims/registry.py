@@ -13,13 +13,15 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from wellposed.evidence.records import Evidence, LineCheck
+from wellposed.evidence.vocabulary import VerdictValue
+
 if TYPE_CHECKING:
-    from wellposed.evidence.records import LineCheck
     from wellposed.ledger import Claim
 
 __all__ = ["ClaimFunction", "Context", "Outcome", "claim", "registered"]
@@ -39,10 +41,12 @@ class Context:
 
 @dataclass
 class Outcome:
-    """What a claim function found (verdict words from :mod:`wellposed.evidence.decide`)."""
+    """What a claim function found: the observed :class:`~wellposed.evidence.Verdict` (or
+    :class:`~wellposed.evidence.Conditional` verdict), the typed evidence records by the name
+    the report files them under, the evaluation lines' comparisons and a one-line summary."""
 
-    observed: str | dict[str, str]
-    evidence: dict[str, object]
+    observed: VerdictValue
+    evidence: Evidence
     lines: list[LineCheck]
     summary: str
 

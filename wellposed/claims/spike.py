@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from wellposed import constructions
 from wellposed.claims._common import TARGET_M, fmt, seeded_data
@@ -20,7 +20,13 @@ from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
     INCONCLUSIVE,
     UNBOUNDED,
+    Convergence,
     Counterexample,
+    Facts,
+    LineCheck,
+    RateFit,
+    Verdict,
+    Witness,
     agree_close,
     agree_mc,
     check_witness,
@@ -29,10 +35,11 @@ from wellposed.evidence import (
 )
 from wellposed.ledger import Claim
 from wellposed.lines import exact
-from wellposed.lines.objectives import elbo, log_likelihood
+from wellposed.lines.objectives import Estimate, elbo, log_likelihood
 from wellposed.numerics import LOG_2PI
 
-__all__ = ["SPIKE_D", "SPIKE_KS", "SPIKE_N", "spike_elbo", "spike_loglik"]
+__all__ = ["SPIKE_D", "SPIKE_KS", "SPIKE_N", "SpikeElbo", "SpikeLogLik", "spike_elbo",
+           "spike_loglik"]
 
 SPIKE_N, SPIKE_D = 3, 2
 #: the fitted sequence (> 4 coefficients: slope, log k, 1/k, constant; one left out for the
@@ -55,7 +62,8 @@ def _spike_data(ctx: Context) -> np.ndarray:
 
 
 def _sq(x: np.ndarray) -> np.ndarray:
-    return np.sum((x - x[0]) ** 2, axis=1)
+    out: np.ndarray = np.sum((x - x[0]) ** 2, axis=1)
+    return out
 
 
 def _witness_k() -> float:
@@ -68,8 +76,7 @@ def _elbo_exact(x: np.ndarray, k: float, encoder: str) -> tuple[float, float]:
     c = constructions.spike(x, k, encoder=encoder)
     m, s = c.spec["q_mean"], c.spec["q_std"]
     rec = exact.spike_expected_log_lik(x.shape[1], k, _sq(x), m, s)
-    with torch.no_grad():
-        qm, qlv = (a.numpy() for a in c.encoder(torch.as_tensor(x)))
+    qm, qlv = c.encode(x)
     return float(rec.sum()), float(exact.gaussian_kl(qm, qlv).sum())
 
 
@@ -82,7 +89,36 @@ def _corrections(ks: np.ndarray, *, log_term: bool) -> tuple[tuple[str, np.ndarr
     return tuple(terms + [("log(k)/k", np.log(ks) / ks)] if log_term else terms)
 
 
-def _others(per: np.ndarray, sq: np.ndarray, D: int) -> dict[str, object]:
+@dataclass(frozen=True)
+class SpikeLogLik:
+    """The spike's log-likelihood evidence (S1, S3, L1, L7): the fitted rate, the witness, the
+    other points' convergence, the line comparisons and the verdict they support."""
+
+    rate: RateFit
+    witness: Witness
+    others: Convergence
+    lines: list[LineCheck]
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class SpikeElbo:
+    """The co-adapted ELBO evidence (S6, S10, L1): the ELBO's rate (with its ``log k``
+    term), the reconstruction's and the KL's rates, the witness, the encoder's realisation
+    error, the line comparisons, the fixed-width negative control and the verdict."""
+
+    rate: RateFit
+    reconstruction_rate: RateFit
+    kl_rate: RateFit
+    witness: Witness
+    encoder: Facts
+    lines: list[LineCheck]
+    control: Counterexample
+    verdict: Verdict
+
+
+def _others(per: np.ndarray, sq: np.ndarray, D: int, bracket: dict[str, float]
+            ) -> tuple[Convergence, bool]:
     """The other points' terms against their limit ``log(1/2 N(x_j | x_i, I))``: within 0.05
     at the largest ``k``, and below it at every ``k`` where ``||x_j - x_i||^2 > D`` (on the
     way the variance is below 1, where that density still rises with the variance)."""
@@ -90,12 +126,13 @@ def _others(per: np.ndarray, sq: np.ndarray, D: int) -> dict[str, object]:
     gaps = per[:, 1:] - limit
     far = sq[1:] > D
     ok = bool(np.all(np.abs(gaps[-1]) < 0.05) and np.all(gaps[:, far] < 0.0))
-    return {"limit_log_half_N": limit, "values_at_k": per[:, 1:], "k": SPIKE_KS,
-            "gap_at_largest_k": gaps[-1], "from_below": far, "ok": ok}
+    return Convergence({"limit_log_half_N": limit, "values_at_k": per[:, 1:], "k": SPIKE_KS,
+                        "gap_at_largest_k": gaps[-1], "from_below": far, "ok": ok,
+                        "witness_bracket": bracket}), ok
 
 
 @functools.lru_cache(maxsize=16)
-def spike_loglik(ctx: Context, rate: float) -> dict[str, object]:
+def spike_loglik(ctx: Context, rate: float) -> SpikeLogLik:
     """Log-likelihood evidence of the L1 spike, fitted against ``rate`` per unit ``k``
     (shared by S1, S3 and L1 within one run).
 
@@ -131,33 +168,28 @@ def spike_loglik(ctx: Context, rate: float) -> dict[str, object]:
     lower, upper = exact.spike_log_lik_bounds(D, ks[-1], sq)
     wit = check_witness({"k": ks[-1], "log_sigma2_on_spike": -ks[-1], "n": n, "D": D},
                         quad[-1], TARGET_M, line="quadrature")
-    others = _others(per[:-1], sq, D)
-    others["witness_bracket"] = {"lower": float(lower.sum()), "upper": float(upper.sum())}
-    ok = others["ok"] and float(lower.sum()) <= quad[-1] <= float(upper.sum())
-    return {
-        "rate": fitted,
-        "witness": wit,
-        "others": others,
-        "lines": lines,
-        "verdict": decide_unbounded(wit, fitted, lines) if ok else INCONCLUSIVE,
-    }
+    bracket = {"lower": float(lower.sum()), "upper": float(upper.sum())}
+    others, converge = _others(per[:-1], sq, D, bracket)
+    ok = converge and bracket["lower"] <= quad[-1] <= bracket["upper"]
+    return SpikeLogLik(fitted, wit, others, lines,
+                       decide_unbounded(wit, fitted, lines) if ok else INCONCLUSIVE)
 
 
-def _elbo_on_network(x: np.ndarray, k: float, ctx: Context) -> tuple[float, float, object, float]:
+def _elbo_on_network(x: np.ndarray, k: float, ctx: Context
+                     ) -> tuple[float, float, Estimate, float]:
     """The co-adapted ELBO of the App. C.2 decoder with the App. C.2 MLP encoder realising
     the co-adapted ``(m_i, s_i(k))``: (quadrature value, its KL part, MC estimate, the
     encoder's largest output error on the data)."""
     c = constructions.spike(x, k, encoder="coadapted-mlp")
     q = elbo(c.decoder, c.encoder, x, method="quadrature").value
-    with torch.no_grad():
-        qm, qlv = (a.numpy() for a in c.encoder(torch.as_tensor(x)))
+    qm, qlv = c.encode(x)
     mc = elbo(c.decoder, c.encoder, x, method="mc", samples=_ELBO_SAMPLES, seed=ctx.seed,
               device=ctx.device)
     return q, float(exact.gaussian_kl(qm, qlv).sum()), mc, float(c.spec["encoder_error"])
 
 
 @functools.lru_cache(maxsize=16)
-def spike_elbo(ctx: Context, rate: float) -> dict[str, object]:
+def spike_elbo(ctx: Context, rate: float) -> SpikeElbo:
     """Co-adapted ELBO evidence (S6, S10, L1), fitted against ``rate`` per unit ``k``, plus
     the fixed-width negative control.
 
@@ -203,31 +235,23 @@ def spike_elbo(ctx: Context, rate: float) -> dict[str, object]:
         {"k": fixed_ks, "elbo": fixed, "falls_below_minus_M": falls},
         falls,
     )
-    return {
-        "rate": fitted,
-        "reconstruction_rate": rec_rate,
-        "kl_rate": kl_rate,
-        "witness": wit,
-        "encoder": {"hidden": max(constructions.SPIKE_MLP_HIDDEN, n), "max_abs_error": enc_err},
-        "lines": lines,
-        "control": control,
-        "verdict": decide_unbounded(wit, fitted, lines),
-    }
+    encoder = Facts(hidden=max(constructions.SPIKE_MLP_HIDDEN, n), max_abs_error=enc_err)
+    return SpikeElbo(fitted, rec_rate, kl_rate, wit, encoder, lines, control,
+                     decide_unbounded(wit, fitted, lines))
 
 
 @claim("S1")
 def spike_likelihood(ctx: Context, entry: Claim) -> Outcome:
     """S1: the spike's log-likelihood grows like ``D/2`` per unit ``k``; the others converge."""
     ll = spike_loglik(ctx, entry.rate_at(D=SPIKE_D))
-    o = ll["others"]
+    gap = float(np.max(np.abs(np.asarray(ll.others["gap_at_largest_k"]))))
     return Outcome(
-        ll["verdict"],
-        {"witness": ll["witness"], "rate": ll["rate"], "bound": o},
-        ll["lines"],
-        f"l slope {fmt(ll['rate'].slope, 6)} per k (D/2 = {ll['rate'].expected:g}); network "
-        f"{fmt(ll['witness'].value)} > M at k={fmt(ll['witness'].params['k'])}; other points -> "
-        f"log(1/2 N(x_j|x_i,I)) (gap {fmt(float(np.max(np.abs(o['gap_at_largest_k']))), 2)}, "
-        f"from below where ||x_j - x_i||^2 > D)",
+        ll.verdict,
+        {"witness": ll.witness, "rate": ll.rate, "bound": ll.others},
+        ll.lines,
+        f"l slope {fmt(ll.rate.slope, 6)} per k (D/2 = {ll.rate.expected:g}); network "
+        f"{fmt(ll.witness.value)} > M at k={fmt(ll.witness.params['k'])}; other points -> "
+        f"log(1/2 N(x_j|x_i,I)) (gap {fmt(gap, 2)}, from below where ||x_j - x_i||^2 > D)",
     )
 
 
@@ -235,13 +259,14 @@ def spike_likelihood(ctx: Context, entry: Claim) -> Outcome:
 def spike_elbo_with_kl(ctx: Context, entry: Claim) -> Outcome:
     """S6: with a co-adapted encoder the ELBO grows like ``(D/2) k - ((n-1)/2) log k``."""
     e = spike_elbo(ctx, entry.rate_at(D=SPIKE_D))
+    log_coef = e.rate.extra_coef if e.rate.extra_coef is not None else math.nan
     return Outcome(
-        e["verdict"],
-        {"witness": e["witness"], "rate": e["rate"], "encoder": e["encoder"]},
-        e["lines"],
-        f"ELBO = {fmt(e['rate'].slope, 6)} k {fmt(e['rate'].extra_coef, 4)} log k + c "
-        f"((D/2) Phi(1/0.3) = {fmt(e['rate'].expected, 6)}, -(n-1)/2 = {-(SPIKE_N - 1) / 2:g}); "
-        f"{fmt(e['witness'].value)} > M at k={fmt(e['witness'].params['k'])}",
+        e.verdict,
+        {"witness": e.witness, "rate": e.rate, "encoder": e.encoder},
+        e.lines,
+        f"ELBO = {fmt(e.rate.slope, 6)} k {fmt(log_coef, 4)} log k + c "
+        f"((D/2) Phi(1/0.3) = {fmt(e.rate.expected, 6)}, -(n-1)/2 = {-(SPIKE_N - 1) / 2:g}); "
+        f"{fmt(e.witness.value)} > M at k={fmt(e.witness.params['k'])}",
     )
 
 
@@ -249,15 +274,15 @@ def spike_elbo_with_kl(ctx: Context, entry: Claim) -> Outcome:
 def variance_shrinkage(ctx: Context, entry: Claim) -> Outcome:
     """S10: reconstruction ``D/2`` per unit ``k`` against a KL of ``(n-1)/2`` per unit log k."""
     e = spike_elbo(ctx, entry.rate_at(D=SPIKE_D))
-    both = e["reconstruction_rate"].ok and e["kl_rate"].ok
-    verdict = e["verdict"] if both else INCONCLUSIVE
+    both = e.reconstruction_rate.ok and e.kl_rate.ok
+    verdict = e.verdict if both else INCONCLUSIVE
     return Outcome(
         verdict,
-        {"witness": e["witness"], "rate": e["reconstruction_rate"], "kl_rate": e["kl_rate"]},
-        e["lines"],
-        f"reconstruction slope {fmt(e['reconstruction_rate'].slope, 6)} per k "
+        {"witness": e.witness, "rate": e.reconstruction_rate, "kl_rate": e.kl_rate},
+        e.lines,
+        f"reconstruction slope {fmt(e.reconstruction_rate.slope, 6)} per k "
         f"((D/2) Phi(1/0.3)); KL slope "
-        f"{fmt(e['kl_rate'].slope, 5)} per log k ((n-1)/2 = {(SPIKE_N - 1) / 2:g})",
+        f"{fmt(e.kl_rate.slope, 5)} per log k ((n-1)/2 = {(SPIKE_N - 1) / 2:g})",
     )
 
 
@@ -266,17 +291,17 @@ def spike_construction(ctx: Context, entry: Claim) -> Outcome:
     """L1: likelihood and co-adapted ELBO diverge; a fixed-width encoder's ELBO falls."""
     ll = spike_loglik(ctx, entry.rate_at("log_likelihood", D=SPIKE_D))
     e = spike_elbo(ctx, entry.rate_at("elbo", D=SPIKE_D))
-    ok = ll["verdict"] == UNBOUNDED and e["verdict"] == UNBOUNDED and e["control"].ok
+    ok = ll.verdict == UNBOUNDED and e.verdict == UNBOUNDED and e.control.ok
+    fixed_at_40 = float(np.asarray(e.control.values["elbo"])[-1])
     return Outcome(
         UNBOUNDED if ok else INCONCLUSIVE,
         {
-            "witness": {"log_likelihood": ll["witness"], "elbo": e["witness"]},
-            "rate": {"log_likelihood": ll["rate"], "elbo": e["rate"]},
-            "counterexample": e["control"],
+            "witness": {"log_likelihood": ll.witness, "elbo": e.witness},
+            "rate": {"log_likelihood": ll.rate, "elbo": e.rate},
+            "counterexample": e.control,
         },
-        ll["lines"] + e["lines"],
-        f"l slope {fmt(ll['rate'].slope, 6)} (D/2 = {ll['rate'].expected:g}), ELBO slope "
-        f"{fmt(e['rate'].slope, 6)} ((D/2) Phi(1/0.3) = {fmt(e['rate'].expected, 6)}) per k; "
-        f"fixed-width encoder ELBO at k=40: "
-        f"{fmt(float(e['control'].values['elbo'][-1]))}",
+        ll.lines + e.lines,
+        f"l slope {fmt(ll.rate.slope, 6)} (D/2 = {ll.rate.expected:g}), ELBO slope "
+        f"{fmt(e.rate.slope, 6)} ((D/2) Phi(1/0.3) = {fmt(e.rate.expected, 6)}) per k; "
+        f"fixed-width encoder ELBO at k=40: {fmt(fixed_at_40)}",
     )

@@ -8,6 +8,7 @@ done once per process (:mod:`wellposed.claims._thread_sympy`).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
@@ -26,9 +27,14 @@ from wellposed.evidence import (
     INCONCLUSIVE,
     REFUTED,
     UNBOUNDED,
+    Conditional,
     Counterexample,
+    Evidence,
     IdentityCheck,
     LineCheck,
+    Search,
+    Symbolic,
+    Verdict,
     agree_close,
     agree_mc,
     check_attained,
@@ -44,7 +50,6 @@ from wellposed.lines import exact
 from wellposed.lines.objectives import elbo
 from wellposed.models.validate import DTYPE
 from wellposed.numerics import LOG_2PI
-
 
 # the slopes of the non-degenerate members (decoder mean depends on t) that give the
 # collapse (S7) and the constant decoder (S9) a statistical Monte Carlo check
@@ -67,7 +72,7 @@ def kl_is_no_coding_cost(ctx: Context, entry: Claim) -> Outcome:
     for k in ks:
         c = constructions.collapse_to_point(x1, k)
         vals.append(elbo(c.decoder, c.encoder, x1, method="exact").value)
-        m, lv = (a.detach().numpy() for a in c.encoder(torch.as_tensor(x1)))
+        m, lv = c.encode(x1)
         kls.append(float(exact.gaussian_kl(m, lv).sum()))
     rate = fit_rate(ks, vals, expected=entry.rate_at(D=D), rtol=None, symbols={"D": D})
     k_w = 2.0 * TARGET_M / D + LOG_2PI + 1.0
@@ -92,7 +97,7 @@ def kl_is_no_coding_cost(ctx: Context, entry: Claim) -> Outcome:
     )
     # the sympy ELBO at the library encoder's (m, s) (exact rationals of its float output)
     sym = _s7_symbolic()
-    m_lib, lv_lib = (float(a.detach().numpy().ravel()[0]) for a in c10.encoder(torch.as_tensor(x1)))
+    m_lib, lv_lib = (float(a.ravel()[0]) for a in c10.encode(x1))
     at = {sym["m"]: sp.nsimplify(m_lib), sym["s"]: sp.nsimplify(math.exp(0.5 * lv_lib)),
           sym["D"]: D}
     elbo_sym = sp.simplify(sym["elbo"].subs(at))
@@ -144,8 +149,8 @@ def kl_is_no_coding_cost(ctx: Context, entry: Claim) -> Outcome:
             "counterexample": cx,
             "witness": wit,
             "rate": rate,
-            "symbolic": {"elbo": str(elbo_sym), "kl": str(sym["kl"]),
-                         "limit_sigma_to_0": str(lim), "identity": ident},
+            "symbolic": Symbolic(elbo=str(elbo_sym), kl=str(sym["kl"]),
+                                 limit_sigma_to_0=str(lim), identity=ident),
         },
         lines,
         f"KL = 0; ELBO slope {fmt(rate.slope, 6)} per k (D/2 = {rate.expected}); "
@@ -212,8 +217,7 @@ def worked_example(ctx: Context, entry: Claim) -> Outcome:
     for lam in lams:
         s_star = float(sym["s_star"].subs(lam_s, lam))
         sig_ans = exact.thread_answer_sigma_star(lam)
-        s_num, interior = _numeric_argmax(
-            lambda s, lam=lam: _thread_exact("identity", lam, s))
+        s_num, interior = _numeric_argmax(functools.partial(_thread_exact, "identity", lam))
         interiors.append(interior)
         e_star = _thread_exact("identity", lam, s_star)
         e_ans = _thread_exact("identity", lam, sig_ans) if math.isfinite(sig_ans) else math.nan
@@ -316,7 +320,7 @@ def worked_example(ctx: Context, entry: Claim) -> Outcome:
 
 def _s9_identity(
     ctx: Context, B: float
-) -> tuple[str, dict[str, object], list[LineCheck], str]:
+) -> tuple[Verdict, Evidence, list[LineCheck], str]:
     """Identity decoder: every search value stays below ``B = -(1/2) log 2pi`` (the ledger's
     bound at ``n = D = 1``), approached by s*."""
     sym = _thread_symbolic()
@@ -379,7 +383,7 @@ def _s9_identity(
     strict = ("ELBO <= log p(0) = log N(0 | 0, 1 + 1/lambda) < -(1/2) log 2pi at every finite "
               "lambda (the maximiser over m, s at fixed lambda is s*; the supremum is the limit "
               "lambda -> inf)")
-    ev = {
+    ev: Evidence = {
         "bound": bound,
         "tightness": tight,
         "attained": check_attained(tight, case="the bound -(1/2) log 2pi", strict=strict),
@@ -396,7 +400,7 @@ def _s9_identity(
     )
 
 
-def _s9_constant(ctx: Context, rate: float) -> tuple[str, dict[str, object], list[LineCheck], str]:
+def _s9_constant(ctx: Context, rate: float) -> tuple[Verdict, Evidence, list[LineCheck], str]:
     """Constant decoder: the ELBO grows like ``rate`` per unit ``log lambda``."""
     x = _x0()
     loglams = np.arange(1.0, 21.0, 2.0)
@@ -458,15 +462,17 @@ def growing_precision(ctx: Context, entry: Claim) -> Outcome:
     sym = _thread_symbolic()
     v1, ev1, l1, s1 = _s9_identity(ctx, entry.bound_at(n=1, D=1))
     v2, ev2, l2, s2 = _s9_constant(ctx, entry.rate_at())
-    ev = {
-        "symbolic": {"elbo_identity": str(sym["elbo"]), "limit_fixed_s": str(sym["limit_fixed_s"])},
+    ev: Evidence = {
+        "symbolic": Symbolic(elbo_identity=str(sym["elbo"]),
+                             limit_fixed_s=str(sym["limit_fixed_s"])),
         "identity_decoder": ev1,
         "constant_decoder": ev2,
         "bound": ev1["bound"],
         "tightness": ev1["tightness"],
         "attained": {"identity_decoder": ev1["attained"]},
-        "search": {"sources": ["random", "ascent_exact"]},
+        "search": Search(("random", "ascent_exact")),
         "witness": ev2["witness"],
         "rate": ev2["rate"],
     }
-    return Outcome({"identity_decoder": v1, "constant_decoder": v2}, ev, l1 + l2, f"{s1}; {s2}")
+    return Outcome(Conditional.of({"identity_decoder": v1, "constant_decoder": v2}), ev, l1 + l2,
+                   f"{s1}; {s2}")

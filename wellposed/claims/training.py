@@ -15,6 +15,9 @@ from typing import Any
 
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
+from wellposed.evidence.records import TrainingFacts
+from wellposed.evidence.vocabulary import Verdict
+from wellposed.ledger import Claim
 from wellposed.training.criteria import (
     T1_OBJECTIVE,
     T2_OBJECTIVES,
@@ -47,31 +50,32 @@ def _seeds_text(res: dict[str, Any]) -> str:
 
 
 @claim("T1")
-def t1_learned_variance_diverges(ctx: Context, entry) -> Outcome:
+def t1_learned_variance_diverges(ctx: Context, entry: Claim) -> Outcome:
     """Learned per-pixel variance on digits: the constant pixels' log sigma^2 reaches below
     the level during training, for every seed."""
     res = t1_divergence(_runs(ctx, (T1_OBJECTIVE,)))
     worst = max(r["lowest_lv_flagged"] for r in res["per_seed"])
     summary = (f"{_seeds_text(res)}: flagged-pixel log sigma^2 reached {worst:.3g} or lower "
                f"(level {res['level']:g}), margin {res['margin']:.2g}")
-    return Outcome(UNBOUNDED if res["ok"] else INCONCLUSIVE, {"training": res}, [], summary)
+    return Outcome(UNBOUNDED if res["ok"] else INCONCLUSIVE, {"training": TrainingFacts(res)},
+                   [], summary)
 
 
-def _bounded(res: dict[str, Any]) -> str:
+def _bounded(res: dict[str, Any]) -> Verdict:
     return BOUNDED if res["ok"] else UNBOUNDED
 
 
 @claim("T2")
-def t2_floor_holds(ctx: Context, entry) -> Outcome:
+def t2_floor_holds(ctx: Context, entry: Claim) -> Outcome:
     """Floor and soft-clip: training ELBO below the analytic bound at every step, every seed."""
     res = t2_floor(_runs(ctx, T2_OBJECTIVES))
     summary = f"{_seeds_text(res)} below the bound; smallest margin {res['margin']:.3g} nats"
-    return Outcome(_bounded(res), {"training": res}, [], summary)
+    return Outcome(_bounded(res), {"training": TrainingFacts(res)}, [], summary)
 
 
 @claim("T3")
-def t3_fixed_and_bernoulli_hold(ctx: Context, entry) -> Outcome:
+def t3_fixed_and_bernoulli_hold(ctx: Context, entry: Claim) -> Outcome:
     """Fixed sigma^2 = 1 and Bernoulli: below their bounds at every step, every seed."""
     res = t3_fixed_bernoulli(_runs(ctx, T3_OBJECTIVES))
     summary = f"{_seeds_text(res)} below the bound; smallest margin {res['margin']:.3g} nats"
-    return Outcome(_bounded(res), {"training": res}, [], summary)
+    return Outcome(_bounded(res), {"training": TrainingFacts(res)}, [], summary)

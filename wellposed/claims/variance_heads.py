@@ -17,6 +17,8 @@ from wellposed.claims._common import TARGET_M, fmt, seeded_data
 from wellposed.claims._search import mlp_elbo_search
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
+    RateFit,
+    Search,
     agree_close,
     agree_mc,
     check_attained,
@@ -30,14 +32,18 @@ from wellposed.evidence import (
 from wellposed.ledger import Claim
 from wellposed.lines import exact
 from wellposed.lines.objectives import elbo, log_likelihood
-from wellposed.models.networks import GaussianMLPDecoder
+from wellposed.models.networks import Decoder, GaussianMLPDecoder
 from wellposed.numerics import LOG_2PI
-
 
 # a staircase member whose steps are not saturated under the encoders (L4's statistical MC
 # check; at k >= 1/2 rare step crossings give the MC a heavy tail and z-scores above 4)
 _L4_K_STATISTICAL = 0.25
 
+
+
+def _coef(rate: RateFit) -> float:
+    """The fitted coefficient of the rate's second regressor (NaN when it has none)."""
+    return rate.extra_coef if rate.extra_coef is not None else math.nan
 
 @claim("L4")
 def shared_variance(ctx: Context, entry: Claim) -> Outcome:
@@ -107,7 +113,7 @@ def shared_variance(ctx: Context, entry: Claim) -> Outcome:
         decide_unbounded(wit, rate, lines),
         {"witness": wit, "rate": rate},
         lines,
-        f"ELBO = {fmt(rate.slope, 5)} k {fmt(rate.extra_coef, 3)} log k + c (nD/2 = "
+        f"ELBO = {fmt(rate.slope, 5)} k {fmt(_coef(rate), 3)} log k + c (nD/2 = "
         f"{rate.expected:g}); {fmt(wit.value)} > M at k={fmt(k_w)}; equal variances = ratio 1",
     )
 
@@ -177,7 +183,9 @@ def weight_decay(ctx: Context, entry: Claim) -> Outcome:
     x = seeded_data(ctx, 81, n, D)
     B = entry.bound_at(n=n, D=D, H=H, lam=lam)
 
-    def penalty(dec: torch.nn.Module) -> torch.Tensor:
+    def penalty(dec: Decoder) -> torch.Tensor:
+        if not isinstance(dec, GaussianMLPDecoder):
+            raise TypeError(f"L8's penalty needs the App. C.2 decoder, got {type(dec).__name__}")
         return 0.5 * lam * ((dec.W5**2).sum() + (dec.b5**2).sum())
 
     found = mlp_elbo_search(
@@ -232,7 +240,7 @@ def weight_decay(ctx: Context, entry: Claim) -> Outcome:
                        "the search is reported, the bound's tightness is shown at n = 1"}
     return Outcome(
         decide_bounded(bound, tight),
-        {"bound": bound, "search": {"sources": list(found)}, "tightness": tight,
+        {"bound": bound, "search": Search(tuple(found)), "tightness": tight,
          "bound_slack": slack,
          "attained": check_attained(tight, case="the bound at n = 1", strict=strict)},
         lines,

@@ -1,4 +1,4 @@
-"""Evidence: records (one JSON policy), checks (rates, bounds, agreement) and verdict rules."""
+"""Evidence: the verdict vocabulary, typed records (one JSON policy), checks and verdict rules."""
 
 from wellposed.evidence.checks import (
     agree_close,
@@ -19,23 +19,53 @@ from wellposed.evidence.decide import (
     VERDICTS,
     decide_bounded,
     decide_unbounded,
-    format_verdict,
 )
 from wellposed.evidence.records import (
     ATTAINED,
     Attainment,
+    AuditFacts,
     BoundCheck,
+    Convergence,
     Counterexample,
+    Evidence,
+    EvidenceItem,
+    Facts,
     IdentityCheck,
     LineCheck,
     RateFit,
+    Search,
+    Symbolic,
     Tightness,
+    TrainingFacts,
     Witness,
+    evidence_kinds,
     jsonable,
+)
+from wellposed.evidence.vocabulary import (
+    Attained,
+    Conditional,
+    Verdict,
+    VerdictValue,
+    as_verdict,
+    format_verdict,
 )
 
 __all__ = [
     "ATTAINED",
+    "Attained",
+    "AuditFacts",
+    "Conditional",
+    "Convergence",
+    "Evidence",
+    "EvidenceItem",
+    "Facts",
+    "Search",
+    "Symbolic",
+    "TrainingFacts",
+    "Verdict",
+    "VerdictValue",
+    "as_verdict",
+    "evidence_kinds",
     "BOUNDED",
     "BOUND_VIOLATED",
     "IDENTITY",

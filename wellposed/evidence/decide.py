@@ -14,9 +14,10 @@ The rules (docs/design.md, "Trust rules"):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from wellposed.evidence.records import BoundCheck, LineCheck, RateFit, Tightness, Witness
+from wellposed.evidence.vocabulary import LEDGER_VERDICTS, Verdict, format_verdict
 
 __all__ = [
     "BOUNDED",
@@ -31,29 +32,18 @@ __all__ = [
     "format_verdict",
 ]
 
-UNBOUNDED = "unbounded"
-
-
-BOUNDED = "bounded"
-
-
-IDENTITY = "identity"
-
-
-REFUTED = "refuted"
-
-
-VERDICTS = (UNBOUNDED, BOUNDED, IDENTITY, REFUTED)
-
-
+# the verdicts by their short names (the words are in wellposed.evidence.vocabulary)
+UNBOUNDED = Verdict.UNBOUNDED
+BOUNDED = Verdict.BOUNDED
+IDENTITY = Verdict.IDENTITY
+REFUTED = Verdict.REFUTED
+VERDICTS = LEDGER_VERDICTS
 # observed-only outcomes: the evidence did not establish any ledger verdict
-INCONCLUSIVE = "inconclusive"
+INCONCLUSIVE = Verdict.INCONCLUSIVE
+BOUND_VIOLATED = Verdict.BOUND_VIOLATED
 
 
-BOUND_VIOLATED = "bound violated"
-
-
-def decide_unbounded(witness: Witness, rate: RateFit, lines: Sequence[LineCheck]) -> str:
+def decide_unbounded(witness: Witness, rate: RateFit, lines: Sequence[LineCheck]) -> Verdict:
     """``unbounded`` iff the witness passed ``M``, the rate matched, every line comparison
     agreed and at least one Monte Carlo comparison was statistical (not a code-path check)."""
     mc_ok = any(c.line == "mc" and c.mode == "statistical" for c in lines)
@@ -61,18 +51,10 @@ def decide_unbounded(witness: Witness, rate: RateFit, lines: Sequence[LineCheck]
         else INCONCLUSIVE
 
 
-def decide_bounded(bound: BoundCheck, tightness: Tightness | None = None) -> str:
+def decide_bounded(bound: BoundCheck, tightness: Tightness | None = None) -> Verdict:
     """``bounded`` iff nothing exceeded ``B`` (and the sequence approached the sup, if known)."""
     if not bound.ok:
         return BOUND_VIOLATED
     if tightness is not None and not tightness.ok:
         return INCONCLUSIVE
     return BOUNDED
-
-
-def format_verdict(verdict: str | Mapping[str, str]) -> str:
-    """``"bounded"`` or, for a conditional verdict, ``"conditional(a=bounded, b=unbounded)"``."""
-    if isinstance(verdict, Mapping):
-        inner = ", ".join(f"{k}={v}" for k, v in verdict.items())
-        return f"conditional({inner})"
-    return str(verdict)

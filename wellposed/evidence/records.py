@@ -20,31 +20,44 @@ The checks that create the records live in :mod:`wellposed.evidence.checks`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar, TypeAlias, Union
 
 import numpy as np
+
+from wellposed.evidence.vocabulary import Attained
 
 __all__ = [
     "ERROR_FLOOR",
     "SIG",
     "ATTAINED",
+    "AuditFacts",
     "Attainment",
     "BoundCheck",
+    "Convergence",
     "Counterexample",
+    "Evidence",
+    "EvidenceItem",
+    "Facts",
     "IdentityCheck",
     "LineCheck",
     "RateFit",
+    "Search",
+    "Symbolic",
     "Tightness",
+    "TrainingFacts",
     "Witness",
     "as_float_tuple",
+    "evidence_kinds",
     "jsonable",
+    "jsonable_dict",
     "round_error",
     "round_value",
 ]
 
 #: the answers of :class:`Attainment` (is the supremum of a bounded objective attained?)
-ATTAINED = ("yes", "no", "unknown")
+ATTAINED = tuple(a.value for a in Attained)
 #: significant digits of every reported value
 SIG = 6
 #: errors are reported as upper bounds no smaller than this; differences on this grid
@@ -107,10 +120,21 @@ def jsonable(value: object, key: str = "") -> object:
     return value
 
 
+def jsonable_dict(value: Mapping[str, object]) -> dict[str, Any]:
+    """:func:`jsonable` of a mapping: a JSON object (string keys, rounded values)."""
+    return {str(k): jsonable(v, str(k)) for k, v in value.items()}
+
+
 class _Record:
-    """Mixin: ``to_dict()`` over the dataclass fields (with ``kind`` first)."""
+    """Mixin: ``to_dict()`` over the dataclass fields (with ``kind`` first).  ``kind`` is
+    the ledger's evidence kind the record shows (``rate``, ``bound``, ...; the gate finds
+    kinds by record class, never by the key a claim files a record under)."""
 
     kind: str = "record"
+
+    def kinds(self) -> set[str]:
+        """The ledger evidence kinds this record shows (its ``kind``)."""
+        return {self.kind}
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"kind": self.kind}
@@ -230,6 +254,10 @@ class IdentityCheck(_Record):
     ok: bool
     kind: str = field(default="identity", init=False)
 
+    def kinds(self) -> set[str]:
+        """``identity``, and ``symbolic`` when the identity was also proved symbolically."""
+        return {self.kind, "symbolic"} if self.symbolic else {self.kind}
+
 
 @dataclass(frozen=True)
 class Counterexample(_Record):
@@ -254,7 +282,7 @@ class Attainment(_Record):
     says which supremum (e.g. ``n = 1: the bound``), ``rule`` how it was decided.
     """
 
-    attained: str
+    attained: Attained
     case: str
     sup: float
     x_name: str
@@ -264,3 +292,94 @@ class Attainment(_Record):
     rule: str
     reason: str | None = None
     kind: str = field(default="attainment", init=False)
+
+
+@dataclass(frozen=True)
+class Search(_Record):
+    """Which search sources ran for a bound (their values are in the :class:`BoundCheck`)."""
+
+    sources: tuple[str, ...]
+    n_evaluated: int | None = None
+    kind: str = field(default="search", init=False)
+
+    def to_dict(self) -> dict[str, object]:
+        """``{"sources": [...]}`` (and ``n_evaluated`` when counted); no ``kind`` key."""
+        out: dict[str, object] = {"sources": list(self.sources)}
+        if self.n_evaluated is not None:
+            out["n_evaluated"] = self.n_evaluated
+        return out
+
+
+class Facts(Mapping[str, "EvidenceItem"]):
+    """Named values a claim reports beside its checks (a read-only mapping; JSON: the mapping
+    itself).  A subclass names the ledger evidence kind the values show (:class:`Symbolic`,
+    :class:`AuditFacts`, :class:`TrainingFacts`, :class:`Convergence`); plain ``Facts`` show
+    none, so a bare mapping under an evidence key never satisfies the gate."""
+
+    kind: ClassVar[str] = "facts"
+
+    def __init__(self, values: Mapping[str, EvidenceItem] | None = None, /,
+                 **more: EvidenceItem) -> None:
+        self._values: dict[str, EvidenceItem] = {**(values or {}), **more}
+
+    def __getitem__(self, key: str) -> EvidenceItem:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._values!r})"
+
+    def to_dict(self) -> dict[str, object]:
+        """The values under :func:`jsonable`'s rounding (the keys select it)."""
+        return {str(k): jsonable(v, str(k)) for k, v in self._values.items()}
+
+
+class Symbolic(Facts):
+    """A symbolic derivation's results (sympy expressions as text, identities checked)."""
+
+    kind: ClassVar[str] = "symbolic"
+
+
+class AuditFacts(Facts):
+    """What an audit of :mod:`wellposed.audit` computed for a claim."""
+
+    kind: ClassVar[str] = "audit"
+
+
+class TrainingFacts(Facts):
+    """What the training runs of :mod:`wellposed.training` showed for a claim."""
+
+    kind: ClassVar[str] = "training"
+
+
+class Convergence(Facts):
+    """Terms that approach a limit from below (an upper bound approached: ``bound`` kind)."""
+
+    kind: ClassVar[str] = "bound"
+
+
+#: one value of a claim's evidence: a record, facts, or a nesting of them (per case / part)
+EvidenceItem: TypeAlias = Union[  # noqa: UP007 (a recursive alias needs the string form)
+    _Record, Facts, Mapping[str, "EvidenceItem"], Sequence["EvidenceItem"], np.ndarray,
+    float, int, str, bool, None,
+]
+#: a claim's evidence: what it found, by the name the report files it under
+Evidence: TypeAlias = dict[str, EvidenceItem]
+
+
+def evidence_kinds(item: object) -> set[str]:
+    """The ledger evidence kinds of every record and facts object anywhere in ``item``."""
+    if isinstance(item, _Record):
+        return item.kinds()
+    if isinstance(item, Facts):
+        return {item.kind}.union(*(evidence_kinds(v) for v in item.values()))
+    if isinstance(item, Mapping):
+        return set().union(*(evidence_kinds(v) for v in item.values()))
+    if isinstance(item, list | tuple):
+        return set().union(*(evidence_kinds(v) for v in item))
+    return set()

@@ -38,13 +38,17 @@ __all__ = ["floored_mixture_sup", "mixture_certificate"]
 
 def _sq(z: np.ndarray, atoms: np.ndarray) -> np.ndarray:
     """``||z_i - a_c||^2``, shape ``(n, m)``."""
-    return np.sum((z[:, None, :] - atoms[None, :, :]) ** 2, axis=-1)
+    returned: np.ndarray = np.sum((z[:, None, :] - atoms[None, :, :]) ** 2, axis=-1)
+    return returned
 
 
 def _log_p(z: np.ndarray, atoms: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Per-point ``log sum_c w_c exp(-||z_i - a_c||^2 / 2)`` (unit variance, no constant)."""
     with np.errstate(divide="ignore"):
-        return scipy.special.logsumexp(np.log(weights)[None, :] - 0.5 * _sq(z, atoms), axis=1)
+        returned: np.ndarray = (
+            scipy.special.logsumexp(np.log(weights)[None, :] - 0.5 * _sq(z, atoms), axis=1)
+        )
+        return returned
 
 
 def _max_derivative(z: np.ndarray, log_p: np.ndarray, starts: np.ndarray

@@ -77,7 +77,7 @@ def _from_mc(res: montecarlo.MCResult) -> Estimate:
 
 def elbo(
     decoder: torch.nn.Module,
-    encoder: torch.nn.Module,
+    encoder: torch.nn.Module | None,
     data: object,
     *,
     method: str = "exact",
@@ -88,9 +88,13 @@ def elbo(
     """ELBO ``sum_i E_q[log p(x_i|t)] - KL(q(t|x_i) || N(0, I))`` by the chosen line.
 
     ``decoder`` / ``encoder``: the harness's networks or any module pair that follows the
-    model protocol (:mod:`wellposed.models.protocol`; user modules: ``method="mc"``).
+    model protocol (:mod:`wellposed.models.protocol`; user modules: ``method="mc"``).  A
+    construction without an encoder (``encoder=None``) has no ELBO: an input error.
     """
     _check_method(method)
+    if encoder is None:
+        raise WellposedInputError("the ELBO needs an encoder; this construction has none "
+                                  "(evaluate its log_likelihood instead)")
     decoder, conformed = _conformed(decoder, encoder, data, method)
     assert conformed is not None
     encoder = conformed

@@ -80,7 +80,8 @@ _UFLOW = np.finfo(np.float64).tiny
 
 def _std_normal_logpdf(z: np.ndarray) -> np.ndarray:
     """``log phi(z)`` written out, elementwise."""
-    return -0.5 * (z * z + LOG_2PI)
+    returned: np.ndarray = -0.5 * (z * z + LOG_2PI)
+    return returned
 
 
 def _require_1d(decoder: Decoder) -> None:
@@ -98,7 +99,8 @@ def _decoder_log_lik(decoder: Decoder, x: np.ndarray, t: np.ndarray) -> np.ndarr
     if decoder.family == "bernoulli":
         logits = out.detach().numpy()
         val = x * scipy.special.log_expit(logits) + (1 - x) * scipy.special.log_expit(-logits)
-        return val.sum(-1)
+        summed: np.ndarray = val.sum(-1)
+        return summed
     mean, log_var = (o.detach().numpy() for o in out)
     with np.errstate(under="ignore", over="ignore"):
         scale = np.exp(0.5 * log_var)
@@ -109,7 +111,8 @@ def _decoder_log_lik(decoder: Decoder, x: np.ndarray, t: np.ndarray) -> np.ndarr
         )
     with np.errstate(under="ignore", over="ignore", divide="ignore"):
         dens = scipy.stats.norm.logpdf(x, loc=mean, scale=scale)
-    return dens.sum(-1)
+    returned: np.ndarray = dens.sum(-1)
+    return returned
 
 
 def _quantile_points(grid: np.ndarray, weight: np.ndarray, pieces: int) -> set[float]:
@@ -275,7 +278,10 @@ def log_likelihood_quadrature(
 
         def integrand(t: np.ndarray, k: np.ndarray) -> np.ndarray:
             i = idx[k]
-            return np.exp(_rows_log_lik(decoder, xn[i], t) + _std_normal_logpdf(t) - c[i])
+            returned: np.ndarray = (
+                np.exp(_rows_log_lik(decoder, xn[i], t) + _std_normal_logpdf(t) - c[i])
+            )
+            return returned
 
         pts, scales = [], []
         for i in idx:

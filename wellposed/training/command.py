@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tabulate import tabulate
-
 from wellposed.errors import WellposedInputError
 from wellposed.lines.montecarlo import resolve_device
+from wellposed.report.text import markdown_table
 from wellposed.training.loop import make_model
 from wellposed.training.options import train_command
 from wellposed.training.report import fmt_spread, write_training_report
@@ -66,8 +65,7 @@ def run_train(args: argparse.Namespace) -> int:
                      fmt_spread([x["held_iwae"] for x in last]),
                      fmt_spread([x.get("min_lv") for x in last]),
                      f"{sum(r['steps_per_s'] for r in rs) / len(rs):.0f}"])
-    print(tabulate(rows, headers=["data", "objective", "seeds", "train ELBO", "held-out IWAE",
-                                  "min log σ²", "steps/s"], tablefmt="github",
-                   disable_numparse=True))
+    print(markdown_table(rows, ["data", "objective", "seeds", "train ELBO", "held-out IWAE",
+                                "min log σ²", "steps/s"]))
     print(f"\n{len(runs)} runs trained in {elapsed:.0f} s", file=sys.stderr)
     return 0

@@ -15,22 +15,21 @@ flags marked.  The T-claims' criteria (:mod:`wellposed.training.criteria`) close
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import re
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-import matplotlib.image
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from wellposed.evidence.vocabulary import FAILS, HOLDS, NO_RUNS
+from wellposed.report import fmt_number, markdown_table, wrap, write_files
+from wellposed.report.style import LINE_COLOURS, objective_colour, png_bytes
 from wellposed.training.criteria import (
     T1_LEVEL,
     select,
@@ -45,21 +44,13 @@ __all__ = ["FIGURE_DIR", "fmt_spread", "render_png", "sig", "write_training_repo
 
 #: figures and JSON next to reports/training.md, linked relatively (they show on GitHub)
 FIGURE_DIR = "training"
-_DPI = 100
-_STYLE: dict[str, Any] = {"font.family": "DejaVu Sans", "font.size": 8.5, "axes.titlesize": 9.0,
-          "axes.grid": True, "grid.alpha": 0.3, "path.simplify": False}
 _LOG_XI = math.log(FLOOR_XI)
 Run = dict[str, Any]
 
 
 def sig(v: float | None, digits: int = 3) -> str:
     """``v`` to ``digits`` significant digits (``-`` for None / NaN, ``inf`` kept)."""
-    if v is None or math.isnan(v):
-        return "-"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    text = f"{v:.{digits}g}"
-    return "0" if text in ("-0", "0") else text.replace("e+0", "e").replace("e-0", "e-")
+    return fmt_number(v, digits, compact=True)
 
 
 def fmt_spread(values: Sequence[float | None]) -> str:
@@ -125,7 +116,7 @@ def _table(runs: Sequence[Run], data: str) -> list[str]:
             "min log σ²", "flagged min log σ²", "spikes", "sample NN / held NN", "bound",
             "passed floor's bound at step", "min log σ² < log ξ at step",
             "IWAE − floor's"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows: list[list[str]] = []
     for obj in _objectives_of(runs, data):
         rs = select(runs, data, obj)
         last = [r["log"][-1] for r in rs]
@@ -146,11 +137,11 @@ def _table(runs: Sequence[Run], data: str) -> list[str]:
         bound_text = "none" if bound is None else ("finite" if math.isnan(bound) else sig(bound))
         stopped = [r["stopped_at"] for r in rs if r.get("stopped_at")]
         name = obj + (f" (float32 overflow at step {min(stopped)})" if stopped else "")
-        lines.append("| " + " | ".join([
+        rows.append([
             name, col("train_elbo"), col("held_elbo"), col("held_iwae"), col("kl"),
             col("min_lv"), col("min_lv_flagged"), col("spikes"), nn_text, bound_text, passed,
-            below if last and last[0].get("min_lv") is not None else "-", gap]) + " |")
-    return lines
+            below if last and last[0].get("min_lv") is not None else "-", gap])
+    return markdown_table(rows, head).split("\n")
 
 
 def _curves_data(runs: Sequence[Run], data: str) -> dict[str, Any]:
@@ -188,16 +179,22 @@ def _draw_curves(fig: Figure, spec: dict[str, Any]) -> None:
     for k, p in enumerate(panels):
         ax = fig.add_subplot(nrow, ncol, k + 1)
         for j, s in enumerate(p["seeds"]):
-            ax.plot(s["step"], s["train"], color="C0", lw=1.0,
+            ax.plot(s["step"], s["train"], color=LINE_COLOURS["training"], lw=1.0,
                     label="training ELBO" if j == 0 else None)
             held = [(x, v) for x, v in zip(s["step"], s["held"], strict=True)
                     if math.isfinite(v)]  # logged at every other step
-            ax.plot([x for x, _ in held], [v for _, v in held], color="C1", lw=1.0, ls="--",
-                    label="held-out IWAE" if j == 0 else None)
+            ax.plot([x for x, _ in held], [v for _, v in held], color=LINE_COLOURS["held-out"],
+                    lw=1.0, ls="--", label="held-out IWAE" if j == 0 else None)
         lows = [v for s in p["seeds"] for v in s["train"] + s["held"] if math.isfinite(v)]
         if p["bound"] is not None and lows and p["bound"] < max(lows) + 3 * (
                 max(lows) - min(lows) + 1):
-            ax.axhline(p["bound"], color="k", lw=0.8, ls=":", label="bound")
+            ax.axhline(p["bound"], color=LINE_COLOURS["bound"], lw=0.8, ls=":",
+                       label=f"bound {sig(p['bound'])} nats")
+        elif p["bound"] is not None:  # off the axis: still named in the legend
+            ax.plot([], [], color=LINE_COLOURS["bound"], lw=0.8, ls=":",
+                    label=f"bound {sig(p['bound'])} nats (above the axis)")
+        else:
+            ax.plot([], [], " ", label="no bound (unbounded)")
         if lows:  # the last half of training decides the range: early steps are far below
             tail = [v for s in p["seeds"] for v in (s["train"] + s["held"])[len(s["train"])
                     // 3:] if math.isfinite(v)] or lows
@@ -206,27 +203,27 @@ def _draw_curves(fig: Figure, spec: dict[str, Any]) -> None:
                       and p["bound"] < max(tail) + span else -math.inf)
             ax.set_ylim(min(tail) - 0.6 * span, top + 0.25 * span)
         ax.set_xscale("log")
-        ax.set_title(p["objective"])
-        ax.set_xlabel("step")
+        ax.set_title(p["objective"], color=objective_colour(p["objective"]))
+        ax.set_xlabel("step (Adam updates)")
         if k % ncol == 0:
             ax.set_ylabel("nats per point")
-        if k == 0:
-            ax.legend(fontsize=7, loc="lower right")
+        ax.legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{spec['data']}: training ELBO vs held-out IWAE (each seed a line)")
 
 
 def _draw_logvar(fig: Figure, spec: dict[str, Any]) -> None:
     ax = fig.add_subplot(1, 1, 1)
-    for k, p in enumerate(spec["panels"]):
+    for p in spec["panels"]:
         for j, s in enumerate(p["seeds"]):
             if all(math.isnan(v) for v in s["min_lv"]):
                 continue
-            ax.plot(s["step"], s["min_lv"], color=f"C{k}", lw=1.0,
+            ax.plot(s["step"], s["min_lv"], color=objective_colour(p["objective"]), lw=1.0,
                     label=p["objective"] if j == 0 else None)
-    ax.axhline(_LOG_XI, color="k", lw=0.8, ls=":", label="log ξ (floor)")
+    ax.axhline(_LOG_XI, color=LINE_COLOURS["bound"], lw=0.8, ls=":",
+               label=f"log ξ = {sig(_LOG_XI)} (floor)")
     ax.set_xscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("min log σ² over training points and coordinates")
+    ax.set_xlabel("step (Adam updates)")
+    ax.set_ylabel("min log σ² (σ² in squared data units)")
     ax.legend(fontsize=7, loc="lower left")
     ax.set_title(f"{spec['data']}: smallest decoder log-variance along training")
 
@@ -248,7 +245,7 @@ def _draw_map(fig: Figure, spec: dict[str, Any]) -> None:
         ax.set_yticks([])
         ax.grid(False)
     if image is not None:
-        fig.colorbar(image, ax=fig.axes, shrink=0.85, label="log σ²")
+        fig.colorbar(image, ax=fig.axes, shrink=0.85, label="log σ² (σ² in squared pixel units)")
     fig.suptitle(f"{spec['data']}: final decoder log-variance (mean over {spec['seeds']} "
                  "seeds); red: constant pixels flagged by the data audit")
 
@@ -258,18 +255,8 @@ def render_png(spec: dict[str, Any], kind: str) -> bytes:
     and font, no metadata, so the same data gives the same bytes."""
     size = {"curves": (10.0, 2.6 * math.ceil(len(spec.get("panels", [])) / 3) + 0.6),
             "logvar": (6.5, 4.0), "map": (8.0, 3.8)}[kind]
-    with matplotlib.rc_context():
-        matplotlib.rcdefaults()
-        matplotlib.rcParams.update(_STYLE)  # type: ignore[arg-type]
-        fig = Figure(figsize=size, dpi=_DPI, layout="constrained")
-        canvas = FigureCanvasAgg(fig)
-        {"curves": _draw_curves, "logvar": _draw_logvar, "map": _draw_map}[kind](fig, spec)
-        canvas.draw()  # type: ignore[no-untyped-call]
-        buf = io.BytesIO()
-        matplotlib.image.imsave(buf, canvas.buffer_rgba(),  # type: ignore[no-untyped-call]
-                                format="png", origin="upper", dpi=_DPI,
-                                metadata={"Software": None})  # type: ignore[dict-item]
-    return buf.getvalue()
+    draw = {"curves": _draw_curves, "logvar": _draw_logvar, "map": _draw_map}[kind]
+    return png_bytes(lambda fig: draw(fig, spec), size)
 
 
 def _claims_section(runs: Sequence[Run]) -> list[str]:
@@ -280,17 +267,19 @@ def _claims_section(runs: Sequence[Run]) -> list[str]:
               ("T2", t2_floor(runs), "floor and soft-clip below their bounds at every step"),
               ("T3", t3_fixed_bernoulli(runs),
                "fixed σ² = 1 and Bernoulli below their bounds at every step")]
-    out += ["| claim | criterion | seeds | holds | smallest margin |", "|---|---|---|---|---|"]
-    for cid, res, text in checks:
-        holds = "yes" if res["ok"] else ("no runs" if not res["seeds"] else "NO")
-        out.append(f"| {cid} | {text} | {res['seeds']} | {holds} | {sig(res['margin'], 2)} |")
-    return out + ["", "`wellposed check --group training` gates these criteria (exit 1 when "
-                  "one fails for any seed)."]
+    rows = [[cid, text, res["seeds"], _holds(res), sig(res["margin"], 2)]
+            for cid, res, text in checks]
+    out += markdown_table(rows, ["claim", "criterion", "seeds", "holds",
+                                 "smallest margin"]).split("\n")
+    return out + ["", wrap("`wellposed check --group training` gates these criteria (exit 1 "
+                           "when one fails for any seed).")]
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+def _holds(res: Mapping[str, Any]) -> str:
+    """Does a T-claim's criterion hold on the runs: ``yes``, ``NO`` or ``no runs``."""
+    if not res["seeds"]:
+        return NO_RUNS
+    return HOLDS if res["ok"] else FAILS
 
 
 def write_training_report(runs: Sequence[Run], report_dir: str | Path, *,
@@ -299,10 +288,10 @@ def write_training_report(runs: Sequence[Run], report_dir: str | Path, *,
     ``report_dir/training/summary.json``; return the paths written."""
     root = Path(report_dir)
     fig_dir = root / FIGURE_DIR
-    written: list[Path] = []
+    outputs: dict[Path, bytes] = {}
     cfg0 = runs[0]["config"]
     seeds = sorted({r["config"]["seed"] for r in runs})
-    parts = ["# Training: what Adam does to each objective", "",
+    parts = ["# Training: what Adam does to each objective", "", wrap(
              f"Generated by `{command}`. App. C.2 networks (latent d = {cfg0['latent_dim']}, "
              f"H = {cfg0['hidden']}, tanh), Adam lr {cfg0['lr']:g}, batch {cfg0['batch']}, "
              f"float32 training; every number below is evaluated in float64 "
@@ -312,11 +301,11 @@ def write_training_report(runs: Sequence[Run], report_dir: str | Path, *,
              f"{runs[0]['split_seed']}. Values: mean ± sd over seeds at the last step, per "
              "point, in nats (discrete objectives: nats of probability mass; they are not "
              "comparable with densities). Float32 training differs between CPUs in the last "
-             "digits, so values are rounded to 3 significant digits.", "",
+             "digits, so values are rounded to 3 significant digits."), "", wrap(
              "*spikes*: training points decoded within half a grid step in every coordinate; "
              "*sample NN / held NN*: median RMS distance from 500 prior samples (from held-out "
              "points) to the nearest training point; *flagged*: the data audit's constant "
-             "coordinates; *bound*: the analytic bound per point (*none*: unbounded).", ""]
+             "coordinates; *bound*: the analytic bound per point (*none*: unbounded)."), ""]
     summary: dict[str, Any] = {"seeds": seeds, "data": {}}
     for data in _data_sets(runs):
         rs = [r for r in runs if r["config"]["data"] == data]
@@ -327,20 +316,20 @@ def write_training_report(runs: Sequence[Run], report_dir: str | Path, *,
         parts += _table(runs, data) + [""]
         for kind in ("curves", "logvar"):
             name = f"{label}-{kind}.png"
-            _write(fig_dir / name, render_png(curves, kind))
-            written.append(fig_dir / name)
+            outputs[fig_dir / name] = render_png(curves, kind)
             parts.append(f"![{label} {kind}]({FIGURE_DIR}/{name})")
         spec = _map_data(runs, data)
         if spec is not None:
             name = f"{label}-logvar-map.png"
-            _write(fig_dir / name, render_png({**spec, "data": label}, "map"))
-            written.append(fig_dir / name)
+            outputs[fig_dir / name] = render_png({**spec, "data": label}, "map")
             parts.append(f"![{label} per-pixel log-variance]({FIGURE_DIR}/{name})")
         parts.append("")
         summary["data"][label] = curves
     parts += _claims_section(runs)
     md = root / "training.md"
-    _write(md, ("\n".join(parts).rstrip() + "\n").encode("utf-8"))
-    _write(fig_dir / "summary.json",
-           (json.dumps(summary, indent=1, sort_keys=True) + "\n").encode("utf-8"))
-    return [md, *written, fig_dir / "summary.json"]
+    outputs[fig_dir / "summary.json"] = (json.dumps(summary, indent=1, sort_keys=True)
+                                         + "\n").encode("utf-8")
+    outputs[md] = ("\n".join(parts).rstrip() + "\n").encode("utf-8")
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    write_files(outputs)  # all or nothing: never a new training.md beside old figures
+    return [md, *(p for p in outputs if p != md)]
