@@ -120,8 +120,7 @@ def linear_log_marginal(
     ``(x-b)^T C^-1 (x-b) = ||rho - U U^T rho||^2 + sum_k (u_k^T rho)^2 / (1 + s_k^2)``:
     the projection is taken on vectors before squaring, so no large squares cancel.
     ``W = 0`` is done coordinate-wise in log space (any ``log sigma^2``).  Otherwise the
-    result is ``-inf`` (not NaN) where the whitened residual leaves the float64 range.
-    """
+    result is ``-inf`` (not NaN) where the whitened residual leaves the float64 range."""
     D = W.shape[0]
     log_var = np.broadcast_to(np.asarray(log_var, dtype=np.float64), (D,))
     if not np.any(W):
@@ -143,8 +142,7 @@ def linear_posterior(
     """Exact posterior ``p(t | x_i)``: means ``(n, d)`` and the shared covariance ``(d, d)``.
 
     With the whitened SVD of :func:`linear_log_marginal`: covariance
-    ``(I + A^T A)^-1 = V diag(1/(1+s^2)) V^T``, mean ``V diag(s/(1+s^2)) U^T rho``.
-    """
+    ``(I + A^T A)^-1 = V diag(1/(1+s^2)) V^T``, mean ``V diag(s/(1+s^2)) U^T rho``."""
     U, s, Vt, inv_sd = _whitened_svd(W, log_var)
     cov = (Vt.T / (1.0 + s**2)) @ Vt
     means = (((x - b) * inv_sd) @ U * (s / (1.0 + s**2))) @ Vt
@@ -161,8 +159,7 @@ def ppca_fit(x: np.ndarray, latent_dim: int) -> dict[str, np.ndarray | float]:
 
     The centred data are divided by their largest absolute entry ``c`` first (``S`` neither
     overflows at data scale ``1e154`` nor underflows at ``1e-300``); the fit is scaled back:
-    ``W c``, ``log_var + 2 log c``, ``max_log_lik - n D log c`` (``x = c z``).
-    """
+    ``W c``, ``log_var + 2 log c``, ``max_log_lik - n D log c`` (``x = c z``)."""
     x = np.asarray(x, dtype=np.float64)
     n, D = x.shape
     d = int(latent_dim)
@@ -399,24 +396,28 @@ def _staircase_point_log_lik(
 
 
 def _staircase_cliffs(x: np.ndarray, spec: dict, log_var: float | None) -> np.ndarray:
-    """Cliffs of ``p(x_j | u)`` next to each cut (Gaussian outputs).  Near cut ``c_l``,
-    ``mu ~ y_l + Delta_l sigma`` (``y``: levels, ``sigma = sigmoid(2a(u - c_l))``); with
-    ``B = x_j - y_l``, ``|r_j|^2 e^{-lv} / 2 = L`` at the roots ``sigma in (0, 1)`` of
-    ``|Delta_l|^2 sigma^2 - 2 (B . Delta_l) sigma + |B|^2 - 2 L e^{lv}``, i.e. at
-    ``u = c_l + logit(sigma) / (2a)``; past ``L = 50`` the integrand falls double-exponentially
-    within ``~1/(4a)``.  Graded at ``L = 1/2`` and ``50`` (only at the cut: 1e-4 nats lost)."""
+    """Cliffs of ``p(x_j | u)`` next to each cut (Gaussian outputs).  Near cut ``c_l`` the
+    mean leaves level ``y_l`` as ``y_l + Delta_l tau`` (``tau = sigmoid(2a(u - c_l))``) and
+    reaches ``y_{l+1}`` as ``y_{l+1} - Delta_l tau`` (``tau = sigmoid(-2a(u - c_l))``); with
+    ``B = x_j - level``, ``|r_j|^2 e^{-lv} / 2 = L`` at the small roots ``tau`` of
+    ``|Delta|^2 tau^2 -+ 2 (B . Delta) tau + |B|^2 - 2 L e^{lv}`` (solved without forming
+    ``1 - tau``): ``u = c_l +- logit(tau) / (2a)``.  Graded at ``L = 1/2`` and ``50``."""
     if log_var is None or spec["family"] == "bernoulli":
         return np.array([])
     lev = np.asarray(spec.get("levels", x), dtype=np.float64)
     delta = np.diff(lev, axis=0)  # (n_cuts, D)
-    B = x[:, None, :] - lev[None, :-1, :]  # (n, n_cuts, D)
     qa = np.sum(delta * delta, axis=1)[None, :, None]
-    qb = -2.0 * np.sum(B * delta[None], axis=2)[:, :, None]
-    qc = np.sum(B * B, axis=2)[:, :, None] - 2.0 * np.array([0.5, 50.0]) * math.exp(log_var)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        root = np.sqrt(qb * qb - 4.0 * qa * qc)
-        sig = np.concatenate([(-qb - root) / (2 * qa), (-qb + root) / (2 * qa)], axis=2)
-        u = np.asarray(spec["cuts"])[None, :, None] + sp.logit(sig) / (2.0 * spec["steepness"])
+    eps = 2.0 * np.array([0.5, 50.0]) * math.exp(log_var)
+    out = []
+    for side, level in ((1.0, lev[:-1]), (-1.0, lev[1:])):
+        B = x[:, None, :] - level[None, :, :]  # (n, n_cuts, D)
+        hb = side * np.sum(B * delta[None], axis=2)[:, :, None]
+        qc = np.sum(B * B, axis=2)[:, :, None] - eps
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tau = (hb + np.array([[[[-1.0]]], [[[1.0]]]]) * np.sqrt(hb * hb - qa * qc)) / qa
+            shift = (np.log(tau) - np.log1p(-tau)) / (2.0 * spec["steepness"])
+        out.append(np.asarray(spec["cuts"])[None, :, None] + side * shift)
+    u = np.concatenate([o.ravel() for o in out])
     return np.unique(u[np.isfinite(u)])
 
 
