@@ -28,6 +28,7 @@ import scipy.special as sp
 import torch
 
 from wellposed.errors import WellposedInputError
+from wellposed.lines import meshes
 from wellposed.numerics import LOG_2PI
 
 if TYPE_CHECKING:
@@ -261,31 +262,10 @@ def thread_answer_sigma_star(lam: float) -> float:
 # the prior, u ~ N(m, s^2) under q), so every d-dimensional integral reduces exactly to a
 # 1-D integral over u.  The network formulas are re-written here with sigmoids
 # ((1 + tanh z)/2 = sigmoid(2z)) so residuals carry no cancellation, and the 1-D integrals
-# use 20-point Gauss-Legendre panels on a mesh that is uniform (step 1/4) on [-40, 40] and
-# graded geometrically towards every switch and every cliff of the integrand (panel width
-# ~ distance to it, down to 1/8 of the switch width), in log space.  No code is shared with
-# the scipy line (adaptive QUADPACK on the float64 network) or the torch line; tests check
-# these meshes against the rigorous enclosures of wellposed.lines.certified.
+# use the graded Gauss-Legendre meshes of wellposed.lines.meshes, in log space.  No code is
+# shared with the scipy line (adaptive QUADPACK on the float64 network) or the torch line;
+# tests check the meshes against the rigorous enclosures of wellposed.lines.certified.
 # ---------------------------------------------------------------------------
-
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
-_SPAN = 40.0
-
-
-def _mesh(switches: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes and log-weights on ``[-40, 40]`` graded towards ``switches``."""
-    grading = scale * 2.0 ** np.arange(-3, 80)
-    grading = grading[grading < 2 * _SPAN]
-    sw = np.atleast_1d(np.asarray(switches, dtype=np.float64))
-    sw = sw[np.abs(sw) < _SPAN]
-    pts = [np.arange(-_SPAN, _SPAN + 1e-9, 0.25), sw]
-    pts += [sw[:, None] + grading[None, :], sw[:, None] - grading[None, :]]
-    edges = np.unique(np.clip(np.concatenate([p.ravel() for p in pts]), -_SPAN, _SPAN))
-    a, b = edges[:-1], edges[1:]
-    half = 0.5 * (b - a)
-    nodes = (0.5 * (a + b))[:, None] + half[:, None] * _GL_X[None, :]
-    weights = half[:, None] * _GL_W[None, :]
-    return nodes.ravel(), np.log(weights.ravel())
 
 
 def _log_phi(u: np.ndarray) -> np.ndarray:
@@ -306,9 +286,7 @@ def spike_log_lik(D: int, k: float, sq_dist: np.ndarray) -> np.ndarray:
     beyond the cliff the integrand falls double-exponentially within ``~1/k``."""
     out = []
     for R in np.atleast_1d(np.asarray(sq_dist, dtype=np.float64)):
-        v = np.log([D / R, 100.0 / R]) if R > 0 else np.array([])
-        v = v[(v > 0) & (v < k)]
-        u, log_w = _mesh(np.append(0.0, sp.logit(v / k) / (2.0 * k)), 1.0 / k)
+        u, log_w = meshes.mesh(meshes.spike_switches(D, k, R), 1.0 / k)
         base, neg_lv = _spike_parts(D, k, u)
         with np.errstate(over="ignore"):
             penalty = 0.5 * R * np.exp(neg_lv) if R > 0 else 0.0
@@ -323,7 +301,7 @@ def spike_expected_log_lik(
     out = []
     rows = (np.atleast_1d(a) for a in (sq_dist, q_mean, q_std))
     for R, m, s in zip(*rows, strict=True):
-        z, log_w = _mesh(np.array([-m / s]), 1.0 / (k * s))
+        z, log_w = meshes.mesh(np.array([-m / s]), 1.0 / (k * s))
         base, neg_lv = _spike_parts(D, k, m + s * z)
         mean_part = np.sum(np.exp(log_w + _log_phi(z)) * base)
         with np.errstate(over="ignore"):
@@ -395,32 +373,6 @@ def _staircase_point_log_lik(
     return -0.5 * (D * (LOG_2PI + log_var) + scaled)
 
 
-def _staircase_cliffs(x: np.ndarray, spec: dict, log_var: float | None) -> np.ndarray:
-    """Cliffs of ``p(x_j | u)`` next to each cut (Gaussian outputs).  Near cut ``c_l`` the
-    mean leaves level ``y_l`` as ``y_l + Delta_l tau`` (``tau = sigmoid(2a(u - c_l))``) and
-    reaches ``y_{l+1}`` as ``y_{l+1} - Delta_l tau`` (``tau = sigmoid(-2a(u - c_l))``); with
-    ``B = x_j - level``, ``|r_j|^2 e^{-lv} / 2 = L`` at the small roots ``tau`` of
-    ``|Delta|^2 tau^2 -+ 2 (B . Delta) tau + |B|^2 - 2 L e^{lv}`` (solved without forming
-    ``1 - tau``): ``u = c_l +- logit(tau) / (2a)``.  Graded at ``L = 1/2`` and ``50``."""
-    if log_var is None or spec["family"] == "bernoulli":
-        return np.array([])
-    lev = np.asarray(spec.get("levels", x), dtype=np.float64)
-    delta = np.diff(lev, axis=0)  # (n_cuts, D)
-    qa = np.sum(delta * delta, axis=1)[None, :, None]
-    eps = 2.0 * np.array([0.5, 50.0]) * math.exp(log_var)
-    out = []
-    for side, level in ((1.0, lev[:-1]), (-1.0, lev[1:])):
-        B = x[:, None, :] - level[None, :, :]  # (n, n_cuts, D)
-        hb = side * np.sum(B * delta[None], axis=2)[:, :, None]
-        qc = np.sum(B * B, axis=2)[:, :, None] - eps
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tau = (hb + np.array([[[[-1.0]]], [[[1.0]]]]) * np.sqrt(hb * hb - qa * qc)) / qa
-            shift = (np.log(tau) - np.log1p(-tau)) / (2.0 * spec["steepness"])
-        out.append(np.asarray(spec["cuts"])[None, :, None] + side * shift)
-    u = np.concatenate([o.ravel() for o in out])
-    return np.unique(u[np.isfinite(u)])
-
-
 def staircase_values(
     x: np.ndarray, spec: dict, log_var: float | None, k: float
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -432,7 +384,8 @@ def staircase_values(
     """
     a, cuts = float(spec["steepness"]), np.asarray(spec["cuts"])
     scale = 1.0 / a
-    u, log_w = _mesh(np.concatenate([cuts, _staircase_cliffs(x, spec, log_var)]), scale)
+    cliffs = meshes.staircase_cliffs(x, spec, log_var)
+    u, log_w = meshes.mesh(np.concatenate([cuts, cliffs]), scale)
     every = np.arange(len(x))
     log_lik = _logsumexp(
         _staircase_point_log_lik(x, spec, log_var, u, k, every) + _log_phi(u) + log_w
@@ -440,7 +393,7 @@ def staircase_values(
     m, s = np.asarray(spec["q_mean"]), np.asarray(spec["q_std"])
     expected = np.empty(len(x))
     for j in range(len(x)):
-        z, lw = _mesh((cuts - m[j]) / s[j], scale / s[j])
+        z, lw = meshes.mesh((cuts - m[j]) / s[j], scale / s[j])
         vals = _staircase_point_log_lik(x, spec, log_var, m[j] + s[j] * z, k, np.array([j]))[0]
         expected[j] = np.sum(np.exp(lw + _log_phi(z)) * vals)
     return log_lik, expected - gaussian_kl(m[:, None], 2.0 * np.log(s)[:, None])
