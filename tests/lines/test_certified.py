@@ -10,7 +10,7 @@ import pytest
 
 from wellposed import constructions
 from wellposed.errors import WellposedInputError
-from wellposed.lines import certified, exact, meshes
+from wellposed.lines import certified, exact, meshes, npmle
 from wellposed.lines.enclosures import Enclosure, agrees, check
 from wellposed.models.variance import Floor
 
@@ -148,3 +148,24 @@ def test_bernoulli_and_weighted_staircases_are_enclosed() -> None:
 def test_unknown_kinds_and_non_finite_inputs_are_refused() -> None:
     with pytest.raises(WellposedInputError, match="finite"):
         certified.floor_bound(3, 2, math.nan)
+
+
+def test_the_npmle_certificate_value_is_enclosed() -> None:
+    x = np.random.default_rng(23).normal(size=(5, 3))
+    sup, atoms, weights, gap = npmle.floored_mixture_sup(x, 1.0)
+    value, _, _ = npmle.mixture_certificate(x, 1.0, atoms, weights)
+    enc = certified.floored_mixture_value(x, 1.0, atoms, weights)
+    assert agrees(value, enc) and agrees(sup, enc) and enc.width < 1e-12
+    assert not agrees(value * (1 + 1e-7), enc)
+
+
+def test_certify_mirrors_exact_calls_and_pairs_values_with_enclosures() -> None:
+    R = np.array([0.0, 0.5])
+    out = exact.spike_log_lik_bounds(2, 40.0, R)
+    got = certified.pairs(out, certified.certify("spike_log_lik_bounds", 2, 40.0, R))
+    assert len(got) == 4 and all(agrees(v, e) for v, e in got)
+    c = constructions.staircase(_L4_SEED26, 80.0)
+    got = certified.pairs(exact.construction_values(c), certified.certify("construction_values", c))
+    assert len(got) == 6 and all(agrees(v, e) for v, e in got)
+    with pytest.raises(WellposedInputError, match="no certified mirror"):
+        certified.certify("ppca_fit", np.zeros((3, 2)), 1)

@@ -16,6 +16,7 @@ and float64 network outputs fed in (encoder means and log-variances are taken as
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
@@ -49,24 +50,30 @@ if TYPE_CHECKING:
     from wellposed.models.networks import GaussianMLPDecoder, LinearGaussianDecoder
 
 __all__ = [
+    "MIRRORS",
     "ROUNDING",
     "TARGET",
     "Enclosure",
     "agrees",
     "bernoulli_bound",
+    "certify",
     "check",
     "construction_values",
     "floor_bound",
+    "floored_mixture_value",
     "gaussian_kl",
     "gmm_log_lik",
     "linear_expected_log_lik",
     "linear_log_marginal",
+    "pairs",
     "spike_expected_log_lik",
     "spike_log_lik",
     "spike_log_lik_bounds",
     "staircase_values",
+    "thread_answer_sigma_star",
     "thread_elbo",
     "thread_max_elbo",
+    "thread_optimal_s",
     "weight_decay_bound",
 ]
 
@@ -415,3 +422,83 @@ def construction_values(construction: Construction) -> dict[str, list[Enclosure]
     expected = linear_expected_log_lik(x, W, b, lv, enc_m, enc_lv)
     return {"log_lik": linear_log_marginal(x, W, b, lv),
             "elbo": [difference(e, q) for e, q in zip(expected, kl, strict=True)]}
+
+
+def thread_optimal_s(lam: float, kind: str = "identity") -> Enclosure:
+    """``s* = (lam + 1)^(-1/2)`` (identity) or ``1`` (constant) (exact.thread_optimal_s)."""
+    return refine(lambda: [(_a(lam) + 1).rsqrt() if kind == "identity" else arb(1)])[0]
+
+
+def thread_answer_sigma_star(lam: float) -> Enclosure:
+    """``(2 (lam - 1/2))^(-1/2)`` for ``lam > 1/2`` (exact.thread_answer_sigma_star)."""
+    if not lam > 0.5:
+        return Enclosure(math.nan, math.nan)
+    return refine(lambda: [(2 * (_a(lam) - arb(0.5))).rsqrt()])[0]
+
+
+#: the certified mirror of each exact.py function whose values feed a verdict (same arguments)
+MIRRORS: dict[str, Callable[..., object]] = {
+    "bernoulli_bound": bernoulli_bound,
+    "construction_values": construction_values,
+    "floor_bound": floor_bound,
+    "gaussian_kl": gaussian_kl,
+    "gmm_log_lik": gmm_log_lik,
+    "linear_expected_log_lik": linear_expected_log_lik,
+    "linear_log_marginal": linear_log_marginal,
+    "spike_expected_log_lik": spike_expected_log_lik,
+    "spike_log_lik": spike_log_lik,
+    "spike_log_lik_bounds": spike_log_lik_bounds,
+    "staircase_values": staircase_values,
+    "thread_answer_sigma_star": thread_answer_sigma_star,
+    "thread_elbo": thread_elbo,
+    "thread_max_elbo": thread_max_elbo,
+    "thread_optimal_s": thread_optimal_s,
+    "weight_decay_bound": weight_decay_bound,
+}
+
+
+def certify(name: str, *args: object, **kwargs: object) -> object:
+    """Enclosures of ``exact.<name>(*args, **kwargs)``, shaped like its value (a list per
+    array, a dict or tuple of them, one :class:`Enclosure` per scalar)."""
+    if name not in MIRRORS:
+        raise WellposedInputError(f"no certified mirror of exact.{name}; known: "
+                                  f"{', '.join(sorted(MIRRORS))}")
+    return MIRRORS[name](*args, **kwargs)
+
+
+def pairs(value: object, enclosures: object) -> list[tuple[float, Enclosure]]:
+    """``(float64 value, its enclosure)`` for every number in an exact.py result and the
+    matching :func:`certify` result (dicts by key, tuples and arrays in order)."""
+    if isinstance(enclosures, Enclosure):
+        return [(float(cast(float, value)), enclosures)]
+    if isinstance(enclosures, dict):
+        vals = cast(dict, value)
+        return [p for key in enclosures for p in pairs(vals[key], enclosures[key])]
+    if isinstance(enclosures, tuple):
+        return [p for v, e in zip(cast(tuple, value), enclosures, strict=True)
+                for p in pairs(v, e)]
+    encs = cast(list, enclosures)
+    vals = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    return list(zip((float(v) for v in vals), encs, strict=True))
+
+
+def floored_mixture_value(x: np.ndarray, xi: float, atoms: np.ndarray, weights: np.ndarray
+                          ) -> Enclosure:
+    """``l(G) = sum_i log sum_c w_c N(x_i | a_c, xi I)`` (``w`` normalised), the value half
+    of npmle.mixture_certificate (its gap, a multistart maximum of ``D_G``, is not enclosed)."""
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    a, w = np.atleast_2d(np.asarray(atoms, dtype=np.float64)), np.asarray(weights, float)
+    D = x.shape[1]
+
+    def compute() -> list[arb]:
+        xa, total_w = _a(xi), sum((_a(v) for v in w), arb(0))
+        total = arb(0)
+        for row in x:
+            p = arb(0)
+            for wc, ac in zip(w, a, strict=True):
+                sq = sum(((_a(u) - _a(v)) ** 2 for u, v in zip(row, ac, strict=True)), arb(0))
+                p += _a(wc) / total_w * (-sq / (2 * xa)).exp()
+            total += p.log() - D * (2 * arb.pi() * xa).log() / 2
+        return [total]
+
+    return refine(compute)[0]

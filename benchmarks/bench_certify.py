@@ -1,0 +1,80 @@
+"""Cost of certifying the exact line: a `wellposed check` run, then every exact value it used.
+
+    python benchmarks/bench_certify.py            # every core claim (-j 1, minutes)
+    python benchmarks/bench_certify.py L4 L1 S8   # selected claims
+
+The check runs in this process (``-j 1``) with each exact.py function in
+``certified.MIRRORS`` wrapped to record its outermost calls (arguments and float64 result).
+Then each recorded call is certified (``certified.certify``) and every float64 value is
+checked against its enclosure (``certified.pairs`` / ``agrees``).  Printed: the uncertified
+check's wall time, the certification's, their ratio (certified check = check +
+certification), and any value outside its enclosure.  A measurement, never an assertion.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+from wellposed import cli
+from wellposed.lines import certified, exact
+from wellposed.lines.enclosures import agrees
+
+Call = tuple[str, tuple, dict, object]
+
+
+def _record(calls: list[Call]) -> None:
+    """Wrap the mirrored exact.py functions; nested calls (construction_values ->
+    staircase_values) are recorded once, at the outermost level."""
+    depth = [0]
+
+    def wrap(name: str, fn: Callable[..., object]) -> Callable[..., object]:
+        @functools.wraps(fn)
+        def recorded(*args: object, **kwargs: object) -> object:
+            depth[0] += 1
+            try:
+                out = fn(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+            if depth[0] == 0:
+                calls.append((name, args, kwargs, out))
+            return out
+
+        return recorded
+
+    for name in certified.MIRRORS:
+        setattr(exact, name, wrap(name, getattr(exact, name)))
+
+
+def main(ids: list[str]) -> None:
+    calls: list[Call] = []
+    _record(calls)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        rc = cli.main(["check", "--device", "cpu", "-j", "1", "-q", "--report-dir", tmp, *ids])
+        t_check = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    n_values, outside, by_name = 0, [], {}
+    for name, args, kwargs, out in calls:
+        t1 = time.perf_counter()
+        encs = certified.certify(name, *args, **kwargs)
+        by_name[name] = by_name.get(name, 0.0) + time.perf_counter() - t1
+        for value, enc in certified.pairs(out, encs):
+            n_values += 1
+            if not agrees(value, enc):
+                outside.append((name, value, enc))
+    t_cert = time.perf_counter() - t0
+    print(f"check exit status {rc}; {len(calls)} exact calls, {n_values} values")
+    print(f"uncertified check: {t_check:.1f} s; certification: {t_cert:.1f} s; "
+          f"certified / uncertified: {(t_check + t_cert) / t_check:.2f}")
+    for name, secs in sorted(by_name.items(), key=lambda kv: -kv[1]):
+        print(f"  {name:28s} {secs:8.2f} s")
+    for name, value, enc in outside:
+        print(f"OUTSIDE: exact.{name} = {value!r} not in [{enc.lo!r}, {enc.hi!r}]")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
