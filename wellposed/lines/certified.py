@@ -299,9 +299,9 @@ def spike_log_lik_bounds(D: int, k: float, sq_dist: np.ndarray
     return lo, hi
 
 
-def _softplus(y: acb, analytic: bool) -> acb:
+def _softplus(y: acb | arb, analytic: bool) -> acb:
     """``log(1 + e^y)``, holomorphic off the branch cut (checked when ``analytic``)."""
-    return (1 + y.exp()).log(analytic=analytic)
+    return (1 + acb(y).exp()).log(analytic=analytic)
 
 
 class _Stair:
@@ -326,7 +326,7 @@ class _Stair:
         self.r_max = size  # |r_d| <= r_max for every d and u
 
     def __call__(self, u: acb, analytic: bool) -> acb:
-        r = list(self.offset)
+        r: list[acb] = [acb(o) for o in self.offset]
         for l, (c, step) in enumerate(zip(self.cuts, self.delta, strict=True)):
             sw = sigmoid(-2 * self.A * (u - c)) if l < self.at else -sigmoid(2 * self.A * (u - c))
             r = [ri + sw * dl for ri, dl in zip(r, step, strict=True)]
@@ -416,11 +416,11 @@ def construction_values(construction: Construction) -> dict[str, list[Enclosure]
         return {"log_lik": spike_log_lik(D, c.k, R),
                 "elbo": [difference(e, q) for e, q in zip(expected, kl, strict=True)],
                 "log_lik_lower": lower, "log_lik_upper": upper}
-    dec = cast("LinearGaussianDecoder", c.decoder)
-    W, b, lv = (a.detach().cpu().numpy().astype(np.float64)
-                for a in (dec.W, dec.b, dec.log_var_vector))
-    expected = linear_expected_log_lik(x, W, b, lv, enc_m, enc_lv)
-    return {"log_lik": linear_log_marginal(x, W, b, lv),
+    lin = cast("LinearGaussianDecoder", c.decoder)
+    W, b, log_var = (a.detach().cpu().numpy().astype(np.float64)
+                     for a in (lin.W, lin.b, lin.log_var_vector))
+    expected = linear_expected_log_lik(x, W, b, log_var, enc_m, enc_lv)
+    return {"log_lik": linear_log_marginal(x, W, b, log_var),
             "elbo": [difference(e, q) for e, q in zip(expected, kl, strict=True)]}
 
 
@@ -472,8 +472,8 @@ def pairs(value: object, enclosures: object) -> list[tuple[float, Enclosure]]:
     if isinstance(enclosures, Enclosure):
         return [(float(cast(float, value)), enclosures)]
     if isinstance(enclosures, dict):
-        vals = cast(dict, value)
-        return [p for key in enclosures for p in pairs(vals[key], enclosures[key])]
+        named = cast(dict, value)
+        return [p for key in enclosures for p in pairs(named[key], enclosures[key])]
     if isinstance(enclosures, tuple):
         return [p for v, e in zip(cast(tuple, value), enclosures, strict=True)
                 for p in pairs(v, e)]

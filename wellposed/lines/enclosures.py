@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from flint import acb, arb, ctx
@@ -208,7 +209,10 @@ def span_for(log_sup: float) -> float:
     return max(SPAN, math.sqrt(2.0 * max(log_sup + 60.0, 0.0)))
 
 
-def sigmoid(z: acb) -> acb:
+_Ball = TypeVar("_Ball", acb, arb)
+
+
+def sigmoid(z: _Ball) -> _Ball:
     """``1 / (1 + e^-z)``, written ``e^z / (1 + e^z)`` where ``Re z < 0``: on a complex ball
     far from the switch the ``e^-z`` form would wrap a huge ball around ``-1`` (a spurious
     pole), the other stays near ``0``."""
