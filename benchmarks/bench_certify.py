@@ -4,9 +4,9 @@
     python benchmarks/bench_certify.py L4 L1 S8   # selected claims
 
 The check runs in this process (``-j 1``) with each exact.py function in
-``certified.MIRRORS`` wrapped to record its outermost calls (arguments and float64 result).
-Then each recorded call is certified (``certified.certify``) and every float64 value is
-checked against its enclosure (``certified.pairs`` / ``agrees``).  Printed: the uncertified
+``certify.MIRRORS`` wrapped to record its outermost calls (arguments and float64 result).
+Then each recorded call is certified (``certify.certify``) and every float64 value is
+checked against its enclosure (``certify.pairs`` / ``agrees``).  Printed: the uncertified
 check's wall time, the certification's, their ratio (certified check = check +
 certification), and any value outside its enclosure.  A measurement, never an assertion.
 """
@@ -20,15 +20,16 @@ import time
 from collections.abc import Callable
 
 from wellposed import cli
-from wellposed.lines import certified, exact
+from wellposed.lines import certify, exact
 from wellposed.lines.enclosures import agrees
 
 Call = tuple[str, tuple, dict, object]
 
 
-def _record(calls: list[Call]) -> None:
+def _record(calls: list[Call]) -> Callable[[], None]:
     """Wrap the mirrored exact.py functions; nested calls (construction_values ->
-    staircase_values) are recorded once, at the outermost level."""
+    staircase_values) are recorded once, at the outermost level.  Returns the undo (the
+    certified mirrors call exact.py too: those calls must not be recorded)."""
     depth = [0]
 
     def wrap(name: str, fn: Callable[..., object]) -> Callable[..., object]:
@@ -45,24 +46,27 @@ def _record(calls: list[Call]) -> None:
 
         return recorded
 
-    for name in certified.MIRRORS:
-        setattr(exact, name, wrap(name, getattr(exact, name)))
+    originals = {name: getattr(exact, name) for name in certify.MIRRORS}
+    for name, fn in originals.items():
+        setattr(exact, name, wrap(name, fn))
+    return lambda: [setattr(exact, name, fn) for name, fn in originals.items()] and None
 
 
 def main(ids: list[str]) -> None:
     calls: list[Call] = []
-    _record(calls)
+    undo = _record(calls)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         rc = cli.main(["check", "--device", "cpu", "-j", "1", "-q", "--report-dir", tmp, *ids])
         t_check = time.perf_counter() - t0
+    undo()
     t0 = time.perf_counter()
     n_values, outside, by_name = 0, [], {}
     for name, args, kwargs, out in calls:
         t1 = time.perf_counter()
-        encs = certified.certify(name, *args, **kwargs)
+        encs = certify.certify(name, *args, **kwargs)
         by_name[name] = by_name.get(name, 0.0) + time.perf_counter() - t1
-        for value, enc in certified.pairs(out, encs):
+        for value, enc in certify.pairs(out, encs):
             n_values += 1
             if not agrees(value, enc):
                 outside.append((name, value, enc))

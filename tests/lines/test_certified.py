@@ -10,7 +10,7 @@ import pytest
 
 from wellposed import constructions
 from wellposed.errors import WellposedInputError
-from wellposed.lines import certified, exact, meshes, npmle
+from wellposed.lines import certified, certify, exact, meshes, npmle
 from wellposed.lines.enclosures import Enclosure, agrees, check
 from wellposed.models.variance import Floor
 
@@ -162,10 +162,18 @@ def test_the_npmle_certificate_value_is_enclosed() -> None:
 def test_certify_mirrors_exact_calls_and_pairs_values_with_enclosures() -> None:
     R = np.array([0.0, 0.5])
     out = exact.spike_log_lik_bounds(2, 40.0, R)
-    got = certified.pairs(out, certified.certify("spike_log_lik_bounds", 2, 40.0, R))
+    got = certify.pairs(out, certify.certify("spike_log_lik_bounds", 2, 40.0, R))
     assert len(got) == 4 and all(agrees(v, e) for v, e in got)
     c = constructions.staircase(_L4_SEED26, 80.0)
-    got = certified.pairs(exact.construction_values(c), certified.certify("construction_values", c))
+    got = certify.pairs(exact.construction_values(c), certify.certify("construction_values", c))
     assert len(got) == 6 and all(agrees(v, e) for v, e in got)
     with pytest.raises(WellposedInputError, match="no certified mirror"):
-        certified.certify("ppca_fit", np.zeros((3, 2)), 1)
+        certify.certify("ppca_fit", np.zeros((3, 2)), 1)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-3])
+def test_the_ppca_maximum_likelihood_is_enclosed(scale: float) -> None:
+    x = np.random.default_rng(9).normal(size=(12, 4)) * np.array([3.0, 1.5, 0.7, 0.2]) * scale
+    for d in (1, 2):
+        enc = certified.ppca_max_log_lik(x, d)
+        assert agrees(exact.ppca_fit(x, d)["max_log_lik"], enc) and enc.width < 1e-9

@@ -16,12 +16,11 @@ and float64 network outputs fed in (encoder means and log-variances are taken as
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import scipy.special as sp
-from flint import acb, arb, arb_mat
+from flint import acb, acb_mat, arb, arb_mat
 
 from wellposed.errors import WellposedInputError
 from wellposed.lines import exact, meshes
@@ -50,13 +49,11 @@ if TYPE_CHECKING:
     from wellposed.models.networks import GaussianMLPDecoder, LinearGaussianDecoder
 
 __all__ = [
-    "MIRRORS",
     "ROUNDING",
     "TARGET",
     "Enclosure",
     "agrees",
     "bernoulli_bound",
-    "certify",
     "check",
     "construction_values",
     "floor_bound",
@@ -65,7 +62,7 @@ __all__ = [
     "gmm_log_lik",
     "linear_expected_log_lik",
     "linear_log_marginal",
-    "pairs",
+    "ppca_max_log_lik",
     "spike_expected_log_lik",
     "spike_log_lik",
     "spike_log_lik_bounds",
@@ -436,52 +433,6 @@ def thread_answer_sigma_star(lam: float) -> Enclosure:
     return refine(lambda: [(2 * (_a(lam) - arb(0.5))).rsqrt()])[0]
 
 
-#: the certified mirror of each exact.py function whose values feed a verdict (same arguments)
-MIRRORS: dict[str, Callable[..., object]] = {
-    "bernoulli_bound": bernoulli_bound,
-    "construction_values": construction_values,
-    "floor_bound": floor_bound,
-    "gaussian_kl": gaussian_kl,
-    "gmm_log_lik": gmm_log_lik,
-    "linear_expected_log_lik": linear_expected_log_lik,
-    "linear_log_marginal": linear_log_marginal,
-    "spike_expected_log_lik": spike_expected_log_lik,
-    "spike_log_lik": spike_log_lik,
-    "spike_log_lik_bounds": spike_log_lik_bounds,
-    "staircase_values": staircase_values,
-    "thread_answer_sigma_star": thread_answer_sigma_star,
-    "thread_elbo": thread_elbo,
-    "thread_max_elbo": thread_max_elbo,
-    "thread_optimal_s": thread_optimal_s,
-    "weight_decay_bound": weight_decay_bound,
-}
-
-
-def certify(name: str, *args: object, **kwargs: object) -> object:
-    """Enclosures of ``exact.<name>(*args, **kwargs)``, shaped like its value (a list per
-    array, a dict or tuple of them, one :class:`Enclosure` per scalar)."""
-    if name not in MIRRORS:
-        raise WellposedInputError(f"no certified mirror of exact.{name}; known: "
-                                  f"{', '.join(sorted(MIRRORS))}")
-    return MIRRORS[name](*args, **kwargs)
-
-
-def pairs(value: object, enclosures: object) -> list[tuple[float, Enclosure]]:
-    """``(float64 value, its enclosure)`` for every number in an exact.py result and the
-    matching :func:`certify` result (dicts by key, tuples and arrays in order)."""
-    if isinstance(enclosures, Enclosure):
-        return [(float(cast(float, value)), enclosures)]
-    if isinstance(enclosures, dict):
-        named = cast(dict, value)
-        return [p for key in enclosures for p in pairs(named[key], enclosures[key])]
-    if isinstance(enclosures, tuple):
-        return [p for v, e in zip(cast(tuple, value), enclosures, strict=True)
-                for p in pairs(v, e)]
-    encs = cast(list, enclosures)
-    vals = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    return list(zip((float(v) for v in vals), encs, strict=True))
-
-
 def floored_mixture_value(x: np.ndarray, xi: float, atoms: np.ndarray, weights: np.ndarray
                           ) -> Enclosure:
     """``l(G) = sum_i log sum_c w_c N(x_i | a_c, xi I)`` (``w`` normalised), the value half
@@ -500,5 +451,38 @@ def floored_mixture_value(x: np.ndarray, xi: float, atoms: np.ndarray, weights: 
                 p += _a(wc) / total_w * (-sq / (2 * xa)).exp()
             total += p.log() - D * (2 * arb.pi() * xa).log() / 2
         return [total]
+
+    return refine(compute)[0]
+
+
+def ppca_max_log_lik(x: np.ndarray, latent_dim: int) -> Enclosure:
+    """``max_log_lik`` of exact.ppca_fit: ``-(n/2)[D log 2pi + sum_{j<=d} log l_j + (D - d)
+    log sigma^2 + D]``, ``sigma^2 = (tr S - sum_{j<=d} l_j) / (D - d)``, with the eigenvalues
+    ``l`` of ``S = (x - mean)^T (x - mean) / n`` enclosed by ``acb_mat.eig`` (Arb's certified
+    eigenvalue isolation); ``[-inf, inf]`` where the ``d``-th and ``(d+1)``-th are not
+    separated (the top ``d`` are then not identified)."""
+    x = np.asarray(x, dtype=np.float64)
+    n, D = x.shape
+    d = int(latent_dim)
+    if not 1 <= d < D:
+        raise WellposedInputError(f"pPCA needs 1 <= latent_dim < D={D}, got {d}")
+
+    def compute() -> list[arb]:
+        cols = [[_a(v) for v in x[:, j]] for j in range(D)]
+        mean = [sum(c, arb(0)) / n for c in cols]
+        cen = [[v - mu for v in c] for c, mu in zip(cols, mean, strict=True)]
+        S = arb_mat([[sum((a * b for a, b in zip(ci, cj, strict=True)), arb(0)) / n
+                      for cj in cen] for ci in cen])
+        try:
+            ev = sorted((e.real for e in acb_mat(S).eig(multiple=True)),
+                        key=lambda e: -float(e.mid()))
+        except ValueError:
+            return [arb("nan")]
+        if not ev[d - 1] > ev[d]:
+            return [arb("nan")]
+        top = sum(ev[:d], arb(0))
+        sigma2 = (S.trace() - top) / (D - d)
+        logs = sum((e.log() for e in ev[:d]), arb(0))
+        return [-arb(n) / 2 * (D * log_2pi() + logs + (D - d) * sigma2.log() + D)]
 
     return refine(compute)[0]
