@@ -6,7 +6,7 @@
 The check runs in this process (``-j 1``) with each exact.py function in
 ``certify.MIRRORS`` wrapped to record its outermost calls (arguments and float64 result).
 Then each recorded call is certified (``certify.certify``) and every float64 value is
-checked against its enclosure (``certify.pairs`` / ``agrees``).  Printed: the uncertified
+checked against its enclosure (``certify.disagreements``).  Printed: the uncertified
 check's wall time, the certification's, their ratio (certified check = check +
 certification), and any value outside its enclosure.  A measurement, never an assertion.
 """
@@ -21,7 +21,6 @@ from collections.abc import Callable
 
 from wellposed import cli
 from wellposed.lines import certify, exact
-from wellposed.lines.enclosures import agrees
 
 Call = tuple[str, tuple, dict, object]
 
@@ -66,10 +65,8 @@ def main(ids: list[str]) -> None:
         t1 = time.perf_counter()
         encs = certify.certify(name, *args, **kwargs)
         by_name[name] = by_name.get(name, 0.0) + time.perf_counter() - t1
-        for value, enc in certify.pairs(out, encs):
-            n_values += 1
-            if not agrees(value, enc):
-                outside.append((name, value, enc))
+        n_values += len(certify.pairs(out, encs))
+        outside += [(name, v, e) for v, e in certify.disagreements(name, out, args, kwargs, encs)]
     t_cert = time.perf_counter() - t0
     print(f"check exit status {rc}; {len(calls)} exact calls, {n_values} values")
     print(f"uncertified check: {t_check:.1f} s; certification: {t_cert:.1f} s; "

@@ -177,3 +177,18 @@ def test_the_ppca_maximum_likelihood_is_enclosed(scale: float) -> None:
     for d in (1, 2):
         enc = certified.ppca_max_log_lik(x, d)
         assert agrees(exact.ppca_fit(x, d)["max_log_lik"], enc) and enc.width < 1e-9
+
+
+def test_a_rank_deficient_linear_elbo_is_certified_up_to_its_residual_rounding() -> None:
+    """Data in a line, ``log sigma^2 = -53``: float64 rounds the zero residual
+    ``x - (W m + b)`` to ~1e-16, which ``e^53`` turns into ~1e-9 nats; the residual allowance
+    covers that and nothing like a 1e-7 relative shift."""
+    rng = np.random.default_rng(4)
+    t = rng.normal(size=(20, 1))
+    W, b = rng.normal(size=(4, 1)), rng.normal(size=4)
+    x, lv = t @ W.T + b, np.full(4, -53.0)
+    m, qlv = t, np.full((20, 1), -54.7)
+    val = exact.linear_expected_log_lik(x, W, b, lv, m, qlv)
+    args = (x, W, b, lv, m, qlv)
+    assert not certify.disagreements("linear_expected_log_lik", val, args)
+    assert len(certify.disagreements("linear_expected_log_lik", val * (1 + 1e-7), args)) == 20

@@ -111,12 +111,17 @@ def exactly(v: float) -> arb:
     return arb(v)
 
 
-def agrees(value: float, enclosure: Enclosure, rtol: float = ROUNDING) -> bool:
-    """``lo - e <= value <= hi + e`` with ``e = rtol * max(1, |value|)``: the float64 value is
-    the true one up to its own rounding (:data:`ROUNDING`)."""
+def agrees(value: float, enclosure: Enclosure, rtol: float = ROUNDING, atol: float = 0.0
+           ) -> bool:
+    """``lo - e <= value <= hi + e`` with ``e = rtol * max(1, |value|) + atol``: the float64
+    value is the true one up to its own rounding (:data:`ROUNDING`; ``atol``: a bound on a
+    cancellation inside the float64 formula, e.g. wellposed.lines.certify's residuals).  A NaN
+    agrees only with a NaN enclosure (the formula is undefined there, e.g. ``lam <= 1/2``)."""
+    if math.isnan(value) or math.isnan(enclosure.lo):
+        return math.isnan(value) and math.isnan(enclosure.lo)
     if not math.isfinite(value):
         return False
-    slack = rtol * max(1.0, abs(value))
+    slack = rtol * max(1.0, abs(value)) + atol
     return enclosure.lo - slack <= value <= enclosure.hi + slack
 
 
