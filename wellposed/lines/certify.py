@@ -79,8 +79,9 @@ def residual_rounding(x: np.ndarray, W: np.ndarray, b: np.ndarray, log_var: np.n
     delta = (W.shape[1] + 2) * np.finfo(np.float64).eps * (
         np.abs(x) + np.abs(m) @ np.abs(W).T + np.abs(b))
     r = np.abs(x - (m @ W.T + b))
-    with np.errstate(over="ignore"):
-        return np.sum(np.exp(-lv) * (r * delta + 0.5 * delta**2), axis=1)
+    moved = r * delta + 0.5 * delta**2
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.sum(np.where(moved > 0, np.exp(-lv) * moved, 0.0), axis=1)
 
 
 #: exact.py functions whose float64 formula cancels beyond :data:`ROUNDING` (bound per value)
