@@ -57,12 +57,12 @@ def pairs(value: object, enclosures: object) -> list[tuple[float, Enclosure]]:
     if isinstance(enclosures, Enclosure):
         return [(float(cast(float, value)), enclosures)]
     if isinstance(enclosures, dict):
-        named = cast(dict, value)
+        named = cast(dict[str, object], value)
         return [p for key in enclosures for p in pairs(named[key], enclosures[key])]
     if isinstance(enclosures, tuple):
-        return [p for v, e in zip(cast(tuple, value), enclosures, strict=True)
+        return [p for v, e in zip(cast(tuple[object, ...], value), enclosures, strict=True)
                 for p in pairs(v, e)]
-    encs = cast(list, enclosures)
+    encs = cast(list[Enclosure], enclosures)
     vals = np.atleast_1d(np.asarray(value, dtype=np.float64))
     return list(zip((float(v) for v in vals), encs, strict=True))
 
@@ -81,7 +81,8 @@ def residual_rounding(x: np.ndarray, W: np.ndarray, b: np.ndarray, log_var: np.n
     r = np.abs(x - (m @ W.T + b))
     moved = r * delta + 0.5 * delta**2
     with np.errstate(over="ignore", invalid="ignore"):
-        return np.sum(np.where(moved > 0, np.exp(-lv) * moved, 0.0), axis=1)
+        out: np.ndarray = np.sum(np.where(moved > 0, np.exp(-lv) * moved, 0.0), axis=1)
+    return out
 
 
 #: exact.py functions whose float64 formula cancels beyond :data:`ROUNDING` (bound per value)
@@ -90,7 +91,8 @@ ALLOWANCES: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
-def disagreements(name: str, value: object, args: tuple, kwargs: dict | None = None,
+def disagreements(name: str, value: object, args: tuple[object, ...],
+                  kwargs: dict[str, object] | None = None,
                   enclosures: object = None) -> list[tuple[float, Enclosure]]:
     """The float64 values in ``value = exact.<name>(*args, **kwargs)`` that lie outside
     their enclosures (``certify(name, *args, **kwargs)`` unless given) up to rounding
