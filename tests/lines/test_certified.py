@@ -192,3 +192,17 @@ def test_a_rank_deficient_linear_elbo_is_certified_up_to_its_residual_rounding()
     args = (x, W, b, lv, m, qlv)
     assert not certify.disagreements("linear_expected_log_lik", val, args)
     assert len(certify.disagreements("linear_expected_log_lik", val * (1 + 1e-7), args)) == 20
+
+
+def test_the_npmle_gap_is_enclosed_by_branch_and_bound() -> None:
+    """The certificate's gap ``max_m D_G(m)`` (float64 multistart search) lies in a rigorous
+    enclosure from ball-arithmetic branch and bound; a worse ``G`` (one atom dropped) has a
+    certified positive gap, so a search that missed it would be caught."""
+    x = np.random.default_rng(23).normal(size=(5, 3))
+    sup, atoms, weights, gap = npmle.floored_mixture_sup(x, 1.0)
+    lo, hi = npmle.certified_gap(x, 1.0, atoms, weights)
+    assert lo <= hi and max(0.0, lo) - 1e-12 <= gap <= max(0.0, hi) + 1e-12
+    assert hi - lo <= 2e-10 and hi < 1e-9
+    worse_lo, worse_hi = npmle.certified_gap(x, 1.0, atoms[1:], weights[1:])
+    _, search, _ = npmle.mixture_certificate(x, 1.0, atoms[1:], weights[1:])
+    assert worse_lo > 1e-3 and worse_lo - 1e-9 <= search <= worse_hi + 1e-9
