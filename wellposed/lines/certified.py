@@ -380,7 +380,7 @@ def staircase_values(x: np.ndarray, spec: dict, log_var: float | None, k: float
             return (-z * z / 2).exp() * stair(ma + sa * z, analytic)
 
         body = integral(f, breaks((cuts - m[j]) / s[j], L)) / (2 * arb.pi()).sqrt()
-        return body + arb(0, 1) * _a(math.exp(stair.log_abs_sup())) * prior_tail(L)
+        return body + arb(0, 1) * _a(stair.log_abs_sup()).exp() * prior_tail(L)
 
     ll = refine(lambda: [log_lik(j) for j in range(len(x))])
     ex = refine(lambda: [expected(j) for j in range(len(x))])
