@@ -1,4 +1,4 @@
-"""Closed forms (pPCA, linear decoder, Gaussian KL) against scipy and Gauss-Hermite rules."""
+"""Closed forms (pPCA, linear decoder, Gaussian KL) against scipy, Gauss-Hermite rules and Arb."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import scipy.integrate
 import scipy.stats
 import torch
 
+from wellposed import constructions
 from wellposed.errors import WellposedInputError
-from wellposed.lines import exact, montecarlo
+from wellposed.lines import certified, exact, montecarlo
 from wellposed.lines.objectives import elbo, log_likelihood
 from wellposed.models.networks import LinearGaussianDecoder, TabularEncoder
 
@@ -170,3 +171,20 @@ def test_spike_log_lik_resolves_the_double_exponential_cliff():
         ref = float(mp.log(mp.quad(g, [-mp.inf, -1, -0.01, -0.003, 0, 0.01, 1, mp.inf])))
     got = exact.spike_log_lik(D, k, np.array([R]))[0]
     assert abs(got - ref) < 1e-9
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_staircase_and_spike_meshes_agree_with_the_rigorous_enclosures(seed: int) -> None:
+    """The exact line's graded meshes against lines/certified.py (Arb ball arithmetic, an
+    independent rigorous integral) on L4's and L1's draws and sequences, up to rounding."""
+    x = np.random.default_rng([seed, 64]).normal(size=(3, 2))
+    for k in [0.25, 10.0, 30.0, 40.0, 160.0, 350.0]:
+        c = constructions.staircase(x, k)
+        ex, enc = exact.construction_values(c), certified.construction_values(c)
+        for key in ("log_lik", "elbo"):
+            assert certified.check(ex[key], enc[key]).all(), (k, key, ex[key], enc[key])
+    xs = np.random.default_rng([seed, 11]).normal(size=(4, 2))
+    R = np.sum((xs - xs[0]) ** 2, axis=1)
+    for k in [20.0, 160.0, 640.0, 1050.0]:
+        assert certified.check(exact.spike_log_lik(2, k, R),
+                               certified.spike_log_lik(2, k, R)).all(), k

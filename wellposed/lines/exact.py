@@ -28,6 +28,7 @@ import scipy.special as sp
 import torch
 
 from wellposed.errors import WellposedInputError
+from wellposed.lines import meshes
 from wellposed.numerics import LOG_2PI
 
 if TYPE_CHECKING:
@@ -56,11 +57,9 @@ __all__ = [
 ]
 
 
-
 def gaussian_kl(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
     """Per-point ``KL(N(m, diag e^lv) || N(0, I))``; arrays ``(n, d)`` -> ``(n,)``."""
-    mean = np.asarray(mean, dtype=np.float64)
-    log_var = np.asarray(log_var, dtype=np.float64)
+    mean, log_var = np.asarray(mean, dtype=np.float64), np.asarray(log_var, dtype=np.float64)
     return 0.5 * np.sum(mean**2 + np.exp(log_var) - 1.0 - log_var, axis=-1)
 
 
@@ -71,14 +70,8 @@ def _logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis))
 
 
-def linear_expected_log_lik(
-    x: np.ndarray,
-    W: np.ndarray,
-    b: np.ndarray,
-    log_var: np.ndarray,
-    q_mean: np.ndarray,
-    q_log_var: np.ndarray,
-) -> np.ndarray:
+def linear_expected_log_lik(x: np.ndarray, W: np.ndarray, b: np.ndarray, log_var: np.ndarray,
+                            q_mean: np.ndarray, q_log_var: np.ndarray) -> np.ndarray:
     """Per-point ``E_q log N(x | W t + b, diag e^log_var)`` (formula in the module doc)."""
     log_var = np.broadcast_to(np.asarray(log_var, dtype=np.float64), (W.shape[0],))
     resid = x - (q_mean @ W.T + b)
@@ -128,8 +121,7 @@ def linear_log_marginal(
     ``(x-b)^T C^-1 (x-b) = ||rho - U U^T rho||^2 + sum_k (u_k^T rho)^2 / (1 + s_k^2)``:
     the projection is taken on vectors before squaring, so no large squares cancel.
     ``W = 0`` is done coordinate-wise in log space (any ``log sigma^2``).  Otherwise the
-    result is ``-inf`` (not NaN) where the whitened residual leaves the float64 range.
-    """
+    result is ``-inf`` (not NaN) where the whitened residual leaves the float64 range."""
     D = W.shape[0]
     log_var = np.broadcast_to(np.asarray(log_var, dtype=np.float64), (D,))
     if not np.any(W):
@@ -151,8 +143,7 @@ def linear_posterior(
     """Exact posterior ``p(t | x_i)``: means ``(n, d)`` and the shared covariance ``(d, d)``.
 
     With the whitened SVD of :func:`linear_log_marginal`: covariance
-    ``(I + A^T A)^-1 = V diag(1/(1+s^2)) V^T``, mean ``V diag(s/(1+s^2)) U^T rho``.
-    """
+    ``(I + A^T A)^-1 = V diag(1/(1+s^2)) V^T``, mean ``V diag(s/(1+s^2)) U^T rho``."""
     U, s, Vt, inv_sd = _whitened_svd(W, log_var)
     cov = (Vt.T / (1.0 + s**2)) @ Vt
     means = (((x - b) * inv_sd) @ U * (s / (1.0 + s**2))) @ Vt
@@ -169,8 +160,7 @@ def ppca_fit(x: np.ndarray, latent_dim: int) -> dict[str, np.ndarray | float]:
 
     The centred data are divided by their largest absolute entry ``c`` first (``S`` neither
     overflows at data scale ``1e154`` nor underflows at ``1e-300``); the fit is scaled back:
-    ``W c``, ``log_var + 2 log c``, ``max_log_lik - n D log c`` (``x = c z``).
-    """
+    ``W c``, ``log_var + 2 log c``, ``max_log_lik - n D log c`` (``x = c z``)."""
     x = np.asarray(x, dtype=np.float64)
     n, D = x.shape
     d = int(latent_dim)
@@ -272,30 +262,10 @@ def thread_answer_sigma_star(lam: float) -> float:
 # the prior, u ~ N(m, s^2) under q), so every d-dimensional integral reduces exactly to a
 # 1-D integral over u.  The network formulas are re-written here with sigmoids
 # ((1 + tanh z)/2 = sigmoid(2z)) so residuals carry no cancellation, and the 1-D integrals
-# use 20-point Gauss-Legendre panels on a mesh that is uniform (step 1/4) on [-40, 40] and
-# graded geometrically towards every switch (panel width ~ distance to the switch, down to
-# 1/8 of the switch width), in log space.  This shares no code with the scipy line (adaptive
-# QUADPACK on the float64 network) or the torch line.
+# use the graded Gauss-Legendre meshes of wellposed.lines.meshes, in log space.  No code is
+# shared with the scipy line (adaptive QUADPACK on the float64 network) or the torch line;
+# tests check the meshes against the rigorous enclosures of wellposed.lines.certified.
 # ---------------------------------------------------------------------------
-
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(20)
-_SPAN = 40.0
-
-
-def _mesh(switches: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes and log-weights on ``[-40, 40]`` graded towards ``switches``."""
-    grading = scale * 2.0 ** np.arange(-3, 80)
-    grading = grading[grading < 2 * _SPAN]
-    sw = np.atleast_1d(np.asarray(switches, dtype=np.float64))
-    sw = sw[np.abs(sw) < _SPAN]
-    pts = [np.arange(-_SPAN, _SPAN + 1e-9, 0.25), sw]
-    pts += [sw[:, None] + grading[None, :], sw[:, None] - grading[None, :]]
-    edges = np.unique(np.clip(np.concatenate([p.ravel() for p in pts]), -_SPAN, _SPAN))
-    a, b = edges[:-1], edges[1:]
-    half = 0.5 * (b - a)
-    nodes = (0.5 * (a + b))[:, None] + half[:, None] * _GL_X[None, :]
-    weights = half[:, None] * _GL_W[None, :]
-    return nodes.ravel(), np.log(weights.ravel())
 
 
 def _log_phi(u: np.ndarray) -> np.ndarray:
@@ -316,9 +286,7 @@ def spike_log_lik(D: int, k: float, sq_dist: np.ndarray) -> np.ndarray:
     beyond the cliff the integrand falls double-exponentially within ``~1/k``."""
     out = []
     for R in np.atleast_1d(np.asarray(sq_dist, dtype=np.float64)):
-        v = np.log([D / R, 100.0 / R]) if R > 0 else np.array([])
-        v = v[(v > 0) & (v < k)]
-        u, log_w = _mesh(np.append(0.0, sp.logit(v / k) / (2.0 * k)), 1.0 / k)
+        u, log_w = meshes.mesh(meshes.spike_switches(D, k, R), 1.0 / k)
         base, neg_lv = _spike_parts(D, k, u)
         with np.errstate(over="ignore"):
             penalty = 0.5 * R * np.exp(neg_lv) if R > 0 else 0.0
@@ -331,10 +299,9 @@ def spike_expected_log_lik(
 ) -> np.ndarray:
     """Per-point ``E_{u ~ N(m_j, s_j^2)} g_j(u)`` (see :func:`spike_log_lik`)."""
     out = []
-    for R, m, s in zip(
-        np.atleast_1d(sq_dist), np.atleast_1d(q_mean), np.atleast_1d(q_std), strict=True
-    ):
-        z, log_w = _mesh(np.array([-m / s]), 1.0 / (k * s))
+    rows = (np.atleast_1d(a) for a in (sq_dist, q_mean, q_std))
+    for R, m, s in zip(*rows, strict=True):
+        z, log_w = meshes.mesh(np.array([-m / s]), 1.0 / (k * s))
         base, neg_lv = _spike_parts(D, k, m + s * z)
         mean_part = np.sum(np.exp(log_w + _log_phi(z)) * base)
         with np.errstate(over="ignore"):
@@ -417,7 +384,8 @@ def staircase_values(
     """
     a, cuts = float(spec["steepness"]), np.asarray(spec["cuts"])
     scale = 1.0 / a
-    u, log_w = _mesh(cuts, scale)
+    cliffs = meshes.staircase_cliffs(x, spec, log_var)
+    u, log_w = meshes.mesh(np.concatenate([cuts, cliffs]), scale)
     every = np.arange(len(x))
     log_lik = _logsumexp(
         _staircase_point_log_lik(x, spec, log_var, u, k, every) + _log_phi(u) + log_w
@@ -425,7 +393,7 @@ def staircase_values(
     m, s = np.asarray(spec["q_mean"]), np.asarray(spec["q_std"])
     expected = np.empty(len(x))
     for j in range(len(x)):
-        z, lw = _mesh((cuts - m[j]) / s[j], scale / s[j])
+        z, lw = meshes.mesh((cuts - m[j]) / s[j], scale / s[j])
         vals = _staircase_point_log_lik(x, spec, log_var, m[j] + s[j] * z, k, np.array([j]))[0]
         expected[j] = np.sum(np.exp(lw + _log_phi(z)) * vals)
     return log_lik, expected - gaussian_kl(m[:, None], 2.0 * np.log(s)[:, None])
@@ -437,21 +405,18 @@ def _with_encoder(c: Construction) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if c.encoder is None:
         raise ValueError(f"construction {c.name!r} has no encoder to reduce exactly")
     with torch.no_grad():
-        enc_m, enc_lv = (
-            a.detach().cpu().numpy() for a in c.encoder(torch.as_tensor(x, dtype=torch.float64))
-        )
-    return x, enc_m, enc_lv
+        enc = c.encoder(torch.as_tensor(x, dtype=torch.float64))
+    return x, *(a.detach().cpu().numpy() for a in enc)
 
 
-_REDUCTIONS: dict[str, Callable[[Construction], dict[str, np.ndarray]]] = {}
+_Reduce = Callable[["Construction"], dict[str, np.ndarray]]
+_REDUCTIONS: dict[str, _Reduce] = {}
 
 
-def _reduction(kind: str) -> Callable[[Callable[[Construction], dict[str, np.ndarray]]],
-                                      Callable[[Construction], dict[str, np.ndarray]]]:
+def _reduction(kind: str) -> Callable[[_Reduce], _Reduce]:
     """Register the exact reduction of one construction kind (``Construction.kind``)."""
 
-    def register(fn: Callable[[Construction], dict[str, np.ndarray]]
-                 ) -> Callable[[Construction], dict[str, np.ndarray]]:
+    def register(fn: _Reduce) -> _Reduce:
         _REDUCTIONS[kind] = fn
         return fn
 
@@ -489,10 +454,8 @@ def _linear_construction_values(c: Construction) -> dict[str, np.ndarray]:
     point): the closed-form marginal and expected log-likelihood."""
     x, enc_m, enc_lv = _with_encoder(c)
     dec = cast("LinearGaussianDecoder", c.decoder)
-    W, b, lv = (
-        np.asarray(a.detach().cpu().numpy(), dtype=np.float64)
-        for a in (dec.W, dec.b, dec.log_var_vector)
-    )
+    W, b, lv = (a.detach().cpu().numpy().astype(np.float64)
+                for a in (dec.W, dec.b, dec.log_var_vector))
     elbo = linear_expected_log_lik(x, W, b, lv, enc_m, enc_lv) - gaussian_kl(enc_m, enc_lv)
     return {"log_lik": linear_log_marginal(x, W, b, lv), "elbo": elbo}
 

@@ -1,0 +1,104 @@
+"""The certify hook: an exact.py call's values paired with their certified enclosures.
+
+:data:`MIRRORS` maps each :mod:`wellposed.lines.exact` function whose values feed a verdict
+to its mirror in :mod:`wellposed.lines.certified` (same arguments); :func:`certify` calls
+the mirror, :func:`pairs` lines up the float64 values with their enclosures and
+:func:`disagreements` lists the values outside them (up to rounding,
+:func:`wellposed.lines.enclosures.agrees`).  A gate can record an exact call's arguments and
+result and hand them here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+import numpy as np
+
+from wellposed.errors import WellposedInputError
+from wellposed.lines import certified
+from wellposed.lines.enclosures import Enclosure, agrees
+
+__all__ = ["ALLOWANCES", "MIRRORS", "certify", "disagreements", "pairs", "residual_rounding"]
+
+#: the certified mirror of each exact.py function whose values feed a verdict (same arguments)
+MIRRORS: dict[str, Callable[..., object]] = {
+    "bernoulli_bound": certified.bernoulli_bound,
+    "construction_values": certified.construction_values,
+    "floor_bound": certified.floor_bound,
+    "gaussian_kl": certified.gaussian_kl,
+    "gmm_log_lik": certified.gmm_log_lik,
+    "linear_expected_log_lik": certified.linear_expected_log_lik,
+    "linear_log_marginal": certified.linear_log_marginal,
+    "spike_expected_log_lik": certified.spike_expected_log_lik,
+    "spike_log_lik": certified.spike_log_lik,
+    "spike_log_lik_bounds": certified.spike_log_lik_bounds,
+    "staircase_values": certified.staircase_values,
+    "thread_answer_sigma_star": certified.thread_answer_sigma_star,
+    "thread_elbo": certified.thread_elbo,
+    "thread_max_elbo": certified.thread_max_elbo,
+    "thread_optimal_s": certified.thread_optimal_s,
+    "weight_decay_bound": certified.weight_decay_bound,
+}
+
+
+def certify(name: str, *args: object, **kwargs: object) -> object:
+    """Enclosures of ``exact.<name>(*args, **kwargs)``, shaped like its value (a list per
+    array, a dict or tuple of them, one :class:`Enclosure` per scalar)."""
+    if name not in MIRRORS:
+        raise WellposedInputError(f"no certified mirror of exact.{name}; known: "
+                                  f"{', '.join(sorted(MIRRORS))}")
+    return MIRRORS[name](*args, **kwargs)
+
+
+def pairs(value: object, enclosures: object) -> list[tuple[float, Enclosure]]:
+    """``(float64 value, its enclosure)`` for every number in an exact.py result and the
+    matching :func:`certify` result (dicts by key, tuples and arrays in order)."""
+    if isinstance(enclosures, Enclosure):
+        return [(float(cast(float, value)), enclosures)]
+    if isinstance(enclosures, dict):
+        named = cast(dict[str, object], value)
+        return [p for key in enclosures for p in pairs(named[key], enclosures[key])]
+    if isinstance(enclosures, tuple):
+        return [p for v, e in zip(cast(tuple[object, ...], value), enclosures, strict=True)
+                for p in pairs(v, e)]
+    encs = cast(list[Enclosure], enclosures)
+    vals = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    return list(zip((float(v) for v in vals), encs, strict=True))
+
+
+def residual_rounding(x: np.ndarray, W: np.ndarray, b: np.ndarray, log_var: np.ndarray,
+                      q_mean: np.ndarray, *_: object) -> np.ndarray:
+    """Per point, a bound on the float64 rounding of linear_expected_log_lik's scaled residual
+    ``sum_j r_j^2 e^{-lv_j} / 2``: ``fl(x - (W m + b))`` is off by at most
+    ``delta_j = (d + 2) eps (|x_j| + sum_k |W_jk m_k| + |b_j|)`` (Higham 2002, ch. 3), which
+    moves the term by ``e^{-lv_j} (|r_j| delta_j + delta_j^2 / 2)``; at ``lv = -53`` and
+    ``r = 0`` that is ~1e-9 (the data's own rounding, not a mesh or formula error)."""
+    x, W, m = np.atleast_2d(x), np.atleast_2d(W), np.atleast_2d(q_mean)
+    lv = np.broadcast_to(np.asarray(log_var, dtype=np.float64), (W.shape[0],))
+    delta = (W.shape[1] + 2) * np.finfo(np.float64).eps * (
+        np.abs(x) + np.abs(m) @ np.abs(W).T + np.abs(b))
+    r = np.abs(x - (m @ W.T + b))
+    moved = r * delta + 0.5 * delta**2
+    with np.errstate(over="ignore", invalid="ignore"):
+        out: np.ndarray = np.sum(np.where(moved > 0, np.exp(-lv) * moved, 0.0), axis=1)
+    return out
+
+
+#: exact.py functions whose float64 formula cancels beyond :data:`ROUNDING` (bound per value)
+ALLOWANCES: dict[str, Callable[..., np.ndarray]] = {
+    "linear_expected_log_lik": residual_rounding,
+}
+
+
+def disagreements(name: str, value: object, args: tuple[object, ...],
+                  kwargs: dict[str, object] | None = None,
+                  enclosures: object = None) -> list[tuple[float, Enclosure]]:
+    """The float64 values in ``value = exact.<name>(*args, **kwargs)`` that lie outside
+    their enclosures (``certify(name, *args, **kwargs)`` unless given) up to rounding
+    (:data:`ALLOWANCES` where a formula cancels); empty: every value is certified."""
+    kwargs = kwargs or {}
+    encs = certify(name, *args, **kwargs) if enclosures is None else enclosures
+    got = pairs(value, encs)
+    extra = ALLOWANCES[name](*args, **kwargs) if name in ALLOWANCES else np.zeros(len(got))
+    return [(v, e) for (v, e), a in zip(got, extra, strict=True) if not agrees(v, e, atol=a)]
