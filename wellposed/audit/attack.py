@@ -65,6 +65,8 @@ SPIKE_LR = (3e-3, 3e-6)
 RECORD_EVERY = 10
 #: conjugate-gradient iterations of a Gauss-Newton reconstruction step
 CG_ITERS = 20
+#: the weight of the chosen row's term in the spike stage's surrogate (0: the number of rows)
+SPIKE_WEIGHT = 0.0
 #: other rows whose scale a spike's line search keeps put
 ISOLATE = 32
 #: doublings tried by a scale line search
@@ -319,6 +321,7 @@ class _Run:
     fixed: torch.Tensor
     start: float = field(default_factory=time.monotonic)
     done: int = 0
+    damping: float = 1e-6
 
     def out_of_budget(self) -> str:
         if self.done >= self.steps:
@@ -423,13 +426,14 @@ def _mean_of(out: object) -> torch.Tensor | None:
 
 def _reconstruct(run: _Run, row: int) -> None:
     """A Gauss-Newton step making the decoder's mean at the row's encoder mean equal the
-    row: the minimum-norm ``delta = -J^T (J J^T + lam I)^{-1} r`` for the residual ``r``
-    (``D`` entries) and its Jacobian ``J`` in all parameters, ``(J J^T + lam I) a = r``
-    solved by :data:`CG_ITERS` conjugate-gradient iterations with Jacobian-vector products
-    (double backward; Hessian-free: nothing ``P x P`` or ``D x P`` is formed)."""
+    row while the means of a few other rows stay put: the minimum-norm
+    ``delta = -J^T (J J^T + lam I)^{-1} b`` for the stacked residuals (``b``: the row's
+    residual, zeros for the others) and their Jacobian ``J`` in all parameters, solved by
+    :data:`CG_ITERS` conjugate-gradient iterations with Jacobian-vector products (double
+    backward; Hessian-free: nothing ``P x P`` or ``D x P`` is formed)."""
     m = run.model
     params = [p for p in m.parameters() if p.requires_grad]
-    xi = run.x[row:row + 1]
+    xi = run.x[_batch(run, ISOLATE // 4 + 1, row)]
     mean = _mean_of(m.decoder.module(m.encoder(xi)[0]))
     if mean is None or not mean.requires_grad:
         return
@@ -446,8 +450,9 @@ def _reconstruct(run: _Run, row: int) -> None:
         return torch.autograd.grad([g for _, g in live], u, grad_outputs=v,
                                    retain_graph=True)[0]
 
-    b = r.detach()
-    lam = 1e-6 * float(b @ b) + 1e-12
+    b = torch.zeros_like(r.detach())
+    b[:xi.shape[1]] = r.detach()[:xi.shape[1]]
+    lam = run.damping * float(b @ b) + 1e-12
     a, res = torch.zeros_like(b), b.clone()
     d, rr = res.clone(), float(res @ res)
     for _ in range(CG_ITERS):
@@ -473,23 +478,32 @@ def _scale_step(run: _Run, row: int | None, weight: float) -> None:
     m = run.model
     xs = run.x if row is None else run.x[row:row + 1]
     params = [p for p in m.parameters() if p.requires_grad]
+    before, state = float(_surrogate(run, row, weight)), m.state()
     if row is None:
-        units = [_unit_step(lambda: row_progress(m, xs).mean(), params)]
+        units = [_unit_step(lambda: row_progress(m, xs).mean(), params),
+                 _unit_step(lambda: -m.encoder(xs)[1].mean(), params)]
     else:
         _reconstruct(run, row)
-        units = [_isolated_unit_step(run, row, params)]
-    units.append(_unit_step(lambda: -m.encoder(xs)[1].mean(), params))
+        units = [_isolated_unit_step(run, row, params, lambda x: row_progress(m, x)),
+                 _unit_step(lambda: -m.encoder(xs)[1].mean(), params)]
     _line_search(run, row, weight, [u for u in units if u is not None])
+    after = float(_surrogate(run, row, weight))
+    if math.isfinite(after) and after >= before:  # Levenberg-Marquardt damping
+        run.damping = max(run.damping / 3.0, 1e-9)
+    else:
+        m.load(state)
+        run.damping = min(run.damping * 10.0, 1e3)
 
 
-def _isolated_unit_step(run: _Run, row: int,
-                        params: list[nn.Parameter]) -> list[torch.Tensor] | None:
-    """The minimum-norm first-order step raising the row's decoder ``k`` by one while the
-    ``k`` of :data:`ISOLATE` other rows stays put: ``G^T (G G^T + ridge)^-1 e_0`` with the
-    rows' gradients ``G`` (a small subspace; the other rows keep their own variance, so
-    their terms do not collapse)."""
+def _isolated_unit_step(run: _Run, row: int, params: list[nn.Parameter],
+                        scale: Callable[[torch.Tensor], torch.Tensor]
+                        ) -> list[torch.Tensor] | None:
+    """The minimum-norm first-order step raising the row's ``scale`` (a per-row log-scale:
+    decoder ``k``, encoder ``-log s^2``) by one while that of :data:`ISOLATE` other rows
+    stays put: ``G^T (G G^T + ridge)^-1 e_0`` with the rows' gradients ``G`` (a small
+    subspace; the other rows keep their own scales, so their terms do not collapse)."""
     idx = _batch(run, ISOLATE + 1, row)
-    ks = row_progress(run.model, run.x[idx])
+    ks = scale(run.x[idx])
     if not (torch.isfinite(ks).all() and ks.requires_grad):
         return None
     G = []
