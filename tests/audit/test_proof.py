@@ -127,7 +127,7 @@ class ConvDecoder(nn.Module):
 
     def forward(self, t):
         h = F.relu(self.fc(t)).view(-1, 4, 2, 2)
-        out = self.up(h).reshape(*t.shape[:-1], 2 * D)  # (..., n, 2 * 16)
+        out = self.up(h).reshape(t.shape[:-1] + (2 * D,))  # (..., n, 2 * 16)
         mean, raw = out[..., :D], out[..., D:]
         return tdist.Normal(mean, 0.1 + self.positive(raw))
 

@@ -32,7 +32,7 @@ from torch import nn
 
 from wellposed.audit import rules
 from wellposed.audit.intervals import FREE, Iv, hull
-from wellposed.audit.rules import Ctx, DistVal, Val, point
+from wellposed.audit.rules import Ctx, DistVal, Val
 
 __all__ = ["DistVal", "Propagation", "Val", "propagate", "trace"]
 
@@ -71,8 +71,9 @@ def _tensor_val(c: Any, name: str) -> Val:
         if torch.isnan(f).any():
             return Val(c, FREE, True, (name,), name)
         return Val(c, (float(f.min()), float(f.max())), True, (name,), name)
-    return point(float(c), name) if isinstance(c, int | float) else Val(c, FREE, True, (name,),
-                                                                         name)
+    if isinstance(c, int | float):
+        return Val(c, (float(c), float(c)), True, (name,), name)
+    return Val(c, FREE, True, (name,), name)
 
 
 def _concrete(x: Any) -> Any:
