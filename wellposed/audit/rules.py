@@ -503,7 +503,7 @@ def location_scale_sup(dist: DistVal) -> tuple[float, str] | None:
         top = df.iv[1] if df is not None else INF
         if not (df is None or df.iv[0] > 0.0):
             return None
-        lc = -0.5 * LOG_2PI if not math.isfinite(top) else (
+        lc = -0.5 * LOG_2PI if not top <= 1e4 else (
             math.lgamma((top + 1) / 2) - math.lgamma(top / 2) - 0.5 * math.log(top * math.pi))
         return I.up(I.up(lc - ls) + 1e-12 * (1 + abs(lc - ls))), \
             "log c(df) - log(scale), c(df) <= 1/sqrt(2 pi)"
