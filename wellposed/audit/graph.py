@@ -32,7 +32,7 @@ from torch import nn
 
 from wellposed.audit import rules
 from wellposed.audit.intervals import FREE, Iv, hull
-from wellposed.audit.rules import Ctx, DistVal, Val
+from wellposed.audit.values import Ctx, DistVal, Val
 
 __all__ = ["DistVal", "Propagation", "Val", "propagate", "trace"]
 

@@ -39,7 +39,7 @@ from wellposed.audit.attack import AuditedModel
 from wellposed.audit.family import FamilyAudit, audit_family
 from wellposed.audit.graph import DISTRIBUTIONS, DistVal, Propagation, Val, propagate, trace
 from wellposed.audit.intervals import up
-from wellposed.audit.rules import LOG_2PI, location_scale_sup
+from wellposed.audit.values import LOG_2PI, location_scale_sup
 from wellposed.evidence.decide import BOUNDED
 from wellposed.models.validate import DTYPE
 
