@@ -280,3 +280,73 @@ def test_random_parameters_never_exceed_the_proof(decoder) -> None:
                 p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * (1 + draw))
             value = float(objective_value(m, x, draws(draw, 4, N, LATENT), draw))
             assert not value > proof.bound
+
+
+class DecayingBuffer(Base):
+    """The floor is a buffer the forward halves in place: not fixed across calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("floor", torch.tensor(0.05))
+
+    def forward(self, t):
+        h = self.trunk(t)
+        self.floor.mul_(0.5)
+        return self.mean(h), torch.log(self.floor + F.softplus(self.raw(h)))
+
+
+class ItemFloor(Base):
+    """A 'floor' read from a free tensor as a Python number: it is not a constant."""
+
+    def forward(self, t):
+        h = self.trunk(t)
+        raw = self.raw(h)
+        return self.mean(h), torch.log(F.softplus(raw) + raw.max().item())
+
+
+class MaskedFloor(Base):
+    def forward(self, t):
+        h = self.trunk(t)
+        raw = self.raw(h)
+        sel = raw[raw > 0]  # shape depends on values
+        return self.mean(h), torch.log(0.05 + F.softplus(raw)) + sel.sum() * 0
+
+
+@pytest.mark.parametrize(("decoder", "why"), [
+    (DecayingBuffer, "in place"),
+    (ItemFloor, "no floor proved"),
+    (MaskedFloor, "depends on values"),
+])
+def test_values_that_are_not_constants_prove_nothing(decoder, why) -> None:
+    proof, _, notes = prove(model(decoder), X, "Normal")
+    assert proof is None and any(why in n for n in notes), notes
+
+
+def test_proving_leaves_the_users_modules_unchanged() -> None:
+    m = model(DecayingBuffer)
+    before = float(m.decoder.module.floor)
+    prove(m, X, "Normal")
+    assert float(m.decoder.module.floor) == before
+
+
+def test_a_literal_zero_times_a_floor_is_zero() -> None:
+    class Literal(Base):
+        def forward(self, t):
+            h = self.trunk(t)
+            return tdist.Normal(self.mean(h), F.softplus(self.raw(h)) + 1e-8 * 0)
+    proof, _, notes = prove(model(Literal), X, "Normal")
+    assert proof is None and any("no floor proved" in n for n in notes)
+
+
+def test_batch_norm_statistics_do_not_block_a_floor() -> None:
+    class Normed(Base):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = nn.BatchNorm1d(HID)
+
+        def forward(self, t):
+            h = self.norm(self.trunk(t))
+            return self.mean(h), torch.log(0.05 + F.softplus(self.raw(h)))
+    proof, _, notes = prove(model(Normed), X, "Normal")
+    assert proof is not None, notes
+    assert proof.bound == pytest.approx(normal_bound(0.05), abs=1e-6)

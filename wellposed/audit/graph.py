@@ -60,6 +60,9 @@ class Propagation:
     output: Any
     lows: dict[str, float] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
+    #: why the enclosures may not hold on the next call (a buffer mutated in place, an
+    #: output shape that depends on values); a proof needs this empty
+    unsafe: list[str] = field(default_factory=list)
 
 
 def _tensor_val(c: Any, name: str) -> Val:
@@ -103,6 +106,7 @@ class _Walker:
         self.env: dict[str, Any] = {}
         self.res = Propagation(None)
         self.bases: dict[str, Iv] = {}
+        self.held: set[int] = set()  # storage of the fixed attributes (buffers, constants)
 
     def run(self) -> Propagation:
         with torch.no_grad():
@@ -133,26 +137,39 @@ class _Walker:
             if str(node.target) in self.params:
                 self.res.origins[name] = f"the free parameter {node.target}"
                 return self._record(Val(c, FREE, False, (name,), name), name)
+            if isinstance(c, torch.Tensor):
+                self.held.add(c.untyped_storage().data_ptr())
             return self._record(_fixed_output(c, name), name)
         args = fx.node.map_arg(node.args, lambda n: self.env[n.name])
         kwargs = fx.node.map_arg(node.kwargs, lambda n: self.env[n.name])
         out = self._run(node, _concrete(args), _concrete(kwargs))
         op = rules.op_name(node, self.gm)
+        if op in rules.DYNAMIC_SHAPE or (op == "getitem" and any(
+                isinstance(v, Val) and isinstance(v.c, torch.Tensor) and v.c.dtype == torch.bool
+                for v in _leaves(args[1:]))):
+            self.res.unsafe.append(f"{name}: {op} gives an output shape that depends on values")
         leaves = _leaves((args, kwargs))
         if op not in rules.RANDOM and all(isinstance(v, Val) and v.fixed for v in leaves) and (
                 node.op != "call_module" or not self._has_params(str(node.target))):
-            return self._record(_fixed_output(out, name), name)
+            res = _fixed_output(out, name)
+        else:
+            res = self._rule(node, op, args, kwargs, out)
+        if (op.endswith("_") and not op.endswith("__")) or op in rules.INPLACE:
+            self._mutated(node, res)
+        return self._record(res, name)
+
+    def _rule(self, node: fx.Node, op: str, args: Any, kwargs: Any, out: Any) -> Any:
+        """The node's rule, or ``[-inf, inf]`` without one (its origin recorded)."""
+        name = node.name
         ctx = Ctx(node, op, args, kwargs, out, self.bases,
                   self.gm.get_submodule(str(node.target)) if node.op == "call_module" else None)
         res = rules.apply(ctx)
         if res is None:
             self.res.origins.setdefault(name, f"{op} (no rule: anything)")
-            res = fx.node.map_aggregate(out, lambda v: rules.free(v, name))
-        elif ctx.origin:
+            return fx.node.map_aggregate(out, lambda v: rules.free(v, name))
+        if ctx.origin:
             self.res.origins.setdefault(name, ctx.origin)
-        if (op.endswith("_") and not op.endswith("__")) or op in rules.INPLACE:
-            self._mutated(node, res)
-        return self._record(res, name)
+        return res
 
     def _fetch(self, target: str) -> Any:
         obj: Any = self.gm
@@ -181,6 +198,9 @@ class _Walker:
             else hull(res.iv, old.iv) if isinstance(old, Val) else FREE
         if isinstance(old, Val) and isinstance(old.c, torch.Tensor):
             ptr = old.c.untyped_storage().data_ptr()
+            if ptr in self.held:
+                self.res.unsafe.append(f"{node.name} changes a buffer or constant of the module "
+                                       "in place: its value is not fixed across calls")
             for key, val in list(self.env.items()):
                 if isinstance(val, Val) and isinstance(val.c, torch.Tensor) and \
                         val.c.untyped_storage().data_ptr() == ptr and key != first.name:

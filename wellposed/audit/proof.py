@@ -24,6 +24,7 @@ notes say why, and no floor is proved.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import sys
 from collections.abc import Callable, Iterator
@@ -132,6 +133,8 @@ def _traced(root: nn.Module, inputs: list[tuple[Any, bool]],
             fn: Callable[..., Any] | None = None) -> Propagation:
     """Trace ``root`` and propagate; ``inputs`` for its placeholders in order (the rest take
     their defaults, fixed)."""
+    root = copy.deepcopy(root)  # the walk runs the graph: the user's modules stay as they are
+    before = {k: b.detach().clone() for k, b in root.named_buffers()}
     with _names_patched(_namespaces(root, fn)):
         gm = trace(root)
     feeds: dict[str, tuple[Any, bool]] = {}
@@ -143,7 +146,14 @@ def _traced(root: nn.Module, inputs: list[tuple[Any, bool]],
             feeds[str(node.target)] = (node.args[0], True)
         else:
             raise TypeError(f"forward takes more inputs than the harness gives ({node.target})")
-    return propagate(gm, feeds)
+    prop = propagate(gm, feeds)
+    read = {str(n.target) for n in gm.graph.nodes if n.op == "get_attr"}  # values relied on
+    prop.unsafe.extend(f"forward changes the buffer {k} in place: its value is not fixed "
+                       "across calls" for k, b in gm.named_buffers()
+                       if k in before and k in read and not torch.equal(before[k], b))
+    if prop.unsafe:
+        raise TypeError("; ".join(prop.unsafe[:3]))
+    return prop
 
 
 def trace_decoder(model: AuditedModel) -> tuple[Propagation | None, str]:

@@ -32,14 +32,17 @@ from wellposed.audit.values import (
     vals,
 )
 
-__all__ = ["INPLACE", "PARTIAL", "RANDOM", "TABLE", "Ctx", "DistVal", "Val", "apply", "free",
-           "location_scale_sup", "op_name", "point"]
+__all__ = ["DYNAMIC_SHAPE", "INPLACE", "PARTIAL", "RANDOM", "TABLE", "Ctx", "DistVal", "Val",
+           "apply", "free", "location_scale_sup", "op_name", "point"]
 
 #: operations that draw random numbers: never fixed, even on fixed inputs
 RANDOM = frozenset({"randn", "randn_like", "rand", "rand_like", "randint", "randint_like",
                     "normal", "normal_", "uniform_", "bernoulli", "multinomial", "dropout",
                     "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "rsample", "sample",
                     "exponential_", "poisson"})
+#: operations whose output shape depends on the input's values
+DYNAMIC_SHAPE = frozenset({"nonzero", "masked_select", "unique", "unique_consecutive",
+                           "argwhere", "nonzero_static"})
 #: operator functions that mutate their first argument (``a += b`` on tensors)
 INPLACE = frozenset({"iadd", "isub", "imul", "itruediv", "setitem"})
 #: in-place operations that change only part of the tensor (old and new values mix)

@@ -58,8 +58,11 @@ def point(v: float, name: str = "") -> Val:
 
 
 def free(c: Any, name: str) -> Any:
-    """An output nothing is known about (tensors and numbers: ``[-inf, inf]``)."""
-    if isinstance(c, torch.Tensor | float | int) and not isinstance(c, bool):
+    """An output nothing is known about (tensors and numbers: ``[-inf, inf]``; booleans
+    ``[0, 1]``)."""
+    if isinstance(c, bool):
+        return Val(c, (0.0, 1.0), False, (name,), name)
+    if isinstance(c, torch.Tensor | float | int):
         return Val(c, FREE, False, (name,), name)
     return c
 
@@ -129,7 +132,7 @@ class Ctx:
                     c.is_floating_point()) else FREE
                 return Val(c, use, False, path, ident or name, lin)
             if isinstance(c, bool):
-                return c
+                return Val(c, (0.0, 1.0), False, path, ident or name)
             return Val(c, iv, False, path, ident or name, lin) if isinstance(
                 c, int | float) else c
         return fx.node.map_aggregate(self.out, one)
