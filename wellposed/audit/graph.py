@@ -59,6 +59,7 @@ class Propagation:
 
     output: Any
     lows: dict[str, float] = field(default_factory=dict)
+    highs: dict[str, float] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)
     #: why the enclosures may not hold on the next call (a buffer mutated in place, an
     #: output shape that depends on values); a proof needs this empty
@@ -122,6 +123,7 @@ class _Walker:
             if isinstance(v, Val):
                 self.bases.setdefault(v.ident, v.iv)
                 self.res.lows.setdefault(name, v.iv[0])
+                self.res.highs.setdefault(name, v.iv[1])
         return out
 
     def _step(self, node: fx.Node) -> Any:

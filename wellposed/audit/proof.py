@@ -70,11 +70,11 @@ def _total(per: float, count: int) -> float:
     return up(v + 1e-15 * abs(v))
 
 
-def _chain(path: tuple[str, ...], prop: Propagation, last: str) -> str:
-    """``a (>= lo) -> b (>= lo) -> last``."""
+def _chain(path: tuple[str, ...], prop: Propagation, last: str, upper: bool = False) -> str:
+    """``a (>= lo) -> b (>= lo) -> last`` (``<= hi`` with ``upper``)."""
     def lo(name: str) -> str:
-        v = prop.lows.get(name)
-        return "" if v is None else f" (>= {v:.6g})"
+        v = (prop.highs if upper else prop.lows).get(name)
+        return "" if v is None else f" ({'<=' if upper else '>='} {v:.6g})"
     return " -> ".join([f"{p}{lo(p)}" for p in path] + [last])
 
 
@@ -256,7 +256,8 @@ def _objective_proof(model: AuditedModel, X: np.ndarray) -> tuple[Proof | None, 
                       f"(nodes {' -> '.join(high[-8:])})")
     return Proof("objective", hi, f"the factory's objective, traced on the n = {X.shape[0]} "
                  f"data rows with every parameter free, is <= {hi:.6g} "
-                 f"({_chain(out.path[-8:], prop, 'objective')})", out.path, None, "", None), ""
+                 f"({_chain(out.path[-8:], prop, 'objective', upper=True)})", out.path, None, "",
+                 None), ""
 
 # ----------------------------------------------------------------------------------------
 # the entry point
