@@ -10,6 +10,7 @@ import torch
 import torch.distributions as tdist
 import torch.nn.functional as F
 from torch import nn
+from torch.distributions import Normal
 
 from wellposed.audit.attack import AuditedModel, build_model, draws, objective_value
 from wellposed.audit.proof import prove
@@ -84,6 +85,24 @@ class UnitVariance(Base):
     def forward(self, t):
         mu = self.mean(self.trunk(t))
         return tdist.Normal(mu, torch.ones_like(mu))
+
+
+class ZeroLogVar(Base):
+    def forward(self, t):
+        mu = self.mean(self.trunk(t))
+        return mu, torch.zeros_like(mu)
+
+
+class NamedNormal(Base):
+    """``Normal`` imported by name; the scale clamped from a free parameter."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log_scale = nn.Parameter(torch.zeros(D))
+
+    def forward(self, t):
+        mu = self.mean(self.trunk(t))
+        return Normal(loc=mu, scale=self.log_scale.exp().clamp(min=1e-2))
 
 
 class FreeLogVar(Base):
@@ -189,6 +208,8 @@ def normal_bound(variance: float) -> float:
     (ClampLogVar, normal_bound(math.exp(-8.0))),
     (ExpTanh, normal_bound((0.3 / math.e) ** 2)),
     (UnitVariance, normal_bound(1.0)),
+    (ZeroLogVar, normal_bound(1.0)),
+    (NamedNormal, normal_bound(1e-4)),
     (ConvDecoder, normal_bound(0.1 ** 2)),
     (LaplaceFloor, N * D * -math.log(2 * 0.2)),
     (StudentFloor, normal_bound(0.2 ** 2)),

@@ -184,7 +184,7 @@ class _Walker:
 
     def _run(self, node: fx.Node, args: Any, kwargs: Any) -> Any:
         if node.op == "call_function":
-            return node.target(*args, **kwargs)  # type: ignore[operator]
+            return node.target(*args, **kwargs)
         if node.op == "call_method":
             return getattr(args[0], str(node.target))(*args[1:], **kwargs)
         return self.gm.get_submodule(str(node.target))(*args, **kwargs)

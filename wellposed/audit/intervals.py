@@ -118,7 +118,7 @@ def increasing(f: Callable[[float], float], a: Iv, lo: float = -INF, hi: float =
 
 
 def _exp(x: float) -> float:
-    return 0.0 if x == -INF else math.exp(x)
+    return 0.0 if x == -INF else INF if x > 709.0 else math.exp(x)
 
 
 def exp(a: Iv) -> Iv:

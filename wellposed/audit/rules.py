@@ -161,8 +161,8 @@ def _clamp(ctx: Ctx) -> Any:
 
 def _softplus(ctx: Ctx) -> Any:
     m = ctx.module
-    beta = float(m.beta if m is not None else ctx.const(1, "beta", 1.0))  # type: ignore[arg-type]
-    thr = float(m.threshold if m is not None else ctx.const(2, "threshold", 20.0))  # type: ignore[arg-type]
+    beta = float(m.beta if m is not None else ctx.const(1, "beta", 1.0))
+    thr = float(m.threshold if m is not None else ctx.const(2, "threshold", 20.0))
     return ctx.make(I.softplus(ctx.x(), beta, thr))
 
 
@@ -182,7 +182,7 @@ def _below(floor: float) -> Callable[[Ctx], Any]:
 
 
 def _leaky(ctx: Ctx) -> Any:
-    s = float(ctx.module.negative_slope if ctx.module is not None  # type: ignore[arg-type]
+    s = float(ctx.module.negative_slope if ctx.module is not None
               else ctx.const(1, "negative_slope", 0.01))
     if s < 0.0:
         return None
@@ -190,7 +190,7 @@ def _leaky(ctx: Ctx) -> Any:
 
 
 def _elu(ctx: Ctx) -> Any:
-    alpha = float(ctx.module.alpha if ctx.module is not None  # type: ignore[arg-type]
+    alpha = float(ctx.module.alpha if ctx.module is not None
                   else ctx.const(1, "alpha", 1.0))
     if alpha < 0.0:
         return None
@@ -200,8 +200,8 @@ def _elu(ctx: Ctx) -> Any:
 
 def _hardtanh(ctx: Ctx) -> Any:
     m = ctx.module
-    lo = float(m.min_val if m is not None else ctx.const(1, "min_val", -1.0))  # type: ignore[arg-type]
-    hi = float(m.max_val if m is not None else ctx.const(2, "max_val", 1.0))  # type: ignore[arg-type]
+    lo = float(m.min_val if m is not None else ctx.const(1, "min_val", -1.0))
+    hi = float(m.max_val if m is not None else ctx.const(2, "max_val", 1.0))
     return ctx.make(I.clamp(ctx.x(), (lo, lo), (hi, hi)))
 
 
@@ -302,7 +302,7 @@ def _layer(ctx: Ctx) -> Any:
 
 def _dropout(ctx: Ctx) -> Any:
     m = ctx.module
-    p = float(m.p if m is not None else ctx.const(1, "p", 0.5))  # type: ignore[arg-type]
+    p = float(m.p if m is not None else ctx.const(1, "p", 0.5))
     training = bool(m.training if m is not None else ctx.const(2, "training", True))
     if not training or p == 0.0:
         return ctx.make(ctx.x())
@@ -365,7 +365,7 @@ def _distribution(ctx: Ctx) -> Any:
             return None
         return DistVal(base.family, base.params, ctx.out, (*base.path, ctx.node.name))
     try:
-        bound = inspect.signature(cls).bind(*ctx.args, **ctx.kwargs)  # type: ignore[arg-type]
+        bound = inspect.signature(cls).bind(*ctx.args, **ctx.kwargs)
     except TypeError:
         return None
     bound.apply_defaults()
