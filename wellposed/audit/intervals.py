@@ -114,7 +114,16 @@ def increasing(f: Callable[[float], float], a: Iv, lo: float = -INF, hi: float =
             return f(x)
         except OverflowError:
             return INF if x > 0 else -INF
-    return _ok((max(lo, down(ev(a[0]))), min(hi, up(ev(a[1])))))
+    return _ok((max(lo, _wide(ev(a[0]), -1.0)), min(hi, _wide(ev(a[1]), 1.0))))
+
+
+def _wide(v: float, side: float) -> float:
+    """``v`` moved outwards by 4 units of relative rounding and one float64 step: libm's
+    and torch's kernels for the same function may differ by a few ulps."""
+    if not math.isfinite(v):
+        return v
+    v = v + side * 4.5e-16 * abs(v)
+    return up(v) if side > 0 else down(v)
 
 
 def _exp(x: float) -> float:
@@ -130,7 +139,8 @@ def log(a: Iv) -> Iv:
     """``[log a0, log a1]``; an end at or below 0 gives ``-inf`` (negative inputs are NaN)."""
     if a[1] <= 0.0:
         return (-INF, -INF) if a[1] == 0.0 else FREE
-    return (down(math.log(a[0])) if a[0] > 0 else -INF, up(math.log(a[1])) if a[1] < INF else INF)
+    return (_wide(math.log(a[0]), -1.0) if a[0] > 0 else -INF,
+            _wide(math.log(a[1]), 1.0) if a[1] < INF else INF)
 
 
 def sqrt(a: Iv) -> Iv:
@@ -161,7 +171,7 @@ def softplus(a: Iv, beta: float = 1.0, threshold: float = 20.0) -> Iv:
     if a[1] > switch >= a[0]:
         lo = min(lo, switch)
     hi = _softplus(a[1], beta) if a[1] <= switch else max(a[1], _softplus(switch, beta))
-    return _ok((max(0.0, down(lo)), up(hi)))
+    return _ok((max(0.0, _wide(lo, -1.0)), _wide(hi, 1.0)))
 
 
 def logaddexp(a: Iv, b: Iv) -> Iv:

@@ -287,8 +287,11 @@ def _affine(ctx: Ctx, x: Iv, w: Any, b: Any, terms: int, what: str) -> Any:
 def _layer(ctx: Ctx) -> Any:
     """``nn.Linear`` / ``nn.ConvNd`` / ``nn.ConvTransposeNd`` and their functional forms."""
     m = ctx.module
-    if m is not None:
-        w, b = m.weight, getattr(m, "bias", None)
+    if m is not None:  # a weight that is not a registered buffer is free (parametrized too)
+        held = dict(m.named_buffers(recurse=False))
+        w = held.get("weight", nn.Parameter(torch.zeros(1)))
+        b = held.get("bias", None if getattr(m, "bias", None) is None else nn.Parameter(
+            torch.zeros(1)))
     else:
         w, b = ctx.arg(1, "weight"), ctx.arg(2, "bias")
     wc = w.c if isinstance(w, Val) else w
@@ -298,6 +301,13 @@ def _layer(ctx: Ctx) -> Any:
     conv = "conv" in ctx.op.lower()
     return _affine(ctx, hull(x, (0.0, 0.0)) if conv else x, w, b,
                    int(wc.numel()) if conv else int(wc.shape[-1]), ctx.op)
+
+
+def _resize(ctx: Ctx) -> Any:
+    """``Upsample`` / ``interpolate``: nearest and (bi/tri)linear modes are convex
+    combinations of input elements; bicubic overshoots (no rule)."""
+    mode = ctx.module.mode if ctx.module is not None else ctx.const(3, "mode", "nearest")
+    return ctx.make(ctx.x()) if "cubic" not in str(mode) else None
 
 
 def _dropout(ctx: Ctx) -> Any:
@@ -392,7 +402,7 @@ _SHAPE = ("reshape view view_as flatten unflatten squeeze unsqueeze permute tran
           "expand expand_as repeat tile flip fliplr flipud roll movedim moveaxis narrow select "
           "getitem broadcast_to repeat_interleave split chunk unbind tensor_split to type "
           "double float half cpu index_select gather take diagonal swapaxes Flatten Unflatten "
-          "PixelShuffle PixelUnshuffle Upsample interpolate upsample MaxPool1d MaxPool2d "
+          "PixelShuffle PixelUnshuffle MaxPool1d MaxPool2d "
           "MaxPool3d AdaptiveMaxPool1d AdaptiveMaxPool2d max_pool1d max_pool2d amax amin "
           "cummax cummin sort topk kthvalue median nanmedian quantile")
 _FIXED_MAKERS = ("ones_like zeros_like full_like new_ones new_zeros new_full new_tensor ones "
@@ -455,7 +465,8 @@ TABLE: dict[str, Callable[[Ctx], Any]] = {
     "AvgPool1d": _unary(lambda a: hull(a, (0.0, 0.0))), "AvgPool2d":
         _unary(lambda a: hull(a, (0.0, 0.0))), "avg_pool2d": _unary(lambda a: hull(a, (0.0, 0.0))),
     "AdaptiveAvgPool2d": _unary(lambda a: hull(a, (0.0, 0.0))),
-    "getattr": _getattr, "log_prob": _log_prob,
+    "getattr": _getattr, "log_prob": _log_prob, "Upsample": _resize, "interpolate": _resize,
+    "upsample": _resize,
     "kl_divergence": lambda c: c.make((0.0, INF)),
     **{name: _same for name in _SHAPE.split()},
     **{name: lambda c: c.make(FREE) for name in ("randn", "randn_like", "normal", "rsample",
