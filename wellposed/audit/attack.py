@@ -155,9 +155,18 @@ def build_model(factory: Callable[..., Any], data_dim: int, *, seed: int = 0,
             f"{type(out).__name__}")
     dec_mod, enc_mod = out[0], out[1]
     objective = out[2] if len(out) == 3 else None
-    enc = ModuleEncoder(enc_mod)
-    dec = conform_decoder(dec_mod, encoder=enc_mod,
-                          data=torch.zeros(1, data_dim, dtype=DTYPE))
+    try:
+        enc = ModuleEncoder(enc_mod)
+        dec = conform_decoder(dec_mod, encoder=enc_mod,
+                              data=torch.zeros(1, data_dim, dtype=DTYPE))
+    except WellposedInputError:
+        raise
+    except Exception as exc:
+        raise WellposedInputError(
+            f"reading the latent size of {name or 'the model'} failed: its encoder "
+            f"{type(enc_mod).__name__} on data with {data_dim} columns raised "
+            f"{type(exc).__name__}: {exc}; is the model built for {data_dim} columns, and "
+            "does the factory return (decoder, encoder) in that order (not swapped)?") from exc
     assert isinstance(dec, ModuleDecoder)
     dec.data_dim = int(data_dim)
     loss = objective if isinstance(objective, nn.GaussianNLLLoss) else None
@@ -478,7 +487,8 @@ def _scale_step(run: _Run, row: int | None, weight: float) -> None:
     m = run.model
     xs = run.x if row is None else run.x[row:row + 1]
     params = [p for p in m.parameters() if p.requires_grad]
-    before, state = float(_surrogate(run, row, weight)), m.state()
+    with torch.no_grad():
+        before, state = float(_surrogate(run, row, weight)), m.state()
     if row is None:
         units = [_unit_step(lambda: row_progress(m, xs).mean(), params),
                  _unit_step(lambda: -m.encoder(xs)[1].mean(), params)]
@@ -487,7 +497,8 @@ def _scale_step(run: _Run, row: int | None, weight: float) -> None:
         units = [_isolated_unit_step(run, row, params, lambda x: row_progress(m, x)),
                  _unit_step(lambda: -m.encoder(xs)[1].mean(), params)]
     _line_search(run, row, weight, [u for u in units if u is not None])
-    after = float(_surrogate(run, row, weight))
+    with torch.no_grad():
+        after = float(_surrogate(run, row, weight))
     if math.isfinite(after) and after >= before:  # Levenberg-Marquardt damping
         run.damping = max(run.damping / 3.0, 1e-9)
     else:
@@ -603,6 +614,9 @@ def attack(model: AuditedModel, x: torch.Tensor, *, level: float, floor_target: 
         if trace.row is not None:
             trace.rows_tried.append(trace.row)
         search.load(start_state)
+        if _record(run, trace):
+            ended = ENDED_TARGET
+            break
         left = (steps - run.done) // (MAX_ROWS - attempt if search.custom is None else 1)
         ended = _adam(run, max(left, 1), SPIKE_LR, trace.row, float(x.shape[0]), trace)
         ended = "" if ended == ENDED_NONFINITE else ended

@@ -59,7 +59,7 @@ from wellposed.audit.attack import (
 )
 from wellposed.audit.data import DataAudit, audit_data, validate_data
 from wellposed.audit.family import FamilyAudit, audit_family
-from wellposed.audit.proof import Proof, recognised_bound
+from wellposed.audit.proof import Proof, prove, recognised_bound
 from wellposed.errors import WellposedInputError
 from wellposed.evidence.checks import check_bound, check_witness, fit_rate
 from wellposed.evidence.decide import BOUND_VIOLATED, BOUNDED, UNBOUNDED
@@ -277,7 +277,8 @@ def audit_model(factory: str | Callable[..., Any], data: Any, *, steps: int = DE
             fam_full = audit_family(family, X, probe=False, max_values=256)
         except Exception as exc:  # noqa: BLE001 - reported, not fatal
             notes.append(f"family audit of {family} not available: {exc}")
-    proof, _ = recognised_bound(model, X[:rows], family)
+    proof, _, proof_notes = prove(model, X[:rows], family)
+    notes.extend(proof_notes)
     x = torch.as_tensor(X[:rows], dtype=DTYPE)
     level = D * (TARGET_LOG_SCALE - 0.5 * LOG_2PI)
     trace = attack(model, x, level=level, steps=steps, seed=seed, max_seconds=max_seconds,
