@@ -437,8 +437,8 @@ def _add_audit_model(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("factory", help="PKG.MODULE:FACTORY importable from the current directory")
     p.add_argument("--data", required=True, help=".npy training data, shape (n, D)")
-    p.add_argument("--steps", type=int, default=400,
-                   help="the attack's budget in optimisation steps (default 400)")
+    p.add_argument("--steps", type=int, default=200,
+                   help="the attack's budget in optimisation steps (default 200)")
     p.add_argument("--max-seconds", type=float, default=None, metavar="SECONDS",
                    help="end the attack early after this many seconds (the text says so)")
     p.add_argument("--budget", type=float, default=None, metavar="SECONDS",

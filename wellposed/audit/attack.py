@@ -57,24 +57,24 @@ __all__ = [
 #: the witness is loaded back into float64 modules and re-evaluated there
 SEARCH_DTYPE = torch.float32
 #: rows per minibatch of a search step
-BATCH = 64
+BATCH = 32
 #: Adam's learning rate in the fit stage, and from / to in each spike stage (geometric)
 FIT_LR = 3e-3
 SPIKE_LR = (3e-3, 3e-6)
 #: search steps between two records of the trace (and scale line searches)
 RECORD_EVERY = 10
 #: conjugate-gradient iterations of a Gauss-Newton reconstruction step
-CG_ITERS = 20
+CG_ITERS = 10
 #: the weight of the chosen row's term in the spike stage's surrogate (0: the number of rows)
 SPIKE_WEIGHT = 0.0
 #: other rows whose scale a spike's line search keeps put
-ISOLATE = 32
+ISOLATE = 16
 #: doublings tried by a scale line search
 LINE_TRIES = 8
 #: rows spiked one after another (the steps left are shared between them)
 MAX_ROWS = 2
 #: draws of the recorded trace (fixed: common random numbers, so records are comparable)
-RECORD_SAMPLES = 4
+RECORD_SAMPLES = 2
 #: fresh draws for re-evaluating a witness, and the row-draws cap for many rows
 CHECK_SAMPLES = 1024
 CHECK_ROW_DRAWS = 2048

@@ -91,7 +91,7 @@ NO_WITNESS = "no witness within budget"
 #: the target's per-coordinate level: log-density of N(x | x, e^{-2T}) is T - log(2pi)/2
 TARGET_LOG_SCALE = 8.0
 #: the attack's default budget in optimisation steps (``--steps``)
-DEFAULT_STEPS = 400
+DEFAULT_STEPS = 200
 
 
 @dataclass(frozen=True)
