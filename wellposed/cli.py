@@ -437,14 +437,10 @@ def _add_audit_model(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("factory", help="PKG.MODULE:FACTORY importable from the current directory")
     p.add_argument("--data", required=True, help=".npy training data, shape (n, D)")
-    p.add_argument("--steps", type=int, default=200,
-                   help="the attack's budget in optimisation steps (default 200)")
-    p.add_argument("--max-seconds", type=float, default=None, metavar="SECONDS",
-                   help="end the attack early after this many seconds (the text says so)")
-    p.add_argument("--budget", type=float, default=None, metavar="SECONDS",
-                   help="deprecated alias of --max-seconds")
-    p.add_argument("--rows", type=int, default=None,
-                   help="the objective over the first N rows (default: all rows)")
+    p.add_argument("--steps", type=int, default=200, help="attack budget (default 200)")
+    p.add_argument("--max-seconds", type=float, metavar="S", help="cap (ends it early)")
+    p.add_argument("--budget", type=float, metavar="S", help="deprecated: --max-seconds")
+    p.add_argument("--rows", type=int, help="objective over the first N rows (default all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fail-on", choices=("unbounded",), default=None)
     p.add_argument("--json", metavar="PATH", help=_JSON_HELP)
