@@ -10,9 +10,12 @@ above the target with new draws.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import sys
+import time
+from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from wellposed.audit.model import UNBOUNDED, reevaluate_witness  # noqa: E402
 
 LOG_2PI = math.log(2 * math.pi)
 BEGIN, END = "<!-- examples table: begin -->", "<!-- examples table: end -->"
+TBEGIN, TEND = "<!-- examples timings: begin -->", "<!-- examples timings: end -->"
 
 
 @dataclass(frozen=True)
@@ -109,8 +113,6 @@ def audit(case: Case, tmp: Path, seed: int = 0) -> tuple[int, dict, str]:
     data = tmp / f"{case.name}-{case.data}-{case.dim}.npy"
     np.save(data, synthetic(case.data, case.dim, case.n))
     out = tmp / f"{case.name}-{case.data}-{case.dim}.json"
-    import io
-    from contextlib import redirect_stdout
     buf = io.StringIO()
     with redirect_stdout(buf):
         code = cli.main(["audit-model", f"examples.{case.name}:factory", "--data", str(data),
@@ -120,17 +122,18 @@ def audit(case: Case, tmp: Path, seed: int = 0) -> tuple[int, dict, str]:
 
 
 def render_row(case: Case, doc: dict) -> str:
-    """One README row: example, data, verdict (proof kind), bound."""
+    """One README row: example, data, the right verdict, the audit's (proof kind), bound."""
     kind = f" ({doc['proof']['kind']})" if doc.get("proof") else ""
     bound = f"{doc['proof']['bound']:.6g}" if doc.get("proof") else "-"
     data = {"interior": "(0, 1)", "binary": "binary", "grid01": "grid with exact 0/1",
             "images": "28x28 images"}[case.data]
     return (f"| `{case.name}` | {case.what} | {data}, n = {case.n}, D = {case.dim} | "
-            f"{doc['verdict']}{kind} | {bound} |")
+            f"{case.verdict} | {doc['verdict']}{kind} | {bound} |")
 
 
 def render_table(rows: list[str]) -> str:
-    head = "| example | what | data | verdict | bound |\n|---|---|---|---|---|\n"
+    head = ("| example | what | data | right verdict | audit (steps as in the test) | bound |\n"
+            "|---|---|---|---|---|---|\n")
     return BEGIN + "\n" + head + "\n".join(rows) + "\n" + END
 
 
@@ -183,15 +186,27 @@ def test_readme_table_is_the_audits(results) -> None:
 
 
 def _update_readme() -> None:
-    """Rewrite the README table from fresh audits (``--update``)."""
+    """Rewrite the README table from fresh audits (``--update``), and the timings table
+    (not asserted: seconds depend on the machine and its load)."""
     import os
     import tempfile
     os.chdir(ROOT)
+    rows, times = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        rows = [render_row(c, audit(c, Path(tmp))[1]) for c in CASES]
+        for c in CASES:
+            start = time.perf_counter()
+            rows.append(render_row(c, audit(c, Path(tmp))[1]))
+            times.append(f"| `{c.name}` | {c.data}, D = {c.dim}, n = {c.n} | {c.steps} | "
+                         f"{time.perf_counter() - start:.0f} |")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start, stop = readme.index(BEGIN), readme.index(END) + len(END)
-    (ROOT / "README.md").write_text(readme[:start] + render_table(rows) + readme[stop:],
+    start_, stop = readme.index(BEGIN), readme.index(END) + len(END)
+    readme = readme[:start_] + render_table(rows) + readme[stop:]
+    tstart, tstop = readme.index(TBEGIN), readme.index(TEND) + len(TEND)
+    load = os.getloadavg()[0]
+    timing = (f"{TBEGIN}\nAudit time per example (the CLI in-process, audits included; load "
+              f"average {load:.1f} on 2 cores when measured):\n\n| example | data | steps | "
+              "seconds |\n|---|---|---|---|\n" + "\n".join(times) + "\n" + TEND)
+    (ROOT / "README.md").write_text(readme[:tstart] + timing + readme[tstop:],
                                     encoding="utf-8")
 
 
