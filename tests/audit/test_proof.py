@@ -371,3 +371,42 @@ def test_batch_norm_statistics_do_not_block_a_floor() -> None:
     proof, _, notes = prove(model(Normed), X, "Normal")
     assert proof is not None, notes
     assert proof.bound == pytest.approx(normal_bound(0.05), abs=1e-6)
+
+
+def _kl(m, lv):
+    return -0.5 * torch.sum(1 + lv - m.pow(2) - lv.exp())
+
+
+def nll_objective(decoder, encoder, x):
+    m, lv = encoder(x)
+    mu, log_var = decoder(m + torch.exp(0.5 * lv) * torch.randn_like(m))
+    nll = F.gaussian_nll_loss(mu, x, log_var.exp(), full=True, eps=1e-3, reduction="sum")
+    return -nll - _kl(m, lv)
+
+
+def mse_objective(decoder, encoder, x):
+    m, lv = encoder(x)
+    return -F.mse_loss(decoder(m), x, reduction="sum") - _kl(m, lv)
+
+
+def bce_objective(decoder, encoder, x):
+    m, lv = encoder(x)
+    return -F.binary_cross_entropy_with_logits(decoder(m), x, reduction="sum") - _kl(m, lv)
+
+
+@pytest.mark.parametrize(("decoder", "objective", "expected"), [
+    (FreeLogVar, nll_objective, N * D * (-0.5 * math.log(1e-3) - 0.5 * LOG_2PI)),
+    (MeanOnly, mse_objective, 0.0),
+    (MeanOnly, bce_objective, 0.0),
+])
+def test_custom_objectives_with_torch_losses_are_proved(decoder, objective, expected) -> None:
+    proof, _, notes = prove(model(decoder, objective), X, "Normal")
+    assert proof is not None, notes
+    assert expected <= proof.bound <= expected + 1e-6 * max(1.0, abs(expected))
+    x = torch.as_tensor(X, dtype=torch.float64)
+    m = model(decoder, objective)
+    with torch.no_grad():
+        for draw in range(10):
+            for p in m.parameters():
+                p.copy_(torch.randn(p.shape, dtype=p.dtype) * (1 + 3 * draw))
+            assert not float(objective(m.decoder.module, m.encoder.module, x)) > proof.bound

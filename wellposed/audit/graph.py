@@ -208,7 +208,7 @@ class _Walker:
                         val.c.untyped_storage().data_ptr() == ptr and key != first.name:
                     self.env[key] = Val(val.c, hull(val.iv, new_iv), False, val.path + (
                         node.name,), node.name + ":" + key)
-        self.env[first.name] = Val(res.c, new_iv, res.fixed, res.path, node.name)
+        self.env[first.name] = Val(res.c, new_iv, res.fixed, res.path, f"{node.name}:{first.name}")
 
 
 def propagate(gm: fx.GraphModule, inputs: dict[str, tuple[Any, bool]]) -> Propagation:

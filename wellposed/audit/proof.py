@@ -10,7 +10,7 @@
   every parameter and the latent free (:mod:`wellposed.audit.graph`); a positive lower bound
   ``s`` on the output family's scale gives ``n D sup_loc log p(x | loc, s)`` (Normal
   ``-(1/2) log(2 pi s^2)``, Laplace ``-log 2s``, Student-t (df free) the Normal's value, Cauchy
-  ``-log(pi s)``; :func:`wellposed.audit.rules.location_scale_sup`), with ``KL >= 0``;
+  ``-log(pi s)``; :func:`wellposed.audit.likelihoods.location_scale_sup`), with ``KL >= 0``;
 * **clamp**: ``torch.nn.GaussianNLLLoss(eps)`` as the objective clamps the variance's value at
   ``eps`` (and at the traced floor of ``exp(log_var)`` when that is larger): ``-loss <=
   -(1/2)(log max(eps, v) [+ log 2pi])`` per coordinate;
@@ -34,13 +34,15 @@ from typing import Any
 import numpy as np
 import torch
 import torch.fx as fx
+import torch.nn.functional as F
 from torch import nn
 
 from wellposed.audit.attack import AuditedModel
 from wellposed.audit.family import FamilyAudit, audit_family
 from wellposed.audit.graph import DISTRIBUTIONS, DistVal, Propagation, Val, propagate, trace
 from wellposed.audit.intervals import up
-from wellposed.audit.values import LOG_2PI, location_scale_sup
+from wellposed.audit.likelihoods import LOSSES, location_scale_sup
+from wellposed.audit.values import LOG_2PI
 from wellposed.evidence.decide import BOUNDED
 from wellposed.models.validate import DTYPE
 
@@ -91,8 +93,9 @@ def _why_not(path: tuple[str, ...], prop: Propagation, what: str) -> str:
 # ----------------------------------------------------------------------------------------
 
 
-def _wrap_class(cls: type) -> Callable[..., Any]:
-    """A distribution class that, given a traced value, records one graph node."""
+def _wrap_class(cls: Callable[..., Any]) -> Callable[..., Any]:
+    """A distribution class (or a loss function) that, given a traced value, records one
+    graph node."""
     def call(*args: Any, **kwargs: Any) -> Any:
         found: list[fx.Proxy] = []
         fx.node.map_aggregate((args, kwargs), lambda v: found.append(v)
@@ -105,13 +108,15 @@ def _wrap_class(cls: type) -> Callable[..., Any]:
 
 @contextlib.contextmanager
 def _names_patched(namespaces: list[dict[str, Any]]) -> Iterator[None]:
-    """Distribution classes imported by name into ``namespaces`` (the user's files) record
-    a node while tracing (``torch.fx`` itself patches only ``forward``'s own file)."""
+    """Distribution classes and torch's functional losses in ``namespaces`` (the user's
+    files, ``torch.nn.functional``) record one node each while tracing (``torch.fx`` itself
+    patches only ``forward``'s own file)."""
     saved: list[tuple[dict[str, Any], str, Any]] = []
     try:
         for ns in namespaces:
             for key, value in list(ns.items()):
-                if isinstance(value, type) and value in DISTRIBUTIONS:
+                if (isinstance(value, type) and value in DISTRIBUTIONS) or any(
+                        value is f for f in LOSSES):
                     saved.append((ns, key, value))
                     ns[key] = _wrap_class(value)
         yield
@@ -126,6 +131,7 @@ def _namespaces(root: nn.Module, extra: Callable[..., Any] | None = None) -> lis
            and not n.startswith("torch")]
     if extra is not None and hasattr(extra, "__globals__"):
         out.append(extra.__globals__)
+    out.append(vars(F))
     return out
 
 

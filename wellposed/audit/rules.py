@@ -9,7 +9,6 @@ table (:data:`TABLE`) and its soundness argument are in docs/your-model.md.
 
 from __future__ import annotations
 
-import inspect
 import math
 import operator
 from collections.abc import Callable
@@ -21,19 +20,11 @@ from torch import nn
 
 from wellposed.audit import intervals as I
 from wellposed.audit.intervals import FREE, INF, Iv, Lin, hull
-from wellposed.audit.values import (
-    Ctx,
-    DistVal,
-    Val,
-    free,
-    location_scale_sup,
-    op_name,
-    point,
-    vals,
-)
+from wellposed.audit.likelihoods import LIKELIHOODS, distribution
+from wellposed.audit.values import Ctx, DistVal, Val, free, op_name, point, vals
 
 __all__ = ["DYNAMIC_SHAPE", "INPLACE", "PARTIAL", "RANDOM", "TABLE", "Ctx", "DistVal", "Val",
-           "apply", "free", "location_scale_sup", "op_name", "point"]
+           "apply", "free", "op_name", "point"]
 
 #: operations that draw random numbers: never fixed, even on fixed inputs
 RANDOM = frozenset({"randn", "randn_like", "rand", "rand_like", "randint", "randint_like",
@@ -362,40 +353,6 @@ def _getattr(ctx: Ctx) -> Any:
         return ctx.out
     return None
 
-# ----------------------------------------------------------------------------------------
-# distributions
-# ----------------------------------------------------------------------------------------
-
-
-def _distribution(ctx: Ctx) -> Any:
-    cls = ctx.node.target
-    if ctx.op == "Independent":
-        base = ctx.arg(0, "base_distribution")
-        if not isinstance(base, DistVal):
-            return None
-        return DistVal(base.family, base.params, ctx.out, (*base.path, ctx.node.name))
-    try:
-        bound = inspect.signature(cls).bind(*ctx.args, **ctx.kwargs)
-    except TypeError:
-        return None
-    bound.apply_defaults()
-    params = {k: v if isinstance(v, Val) else point(float(v)) for k, v in bound.arguments.items()
-              if isinstance(v, Val) or (isinstance(v, int | float) and not isinstance(v, bool))}
-    path = tuple(p for v in params.values() for p in v.path)[-12:]
-    return DistVal(ctx.op, params, ctx.out, (*path, ctx.node.name))
-
-
-def _log_prob(ctx: Ctx) -> Any:
-    dist = ctx.args[0]
-    if not isinstance(dist, DistVal):
-        return None
-    sup = location_scale_sup(dist)
-    if sup is None:
-        return None
-    n = math.prod(dist.c.event_shape) if hasattr(dist.c, "event_shape") else 1
-    return ctx.make((-INF, I.up(sup[0] * n)))
-
-
 _IDENTITY = frozenset({"detach", "clone", "contiguous", "to", "double", "cpu", "type",
                        "Identity", "identity", "requires_grad"})
 _SHAPE = ("reshape view view_as flatten unflatten squeeze unsqueeze permute transpose t "
@@ -465,9 +422,9 @@ TABLE: dict[str, Callable[[Ctx], Any]] = {
     "AvgPool1d": _unary(lambda a: hull(a, (0.0, 0.0))), "AvgPool2d":
         _unary(lambda a: hull(a, (0.0, 0.0))), "avg_pool2d": _unary(lambda a: hull(a, (0.0, 0.0))),
     "AdaptiveAvgPool2d": _unary(lambda a: hull(a, (0.0, 0.0))),
-    "getattr": _getattr, "log_prob": _log_prob, "Upsample": _resize, "interpolate": _resize,
+    "getattr": _getattr, "Upsample": _resize, "interpolate": _resize,
     "upsample": _resize,
-    "kl_divergence": lambda c: c.make((0.0, INF)),
+    **LIKELIHOODS,
     **{name: _same for name in _SHAPE.split()},
     **{name: lambda c: c.make(FREE) for name in ("randn", "randn_like", "normal", "rsample",
                                                    "sample", "empty_like", "new_empty")},
@@ -481,7 +438,7 @@ def apply(ctx: Ctx) -> Any:
     op = ctx.op
     if isinstance(ctx.node.target, type) and issubclass(ctx.node.target,
                                                         torch.distributions.Distribution):
-        return _distribution(ctx)
+        return distribution(ctx)
     if op in _QUERIES:
         return ctx.out
     if op in _FIXED_MAKERS.split():

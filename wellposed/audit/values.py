@@ -2,9 +2,7 @@
 
 :class:`Val` is a tensor (or number) node with its enclosure ``[lo, hi]`` for every
 parameter value, :class:`DistVal` a ``torch.distributions`` constructor node, :class:`Ctx`
-one node's inputs as the rules of :mod:`wellposed.audit.rules` see them, and
-:func:`location_scale_sup` the per-coordinate supremum of a location-scale family's
-log-density at a floor on its scale (docs/your-model.md).
+one node's inputs as the rules of :mod:`wellposed.audit.rules` see them.
 """
 
 from __future__ import annotations
@@ -17,11 +15,9 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from wellposed.audit import intervals as I
-from wellposed.audit.intervals import FREE, INF, Iv, Lin
+from wellposed.audit.intervals import FREE, Iv, Lin
 
-__all__ = ["LOG_2PI", "Ctx", "DistVal", "Val", "free", "location_scale_sup", "op_name",
-           "point", "vals"]
+__all__ = ["LOG_2PI", "Ctx", "DistVal", "Val", "free", "op_name", "point", "vals"]
 
 #: ``log(2 pi)``
 LOG_2PI = math.log(2.0 * math.pi)
@@ -142,34 +138,3 @@ def vals(x: Any) -> list[Val]:
     out: list[Val] = []
     fx.node.map_aggregate(x, lambda v: out.append(v) if isinstance(v, Val) else None)
     return out
-
-
-def location_scale_sup(dist: DistVal) -> tuple[float, str] | None:
-    """``sup_loc log p(x | loc, scale)`` per coordinate for ``scale >= s`` (the lower end of
-    the scale's enclosure): Normal ``-log s - log(2 pi)/2``; Laplace ``-log(2 s)``; Cauchy
-    ``-log(pi s)``; Student-t ``log c(df) - log s`` with ``c(df) = Gamma((df+1)/2) /
-    (Gamma(df/2) sqrt(df pi))`` increasing in ``df`` to the Normal's ``1/sqrt(2 pi)``
-    (so the upper end of df's enclosure, or the Normal's value when df is free).
-    Rounded upwards; ``None`` when the scale has no positive floor or the family is not one
-    of these.  Also returns the formula's text."""
-    scale = dist.params.get("scale")
-    if scale is None or not scale.iv[0] > 0.0:
-        return None
-    s = scale.iv[0]
-    ls = math.log(s)
-    if dist.family == "Normal":
-        return I.up(I.up(-ls - 0.5 * LOG_2PI) * (1 + 1e-15)), "-log(scale) - log(2 pi)/2"
-    if dist.family == "Laplace":
-        return I.up(I.up(-ls - math.log(2.0)) * (1 + 1e-15)), "-log(2 scale)"
-    if dist.family == "Cauchy":
-        return I.up(I.up(-ls - math.log(math.pi)) * (1 + 1e-15)), "-log(pi scale)"
-    if dist.family == "StudentT":
-        df = dist.params.get("df")
-        top = df.iv[1] if df is not None else INF
-        if not (df is None or df.iv[0] > 0.0):
-            return None
-        lc = -0.5 * LOG_2PI if not top <= 1e4 else (
-            math.lgamma((top + 1) / 2) - math.lgamma(top / 2) - 0.5 * math.log(top * math.pi))
-        return I.up(I.up(lc - ls) + 1e-12 * (1 + abs(lc - ls))), \
-            "log c(df) - log(scale), c(df) <= 1/sqrt(2 pi)"
-    return None
