@@ -410,3 +410,15 @@ def test_custom_objectives_with_torch_losses_are_proved(decoder, objective, expe
             for p in m.parameters():
                 p.copy_(torch.randn(p.shape, dtype=p.dtype) * (1 + 3 * draw))
             assert not float(objective(m.decoder.module, m.encoder.module, x)) > proof.bound
+
+
+def test_many_rows_prove_the_same_floor_and_sample_the_family_audit() -> None:
+    """A floor proof over 200 rows is the 200-row supremum; the family audit of a family that
+    is unbounded at every x looks at a sample of rows and says so."""
+    many = np.random.default_rng(4).uniform(0.05, 0.95, size=(200, D))
+    proof, fam, notes = prove(model(SoftplusVar), many, "Normal")
+    assert proof is not None and proof.kind == "floor"
+    assert proof.bound == pytest.approx(200 / N * normal_bound(0.05), abs=1e-6)
+    assert fam is not None and fam.verdict == "unbounded"
+    assert len(fam.observations) == 64
+    assert any("64 of 200 rows" in note for note in notes)
