@@ -64,6 +64,7 @@ from wellposed.errors import WellposedInputError
 from wellposed.evidence.checks import check_bound, check_witness, fit_rate
 from wellposed.evidence.decide import BOUND_VIOLATED, BOUNDED, UNBOUNDED
 from wellposed.evidence.records import BoundCheck, RateFit, Witness, jsonable
+from wellposed.evidence.vocabulary import NO_WITNESS
 from wellposed.models.protocol import family_name
 from wellposed.models.validate import DTYPE
 from wellposed.numerics import LOG_2PI
@@ -85,9 +86,8 @@ __all__ = [
     "user_output_to_stderr",
 ]
 
-#: verdict when the attack found no witness and no bound is proved (not a proof); the
-#: other verdict words (UNBOUNDED, BOUNDED, BOUND_VIOLATED) are re-exported from here
-NO_WITNESS = "no witness within budget"
+# NO_WITNESS (the attack found no witness and no bound is proved: not a proof) and the other
+# verdict words (UNBOUNDED, BOUNDED, BOUND_VIOLATED) are re-exported from here
 #: the target's per-coordinate level: log-density of N(x | x, e^{-2T}) is T - log(2pi)/2
 TARGET_LOG_SCALE = 8.0
 #: distinct data values the report's family audit decides (evenly spread past this)
