@@ -201,34 +201,40 @@ def _all(value: object, cls: type[Witness] | type[BoundCheck]) -> list[Witness |
 
 
 def _conservative(evidence: Evidence, cert: certify_line.Certified) -> list[str]:
-    """The verdicts that fail at the conservative end of an enclosure: a witness whose value
-    is an enclosed exact value needs ``lo > M``; a bound check whose largest value found is
-    an enclosed exact value needs ``hi <= bound + tol max(1, |bound|)``."""
+    """The passing checks that fail at the conservative end of an enclosure: a witness whose
+    value is an enclosed exact value needs ``lo > M``; a bound check needs the largest value
+    found (its enclosure's ``hi`` where it is an exact value) ``<= bound + tol max(1,
+    |bound|)`` with the bound at its enclosure's ``lo`` where the bound is an exact value."""
     failed = []
     for w in _all(evidence, Witness):
         assert isinstance(w, Witness)
         enc = cert.enclosure_of(w.value)
-        if enc is not None and not enc.lo > w.target:
+        if w.passed and enc is not None and not enc.lo > w.target:
             failed.append(f"witness {w.value!r}: enclosure [{enc.lo!r}, {enc.hi!r}] is not "
                           f"above the target {w.target!r}")
     for b in _all(evidence, BoundCheck):
         assert isinstance(b, BoundCheck)
-        enc = cert.enclosure_of(b.max_value)
-        if enc is not None and not enc.hi <= b.bound + b.tol * max(1.0, abs(b.bound)):
-            failed.append(f"bound {b.bound!r}: the largest value found has enclosure "
-                          f"[{enc.lo!r}, {enc.hi!r}], above the bound")
+        top, bound = cert.enclosure_of(b.max_value), cert.enclosure_of(b.bound)
+        hi = b.max_value if top is None else top.hi
+        lo = b.bound if bound is None else bound.lo
+        slack = b.tol * max(1.0, abs(b.bound))
+        if b.ok and (top is not None or bound is not None) and not hi <= lo + slack:
+            failed.append(f"bound {b.bound!r} (certified low end {lo!r}): the largest value "
+                          f"found {b.max_value!r} (certified high end {hi!r}) is above it")
     return failed
 
 
 def _uncertified(claim: Claim, n_values: int) -> str:
     """What the verdict rests on besides the exact line: ``training`` (a training run),
-    ``network (float64)`` (an audit of a network family), ``MC only`` (no exact value was
-    used, only Monte Carlo), or ``""``."""
+    ``network (float64)`` (an audit of a network family, or no exact value but a network's
+    quadrature or search), ``MC only`` (no exact value, only Monte Carlo), or ``""``."""
     if claim.group == "training" or "training" in claim.evidence:
         return "training"
     if "audit" in claim.evidence:
         return "network (float64)"
     if n_values == 0:
+        if {"quadrature", "search"} & set(claim.evidence):
+            return "network (float64)"
         return "MC only" if "mc" in claim.evidence else "no exact values"
     return ""
 
