@@ -297,7 +297,8 @@ def _evaluate(claim: Claim, ctx: Context, certify: bool = False) -> ClaimResult:
             # branch); a NaN that reaches a result still fails the checks
             if certify:
                 _clear_exact_caches()
-            recorder = certify_line.recording() if certify else contextlib.nullcontext([])
+            recorder: contextlib.AbstractContextManager[list[certify_line.Call]] = (
+                certify_line.recording() if certify else contextlib.nullcontext([]))
             with recorder as calls, np.errstate(over="ignore", invalid="ignore",
                                                 under="ignore", divide="ignore"):
                 out = runner(ctx, claim)
