@@ -412,7 +412,8 @@ def _cmd_audit_model(ns: argparse.Namespace) -> int:
     _check_json_path(ns.json, ns.data)
     if ns.out is not None:
         _check_dir_creatable(Path(ns.out), "--out")
-    res, body, text = run_audit_model(ns.factory, load_data(ns.data), budget=ns.budget,
+    res, body, text = run_audit_model(ns.factory, load_data(ns.data), steps=ns.steps,
+                                      max_seconds=ns.max_seconds, budget=ns.budget,
                                       rows=ns.rows, seed=ns.seed, out=ns.out)
     if ns.json != "-":
         sys.stdout.write(text)
@@ -434,8 +435,10 @@ def _add_audit_model(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("factory", help="PKG.MODULE:FACTORY importable from the current directory")
     p.add_argument("--data", required=True, help=".npy training data, shape (n, D)")
-    p.add_argument("--budget", type=float, default=30.0, metavar="SECONDS")
-    p.add_argument("--rows", type=int, default=1, help="first rows attacked (default 1)")
+    p.add_argument("--steps", type=int, default=200, help="attack budget (default 200)")
+    p.add_argument("--max-seconds", type=float, metavar="S", help="cap (ends it early)")
+    p.add_argument("--budget", type=float, metavar="S", help="deprecated: --max-seconds")
+    p.add_argument("--rows", type=int, help="objective over the first N rows (default all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--fail-on", choices=("unbounded",), default=None)
     p.add_argument("--json", metavar="PATH", help=_JSON_HELP)

@@ -12,13 +12,13 @@ import pytest
 import torch
 
 from wellposed import cli
+from wellposed.audit.attack import build_model, load_factory
 from wellposed.audit.model import (
+    BOUNDED,
     NO_WITNESS,
     audit_model,
-    build_model,
-    load_factory,
-    recognised_bound,
 )
+from wellposed.audit.proof import prove
 from wellposed.errors import WellposedInputError
 
 ROOT = Path(__file__).parents[2]  # examples/ is a package here, outside wellposed
@@ -48,6 +48,33 @@ def user_pkg(tmp_path, monkeypatch):
 
         def hand_floor(data_dim=8):
             return HandFloor(data_dim), c2_logvar_head.Encoder(data_dim)
+
+        def wrong_width():
+            return c2_logvar_head.Decoder(5), c2_logvar_head.Encoder(8)
+
+        def swapped(data_dim=8):
+            return c2_logvar_head.Encoder(data_dim), c2_logvar_head.Decoder(data_dim)
+
+        class Float32Inside(nn.Module):
+            latent_dim = 2
+            def __init__(self, data_dim):
+                super().__init__()
+                self.proj = torch.randn(2, data_dim)  # a plain attribute: stays float32
+            def forward(self, t):
+                mean = t @ self.proj
+                return mean, torch.zeros_like(mean)
+
+        def float32_inside(data_dim=8):
+            return Float32Inside(data_dim), c2_logvar_head.Encoder(data_dim)
+
+        class Chatty(c2_logvar_head.Decoder):
+            def forward(self, t):
+                print("hello from forward")
+                return super().forward(t)
+
+        def chatty(data_dim=8):
+            print("hello from the factory")
+            return Chatty(data_dim), c2_logvar_head.Encoder(data_dim)
         '''), encoding="utf-8")
     monkeypatch.syspath_prepend(str(ROOT))
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -77,29 +104,42 @@ def _model(name: str):
     return build_model(load_factory(f"examples.{name}:factory"), 8)
 
 
-def test_recognised_bounds_have_their_closed_forms(monkeypatch) -> None:
+def test_proved_bounds_have_their_closed_forms(monkeypatch) -> None:
+    """The examples' hand-written floors and clamps, proved on the objective over rows."""
     monkeypatch.syspath_prepend(str(ROOT))
     rows = X[:2]
-    floor, _ = recognised_bound(_model("floored_variance"), rows, "Normal")
+    floor, _, _ = prove(_model("floored_variance"), rows, "Normal")
     assert floor is not None and floor.kind == "floor"
     assert floor.bound == pytest.approx(-2 * 8 * 0.5 * (LOG_2PI + math.log(1e-3)), rel=1e-12)
-    clip, _ = recognised_bound(_model("sigma_vae_softclip"), rows, "Normal")
+    clip, _, _ = prove(_model("sigma_vae_softclip"), rows, "Normal")
     assert clip is not None and clip.bound == pytest.approx(2 * 8 * (6 - 0.5 * LOG_2PI))
-    nll, _ = recognised_bound(_model("gaussian_nll_loss"), rows, "Normal")
+    nll, _, _ = prove(_model("gaussian_nll_loss"), rows, "Normal")
     assert nll is not None and nll.kind == "clamp"
     assert nll.bound == pytest.approx(2 * 8 * (-0.5 * math.log(1e-6) - 0.5 * LOG_2PI))
-    bern, _ = recognised_bound(_model("bernoulli"), (rows > 0.5).astype(float), "Bernoulli")
+    bern, _, _ = prove(_model("bernoulli"), (rows > 0.5).astype(float), "Bernoulli")
     assert bern is not None and bern.kind == "family" and bern.bound == pytest.approx(0.0)
-    none, fam = recognised_bound(_model("c2_logvar_head"), rows, "Normal")
+    none, fam, _ = prove(_model("c2_logvar_head"), rows, "Normal")
     assert none is None and fam is not None and fam.verdict == "unbounded"
+    decoy, _, _ = prove(_model("decoy_policy"), rows, "Normal")
+    assert decoy is None  # it holds a floor module that forward never calls
 
 
-@pytest.mark.slow  # a 3-second attack that must not be called bounded
-def test_an_unrecognised_floor_is_never_called_bounded(user_pkg) -> None:
-    res = audit_model("userpkg:hand_floor", X, budget=3.0, audits=False)
-    assert res.verdict == NO_WITNESS and res.proof is None
-    floor = 8 * -0.5 * (LOG_2PI + math.log(1e-3))  # what it cannot exceed, though unproved
+def test_a_hand_written_floor_is_bounded_and_never_exceeded(user_pkg) -> None:
+    res = audit_model("userpkg:hand_floor", X, steps=24, audits=False)
+    assert res.verdict == BOUNDED and res.proof is not None
+    floor = 16 * 8 * -0.5 * (LOG_2PI + math.log(1e-3))
+    assert res.proof.bound == pytest.approx(floor, abs=1e-6)
     assert max(res.trace_value) <= floor + 1e-9
+
+
+@pytest.mark.slow
+def test_one_shared_variance_is_not_called_unbounded_on_one_row(monkeypatch) -> None:
+    """One shared learned log-variance: a spiked row makes the other rows' terms fall, so
+    the objective over all rows is not passed; the verdict is never unbounded."""
+    monkeypatch.chdir(ROOT)
+    res = audit_model("examples.global_logvar:factory", X, steps=120, audits=False)
+    assert res.verdict == NO_WITNESS
+    assert res.trace.ended in ("steps spent", "target reached")
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str, str]:
@@ -119,21 +159,55 @@ def test_cli_bad_input_exits_2(user_pkg, capsys) -> None:
                         capsys)
     assert code == 2 and "NaN" in err
     code, _, err = _run(["audit-model", "examples.bernoulli:factory", "--data", data,
-                         "--budget", "0"], capsys)
-    assert code == 2 and "budget must be a positive number" in err
+                         "--max-seconds", "0"], capsys)
+    assert code == 2 and "max-seconds must be a positive number" in err
+    code, _, err = _run(["audit-model", "examples.bernoulli:factory", "--data", data,
+                         "--steps", "0"], capsys)
+    assert code == 2 and "steps must be an integer" in err
+
+
+@pytest.mark.parametrize(("spec", "match"), [
+    ("userpkg:wrong_width", "columns"),
+    ("userpkg:swapped", "swapped|order"),
+    ("userpkg:float32_inside", "float64|dtype|Float|Double"),
+    ("userpkg:raises", "raised RuntimeError: boom"),
+])
+def test_mismatches_exit_2_with_a_message_and_no_traceback(user_pkg, capsys, spec,
+                                                           match) -> None:
+    code, out, err = _run(["audit-model", spec, "--data", str(user_pkg / "x.npy"),
+                           "--steps", "8"], capsys)
+    assert code == 2 and "Traceback" not in err and out == ""
+    import re
+    assert re.search(match, err), err
+
+
+def test_prints_in_a_factory_do_not_corrupt_json_on_stdout(user_pkg, capsys) -> None:
+    code, out, err = _run(["audit-model", "userpkg:chatty", "--data", str(user_pkg / "x.npy"),
+                           "--steps", "8", "--json", "-"], capsys)
+    doc = json.loads(out)  # stdout is the JSON document alone
+    assert code == 0 and doc["command"] == "audit-model"
+    assert "hello from the factory" in err and "hello from forward" in err
+
+
+def test_a_time_cap_is_reported(user_pkg, capsys) -> None:
+    code, out, _ = _run(["audit-model", "userpkg:hand_floor", "--data",
+                         str(user_pkg / "x.npy"), "--steps", "100000", "--max-seconds",
+                         "0.5"], capsys)
+    assert code == 0 and "ended: time cap" in out and "--max-seconds 0.5" in out
 
 
 def test_cli_json_document(user_pkg, capsys) -> None:
     xb = (X > 0.5).astype(float)
     np.save(user_pkg / "xb.npy", xb)
     code, out, _ = _run(["audit-model", "examples.bernoulli:factory", "--data",
-                         str(user_pkg / "xb.npy"), "--budget", "2", "--json", "-",
+                         str(user_pkg / "xb.npy"), "--steps", "16", "--max-seconds", "2",
+                         "--json", "-",
                          "--fail-on", "unbounded"], capsys)
     doc = json.loads(out)
     assert code == 0 and doc["command"] == "audit-model" and doc["schema_version"] == 1
     assert doc["verdict"] == "bounded" and doc["proof"]["kind"] == "family"
     assert doc["bound"]["max_value"] <= doc["proof"]["bound"]
     assert doc["family_audit"]["family"].startswith("Bernoulli")
-    assert "data_audit" in doc and doc["inputs"]["budget"] == 2.0
+    assert "data_audit" in doc and doc["inputs"]["max_seconds"] == 2.0
     with torch.no_grad():
         assert all(v <= 0.0 for v in doc["trace"]["value"])

@@ -3,21 +3,18 @@
 The objective (:func:`objective_value`) is the ELBO ``sum_i [mean_s log p(x_i | m_i + s_i
 eps_si) - KL(q_i || N(0, I))]`` (analytic KL, Kingma & Welling 2014) over fixed draws
 ``eps`` (common random numbers), ``-GaussianNLLLoss`` in place of ``log p`` when the factory
-returns that loss, or the factory's own objective.  :func:`attack` runs Adam, then rounds of
-a saddle-free Levenberg-Marquardt Newton step (gradient and Hessian in the parameters, as in
-:mod:`wellposed.audit.search`) with extrapolation, and every fifth round a doubling line
-search along the gradient of the scale progress ``k`` (decoder ``-log scale^2`` plus encoder
-``-log s^2``): the Mattei & Frellsen spike found by optimisation (docs/your-model.md).
+returns that loss, or the factory's own objective.  :func:`attack` works on every parameter
+of a float32 copy: a fit stage (Adam on minibatches), then spike stages on one chosen row
+(Adam, and every few steps a Hessian-free Gauss-Newton reconstruction of the row and a
+doubling line search raising its decoder and encoder log-scales while other rows' are
+held): the Mattei & Frellsen spike found by optimisation (docs/your-model.md).  The budget
+is a number of steps; a seconds cap may end it early.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
-import inspect
 import math
-import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,191 +24,71 @@ import torch
 import torch.distributions as tdist
 from torch import nn
 
-from wellposed.errors import WellposedInputError
-from wellposed.models.protocol import ModuleDecoder, ModuleEncoder, conform_decoder
-from wellposed.models.validate import DTYPE
+from wellposed.audit.usermodel import (
+    CHECK_SAMPLES,
+    AuditedModel,
+    build_model,
+    check_samples,
+    draws,
+    evaluate,
+    load_factory,
+    objective_value,
+    progress,
+    row_progress,
+    row_terms,
+)
+from wellposed.models.protocol import ModuleDecoder, ModuleEncoder
 
 __all__ = [
-    "ATTACK_SAMPLES",
     "CHECK_SAMPLES",
-    "NEWTON_PARAMS",
+    "ENDED_STEPS",
+    "ENDED_TARGET",
+    "ENDED_TIME",
     "RECORD_SAMPLES",
+    "SEARCH_DTYPE",
     "AttackTrace",
     "AuditedModel",
     "attack",
     "build_model",
+    "check_samples",
     "draws",
     "evaluate",
     "load_factory",
     "objective_value",
     "progress",
+    "row_progress",
+    "row_terms",
+    "search_copy",
 ]
 
-#: Monte Carlo draws of the attacked objective (fixed: common random numbers)
-ATTACK_SAMPLES = 16
-#: parameters moved by the Newton rounds (the Hessian is P x P)
-NEWTON_PARAMS = 400
-#: draws of the recorded trace (fixed, so rounds are comparable)
-RECORD_SAMPLES = 64
-#: fresh draws for re-evaluating a witness
-CHECK_SAMPLES = 1024
+#: the search's dtype (float32: about 10x faster than float64 for convolutions on a CPU);
+#: the witness is loaded back into float64 modules and re-evaluated there
+SEARCH_DTYPE = torch.float32
+#: rows per minibatch of a search step
+BATCH = 32
+#: Adam's learning rate in the fit stage, and from / to in each spike stage (geometric)
+FIT_LR = 3e-3
+SPIKE_LR = (3e-3, 3e-6)
+#: search steps between two records of the trace (and scale line searches)
+RECORD_EVERY = 10
+#: conjugate-gradient iterations of a Gauss-Newton reconstruction step
+CG_ITERS = 10
+#: the weight of the chosen row's term in the spike stage's surrogate (0: the number of rows)
+SPIKE_WEIGHT = 0.0
+#: other rows whose scale a spike's line search keeps put
+ISOLATE = 16
+#: doublings tried by a scale line search
+LINE_TRIES = 8
+#: rows spiked one after another (the steps left are shared between them)
+MAX_ROWS = 2
+#: draws of the recorded trace (fixed: common random numbers, so records are comparable)
+RECORD_SAMPLES = 2
+#: why the attack ended
+ENDED_TARGET = "target reached"
+ENDED_STEPS = "steps spent"
+ENDED_TIME = "time cap"
+ENDED_NONFINITE = "the objective became non-finite"
 
-
-@dataclass
-class AuditedModel:
-    """A factory's modules as float64 copies, and the objective the attack maximises."""
-
-    decoder: ModuleDecoder
-    encoder: ModuleEncoder
-    loss: nn.GaussianNLLLoss | None = None
-    custom: Callable[..., torch.Tensor] | None = None
-    factory: str = ""
-
-    def parameters(self) -> list[nn.Parameter]:
-        return [*self.decoder.parameters(), *self.encoder.parameters()]
-
-    def state(self) -> dict[str, dict[str, torch.Tensor]]:
-        return {"decoder": copy.deepcopy(self.decoder.module.state_dict()),
-                "encoder": copy.deepcopy(self.encoder.module.state_dict())}
-
-    def load(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
-        self.decoder.module.load_state_dict(state["decoder"])
-        self.encoder.module.load_state_dict(state["encoder"])
-
-# ----------------------------------------------------------------------------------------
-# loading a factory
-# ----------------------------------------------------------------------------------------
-
-
-def load_factory(spec: str) -> Callable[..., Any]:
-    """``"pkg.module:factory"`` -> the callable (the current directory is importable, as
-    with ``python -m``); anything else is a :class:`WellposedInputError`."""
-    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
-        raise WellposedInputError(f"give the factory as PKG.MODULE:FACTORY (e.g. "
-                                  f"examples.c2_logvar_head:factory), got {spec!r}")
-    mod_name, attr = spec.split(":")
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        module = importlib.import_module(mod_name)
-    except Exception as exc:  # an import error of any kind is the user's input
-        raise WellposedInputError(f"cannot import {mod_name!r} ({type(exc).__name__}: {exc}); "
-                                  "run from the directory that holds the package, or install "
-                                  "it") from exc
-    fn = getattr(module, attr, None)
-    if not callable(fn):
-        raise WellposedInputError(f"{mod_name} has no callable {attr!r}; define "
-                                  f"def {attr}(): return decoder, encoder")
-    return fn
-
-
-def build_model(factory: Callable[..., Any], data_dim: int, *, seed: int = 0,
-                name: str = "") -> AuditedModel:
-    """Call ``factory`` (with ``data_dim=`` when it takes that argument; torch seeded with
-    ``seed``) and wrap what it returns: ``(decoder, encoder[, objective])``."""
-    torch.manual_seed(int(seed))
-    params = inspect.signature(factory).parameters if callable(factory) else {}
-    try:
-        out = factory(data_dim=data_dim) if "data_dim" in params else factory()
-    except WellposedInputError:
-        raise
-    except Exception as exc:
-        raise WellposedInputError(f"the factory {name or factory!r} raised "
-                                  f"{type(exc).__name__}: {exc}") from exc
-    if not isinstance(out, tuple | list) or len(out) not in (2, 3) or not all(
-            isinstance(m, nn.Module) for m in out[:2]):
-        raise WellposedInputError(
-            f"the factory {name or 'factory'} must return (decoder, encoder) or (decoder, "
-            "encoder, objective) with torch.nn.Module decoder and encoder; got "
-            f"{type(out).__name__}")
-    dec_mod, enc_mod = out[0], out[1]
-    objective = out[2] if len(out) == 3 else None
-    enc = ModuleEncoder(enc_mod)
-    dec = conform_decoder(dec_mod, encoder=enc_mod,
-                          data=torch.zeros(1, data_dim, dtype=DTYPE))
-    assert isinstance(dec, ModuleDecoder)
-    dec.data_dim = int(data_dim)
-    loss = objective if isinstance(objective, nn.GaussianNLLLoss) else None
-    custom = None if objective is None or loss is not None else objective
-    if custom is not None and not callable(custom):
-        raise WellposedInputError("the objective must be torch.nn.GaussianNLLLoss(...) or a "
-                                  "callable objective(decoder, encoder, x) -> scalar tensor")
-    return AuditedModel(dec, enc, loss, custom, name)
-
-# ----------------------------------------------------------------------------------------
-# the objective and the progress variable
-# ----------------------------------------------------------------------------------------
-
-
-def _reconstruction(model: AuditedModel, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """``log p(x | t)`` summed over coordinates, ``(S, n)``; GaussianNLLLoss: ``-loss``."""
-    if model.loss is None:
-        return model.decoder.log_prob(x, t)
-    out = model.decoder.module(t)
-    if not (isinstance(out, tuple | list) and len(out) == 2):
-        raise WellposedInputError("with GaussianNLLLoss as the objective the decoder must "
-                                  "return the tuple (mean, log_var)")
-    mean, log_var = out
-    loss = nn.GaussianNLLLoss(full=model.loss.full, eps=model.loss.eps, reduction="none")
-    return -loss(mean, x.expand_as(mean), torch.exp(log_var)).sum(-1)
-
-
-def objective_value(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor,
-               seed: int) -> torch.Tensor:
-    """ELBO ``sum_i [mean_s log p(x_i | m_i + s_i eps_si) - KL(q_i || N(0, I))]`` (analytic
-    KL, Kingma & Welling 2014), or the factory's own objective (torch seeded)."""
-    if model.custom is not None:
-        torch.manual_seed(int(seed))
-        out = model.custom(model.decoder.module, model.encoder.module, x)
-        if not (isinstance(out, torch.Tensor) and out.numel() == 1):
-            raise WellposedInputError("the factory's objective must return a scalar tensor "
-                                      "(higher is better), e.g. the ELBO summed over x")
-        return out.reshape(())
-    m, lv = model.encoder(x)
-    t = m + torch.exp(0.5 * lv) * eps
-    recon = _reconstruction(model, x, t).mean(0)
-    kl = 0.5 * (m * m + torch.exp(lv) - 1.0 - lv).sum(-1)
-    return (recon - kl).sum()
-
-
-def draws(seed: int, samples: int, n: int, d: int) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(int(seed))
-    return torch.randn((samples, n, d), generator=gen, dtype=DTYPE)
-
-
-def evaluate(model: AuditedModel, x: torch.Tensor, *, samples: int = CHECK_SAMPLES,
-             seed: int = 1) -> tuple[float, float]:
-    """The objective with ``samples`` fresh draws: ``(value, standard error)``; the SE is
-    ``std_s / sqrt(S)`` of the per-draw totals (0 for a factory's own objective)."""
-    with torch.no_grad():
-        if model.custom is not None:
-            return float(objective_value(model, x, torch.empty(0), seed)), 0.0
-        m, lv = model.encoder(x)
-        eps = draws(seed, samples, x.shape[0], m.shape[-1])
-        recon = _reconstruction(model, x, m + torch.exp(0.5 * lv) * eps)  # (S, n)
-        kl = 0.5 * (m * m + torch.exp(lv) - 1.0 - lv).sum(-1)
-        totals = (recon - kl).sum(-1)
-        value = float(totals.mean())
-        se = float(totals.std() / math.sqrt(samples)) if samples > 1 else 0.0
-    return value, se
-
-
-def progress(model: AuditedModel, x: torch.Tensor) -> torch.Tensor:
-    """``k = -mean log(scale^2)`` of the output distribution at the encoder mean (a
-    logit-parameterised family: ``2 mean log|logit|``); NaN when it has neither."""
-    m, _ = model.encoder(x)
-    out = model.decoder.module(m)
-    if isinstance(out, tuple | list):
-        return -out[1].mean()
-    base = out
-    while isinstance(base, tdist.Independent):
-        base = base.base_dist
-    if hasattr(base, "scale"):
-        return -2.0 * torch.log(base.scale).mean()
-    if "logits" in vars(base):
-        return 2.0 * torch.log(torch.abs(base.logits) + 1e-300).mean()
-    return torch.tensor(math.nan, dtype=DTYPE)
 
 # ----------------------------------------------------------------------------------------
 # the attack
@@ -220,180 +97,343 @@ def progress(model: AuditedModel, x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class AttackTrace:
+    """What the attack did: the spike stage's records ``(k, objective over all rows)``, the
+    best state, the chosen row, the reference and target, and why it ended."""
+
     k: list[float] = field(default_factory=list)
     value: list[float] = field(default_factory=list)
     best_value: float = -math.inf
     best_k: float = math.nan
     best_state: dict[str, Any] | None = None
+    row: int | None = None
+    row_value: float = math.nan
+    reference: float = math.nan
+    target: float = math.inf
+    ended: str = ""
+    steps: int = 0
+    seconds: float = 0.0
+    level: float = math.inf
+    margin: float = 0.0
+    rows_tried: list[int] = field(default_factory=list)
+    per_row: dict[int | None, tuple[list[float], list[float]]] = field(default_factory=dict)
 
 
-def _record(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int,
-            trace: AttackTrace) -> float:
-    with torch.no_grad():
-        v = float(objective_value(model, x, eps, seed))
-        k = float(progress(model, x))
-    if math.isfinite(v):
-        trace.k.append(k)
-        trace.value.append(v)
-        if v > trace.best_value:
-            trace.best_value, trace.best_k, trace.best_state = v, k, model.state()
-    return v
+def search_copy(model: AuditedModel) -> AuditedModel:
+    """A :data:`SEARCH_DTYPE` copy of the modules for the search (the witness is loaded back
+    into the float64 modules and re-evaluated there: the evidence path)."""
+    dec = ModuleDecoder(copy.deepcopy(model.decoder.module).to(SEARCH_DTYPE),
+                        latent_dim=model.decoder.latent_dim, data_dim=model.decoder.data_dim,
+                        copy_module=False)
+    enc = ModuleEncoder(copy.deepcopy(model.encoder.module).to(SEARCH_DTYPE),
+                        copy_module=False)
+    return AuditedModel(dec, enc, model.loss, model.custom, model.factory)
 
 
-def _scale_step(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int,
-                current: float) -> None:
-    """Doubling line search along ``grad k`` (shrink the scale) while the objective rises."""
-    params = model.parameters()
-    for p in params:
-        p.grad = None
-    k = progress(model, x) - model.encoder(x)[1].mean()  # decoder and encoder scales
-    if not torch.isfinite(k) or not k.requires_grad:
-        return
-    grads = torch.autograd.grad(k, params, allow_unused=True)
-    norm = math.sqrt(sum(float((g * g).sum()) for g in grads if g is not None))
-    if not norm > 0:
-        return
-    base = [p.detach().clone() for p in params]
-    best_alpha, best = 0.0, current
-    alpha = 0.5
-    for _ in range(12):
+@dataclass
+class _Run:
+    """The attack's working state: the search model, the data, the fixed record draws, the
+    step counter and the clock."""
+
+    model: AuditedModel
+    x: torch.Tensor
+    seed: int
+    steps: int
+    max_seconds: float | None
+    fixed: torch.Tensor
+    start: float = field(default_factory=time.monotonic)
+    done: int = 0
+    damping: float = 1e-6
+
+    def out_of_budget(self) -> str:
+        if self.done >= self.steps:
+            return ENDED_STEPS
+        if self.max_seconds is not None and time.monotonic() - self.start > self.max_seconds:
+            return ENDED_TIME
+        return ""
+
+    def full(self) -> float:
+        """The objective over all rows at the fixed record draws."""
         with torch.no_grad():
-            for p, b, g in zip(params, base, grads, strict=True):
-                p.copy_(b if g is None else b + (alpha / norm) * g)
-            v = float(objective_value(model, x, eps, seed))
-        if not (math.isfinite(v) and v > best):
-            break
-        best_alpha, best = alpha, v
-        alpha *= 2.0
-    with torch.no_grad():
-        for p, b, g in zip(params, base, grads, strict=True):
-            p.copy_(b if g is None else b + (best_alpha / norm) * g)
+            return float(objective_value(self.model, self.x, self.fixed, self.seed))
 
 
-def _flat_grad_hess(model: AuditedModel, params: list[nn.Parameter], x: torch.Tensor,
-                    eps: torch.Tensor, seed: int) -> tuple[float, torch.Tensor, torch.Tensor]:
-    """Objective, gradient and Hessian in the flattened parameters (one batched
-    double-backward: ``P`` Hessian-vector products at once)."""
-    F = objective_value(model, x, eps, seed)
-    if not torch.isfinite(F):
-        return float(F.detach()), torch.empty(0), torch.empty(0)
-    grads = torch.autograd.grad(F, params, create_graph=True, allow_unused=True)
-    g = torch.cat([(torch.zeros_like(p) if a is None else a).reshape(-1)
-                   for p, a in zip(params, grads, strict=True)])
-    P = g.numel()
-    rows = torch.autograd.grad(g, params, grad_outputs=torch.eye(P, dtype=DTYPE),
-                               is_grads_batched=True, allow_unused=True)
-    H = torch.cat([(torch.zeros(P, p.numel(), dtype=DTYPE) if r is None else r.reshape(P, -1))
-                   for p, r in zip(params, rows, strict=True)], 1)
-    return float(F.detach()), g.detach(), 0.5 * (H + H.T).detach()
+def _batch(run: _Run, size: int, keep: int | None) -> torch.Tensor:
+    """Row indices of the next minibatch (seeded by the step): ``keep`` first when given."""
+    n = run.x.shape[0]
+    gen = torch.Generator().manual_seed(run.seed * 7919 + run.done)
+    idx = torch.randperm(n, generator=gen)
+    if keep is not None:
+        idx = torch.cat([torch.tensor([keep]), idx[idx != keep]])
+    return idx[:min(size, n)]
 
 
-def _shift(params: list[nn.Parameter], delta: torch.Tensor) -> None:
-    with torch.no_grad():
-        at = 0
-        for p in params:
-            p.add_(delta[at:at + p.numel()].reshape(p.shape))
-            at += p.numel()
+def _surrogate(run: _Run, row: int | None, weight: float) -> torch.Tensor:
+    """The minibatch estimate of the objective, ``(n / B) sum_{j in B} f_j`` (the factory's
+    own objective: on all rows), plus ``(weight - 1) f_row`` for the chosen row (it is the
+    batch's first): the spike stage leans on that row, the others keep their own fit."""
+    m = run.model
+    if m.custom is not None:
+        return objective_value(m, run.x, torch.empty(0), run.seed + run.done)
+    n = run.x.shape[0]
+    idx = _batch(run, BATCH, row)
+    eps = draws(run.seed + 1 + run.done, 1, idx.numel(), m.decoder.latent_dim,
+                run.x.dtype)
+    terms = row_terms(m, run.x[idx], eps)
+    if row is None:
+        return terms.sum() * (n / idx.numel())
+    rest = terms[1:].sum() * ((n - 1) / max(idx.numel() - 1, 1))
+    return weight * terms[0] + rest
 
 
-def _newton_step(model: AuditedModel, params: list[nn.Parameter], x: torch.Tensor,
-                 eps: torch.Tensor, check: torch.Tensor, seed: int,
-                 damping: float) -> tuple[bool, float]:
-    """One saddle-free Levenberg-Marquardt ascent step ``delta = V (|L| + mu)^-1 V^T g``
-    (``H = V L V^T``, gradient and Hessian on the draws ``eps``; as in
-    :mod:`wellposed.audit.search`), accepted when it raises the objective on the other
-    draws ``check`` (so a step cannot fit its own draws); ``mu`` is halved after an accepted
-    step and multiplied by 4 after a rejected one."""
-    _, g, H = _flat_grad_hess(model, params, x, eps, seed)
-    with torch.no_grad():
-        F = float(objective_value(model, x, check, seed))
-    if g.numel() == 0 or not torch.isfinite(H).all() or not torch.isfinite(g).all():
-        return False, damping * 4.0
-    lam, V = torch.linalg.eigh(H)
-    for _ in range(6):
-        delta = V @ ((V.T @ g) / (lam.abs() + damping))
-        _shift(params, delta)
-        with torch.no_grad():
-            new = float(objective_value(model, x, check, seed))
-        if math.isfinite(new) and new > F:
-            for _ in range(8):  # extrapolate: the scale direction is nearly linear
-                _shift(params, delta)
-                with torch.no_grad():
-                    further = float(objective_value(model, x, check, seed))
-                if not (math.isfinite(further) and further > new):
-                    _shift(params, -delta)
-                    break
-                new, delta = further, 2.0 * delta
-            return True, max(damping / 2.0, 1e-12)
-        _shift(params, -delta)
-        damping *= 4.0
-    return False, damping
-
-
-def _newton_parameters(model: AuditedModel) -> list[nn.Parameter]:
-    """The parameters the Newton rounds move: all of them when there are at most
-    :data:`NEWTON_PARAMS`; else, per module, the last-registered tensors (the output heads)
-    up to half that many each (the Hessian costs ``P^2``)."""
-    out: list[nn.Parameter] = []
-    for module in (model.decoder.module, model.encoder.module):
-        taken = 0
-        for p in reversed([p for p in module.parameters() if p.requires_grad]):
-            if taken + p.numel() > NEWTON_PARAMS // 2 and taken > 0:
-                break
-            out.append(p)
-            taken += p.numel()
-    everything = [p for p in model.parameters() if p.requires_grad]
-    return everything if sum(p.numel() for p in everything) <= NEWTON_PARAMS else out
-
-
-def attack(model: AuditedModel, x: torch.Tensor, *, target: float, budget: float,
-           seed: int = 0, adam_steps: int = 200, ceiling: float | None = None) -> AttackTrace:
-    """Maximise the objective on ``x`` (the module doc, step 3) until it passes ``target``,
-    comes within ``1e-3`` (relative) of a proved ``ceiling``, stalls (15 rounds gaining
-    less than ``1e-7`` relative) or ``budget`` seconds are spent; returns the trace and the
-    best state."""
-    d = model.decoder.latent_dim
-    fixed = draws(seed, RECORD_SAMPLES, x.shape[0], d)  # the trace's common random numbers
-    params = [p for p in model.parameters() if p.requires_grad]
-    newton = _newton_parameters(model)
-    trace = AttackTrace()
-    opt = torch.optim.Adam(params, lr=0.02)  # the first optimizer imports torch._dynamo
-    start = time.monotonic()
-    _record(model, x, fixed, seed, trace)
-    for step in range(adam_steps):
-        eps = draws(seed + 1 + step, ATTACK_SAMPLES, x.shape[0], d)
+def _adam(run: _Run, steps: int, lr: tuple[float, float], row: int | None,
+          weight: float, trace: AttackTrace | None) -> str:
+    """``steps`` Adam steps on :func:`_surrogate`, the learning rate decaying geometrically
+    from ``lr[0]`` to ``lr[1]``; with a trace, a record and a scale line search every
+    :data:`RECORD_EVERY` steps, stopping once the trace passes its goal."""
+    params = [p for p in run.model.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=lr[0])
+    for i in range(steps):
+        if (why := run.out_of_budget()):
+            return why
+        for group in opt.param_groups:
+            group["lr"] = lr[0] * (lr[1] / lr[0]) ** (i / max(steps - 1, 1))
         opt.zero_grad()
-        loss = -objective_value(model, x, eps, seed)
+        loss = -_surrogate(run, row, weight)
         if not torch.isfinite(loss):
-            break
+            return ENDED_NONFINITE
         loss.backward()
         opt.step()
-        if time.monotonic() - start > budget / 4:
+        run.done += 1
+        if trace is not None and (i + 1) % RECORD_EVERY == 0:
+            _scale_step(run, row, weight)
+            if _record(run, trace):
+                return ENDED_TARGET
+    return ""
+
+
+def _record(run: _Run, trace: AttackTrace) -> bool:
+    """Record ``(k of the chosen row, objective over all rows)``; keep the best state; True
+    when the goal is passed (objective above the target, the row's term above its level)."""
+    v = run.full()
+    if not math.isfinite(v):
+        if trace.best_state is not None:
+            run.model.load(trace.best_state)
+        return False
+    with torch.no_grad():
+        rows = slice(None) if trace.row is None else slice(trace.row, trace.row + 1)
+        k = float(row_progress(run.model, run.x[rows]).mean())
+        row_v = math.nan if trace.row is None or run.model.custom is not None else float(
+            row_terms(run.model, run.x[rows], run.fixed[:, rows]).sum())
+    ks, vs = trace.per_row.setdefault(trace.row, ([], []))
+    ks.append(k)
+    vs.append(v)
+    if v > trace.best_value:
+        trace.best_value, trace.best_k, trace.row_value = v, k, row_v
+        trace.best_state, trace.k, trace.value = run.model.state(), ks, vs
+    return v > trace.target + trace.margin and not row_v <= trace.level + trace.margin
+
+
+def _mean_of(out: object) -> torch.Tensor | None:
+    """The decoder's mean (location) tensor: a ``(mean, log_var)`` tuple's first entry, or
+    the ``loc`` of a location-scale distribution; None for other families."""
+    if isinstance(out, tuple | list):
+        return out[0]
+    base = out
+    while isinstance(base, tdist.Independent):
+        base = base.base_dist
+    loc = getattr(base, "loc", None)
+    return loc if isinstance(loc, torch.Tensor) and hasattr(base, "scale") else None
+
+
+def _reconstruct(run: _Run, row: int) -> None:
+    """A Gauss-Newton step making the decoder's mean at the row's encoder mean equal the
+    row while the means of a few other rows stay put: the minimum-norm
+    ``delta = -J^T (J J^T + lam I)^{-1} b`` for the stacked residuals (``b``: the row's
+    residual, zeros for the others) and their Jacobian ``J`` in all parameters, solved by
+    :data:`CG_ITERS` conjugate-gradient iterations with Jacobian-vector products (double
+    backward; Hessian-free: nothing ``P x P`` or ``D x P`` is formed)."""
+    m = run.model
+    params = [p for p in m.parameters() if p.requires_grad]
+    xi = run.x[_batch(run, ISOLATE // 4 + 1, row)]
+    mean = _mean_of(m.decoder.module(m.encoder(xi)[0]))
+    if mean is None or not mean.requires_grad:
+        return
+    r = (mean.reshape(-1) - xi.reshape(-1))
+    u = torch.zeros_like(r, requires_grad=True)
+    jtu = torch.autograd.grad(r, params, grad_outputs=u, create_graph=True, allow_unused=True)
+    live = [(p, g) for p, g in zip(params, jtu, strict=True) if g is not None]
+
+    def jt(a: torch.Tensor) -> list[torch.Tensor]:
+        return list(torch.autograd.grad(r, [p for p, _ in live], grad_outputs=a,
+                                        retain_graph=True))
+
+    def jv(v: list[torch.Tensor]) -> torch.Tensor:
+        return torch.autograd.grad([g for _, g in live], u, grad_outputs=v,
+                                   retain_graph=True)[0]
+
+    b = torch.zeros_like(r.detach())
+    b[:xi.shape[1]] = r.detach()[:xi.shape[1]]
+    lam = run.damping * float(b @ b) + 1e-12
+    a, res = torch.zeros_like(b), b.clone()
+    d, rr = res.clone(), float(res @ res)
+    for _ in range(CG_ITERS):
+        ad = jv(jt(d)) + lam * d
+        step = rr / float(d @ ad)
+        a, res = a + step * d, res - step * ad
+        new = float(res @ res)
+        if new < 1e-12 * float(b @ b):
             break
-    if trace.best_state is not None and not math.isfinite(_record(model, x, fixed, seed,
-                                                                  trace)):
-        model.load(trace.best_state)
-    stalled, rounds, damping = 0, 0, 1.0
-    goal = target + max(2.0, 0.05 * abs(target))  # room for the fresh-draw re-evaluation
-    while time.monotonic() - start < budget and trace.best_value <= goal:
-        before = trace.best_value
-        rounds += 1
-        eps = draws(seed + 100_000 + rounds, ATTACK_SAMPLES, x.shape[0], d)
-        _, damping = _newton_step(model, newton, x, fixed, fixed, seed, damping)
-        v = _record(model, x, fixed, seed, trace)
-        if not math.isfinite(v):
-            assert trace.best_state is not None
-            model.load(trace.best_state)
-            v = trace.best_value
-        if rounds % 5 == 0:
-            _scale_step(model, x, fixed, seed, v)
-            _record(model, x, fixed, seed, trace)
-        gain = trace.best_value - before
-        stalled = stalled + 1 if gain <= 1e-7 * max(1.0, abs(before)) else 0
-        near = ceiling is not None and trace.best_value >= ceiling - 1e-3 * max(1.0,
-                                                                                abs(ceiling))
-        if stalled >= 15 or near:
+        d, rr = res + (new / rr) * d, new
+    with torch.no_grad():
+        for (p, _), g in zip(live, jt(a), strict=True):
+            p.sub_(g)
+
+
+def _scale_step(run: _Run, row: int | None, weight: float) -> None:
+    """A Gauss-Newton reconstruction of the chosen row (:func:`_reconstruct`), then a
+    doubling line search raising the decoder's ``k`` and the encoder's ``-log s^2`` at the
+    row together (the spike's direction: its term grows at ``(D - d) / 2`` per unit when
+    the mean is exact), kept while the surrogate on a fixed minibatch rises.  Adam moves
+    each parameter by about its learning rate per step, too little for log-scales that
+    must fall by tens while the mean is refined to 1e-5."""
+    m = run.model
+    xs = run.x if row is None else run.x[row:row + 1]
+    params = [p for p in m.parameters() if p.requires_grad]
+    with torch.no_grad():
+        before, state = float(_surrogate(run, row, weight)), m.state()
+    if row is None:
+        units = [_unit_step(lambda: row_progress(m, xs).mean(), params),
+                 _unit_step(lambda: -m.encoder(xs)[1].mean(), params)]
+    else:
+        _reconstruct(run, row)
+        units = [_isolated_unit_step(run, row, params, lambda x: row_progress(m, x)),
+                 _unit_step(lambda: -m.encoder(xs)[1].mean(), params)]
+    _line_search(run, row, weight, [u for u in units if u is not None])
+    with torch.no_grad():
+        after = float(_surrogate(run, row, weight))
+    if math.isfinite(after) and after >= before:  # Levenberg-Marquardt damping
+        run.damping = max(run.damping / 3.0, 1e-9)
+    else:
+        m.load(state)
+        run.damping = min(run.damping * 10.0, 1e3)
+
+
+def _isolated_unit_step(run: _Run, row: int, params: list[nn.Parameter],
+                        scale: Callable[[torch.Tensor], torch.Tensor]
+                        ) -> list[torch.Tensor] | None:
+    """The minimum-norm first-order step raising the row's ``scale`` (a per-row log-scale:
+    decoder ``k``, encoder ``-log s^2``) by one while that of :data:`ISOLATE` other rows
+    stays put: ``G^T (G G^T + ridge)^-1 e_0`` with the rows' gradients ``G`` (a small
+    subspace; the other rows keep their own scales, so their terms do not collapse)."""
+    idx = _batch(run, ISOLATE + 1, row)
+    ks = scale(run.x[idx])
+    if not (torch.isfinite(ks).all() and ks.requires_grad):
+        return None
+    G = []
+    for j in range(idx.numel()):
+        g = torch.autograd.grad(ks[j], params, retain_graph=True, allow_unused=True)
+        G.append(torch.cat([(torch.zeros_like(p) if a is None else a).reshape(-1)
+                            for p, a in zip(params, g, strict=True)]))
+    Gm = torch.stack(G).double()
+    gram = Gm @ Gm.T
+    gram += 1e-9 * float(gram.diagonal().max()) * torch.eye(gram.shape[0], dtype=gram.dtype)
+    e0 = torch.zeros(gram.shape[0], dtype=gram.dtype)
+    e0[0] = 1.0
+    flat = (Gm.T @ torch.linalg.solve(gram, e0)).to(run.x.dtype)
+    out, at = [], 0
+    for p in params:
+        out.append(flat[at:at + p.numel()].reshape(p.shape))
+        at += p.numel()
+    return out
+
+
+def _unit_step(scale: Callable[[], torch.Tensor],
+               params: list[nn.Parameter]) -> list[torch.Tensor] | None:
+    """``grad s / |grad s|^2``: the first-order step raising ``s = scale()`` by one."""
+    k = scale()
+    if not (torch.isfinite(k) and k.requires_grad):
+        return None
+    grads = torch.autograd.grad(k, params, allow_unused=True)
+    sq = sum(float((g * g).sum()) for g in grads if g is not None)
+    if not sq > 0:
+        return None
+    return [torch.zeros_like(p) if g is None else g / sq for p, g in zip(params, grads,
+                                                                          strict=True)]
+
+
+def _line_search(run: _Run, row: int | None, weight: float,
+                 units: list[list[torch.Tensor]]) -> None:
+    """Doubling line search along the sum of the unit steps (raising each scale by 1/4,
+    1/2, 1, ... to first order) while :func:`_surrogate` rises; the best is kept."""
+    params = [p for p in run.model.parameters() if p.requires_grad]
+    if not units:
+        return
+    direction = [sum(parts) for parts in zip(*units, strict=True)]
+    base = [p.detach().clone() for p in params]
+
+    def value_at(dk: float) -> float:
+        with torch.no_grad():
+            for p, b, g in zip(params, base, direction, strict=True):
+                p.copy_(b + dk * g)
+            return float(_surrogate(run, row, weight))
+
+    best_dk, best = 0.0, value_at(0.0)
+    dk = 0.25
+    for _ in range(LINE_TRIES):
+        v = value_at(dk)
+        if not (math.isfinite(v) and v > best):
             break
+        best_dk, best, dk = dk, v, 2.0 * dk
+    value_at(best_dk)
+
+
+def _choose_row(run: _Run, tried: list[int]) -> int | None:
+    """The row to spike: the best-fitted one (largest term at the fixed draws) not tried
+    yet; None for a factory's own objective (no per-row terms)."""
+    if run.model.custom is not None:
+        return None
+    with torch.no_grad():
+        terms = row_terms(run.model, run.x, run.fixed)
+    terms[torch.tensor(tried, dtype=torch.long)] = -math.inf
+    terms = torch.where(torch.isfinite(terms), terms, torch.full_like(terms, -math.inf))
+    return int(torch.argmax(terms))
+
+
+def attack(model: AuditedModel, x: torch.Tensor, *, level: float, floor_target: float,
+           steps: int, seed: int = 0, max_seconds: float | None = None) -> AttackTrace:
+    """Maximise the objective over all rows of ``x`` (the module doc): a fit stage (Adam on
+    minibatches, a quarter of the steps), then spike stages (Adam leaning on one row, the
+    learning rate decaying, with scale line searches), one row after another while steps
+    remain.  The target is ``max(F_ref + level, floor_target)`` with ``F_ref`` the
+    objective after the fit; the attack stops when the objective passes it (and the chosen
+    row's term passes ``level``), when ``steps`` are spent or after ``max_seconds``."""
+    search = search_copy(model)
+    xs = x.to(SEARCH_DTYPE)
+    fixed = draws(seed, RECORD_SAMPLES, x.shape[0], model.decoder.latent_dim, SEARCH_DTYPE)
+    run = _Run(search, xs, seed, steps, max_seconds, fixed)
+    trace = AttackTrace()
+    trace.level, trace.margin = level, 0.1 * abs(level) + 1.0
+    ended = _adam(run, steps // 4, (FIT_LR, FIT_LR), None, 1.0, None)
+    trace.reference = run.full()
+    if not math.isfinite(trace.reference):
+        trace.reference = -math.inf
+    trace.target = max(trace.reference + level, floor_target)
+    start_state = search.state()
+    for attempt in range(1 if search.custom is not None else MAX_ROWS):
+        if ended:
+            break
+        trace.row = _choose_row(run, trace.rows_tried)
+        if trace.row is not None:
+            trace.rows_tried.append(trace.row)
+        search.load(start_state)
+        if _record(run, trace):
+            ended = ENDED_TARGET
+            break
+        left = (steps - run.done) // (MAX_ROWS - attempt if search.custom is None else 1)
+        ended = _adam(run, max(left, 1), SPIKE_LR, trace.row, float(x.shape[0]), trace)
+        ended = "" if ended == ENDED_NONFINITE else ended
+    ended = ended or run.out_of_budget() or ENDED_STEPS
+    trace.ended, trace.steps, trace.seconds = ended, run.done, time.monotonic() - run.start
     if trace.best_state is not None:
         model.load(trace.best_state)
     return trace

@@ -5,7 +5,10 @@ S4 / L2: with ``sigma^2 >= xi`` both are ``<= -(nD/2) log(2 pi xi)``, searched f
 above it.  For ``n >= 2`` that bound is not the supremum (the mixing weights sum to 1): the
 supremum of ``l`` is the floored NPMLE (:mod:`wellposed.lines.npmle`), which a staircase on its
 atoms approaches (S4 and L2, gap and the bound's slack reported); at ``n = 1`` the bound is the
-supremum, approached by the floored collapse (S4).  Neither is attained: ``Floor`` keeps
+supremum, approached by the floored collapse (S4).  Every bound compared with the ledger is
+derived here (:func:`wellposed.lines.exact.floor_bound`), never read from it, and every search
+is also held against the certified supremum (:func:`~wellposed.claims.recipes.held_below_sup`).
+Neither is attained: ``Floor`` keeps
 ``sigma^2 = xi + softplus(r) > xi`` at every finite ``r`` (``attained = no``).
 """
 
@@ -21,8 +24,10 @@ import torch
 from wellposed import constructions
 from wellposed.claims._common import fmt, seeded_data
 from wellposed.claims._search import mlp_elbo_search
+from wellposed.claims.recipes import held_below_sup
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence import (
+    BOUND_VIOLATED,
     IDENTITY,
     INCONCLUSIVE,
     Facts,
@@ -81,17 +86,20 @@ def squared_error_identity(ctx: Context, entry: Claim) -> Outcome:
     found = mlp_elbo_search(
         ctx, lambda s: GaussianMLPDecoder(1, 8, D_s, Fixed(1.0), seed=s), xs, salt=24
     )
-    B = entry.bound_at(n=n_s, D=D_s)
-    # the bound is the fixed variance's floor bound (xi = 1); for n >= 2 the supremum of l is
-    # the NPMLE of a location mixture of N(., I), approached by the staircase on its atoms
+    # the bound is the fixed variance's floor bound (xi = 1), derived, not read from the
+    # ledger; for n >= 2 the supremum of l is the NPMLE of a location mixture of N(., I),
+    # approached by the staircase on its atoms, and the search is held against it too
+    B = exact.floor_bound(n_s, D_s, 1.0)
     sup, atoms, weights, gap = npmle.floored_mixture_sup(xs, 1.0)
+    below = held_below_sup(sup, found)
     stair = [float(exact.construction_values(constructions.staircase(
         xs, k, variance=Fixed(1.0), centres=atoms, masses=weights))["log_lik"].sum())
         for k in _NPMLE_KS]
-    found["npmle_staircase"] = np.array(stair)
     tight = check_tightness(sup, _NPMLE_KS, stair, tol=0.05)
+    found["npmle_staircase"] = np.array(stair)
     bound = check_bound(B, found, symbols={"n": n_s, "D": D_s})
-    observed = (IDENTITY if ident.ok and bound.ok and tight.ok and gap <= 1e-9
+    observed = (BOUND_VIOLATED if not below.ok
+                else IDENTITY if ident.ok and bound.ok and tight.ok and gap <= 1e-9
                 else INCONCLUSIVE)
     return Outcome(
         observed,
@@ -100,12 +108,13 @@ def squared_error_identity(ctx: Context, entry: Claim) -> Outcome:
             "identity": ident,
             "bound": bound,
             "search": Search(tuple(found), bound.n_evaluated),
+            "search_below_sup": below,
             "tightness": tight,
             "bound_slack": _bound_slack(B, sup, n_s),
         },
         [],
-        f"max |diff| <= {round_error(err):g} at {n} pts; search max {fmt(bound.max_value)} "
-        f"<= B {fmt(B)}; sup of l = NPMLE (xi = 1) {fmt(sup, 6)}, staircase gap -> "
+        f"max |diff| <= {round_error(err):g} at {n} pts; search max {fmt(below.max_value)} "
+        f"<= sup = NPMLE (xi = 1) {fmt(sup, 6)} <= B {fmt(B)}; staircase gap -> "
         f"{fmt(tight.final_gap, 3)}",
     )
 
@@ -171,7 +180,7 @@ def _floor_tightness(
     ctx: Context, xi: float, D: int, bound: float
 ) -> tuple[Tightness, list[LineCheck]]:
     """n = 1: the floored collapse, ``sigma^2 = xi + softplus(-k) -> xi``, against its
-    ``bound`` (the ledger's bound at ``n = 1``)."""
+    ``bound`` (the floor bound at ``n = 1``, the supremum there)."""
     x1 = seeded_data(ctx, 41, 1, D)
     # gaps (D/2) log(1 + softplus(-k)/xi) ~ 3e-7 at k = 20; at k = 40 it would fall below
     # float64 resolution and read as attained
@@ -216,8 +225,7 @@ def eigenvalue_floor(ctx: Context, entry: Claim) -> Outcome:
     xi, n, D = 1e-2, 4, 3
     x = seeded_data(ctx, 40, n, D)
     # the checked bound is derived independently of the ledger (exact.floor_bound), so the
-    # gate's bound_expr check catches an edited ledger formula (tests/test_gate.py); the
-    # n = 1 tightness target below is the ledger's own
+    # gate's bound_expr check catches an edited ledger formula (tests/test_ledger_edits.py)
     B = exact.floor_bound(n, D, xi)
     found = mlp_elbo_search(
         ctx, lambda s: GaussianMLPDecoder(1, 8, D, Floor(xi), seed=s), x, salt=42
@@ -232,26 +240,30 @@ def eigenvalue_floor(ctx: Context, entry: Claim) -> Outcome:
             .value
         )
     found["constructions"] = np.array(cons)
-    # n = 4: the supremum is the floored NPMLE, approached by the staircase on its atoms
+    # n = 4: the supremum is the floored NPMLE, approached by the staircase on its atoms; the
+    # search (random draws, ascent, floored spikes) is held against it, the staircase (built
+    # from the NPMLE's answer) is not a search and only joins the bound check
     st = _npmle_staircase(ctx, x, xi, quadrature=False)
-    found["npmle_staircase"] = np.array(st.values)
+    below = held_below_sup(st.sup, found)
     tight_n = st.tightness
     # n = 1: the bound itself is the supremum, approached by the floored collapse
-    tight, lines = _floor_tightness(ctx, xi, D, entry.bound_at(n=1, D=D, xi=xi))
-    bound = check_bound(B, found, symbols={"n": n, "D": D, "xi": xi})
+    tight, lines = _floor_tightness(ctx, xi, D, exact.floor_bound(1, D, xi))
+    bound = check_bound(B, {**found, "npmle_staircase": np.array(st.values)},
+                        symbols={"n": n, "D": D, "xi": xi})
     certified = st.gap <= 1e-9
-    observed = (decide_bounded(bound, tight) if certified and tight_n.ok
+    observed = (BOUND_VIOLATED if not below.ok
+                else decide_bounded(bound, tight) if certified and tight_n.ok
                 else INCONCLUSIVE if bound.ok else decide_bounded(bound))
     attained = check_attained(tight_n, case=f"the floored NPMLE (n = {n})", strict=_FLOOR_STRICT)
     return Outcome(
         observed,
-        {"bound": bound, "search": Search(tuple(found)), "tightness": tight,
-         "tightness_npmle": tight_n, "bound_slack": _bound_slack(B, st.sup, n),
+        {"bound": bound, "search": Search(tuple(found)), "search_below_sup": below,
+         "tightness": tight, "tightness_npmle": tight_n, "bound_slack": _bound_slack(B, st.sup, n),
          "attained": attained,
          "attained_n1": check_attained(tight, case="the bound at n = 1", strict=_FLOOR_STRICT)},
         lines,
-        f"max found {fmt(bound.max_value)} <= B {fmt(B)} (xi={xi}, n={n}, D={D}); sup = NPMLE "
-        f"{fmt(st.sup, 8)} (B - sup = {fmt(B - st.sup)}), staircase gap -> "
+        f"search max {fmt(below.max_value)} <= sup = NPMLE {fmt(st.sup, 8)} <= B {fmt(B)} "
+        f"(xi={xi}, n={n}, D={D}; B - sup = {fmt(B - st.sup)}), staircase gap -> "
         f"{fmt(tight_n.final_gap, 3)}; n=1: the bound, gap -> {fmt(tight.final_gap)}",
     )
 
@@ -270,7 +282,7 @@ def floored_staircase(ctx: Context, entry: Claim) -> Outcome:
     """
     xi, n, D = 1e-2, 4, 2
     x = seeded_data(ctx, 62, n, D) * 3.0
-    B = entry.bound_at(n=n, D=D, xi=xi)
+    B = exact.floor_bound(n, D, xi)  # derived, never read from the ledger
     st = _npmle_staircase(ctx, x, xi, quadrature=True)
     sup, weights, gap, vals = st.sup, st.weights, st.gap, st.values
     lines, tight = list(st.lines), st.tightness
@@ -283,22 +295,25 @@ def floored_staircase(ctx: Context, entry: Claim) -> Outcome:
         random_draws=8,
         steps=150,
     )
+    below = held_below_sup(sup, found)  # the search, against the certified supremum
     found["staircase"] = np.array(vals)
     found["npmle"] = np.array([sup])
     bound = check_bound(B, found, symbols={"n": n, "D": D, "xi": xi})
     certified = gap <= 1e-9
-    observed = decide_bounded(bound, tight) if certified else INCONCLUSIVE
+    observed = (BOUND_VIOLATED if not below.ok
+                else decide_bounded(bound, tight) if certified else INCONCLUSIVE)
     on_data = exact.gmm_log_lik(x, np.full(n, 1.0 / n), x, np.full(n, math.log(xi))).sum()
     npmle_ev = Facts({"value": sup, "gap_certificate": gap, "atoms": len(weights),
                 "weights": [float(w) for w in weights], "separated_limit": separated,
                 "equal_masses_on_data": float(on_data)})  # the limit of the plain staircase
     return Outcome(
         observed,
-        {"bound": bound, "search": Search(tuple(found)), "tightness": tight,
-         "npmle": npmle_ev, "bound_slack": _bound_slack(B, sup, n),
+        {"bound": bound, "search": Search(tuple(found)), "search_below_sup": below,
+         "tightness": tight, "npmle": npmle_ev, "bound_slack": _bound_slack(B, sup, n),
          "attained": check_attained(tight, case="the floored NPMLE", strict=_FLOOR_STRICT)},
         lines,
-        f"B = {fmt(B)}; sup = NPMLE {fmt(sup, 8)} ({len(weights)} atoms, certified gap "
+        f"B = {fmt(B)}; search max {fmt(below.max_value)} <= sup = NPMLE {fmt(sup, 8)} "
+        f"({len(weights)} atoms, certified gap "
         f"{gap:.1e} <= 1e-9; -n log n + B = {fmt(separated, 8)}), approached, not attained "
         f"by any finite decoder: "
         f"staircase gaps {', '.join(fmt(g, 3) for g in tight.gaps)}",

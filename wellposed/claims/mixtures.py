@@ -6,7 +6,8 @@ construction or ascent passes ``-(nD/2) log(2 pi a)``.  That bound is not the su
 ``n >= 2`` (the weights sum to 1): with at least as many components as atoms, the floored
 supremum is the NPMLE of a location mixture of ``N(., a I)`` (:mod:`wellposed.lines.npmle`),
 and the mixture with the NPMLE's atoms and weights at covariance ``a I`` attains it
-(``attained = yes``: the constraint ``sigma^2 >= a`` is closed).  S3 sets the GMM beside the
+(``attained = yes``: the constraint ``sigma^2 >= a`` is closed); no ascent may pass it (gated,
+:func:`~wellposed.claims.recipes.held_below_sup`).  S3 sets the GMM beside the
 spike of the Gaussian VAE (:mod:`wellposed.claims.spike`).
 """
 
@@ -23,7 +24,7 @@ import torch
 from wellposed import constructions
 from wellposed.claims._common import TARGET_M, fmt, seeded_data
 from wellposed.claims._search import ascent
-from wellposed.claims.recipes import BoundedCase, UnboundedCase, conditional
+from wellposed.claims.recipes import BoundedCase, UnboundedCase, conditional, held_below_sup
 from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.claims.spike import SPIKE_D, spike_loglik
 from wellposed.evidence import (
@@ -169,6 +170,10 @@ def _gmm_floor(ctx: Context) -> BoundedCase:
         seq.append(float(exact.gmm_log_lik(x, **g).sum()))
         fits.append(g)
     tight = check_tightness(sup, _EXCESS, seq, tol=1e-9, x_name="sigma^2 - a")
+    # the searches are exact log-likelihoods of floored mixtures: none may pass the certified
+    # supremum (beyond its duality gap, 1e-9, and rounding)
+    below = held_below_sup(sup, {"constructions": cons, "ascent": path,
+                                 "ascent_final_exact": asc_final}, nats=1e-8)
     lines = [agree_close("floored GMM at the NPMLE, sigma^2 = a (scipy.stats)", seq[-1],
                          _gmm_scipy(x, fits[-1]), line="scipy")]
     bound = check_bound(
@@ -187,7 +192,8 @@ def _gmm_floor(ctx: Context) -> BoundedCase:
         "search_gap": sup - max(max(path), max(asc_final)),
     })
     attained = check_attained(tight, case=f"the floored NPMLE ({len(weights)} atoms)")
-    return BoundedCase(bound, tight, attained, lines, facts=facts, certified=gap <= 1e-9)
+    return BoundedCase(bound, tight, attained, lines, facts=facts, certified=gap <= 1e-9,
+                       below_sup=below)
 
 
 @claim("L7")
@@ -204,6 +210,8 @@ def gaussian_mixtures(ctx: Context, entry: Claim) -> Outcome:
         "attained": {"floor": floor.attained},
         "search": Search(tuple(floor.bound.max_by_source)),
     }
+    if floor.below_sup is not None:
+        ev["search_below_sup"] = floor.below_sup
     sup = floor.tightness.sup if floor.tightness is not None else math.nan  # the NPMLE
     attained = floor.attained.attained if floor.attained is not None else ""
     search_gap = floor.facts["search_gap"]

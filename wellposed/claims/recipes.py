@@ -6,7 +6,9 @@
 * :class:`BoundedCase`: *bounded by this bound, searched by these searches, approached by this
   sequence*: the bound check over every search source, the tightness of a sequence approaching
   the supremum and whether a finite parameter attains it
-  (:func:`~wellposed.evidence.decide_bounded`; ``inconclusive`` without a certified supremum).
+  (:func:`~wellposed.evidence.decide_bounded`; ``inconclusive`` without a certified supremum);
+  where the supremum is known, the searches are also held against it (:func:`held_below_sup`:
+  a search above a known supremum is ``bound violated``, even below the bound).
 
 A claim builds one case (or one per condition of a conditional verdict, combined by
 :func:`conditional`) and files :meth:`evidence` in its :class:`~wellposed.claims.Outcome`;
@@ -15,10 +17,18 @@ A claim builds one case (or one per condition of a conditional verdict, combined
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from wellposed.evidence.decide import INCONCLUSIVE, decide_bounded, decide_unbounded
+import numpy as np
+
+from wellposed.evidence.checks import check_bound
+from wellposed.evidence.decide import (
+    BOUND_VIOLATED,
+    INCONCLUSIVE,
+    decide_bounded,
+    decide_unbounded,
+)
 from wellposed.evidence.records import (
     Attainment,
     BoundCheck,
@@ -32,7 +42,22 @@ from wellposed.evidence.records import (
 )
 from wellposed.evidence.vocabulary import Conditional, Verdict
 
-__all__ = ["BoundedCase", "UnboundedCase", "conditional"]
+__all__ = ["SEARCH_SUP_NATS", "BoundedCase", "UnboundedCase", "conditional", "held_below_sup"]
+
+#: how far (nats) a search's *estimate* of the ELBO may sit above a known supremum of ``l``:
+#: the common-random-number values an ascent climbs, and a 256-sample Monte Carlo estimate at
+#: its end, are unbiased or overfitted estimates of an ELBO <= l <= sup, not exact values
+#: (the searches' margins below the certified suprema are >= 0.4 nats at seed 0)
+SEARCH_SUP_NATS = 0.05
+
+
+def held_below_sup(
+    sup: float, found: Mapping[str, Sequence[float] | np.ndarray], *, nats: float = SEARCH_SUP_NATS
+) -> BoundCheck:
+    """Every searched value ``<= sup + nats`` (:func:`~wellposed.evidence.check_bound` against
+    the known supremum ``sup`` with an absolute tolerance of ``nats``): no search may pass the
+    supremum, which lies below the bound ``B`` whenever ``B`` is not approached."""
+    return check_bound(sup, found, tol=nats / max(1.0, abs(sup)))
 
 
 @dataclass(frozen=True)
@@ -69,16 +94,24 @@ class BoundedCase:
     search: Search | None = None
     facts: Facts = field(default_factory=Facts)
     certified: bool = True
+    #: the searches held against the known supremum (:func:`held_below_sup`), when known
+    below_sup: BoundCheck | None = None
 
     @property
     def verdict(self) -> Verdict:
-        """``bounded`` iff nothing passed the bound and the sequence approached the
-        supremum (:func:`decide_bounded`), and the supremum is certified."""
+        """``bounded`` iff nothing passed the bound, no search passed the known supremum,
+        the sequence approached the supremum (:func:`decide_bounded`), and the supremum is
+        certified; a search above the supremum is ``bound violated``."""
+        if self.below_sup is not None and not self.below_sup.ok:
+            return BOUND_VIOLATED
         return decide_bounded(self.bound, self.tightness) if self.certified else INCONCLUSIVE
 
     def evidence(self) -> Evidence:
-        """``{"bound", "search", "tightness", "attained", **facts}`` (those computed)."""
+        """``{"bound", "search", "search_below_sup", "tightness", "attained", **facts}``
+        (those computed)."""
         out: Evidence = {"bound": self.bound}
+        if self.below_sup is not None:
+            out["search_below_sup"] = self.below_sup
         if self.search is not None:
             out["search"] = self.search
         if self.tightness is not None:

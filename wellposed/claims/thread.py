@@ -321,8 +321,8 @@ def worked_example(ctx: Context, entry: Claim) -> Outcome:
 def _s9_identity(
     ctx: Context, B: float
 ) -> tuple[Verdict, Evidence, list[LineCheck], str]:
-    """Identity decoder: every search value stays below ``B = -(1/2) log 2pi`` (the ledger's
-    bound at ``n = D = 1``), approached by s*."""
+    """Identity decoder: every search value stays below ``B = -(1/2) log 2pi`` (the sympy
+    limit of ``max_s ELBO`` as ``lambda -> inf``, the supremum), approached by s*."""
     sym = _thread_symbolic()
     rng = ctx.rng(90)
     rand = [
@@ -460,7 +460,9 @@ def _s9_constant(ctx: Context, rate: float) -> tuple[Verdict, Evidence, list[Lin
 def growing_precision(ctx: Context, entry: Claim) -> Outcome:
     """S9: fixed ``sigma* > 0``, ``lambda -> inf``: bounded (identity), unbounded (constant)."""
     sym = _thread_symbolic()
-    v1, ev1, l1, s1 = _s9_identity(ctx, entry.bound_at(n=1, D=1))
+    # the bound (and supremum) is derived, lim_{lam -> inf} max_s ELBO, never read from the
+    # ledger: the gate compares it with the ledger's bound_expr at n = D = 1
+    v1, ev1, l1, s1 = _s9_identity(ctx, float(sym["limit_max"]))
     v2, ev2, l2, s2 = _s9_constant(ctx, entry.rate_at())
     ev: Evidence = {
         "symbolic": Symbolic(elbo_identity=str(sym["elbo"]),
