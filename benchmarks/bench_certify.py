@@ -1,80 +1,61 @@
-"""Cost of certifying the exact line: a `wellposed check` run, then every exact value it used.
+"""Cost of certifying the exact line: `wellposed check --no-certify` vs `--certify`.
 
-    python benchmarks/bench_certify.py            # every core claim (-j 1, minutes)
-    python benchmarks/bench_certify.py L4 L1 S8   # selected claims
+    python benchmarks/bench_certify.py            # every core claim (minutes)
+    python benchmarks/bench_certify.py L4 L1 S8   # selected claims (claims only)
 
-The check runs in this process (``-j 1``) with each exact.py function in
-``certify.MIRRORS`` wrapped to record its outermost calls (arguments and float64 result).
-Then each recorded call is certified (``certify.certify``) and every float64 value is
-checked against its enclosure (``certify.disagreements``).  Printed: the uncertified
-check's wall time, the certification's, their ratio (certified check = check +
-certification), and any value outside its enclosure.  A measurement, never an assertion.
+First the claims alone, in this process (``-j 1``): uncertified, then certified (each
+claim's exact.py calls recorded and enclosed, :func:`wellposed.gate.certification`).  With
+no ids, then the full ``wellposed check`` as the nox sessions run it (one worker per core,
+family audits, figures and reports into a temporary folder), ``--no-certify`` then
+``--certify``.  Printed: each wall time, the ratios, the exact values enclosed per claim,
+and every claim whose certification failed.  A measurement, never an assertion.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 
 from wellposed import cli
-from wellposed.lines import certify, exact
+from wellposed.evidence.records import Certification
+from wellposed.gate import run_claims
 
-Call = tuple[str, tuple, dict, object]
+
+def _timed(ids: list[str], certify: bool) -> tuple[float, list]:
+    """Wall seconds of one check of ``ids`` (all core claims when empty) and its results."""
+    t0 = time.perf_counter()
+    results = run_claims(ids or None, device="cpu", jobs=1, certify=certify)
+    return time.perf_counter() - t0, results
 
 
-def _record(calls: list[Call]) -> Callable[[], None]:
-    """Wrap the mirrored exact.py functions; nested calls (construction_values ->
-    staircase_values) are recorded once, at the outermost level.  Returns the undo (the
-    certified mirrors call exact.py too: those calls must not be recorded)."""
-    depth = [0]
-
-    def wrap(name: str, fn: Callable[..., object]) -> Callable[..., object]:
-        @functools.wraps(fn)
-        def recorded(*args: object, **kwargs: object) -> object:
-            depth[0] += 1
-            try:
-                out = fn(*args, **kwargs)
-            finally:
-                depth[0] -= 1
-            if depth[0] == 0:
-                calls.append((name, args, kwargs, out))
-            return out
-
-        return recorded
-
-    originals = {name: getattr(exact, name) for name in certify.MIRRORS}
-    for name, fn in originals.items():
-        setattr(exact, name, wrap(name, fn))
-    return lambda: [setattr(exact, name, fn) for name, fn in originals.items()] and None
+def _full(certify: bool) -> float:
+    """Wall seconds of a full ``wellposed check`` (reports into a temporary folder)."""
+    flag = "--certify" if certify else "--no-certify"
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        cli.main(["check", "--device", "cpu", "-q", "--report-dir", tmp, flag])
+        return time.perf_counter() - t0
 
 
 def main(ids: list[str]) -> None:
-    calls: list[Call] = []
-    undo = _record(calls)
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        rc = cli.main(["check", "--device", "cpu", "-j", "1", "-q", "--report-dir", tmp, *ids])
-        t_check = time.perf_counter() - t0
-    undo()
-    t0 = time.perf_counter()
-    n_values, outside, by_name = 0, [], {}
-    for name, args, kwargs, out in calls:
-        t1 = time.perf_counter()
-        encs = certify.certify(name, *args, **kwargs)
-        by_name[name] = by_name.get(name, 0.0) + time.perf_counter() - t1
-        n_values += len(certify.pairs(out, encs))
-        outside += [(name, v, e) for v, e in certify.disagreements(name, out, args, kwargs, encs)]
-    t_cert = time.perf_counter() - t0
-    print(f"check exit status {rc}; {len(calls)} exact calls, {n_values} values")
-    print(f"uncertified check: {t_check:.1f} s; certification: {t_cert:.1f} s; "
-          f"certified / uncertified: {(t_check + t_cert) / t_check:.2f}")
-    for name, secs in sorted(by_name.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:28s} {secs:8.2f} s")
-    for name, value, enc in outside:
-        print(f"OUTSIDE: exact.{name} = {value!r} not in [{enc.lo!r}, {enc.hi!r}]")
+    t_plain, _ = _timed(ids, certify=False)
+    t_cert, results = _timed(ids, certify=True)
+    certs = {r.id: r.evidence.get("certification") for r in results}
+    n_values = sum(c.values for c in certs.values() if isinstance(c, Certification))
+    print(f"{len(results)} claims; {n_values} exact values enclosed")
+    print(f"claims only (-j 1): uncertified {t_plain:.1f} s; certified {t_cert:.1f} s; "
+          f"certified / uncertified: {t_cert / t_plain:.2f}")
+    if not ids:
+        f_plain, f_cert = _full(certify=False), _full(certify=True)
+        print(f"full check: uncertified {f_plain:.1f} s; certified {f_cert:.1f} s; "
+              f"certified / uncertified: {f_cert / f_plain:.2f}")
+    for r in results:
+        c = certs[r.id]
+        if isinstance(c, Certification):
+            print(f"  {r.id:4s} {c.values:6d} values  certified: {c.certified}")
+            for p in (*c.outside, *c.not_certified, *c.conservative):
+                print(f"    NOT CERTIFIED: {p}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,15 @@ def test_every_claim_ok(results):
     assert not bad
 
 
+def test_every_exact_line_claim_is_certified(results):
+    # the S and L claims rest on the exact line: every value enclosed (docs/design.md)
+    cells = {i: r.certified for i, r in results.items() if i[0] in "SL"}
+    assert cells and all(c == "yes" for c in cells.values()), cells
+    assert all(results[i].evidence["certification"].values > 0 for i in cells)
+    # the audits rest on float64 network evaluations, and say so
+    assert {r.certified for i, r in results.items() if i[0] == "F"} == {"network (float64)"}
+
+
 def test_s8_shows_both_sigmas(results):
     rows = results["S8"].evidence["counterexample"].values["table"]
     for r in rows:

@@ -51,10 +51,21 @@ LONG = ClaimResult("S9", "Fix sigma* > 0, let lambda grow: unbounded", "seed thr
 def test_claims_table_is_narrow_and_the_long_cells_sit_in_details():
     md = render_markdown([R, LONG], seed=0)
     table = [line for line in md.splitlines() if line.startswith("|")]
-    assert [c.strip() for c in table[0].split("|")[1:-1]] == [
-        "id", "claim", "ledger", "observed", "attained", "lines", "ok"]
+    lines = md.splitlines()
+    # a table wider than 160 characters is split over its columns, each part keyed by id
+    heads = [i for i, line in enumerate(lines) if line.startswith("|")
+             and lines[i + 1].startswith("|--")]
+    columns = {}
+    for h in heads:
+        names = [c.strip() for c in lines[h].split("|")[1:-1]]
+        rows = [[c.strip() for c in lines[j].split("|")[1:-1]] for j in (h + 2, h + 3)]
+        columns.update({n: [r[k] for r in rows] for k, n in enumerate(names)})
+    assert list(columns) == [
+        "id", "claim", "ledger", "observed", "attained", "lines", "certified", "ok"]
     # the observed verdict is not repeated when it is the ledger's
-    assert table[3].split("|")[4].strip() == "as expected"
+    assert columns["observed"][1] == "as expected"
+    # a result without a certification record (--no-certify) says so
+    assert columns["certified"] == ["not run", "not run"]
     assert max(map(len, table)) <= 160 and "a long sentence" not in "".join(table)
     assert "S9: Fix sigma\\* > 0" not in md  # the summary is HTML-escaped
     prose = [line for line in md.splitlines() if not line.startswith("|")]
@@ -101,6 +112,22 @@ def _attainment(gaps: list[float], strict: str | None) -> object:
     return check_attained(tight, case="the bound", strict=strict)
 
 
+def _column(md, name):
+    """``{id: cell}`` of column ``name`` of the claims table (split or not)."""
+    lines = md.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("| id") and lines[i + 1].startswith("|--"):
+            names = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+            if name in names:
+                k = names.index(name)
+                rows = [re.split(r"(?<!\\)\|", r)[1:-1] for r in lines[i + 2:]
+                        if r.startswith("| ")]
+                rows = rows[:next((j for j, r in enumerate(lines[i + 2:])
+                                   if not r.startswith("|")), len(rows))]
+                return {r[0].strip(): r[k].strip() for r in rows}
+    raise AssertionError(f"no column {name!r}")
+
+
 def test_attained_is_shown_next_to_every_bounded_verdict():
     """``no`` / ``yes`` from the evidence, per bounded condition, ``unknown`` where a bounded
     claim computed none, and blank for verdicts that are not bounded."""
@@ -111,8 +138,7 @@ def test_attained_is_shown_next_to_every_bounded_verdict():
                       {"attained": {"floor": _attainment([1.0, 0.1, 0.0], None)}})
     none = ClaimResult("F4", "bce", "src", "bounded", "bounded", True, True, "", "f", {})
     md = render_markdown([R, no, yes, none, LONG], seed=0)
-    cells = [re.split(r"(?<!\\)\|", line) for line in md.splitlines() if line.startswith("| ")]
-    rows = {c[1].strip(): c[5].strip() for c in cells}
+    rows = _column(md, "attained")
     assert rows["S7"] == "" and rows["S5"] == "no" and rows["L7"] == "yes"
     assert rows["F4"] == "unknown" and rows["S9"] == "unknown"
     assert "**attained:** no: the bound" in md and "sigmoid \\< 1" in md

@@ -182,7 +182,8 @@ def _check(args: argparse.Namespace) -> int:
                "torch first) ...")
     results = run_claims(args.ids or None, seed=args.seed, device=args.device,
                          progress=None if args.quiet else _progress, ledger=args.ledger,
-                         jobs=args.jobs, group=args.group, executor=args.executor)
+                         jobs=args.jobs, group=args.group, executor=args.executor,
+                         certify=args.certify)
     families = None
     if report_dir is not None and full:  # a full run also refreshes families.md
         import torch  # the audits' searches are tiny tensors: one thread beats two
@@ -254,6 +255,9 @@ def _add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="worker processes (default: one per core; 1 runs in this process)")
     p.add_argument("--executor", choices=("local", "dask"), default="local", help="local pool "
                    "or dask: $WELLPOSED_DASK_SCHEDULER or N local workers (same results)")
+    p.add_argument("--certify", action=argparse.BooleanOptionalAction, default=True,
+                   help="enclose every exact-line value a claim used in ball arithmetic and "
+                        "fail the claim on any value outside (default: on; docs/design.md)")
     p.add_argument("--ledger", metavar="PATH", default=None,
                    help="ledger TOML to check against (default: $WELLPOSED_LEDGER or the "
                         "package's ledger.toml)")

@@ -9,7 +9,9 @@ bounds checked.  :func:`exit_status` turns results into the CLI's exit code (0 a
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import as_completed
@@ -23,10 +25,12 @@ from wellposed.errors import WellposedInputError
 from wellposed.evidence.records import (
     Attainment,
     BoundCheck,
+    Certification,
     Evidence,
     EvidenceItem,
     LineCheck,
     RateFit,
+    Witness,
     evidence_kinds,
     jsonable,
 )
@@ -39,6 +43,8 @@ from wellposed.evidence.vocabulary import (
 )
 from wellposed.executor import open_executor
 from wellposed.ledger import EVIDENCE_KINDS, GROUPS, Claim, load_ledger, parse_expr
+from wellposed.lines import certify as certify_line
+from wellposed.lines import exact
 from wellposed.lines.montecarlo import resolve_device
 
 __all__ = ["MAX_SEED", "ClaimResult", "default_jobs", "exit_status", "run_claims"]
@@ -74,6 +80,13 @@ class ClaimResult:
         return _attained(self.evidence)
 
     @property
+    def certified(self) -> str:
+        """The ``certified`` cell: ``yes`` when every exact value the claim used is enclosed
+        and nothing else decides it, else what is not (``""``: not certified in this run)."""
+        found = self.evidence.get("certification")
+        return found.certified if isinstance(found, Certification) else ""
+
+    @property
     def line_modes(self) -> dict[str, int]:
         """How many line comparisons were statistical, numerical and code-path checks."""
         counts = {"statistical": 0, "numerical": 0, "code path": 0}
@@ -92,6 +105,7 @@ class ClaimResult:
             "lines_agree": self.lines_agree,
             "attained": self.attained,
             "line_modes": self.line_modes,
+            "certified": self.certified,
             "summary": self.summary,
             "formula": self.formula,
             "problems": list(self.problems),
@@ -175,6 +189,86 @@ def _formula_problems(claim: Claim, evidence: Evidence) -> list[str]:
     return problems
 
 
+def _all(value: object, cls: type[Witness] | type[BoundCheck]) -> list[Witness | BoundCheck]:
+    """Every record of class ``cls`` anywhere in ``value`` (mappings and sequences walked)."""
+    if isinstance(value, cls):
+        return [value]
+    if isinstance(value, Mapping):
+        return [r for v in value.values() for r in _all(v, cls)]
+    if isinstance(value, list | tuple):
+        return [r for v in value for r in _all(v, cls)]
+    return []
+
+
+def _conservative(evidence: Evidence, cert: certify_line.Certified) -> list[str]:
+    """The passing checks that fail at the conservative end of an enclosure: a witness whose
+    value is an enclosed exact value needs ``lo > M``; a bound check needs the largest value
+    found (its enclosure's ``hi`` where it is an exact value) ``<= bound + tol max(1,
+    |bound|)`` with the bound at its enclosure's ``lo`` where the bound is an exact value."""
+    failed = []
+    for w in _all(evidence, Witness):
+        assert isinstance(w, Witness)
+        enc = cert.enclosure_of(w.value)
+        if w.passed and enc is not None and not enc.lo > w.target:
+            failed.append(f"witness {w.value!r}: enclosure [{enc.lo!r}, {enc.hi!r}] is not "
+                          f"above the target {w.target!r}")
+    for b in _all(evidence, BoundCheck):
+        assert isinstance(b, BoundCheck)
+        top, bound = cert.enclosure_of(b.max_value), cert.enclosure_of(b.bound)
+        hi = b.max_value if top is None else top.hi
+        lo = b.bound if bound is None else bound.lo
+        slack = b.tol * max(1.0, abs(b.bound))
+        if b.ok and (top is not None or bound is not None) and not hi <= lo + slack:
+            failed.append(f"bound {b.bound!r} (certified low end {lo!r}): the largest value "
+                          f"found {b.max_value!r} (certified high end {hi!r}) is above it")
+    return failed
+
+
+def _uncertified(claim: Claim, n_values: int) -> str:
+    """What the verdict rests on besides the exact line: ``training`` (a training run),
+    ``network (float64)`` (an audit of a network family, or no exact value but a network's
+    quadrature or search), ``MC only`` (no exact value, only Monte Carlo), or ``""``."""
+    if claim.group == "training" or "training" in claim.evidence:
+        return "training"
+    if "audit" in claim.evidence:
+        return "network (float64)"
+    if n_values == 0:
+        if {"quadrature", "search"} & set(claim.evidence):
+            return "network (float64)"
+        return "MC only" if "mc" in claim.evidence else "no exact values"
+    return ""
+
+
+def certification(claim: Claim, evidence: Evidence, calls: list[certify_line.Call]
+                  ) -> Certification:
+    """Certify the exact calls a claim made (:func:`wellposed.lines.certify.certify_calls`)
+    and judge its evidence at the enclosures' conservative ends (:func:`_conservative`)."""
+    cert = certify_line.certify_calls(calls)
+    outside = tuple(f"exact.{n} = {v!r} not in [{e.lo!r}, {e.hi!r}]" for n, v, e in cert.outside)
+    return Certification(len(cert.values), outside, cert.not_certified,
+                         tuple(_conservative(evidence, cert)),
+                         _uncertified(claim, len(cert.values)))
+
+
+def _certification_problems(found: Certification) -> list[str]:
+    """A value outside its enclosure, a call no mirror encloses or a verdict that fails at
+    an enclosure's conservative end is a regression."""
+    return [f"not certified: {p}" for p in (*found.outside, *found.not_certified,
+                                             *found.conservative)]
+
+
+def _clear_exact_caches() -> None:
+    """Forget the cached results of claim functions that call the exact line (e.g. the
+    spike evidence S1, S3 and L1 share), so each claim's own exact calls are recorded."""
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("wellposed.claims.") or getattr(module, "exact", None) is not exact:
+            continue
+        for value in vars(module).values():
+            clear = getattr(value, "cache_clear", None)
+            if callable(clear):
+                clear()
+
+
 def _kinds_present(evidence: Evidence) -> set[str]:
     """Evidence kinds produced: the kind of every typed record (a bare mapping filed under a
     kind's name shows nothing), and the lines of every comparison except code-path checks (a
@@ -186,8 +280,9 @@ def _kinds_present(evidence: Evidence) -> set[str]:
     return kinds & set(EVIDENCE_KINDS)
 
 
-def _evaluate(claim: Claim, ctx: Context) -> ClaimResult:
-    """Run one claim's registered function and judge it against its ledger entry."""
+def _evaluate(claim: Claim, ctx: Context, certify: bool = False) -> ClaimResult:
+    """Run one claim's registered function and judge it against its ledger entry; with
+    ``certify``, record its exact calls and certify them (:func:`certification`)."""
     start = time.perf_counter()
     runner = registered().get(claim.id)
     problems: list[str] = []
@@ -200,7 +295,12 @@ def _evaluate(claim: Claim, ctx: Context) -> ClaimResult:
         try:
             # closed forms evaluate both branches of np.where (e.g. 0 * inf in a discarded
             # branch); a NaN that reaches a result still fails the checks
-            with np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"):
+            if certify:
+                _clear_exact_caches()
+            recorder: contextlib.AbstractContextManager[list[certify_line.Call]] = (
+                certify_line.recording() if certify else contextlib.nullcontext([]))
+            with recorder as calls, np.errstate(over="ignore", invalid="ignore",
+                                                under="ignore", divide="ignore"):
                 out = runner(ctx, claim)
         except Exception as exc:  # a crash (even an input error raised inside a runner:
             # the user's input was validated before the run) is a regression, exit 1
@@ -224,6 +324,10 @@ def _evaluate(claim: Claim, ctx: Context) -> ClaimResult:
             )
             problems.extend(_formula_problems(claim, evidence))
             problems.extend(_attained_problems(claim, evidence))
+            if certify:  # after the recording stopped: the mirrors call exact.py too
+                found = certification(claim, evidence, calls)
+                evidence["certification"] = found
+                problems.extend(_certification_problems(found))
             missing = sorted(set(claim.evidence) - _kinds_present(evidence))
             if missing:
                 problems.append(f"missing evidence: {', '.join(missing)}")
@@ -279,11 +383,11 @@ def _check_seed(seed: object) -> int:
     return seed
 
 
-def _evaluate_alone(claim: Claim, ctx: Context) -> ClaimResult:
+def _evaluate_alone(claim: Claim, ctx: Context, certify: bool = False) -> ClaimResult:
     """One claim in a worker process: one intra-op thread (the claims evaluate many tiny
     tensors, where one thread per process beats several contending ones)."""
     torch.set_num_threads(1)
-    return _evaluate(claim, ctx)
+    return _evaluate(claim, ctx, certify)
 
 
 #: rough CPU seconds of each claim (one thread, seed 0; S2's includes torch.optim's first
@@ -319,6 +423,7 @@ def run_claims(
     jobs: int | None = None,
     group: str | None = None,
     executor: str = "local",
+    certify: bool = True,
 ) -> list[ClaimResult]:
     """Run the claims ``ids`` (by default every claim of ``group``, itself by default
     ``"core"``: all but the training claims) and return their results in ledger order.
@@ -329,6 +434,9 @@ def run_claims(
     ``(seed, draw site)`` only, so the results are those of a one-process run.
     ``progress(done, total, claim_id)`` is called as each claim finishes.  Unknown ids, a
     bad seed or device raise :class:`WellposedInputError` before anything runs.
+    ``certify`` (default) records each claim's exact-line calls in the process that runs it,
+    encloses them rigorously and fails the claim on any value outside its enclosure
+    (:func:`certification`; docs/design.md, "What certified means").
     """
     resolve_device(device)  # validate up front (unknown device / cuda without CUDA)
     chosen = _choose(load_ledger(ledger), ids, group)
@@ -339,14 +447,14 @@ def run_claims(
         threads = torch.get_num_threads()
         try:
             for claim in chosen:
-                done[claim.id] = _evaluate_alone(claim, ctx)
+                done[claim.id] = _evaluate_alone(claim, ctx, certify)
                 if progress is not None:
                     progress(len(done), len(chosen), claim.id)
         finally:
             torch.set_num_threads(threads)
     else:
         with open_executor(executor, jobs) as pool:
-            futures = {pool.submit(_evaluate_alone, claim, ctx): claim.id
+            futures = {pool.submit(_evaluate_alone, claim, ctx, certify): claim.id
                        for claim in _slowest_first(chosen)}
             for future in as_completed(futures):
                 done[futures[future]] = future.result()

@@ -35,6 +35,7 @@ __all__ = [
     "AuditFacts",
     "Attainment",
     "BoundCheck",
+    "Certification",
     "Convergence",
     "Counterexample",
     "Evidence",
@@ -198,6 +199,46 @@ class BoundCheck(_Record):
     ok: bool
     symbols: dict[str, float] | None = None
     kind: str = field(default="bound", init=False)
+
+
+@dataclass(frozen=True)
+class Certification(_Record):
+    """The exact line's float64 values a claim used, checked against rigorous enclosures.
+
+    ``values`` counts the values enclosed; ``outside`` describes each value that lies outside
+    its enclosure by more than its own rounding, ``not_certified`` each exact call no
+    certified mirror could enclose, ``conservative`` each verdict that does not hold at the
+    enclosure's conservative end (a witness whose ``lo`` is not above its target, a bound
+    check whose ``hi`` exceeds the bound); ``ok`` iff all three are empty.  ``uncertified``
+    names what else the verdict rests on (``MC only``, ``training``, ``network (float64)``;
+    empty when nothing: the claim is certified, docs/design.md "What certified means").
+    """
+
+    values: int
+    outside: tuple[str, ...] = ()
+    not_certified: tuple[str, ...] = ()
+    conservative: tuple[str, ...] = ()
+    uncertified: str = ""
+    kind: str = field(default="certification", init=False)
+
+    @property
+    def ok(self) -> bool:
+        """No value outside its enclosure, none left uncertified, no conservative failure."""
+        return not (self.outside or self.not_certified or self.conservative)
+
+    @property
+    def certified(self) -> str:
+        """The report's ``certified`` cell: ``yes``, or what is not certified."""
+        if self.outside:
+            return f"no: {len(self.outside)} outside"
+        if self.conservative:
+            return "no: conservative end"
+        if self.not_certified:
+            return f"no: {len(self.not_certified)} not certified"
+        return self.uncertified or ("yes" if self.values else "no exact values")
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "ok": self.ok, "certified": self.certified}
 
 
 @dataclass(frozen=True)

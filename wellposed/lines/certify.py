@@ -10,16 +10,20 @@ result and hand them here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import cast
 
 import numpy as np
 
 from wellposed.errors import WellposedInputError
-from wellposed.lines import certified
+from wellposed.lines import certified, exact
 from wellposed.lines.enclosures import Enclosure, agrees
 
-__all__ = ["ALLOWANCES", "MIRRORS", "certify", "disagreements", "pairs", "residual_rounding"]
+__all__ = ["ALLOWANCES", "MIRRORS", "Call", "Certified", "certify", "certify_calls",
+           "disagreements", "pairs", "recording", "residual_rounding"]
 
 #: the certified mirror of each exact.py function whose values feed a verdict (same arguments)
 MIRRORS: dict[str, Callable[..., object]] = {
@@ -102,3 +106,84 @@ def disagreements(name: str, value: object, args: tuple[object, ...],
     got = pairs(value, encs)
     extra = ALLOWANCES[name](*args, **kwargs) if name in ALLOWANCES else np.zeros(len(got))
     return [(v, e) for (v, e), a in zip(got, extra, strict=True) if not agrees(v, e, atol=a)]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One recorded exact.py call: the function's name, its arguments and float64 result."""
+
+    name: str
+    args: tuple[object, ...]
+    kwargs: dict[str, object]
+    value: object
+
+
+@contextmanager
+def recording() -> Iterator[list[Call]]:
+    """Record the outermost call of every :data:`MIRRORS` function of exact.py made inside
+    the block (a nested call, e.g. construction_values -> staircase_values, is part of its
+    caller's).  The wrappers are removed on exit: certify only after it, since the certified
+    mirrors call exact.py themselves.  Not thread-safe (one claim per process at a time)."""
+    calls: list[Call] = []
+    depth = [0]
+
+    def wrap(name: str, fn: Callable[..., object]) -> Callable[..., object]:
+        @functools.wraps(fn)
+        def recorded(*args: object, **kwargs: object) -> object:
+            depth[0] += 1
+            try:
+                out = fn(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+            if depth[0] == 0:
+                calls.append(Call(name, args, dict(kwargs), out))
+            return out
+
+        return recorded
+
+    originals = {name: getattr(exact, name) for name in MIRRORS}
+    for name, fn in originals.items():
+        setattr(exact, name, wrap(name, fn))
+    try:
+        yield calls
+    finally:
+        for name, fn in originals.items():
+            setattr(exact, name, fn)
+
+
+@dataclass(frozen=True)
+class Certified:
+    """The recorded calls certified: every ``(name, float64 value, enclosure)``, those outside
+    their enclosures, and the calls no mirror could enclose (``name: reason``)."""
+
+    values: tuple[tuple[str, float, Enclosure], ...]
+    outside: tuple[tuple[str, float, Enclosure], ...]
+    not_certified: tuple[str, ...]
+
+    def enclosure_of(self, value: float) -> Enclosure | None:
+        """The enclosure of a recorded float64 value equal to ``value`` (bit for bit), or
+        None when the value was not recorded (it came from another line)."""
+        for _, v, enc in self.values:
+            if v == value:
+                return enc
+        return None
+
+
+def certify_calls(calls: list[Call]) -> Certified:
+    """Certify every recorded call (:func:`certify`) and check its values
+    (:func:`disagreements`); a mirror that raises (an argument outside its domain) leaves
+    that call not certified, with the reason."""
+    values: list[tuple[str, float, Enclosure]] = []
+    outside: list[tuple[str, float, Enclosure]] = []
+    failed: list[str] = []
+    for call in calls:
+        try:
+            encs = certify(call.name, *call.args, **call.kwargs)
+            got = pairs(call.value, encs)
+            bad = disagreements(call.name, call.value, call.args, call.kwargs, encs)
+        except (ArithmeticError, ValueError, WellposedInputError) as exc:
+            failed.append(f"{call.name}: {type(exc).__name__}: {exc}")
+            continue
+        values += [(call.name, v, e) for v, e in got]
+        outside += [(call.name, v, e) for v, e in bad]
+    return Certified(tuple(values), tuple(outside), tuple(failed))
