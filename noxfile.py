@@ -60,8 +60,13 @@ def _torch_install_args(version: str = TORCH_VERSION) -> list[str]:
     return [spec, "--extra-index-url", index] if index else [spec]
 
 
-def _install(session: nox.Session, extras: str = "test", target: str = "-e .",
-             constraints: str = "constraints.txt", torch: str = TORCH_VERSION) -> None:
+def _install(
+    session: nox.Session,
+    extras: str = "test",
+    target: str = "-e .",
+    constraints: str = "constraints.txt",
+    torch: str = TORCH_VERSION,
+) -> None:
     """torch first (build chosen above), then the package (``target``: the checkout,
     editable, or an unpacked sdist), all under ``constraints``."""
     pins = ("-c", str(ROOT / constraints))
@@ -99,8 +104,9 @@ LOWEST_TORCH = "2.4.0"
 @nox.session(python="3.11", default=False)
 def tests_lowest(session: nox.Session) -> None:
     """The test suite at the declared lower bounds (constraints-lowest.txt, torch 2.4.0)."""
-    _install(session, extras="test,cluster", constraints="constraints-lowest.txt",
-             torch=LOWEST_TORCH)
+    _install(
+        session, extras="test,cluster", constraints="constraints-lowest.txt", torch=LOWEST_TORCH
+    )
     session.run("pytest", "tests", *session.posargs)
 
 
@@ -129,8 +135,7 @@ def docs(session: nox.Session) -> None:
     The API reference is read from the source by griffe (static analysis), so neither the
     package nor torch is installed here.
     """
-    session.install("-c", str(ROOT / "constraints.txt"), "mkdocs-material",
-                    "mkdocstrings-python")
+    session.install("-c", str(ROOT / "constraints.txt"), "mkdocs-material", "mkdocstrings-python")
     session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
 
 
@@ -192,10 +197,20 @@ def training(session: nox.Session) -> None:
     """
     _install(session, extras="test,train")
     runs = Path(session.create_tmp()) / "training-runs.json"
-    session.run("wellposed", "train", "--preset", "ci", "--report-dir", "reports",
-                "--runs-json", str(runs), *session.posargs)
-    session.run("wellposed", "check", "--group", "training",
-                env={"WELLPOSED_TRAINING_RUNS": str(runs)})
+    session.run(
+        "wellposed",
+        "train",
+        "--preset",
+        "ci",
+        "--report-dir",
+        "reports",
+        "--runs-json",
+        str(runs),
+        *session.posargs,
+    )
+    session.run(
+        "wellposed", "check", "--group", "training", env={"WELLPOSED_TRAINING_RUNS": str(runs)}
+    )
 
 
 @nox.session(default=False)
@@ -241,8 +256,7 @@ def portability(session: nox.Session) -> None:
     fails.  Extra arguments go to ``python -m wellposed.portability`` (e.g.
     ``-- --levels default,avx2 --no-properties``)."""
     _install(session)
-    session.run("python", "-m", "wellposed.portability", "--reports", "reports",
-                *session.posargs)
+    session.run("python", "-m", "wellposed.portability", "--reports", "reports", *session.posargs)
 
 
 if __name__ == "__main__":

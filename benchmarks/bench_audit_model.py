@@ -40,8 +40,13 @@ def images(n: int) -> np.ndarray:
     """Smooth 28x28 blobs in (0.05, 0.95), flattened (as in tests/test_examples.py)."""
     rng = np.random.default_rng(0)
     u = np.linspace(-1, 1, 28)
-    blobs = np.exp(-((u[None, :, None] - rng.uniform(-0.5, 0.5, (n, 1, 1))) ** 2
-                     + (u[None, None, :] - rng.uniform(-0.5, 0.5, (n, 1, 1))) ** 2) / 0.1)
+    blobs = np.exp(
+        -(
+            (u[None, :, None] - rng.uniform(-0.5, 0.5, (n, 1, 1))) ** 2
+            + (u[None, None, :] - rng.uniform(-0.5, 0.5, (n, 1, 1))) ** 2
+        )
+        / 0.1
+    )
     return (0.05 + 0.9 * blobs).reshape(n, 784)
 
 
@@ -65,8 +70,11 @@ def time_adam(spec: str, X: np.ndarray, steps: int) -> float:
         m, lv = enc(xb)
         t = m + torch.exp(0.5 * lv) * torch.randn_like(m)
         out = dec(t)
-        lp = out.log_prob(xb) if hasattr(out, "log_prob") else torch.distributions.Normal(
-            out[0], torch.exp(0.5 * out[1])).log_prob(xb).sum(-1)
+        lp = (
+            out.log_prob(xb)
+            if hasattr(out, "log_prob")
+            else torch.distributions.Normal(out[0], torch.exp(0.5 * out[1])).log_prob(xb).sum(-1)
+        )
         loss = -(lp.sum() - 0.5 * (m * m + lv.exp() - 1 - lv).sum())
         opt.zero_grad()
         loss.backward()
@@ -85,8 +93,11 @@ def bench_examples() -> None:
         X = synthetic(case.data, case.dim, case.n)
         start = time.perf_counter()
         res = audit_model(f"examples.{case.name}:factory", X, steps=case.steps)
-        print(f"| `{case.name}` | {case.data}, D = {case.dim}, n = {case.n} | {case.steps} | "
-              f"{res.verdict} | {time.perf_counter() - start:.1f} |", flush=True)
+        print(
+            f"| `{case.name}` | {case.data}, D = {case.dim}, n = {case.n} | {case.steps} | "
+            f"{res.verdict} | {time.perf_counter() - start:.1f} |",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -101,17 +112,24 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = MODELS[args.model]
-    X = images(args.n) if args.model == "conv" else np.random.default_rng(0).uniform(
-        0.05, 0.95, size=(args.n, 8))
+    X = (
+        images(args.n)
+        if args.model == "conv"
+        else np.random.default_rng(0).uniform(0.05, 0.95, size=(args.n, 8))
+    )
     best = {"attack": 0.0, "adam": 0.0}
     for _ in range(args.rounds):
         best["attack"] = max(best["attack"], time_attack(spec, X, args.steps))
         best["adam"] = max(best["adam"], time_adam(spec, X, args.steps))
-    print(f"{args.model}, n = {args.n}, {args.steps} steps, threads = "
-          f"{torch.get_num_threads()}, target level {TARGET_LOG_SCALE}, load "
-          f"{os.getloadavg()[0]:.1f}")
-    print(f"attack {best['attack']:.2f} steps/s, plain Adam {best['adam']:.2f} steps/s, "
-          f"ratio {best['attack'] / best['adam']:.2f}")
+    print(
+        f"{args.model}, n = {args.n}, {args.steps} steps, threads = "
+        f"{torch.get_num_threads()}, target level {TARGET_LOG_SCALE}, load "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"attack {best['attack']:.2f} steps/s, plain Adam {best['adam']:.2f} steps/s, "
+        f"ratio {best['attack'] / best['adam']:.2f}"
+    )
     if args.examples:
         bench_examples()
 

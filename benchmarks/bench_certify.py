@@ -44,12 +44,16 @@ def main(ids: list[str]) -> None:
     certs = {r.id: r.evidence.get("certification") for r in results}
     n_values = sum(c.values for c in certs.values() if isinstance(c, Certification))
     print(f"{len(results)} claims; {n_values} exact values enclosed")
-    print(f"claims only (-j 1): uncertified {t_plain:.1f} s; certified {t_cert:.1f} s; "
-          f"certified / uncertified: {t_cert / t_plain:.2f}")
+    print(
+        f"claims only (-j 1): uncertified {t_plain:.1f} s; certified {t_cert:.1f} s; "
+        f"certified / uncertified: {t_cert / t_plain:.2f}"
+    )
     if not ids:
         f_plain, f_cert = _full(certify=False), _full(certify=True)
-        print(f"full check: uncertified {f_plain:.1f} s; certified {f_cert:.1f} s; "
-              f"certified / uncertified: {f_cert / f_plain:.2f}")
+        print(
+            f"full check: uncertified {f_plain:.1f} s; certified {f_cert:.1f} s; "
+            f"certified / uncertified: {f_cert / f_plain:.2f}"
+        )
     for r in results:
         c = certs[r.id]
         if isinstance(c, Certification):

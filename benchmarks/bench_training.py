@@ -59,6 +59,7 @@ def _timer(step: Callable[[], None], steps: int) -> Callable[[], float]:
         for _ in range(steps):
             step()
         return steps / (time.perf_counter() - t0)
+
     return run
 
 
@@ -100,11 +101,18 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, run in timers.items():
             best[name] = max(best[name], run())
-    print(tabulate([[k, f"{v:.0f}"] for k, v in best.items()],
-                   headers=["loop", "steps/s"], tablefmt="github"))
-    print(f"\nharness / plain: {best['harness'] / best['plain']:.2f}x "
-          f"({args.threads} thread(s), batch {B}, float32, best of {args.rounds} x "
-          f"{args.steps} steps)")
+    print(
+        tabulate(
+            [[k, f"{v:.0f}"] for k, v in best.items()],
+            headers=["loop", "steps/s"],
+            tablefmt="github",
+        )
+    )
+    print(
+        f"\nharness / plain: {best['harness'] / best['plain']:.2f}x "
+        f"({args.threads} thread(s), batch {B}, float32, best of {args.rounds} x "
+        f"{args.steps} steps)"
+    )
 
 
 if __name__ == "__main__":

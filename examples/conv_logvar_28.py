@@ -25,9 +25,14 @@ class ConvEncoder(nn.Module):
     def __init__(self, latent_dim: int = LATENT) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(1, 32, 4, 2, 1), nn.ReLU(),
-            nn.Conv2d(32, 64, 4, 2, 1), nn.ReLU(), nn.Flatten(),
-            nn.Linear(64 * 7 * 7, 256), nn.ReLU())
+            nn.Conv2d(1, 32, 4, 2, 1),
+            nn.ReLU(),
+            nn.Conv2d(32, 64, 4, 2, 1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 256),
+            nn.ReLU(),
+        )
         self.head = nn.Linear(256, 2 * latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -43,11 +48,12 @@ class ConvDecoder(nn.Module):
 
     def __init__(self, latent_dim: int = LATENT) -> None:
         super().__init__()
-        self.dense = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(),
-                                   nn.Linear(256, 64 * 7 * 7), nn.ReLU())
+        self.dense = nn.Sequential(
+            nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, 64 * 7 * 7), nn.ReLU()
+        )
         self.deconv = nn.Sequential(
-            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(),
-            nn.ConvTranspose2d(32, 2, 4, 2, 1))
+            nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(32, 2, 4, 2, 1)
+        )
 
     def forward(self, t: torch.Tensor) -> tdist.Distribution:
         lead = t.shape[:-1]

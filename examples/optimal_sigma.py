@@ -42,9 +42,10 @@ def objective(decoder: nn.Module, encoder: nn.Module, x: torch.Tensor) -> torch.
     mu, _ = decoder(t)
     log_sigma = 0.5 * torch.log(((x - mu) ** 2).mean())
     log_sigma = -6.0 + F.softplus(log_sigma + 6.0)
-    recon = (-0.5 * ((x - mu) / torch.exp(log_sigma)) ** 2 - log_sigma
-             - 0.5 * math.log(2 * math.pi)).sum()
-    kl = 0.5 * (m ** 2 + torch.exp(log_s2) - 1.0 - log_s2).sum()
+    recon = (
+        -0.5 * ((x - mu) / torch.exp(log_sigma)) ** 2 - log_sigma - 0.5 * math.log(2 * math.pi)
+    ).sum()
+    kl = 0.5 * (m**2 + torch.exp(log_s2) - 1.0 - log_s2).sum()
     return recon - kl
 
 

@@ -45,8 +45,16 @@ class Result:
 
 def _copy(dest: Path) -> None:
     """The working tree (tracked and untracked, not ignored) copied to ``dest``."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         src = ROOT / name
         if src.is_file():
@@ -58,21 +66,29 @@ def _apply(root: Path, fault: dict[str, str]) -> None:
     path = root / fault["file"]
     text = path.read_text(encoding="utf-8")
     if text.count(fault["old"]) != 1:
-        raise SystemExit(f"fault {fault['id']}: 'old' occurs {text.count(fault['old'])} times "
-                         f"in {fault['file']}; update mutants/faults.toml")
+        raise SystemExit(
+            f"fault {fault['id']}: 'old' occurs {text.count(fault['old'])} times "
+            f"in {fault['file']}; update mutants/faults.toml"
+        )
     path.write_text(text.replace(fault["old"], fault["new"]), encoding="utf-8")
 
 
 def _run(cmd: list[str], root: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(root), "WELLPOSED_PROPERTIES_REPORT":
-           str(root / "properties-report.md")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(root),
+        "WELLPOSED_PROPERTIES_REPORT": str(root / "properties-report.md"),
+    }
     env.pop("WELLPOSED_LEDGER", None)
     return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
 
 
 def _failed_tests(out: str) -> str:
-    names = [ln.split(" ")[1].split("::")[-1] for ln in out.splitlines()
-             if ln.startswith(("FAILED ", "ERROR "))]
+    names = [
+        ln.split(" ")[1].split("::")[-1]
+        for ln in out.splitlines()
+        if ln.startswith(("FAILED ", "ERROR "))
+    ]
     return ", ".join(names[:3]) + (" ..." if len(names) > 3 else "") or "exit status"
 
 
@@ -83,27 +99,56 @@ def _try(fault: dict[str, str], stages: tuple[str, ...]) -> Result:
         _copy(root)
         _apply(root, fault)
         out_json = root / "gate.json"
-        gate = _run([sys.executable, "-m", "wellposed", "check", "--device", "cpu",
-                     "--no-report", "--json", str(out_json), "-q"], root)
+        gate = _run(
+            [
+                sys.executable,
+                "-m",
+                "wellposed",
+                "check",
+                "--device",
+                "cpu",
+                "--no-report",
+                "--json",
+                str(out_json),
+                "-q",
+            ],
+            root,
+        )
         if gate.returncode != 0:
             failed = []
             if out_json.exists():
-                failed = [c["id"] for c in json.loads(out_json.read_text())["claims"]
-                          if not c["ok"]]
+                failed = [
+                    c["id"] for c in json.loads(out_json.read_text())["claims"] if not c["ok"]
+                ]
             detail = ", ".join(failed) or (gate.stderr.strip().splitlines() or ["crash"])[-1]
             return Result(fault, "gate", detail, time.perf_counter() - start)
-        for stage, cmd in (("tests", [sys.executable, "-m", "pytest", "tests", "-x", "-q",
-                                      "-p", "no:cacheprovider"]),
-                           ("properties", [sys.executable, "-m", "pytest", "properties", "-x",
-                                           "-q", "-p", "no:cacheprovider",
-                                           "--hypothesis-profile=ci"])):
+        for stage, cmd in (
+            (
+                "tests",
+                [sys.executable, "-m", "pytest", "tests", "-x", "-q", "-p", "no:cacheprovider"],
+            ),
+            (
+                "properties",
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "properties",
+                    "-x",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                    "--hypothesis-profile=ci",
+                ],
+            ),
+        ):
             if stage not in stages:
-                return Result(fault, f"not by the gate ({stage} not run)", "",
-                              time.perf_counter() - start)
+                return Result(
+                    fault, f"not by the gate ({stage} not run)", "", time.perf_counter() - start
+                )
             proc = _run(cmd, root)
             if proc.returncode != 0:
-                return Result(fault, stage, _failed_tests(proc.stdout),
-                              time.perf_counter() - start)
+                return Result(fault, stage, _failed_tests(proc.stdout), time.perf_counter() - start)
     return Result(fault, "NOT CAUGHT", "", time.perf_counter() - start)
 
 
@@ -114,24 +159,33 @@ def render(results: list[Result], planned: int) -> str:
         "# Mutation report",
         "",
         "Generated by `nox -s mutants` (mutants/run.py over mutants/faults.toml); do not edit.",
-        wrap("Each planted fault is applied alone to a copy of the repository; the gate "
-             "(`wellposed check`) runs first, then `pytest tests`, then `pytest properties`; "
-             "the first that fails has caught it. Faults in an objective, a network or an "
-             "estimator must be caught by the gate. Times are wall-clock seconds on the "
-             "machine that ran it."),
+        wrap(
+            "Each planted fault is applied alone to a copy of the repository; the gate "
+            "(`wellposed check`) runs first, then `pytest tests`, then `pytest properties`; "
+            "the first that fails has caught it. Faults in an objective, a network or an "
+            "estimator must be caught by the gate. Times are wall-clock seconds on the "
+            "machine that ran it."
+        ),
         "",
         "| fault | kind | caught by | what failed | s |",
         "|---|---|---|---|---|",
     ]
     for r in results:
         f = r.fault
-        lines.append(f"| `{f['id']}`: {f['description']} | {f['kind']} | {r.caught_by} | "
-                     f"{r.detail} | {r.seconds:.0f} |")
+        lines.append(
+            f"| `{f['id']}`: {f['description']} | {f['kind']} | {r.caught_by} | "
+            f"{r.detail} | {r.seconds:.0f} |"
+        )
     caught = sum(r.caught_by in {"gate", "tests", "properties"} for r in results)
     by_gate = sum(r.caught_by == "gate" for r in results if r.fault["kind"] in GATE_KINDS)
     need = sum(r.fault["kind"] in GATE_KINDS for r in results)
-    lines += ["", wrap(f"{caught} of {len(results)} faults caught; {by_gate} of {need} "
-                       "objective, network and estimator faults caught by the gate.")]
+    lines += [
+        "",
+        wrap(
+            f"{caught} of {len(results)} faults caught; {by_gate} of {need} "
+            "objective, network and estimator faults caught by the gate."
+        ),
+    ]
     if planned > len(results):
         lines.append(f"Interrupted: {planned - len(results)} of {planned} faults not run yet.")
     lines.append("")
@@ -142,10 +196,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=None, help="fault ids to run")
     parser.add_argument("--report", default=str(ROOT / "reports" / "mutants.md"))
-    parser.add_argument("--stages", default="gate,tests,properties",
-                        help="comma-separated stages to run after the gate (default: all)")
-    parser.add_argument("-j", "--jobs", type=int, default=1,
-                        help="faults run at a time (default 1: one after the other, here)")
+    parser.add_argument(
+        "--stages",
+        default="gate,tests,properties",
+        help="comma-separated stages to run after the gate (default: all)",
+    )
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=1,
+        help="faults run at a time (default 1: one after the other, here)",
+    )
     parser.add_argument("--executor", choices=EXECUTORS, default="local")
     ns = parser.parse_args(argv)
     faults = tomllib.loads((Path(__file__).parent / "faults.toml").read_text())["fault"]
@@ -158,15 +220,18 @@ def main(argv: list[str] | None = None) -> int:
         runs = map_unordered(attempt, faults, kind=ns.executor, jobs=ns.jobs)
     done: dict[int, Result] = {}
     for i, r in runs:
-        print(f"{faults[i]['id']:28s} {r.caught_by:10s} {r.detail} ({r.seconds:.0f} s)",
-              flush=True)
+        print(f"{faults[i]['id']:28s} {r.caught_by:10s} {r.detail} ({r.seconds:.0f} s)", flush=True)
         done[i] = r
         results = [done[k] for k in sorted(done)]
         # written after every fault, so an interrupted run still reports what it found
         write_text(ns.report, render(results, len(faults)))  # the one output layer: atomic
     results = [done[k] for k in sorted(done)]
-    bad = [r for r in results if r.caught_by not in {"gate", "tests", "properties"}
-           or (r.fault["kind"] in GATE_KINDS and r.caught_by != "gate")]
+    bad = [
+        r
+        for r in results
+        if r.caught_by not in {"gate", "tests", "properties"}
+        or (r.fault["kind"] in GATE_KINDS and r.caught_by != "gate")
+    ]
     return 1 if bad else 0
 
 

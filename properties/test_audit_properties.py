@@ -37,8 +37,10 @@ def test_softclip_never_exceeds_bound(scores, x: float, loc: float, r: float) ->
     v = float(fam.log_softclip_gaussian(np.array(x), np.array(loc), np.array(r)))
     scores.observe(v, fam.SOFTCLIP_BOUND)
     assert v <= fam.SOFTCLIP_BOUND + 1e-12
-    seq = [float(fam.log_softclip_gaussian(np.array(x), np.array(x), np.array(raw)))
-           for raw in (0.0, -10.0, -20.0, -40.0)]  # loc = x, log sigma -> -6
+    seq = [
+        float(fam.log_softclip_gaussian(np.array(x), np.array(x), np.array(raw)))
+        for raw in (0.0, -10.0, -20.0, -40.0)
+    ]  # loc = x, log sigma -> -6
     gaps = [fam.SOFTCLIP_BOUND - v for v in seq]
     scores.tight(gaps, 1e-9)
 
@@ -54,8 +56,10 @@ def test_studentt_floor_never_exceeds_bound(
     assert v <= fam.STUDENTT_FLOOR_BOUND + 1e-9
     # loc = x, scale = 1e-3 + softplus(-k) -> 1e-3, df = 3 + softplus(k) -> inf: the gap is
     # ~ 1/(4 df) (the t density at its mode tends to the Gaussian's); never 0 (not attained)
-    seq = [float(fam.log_studentt_floor(np.array(x), np.array(x), np.array(-k), np.array(k)))
-           for k in (10.0, 100.0, 1e3, 1e4)]
+    seq = [
+        float(fam.log_studentt_floor(np.array(x), np.array(x), np.array(-k), np.array(k)))
+        for k in (10.0, 100.0, 1e3, 1e4)
+    ]
     gaps = [fam.STUDENTT_FLOOR_BOUND - v for v in seq]
     scores.tight(gaps, 1e-4)
     assert min(gaps) > 0.0
@@ -71,8 +75,10 @@ def test_gaussian_nll_value_never_exceeds_bound(
     scores.observe(v, fam.GAUSSIAN_NLL_BOUND)
     assert v <= fam.GAUSSIAN_NLL_BOUND + 1e-12
     # mean = x, var -> eps: the clamp makes the bound attained at var <= eps
-    seq = [float(fam.log_gaussian_nll_value(np.array(x), np.array(x), np.array(var)))
-           for var in (1.0, 1e-3, 1e-5, 1e-6, 1e-9)]
+    seq = [
+        float(fam.log_gaussian_nll_value(np.array(x), np.array(x), np.array(var)))
+        for var in (1.0, 1e-3, 1e-5, 1e-6, 1e-9)
+    ]
     gaps = [fam.GAUSSIAN_NLL_BOUND - v for v in seq]
     scores.tight(gaps, 1e-12)
 
@@ -110,9 +116,17 @@ def test_continuous_bernoulli_interior_bound(scores, x: float, eta: float) -> No
 
 
 # derived growth per unit k of each spike sequence (docs/claims.md#f1, #f2)
-SPIKES = {"normal": 1.0, "laplace": 1.0, "studentt": 1.0, "logistic": 1.0,
-          "lognormal": 1.0, "gamma": 0.5, "beta": 0.5, "vonmises": 0.5,
-          "global_logvar_gaussian": 1.0}
+SPIKES = {
+    "normal": 1.0,
+    "laplace": 1.0,
+    "studentt": 1.0,
+    "logistic": 1.0,
+    "lognormal": 1.0,
+    "gamma": 0.5,
+    "beta": 0.5,
+    "vonmises": 0.5,
+    "global_logvar_gaussian": 1.0,
+}
 
 
 # spike sequences, each checked against an evaluator that shares no code with it (scipy.stats
@@ -143,14 +157,19 @@ def _reference_spike(name: str, x: float, k: float) -> float:
             return float(c * mpmath.log(c / xm) + (c - 1) * mpmath.log(xm) - c - mpmath.loggamma(c))
         if name == "beta":
             a, b = c * xm, c * (1 - xm)
-            return float((a - 1) * mpmath.log(xm) + (b - 1) * mpmath.log(1 - xm)
-                         + mpmath.loggamma(c) - mpmath.loggamma(a) - mpmath.loggamma(b))
+            return float(
+                (a - 1) * mpmath.log(xm)
+                + (b - 1) * mpmath.log(1 - xm)
+                + mpmath.loggamma(c)
+                - mpmath.loggamma(a)
+                - mpmath.loggamma(b)
+            )
         if name == "vonmises":
             return float(c - mpmath.log(2 * mpmath.pi * mpmath.besseli(0, c)))
     raise AssertionError(f"no reference for {name}")
 
 
-def _first_passing_k(fn, m: float, k_max: float = 2.0 ** 24) -> float:
+def _first_passing_k(fn, m: float, k_max: float = 2.0**24) -> float:
     """Doubling search: the first ``k = 1, 2, 4, ...`` with ``fn(k) > m`` (inf if none)."""
     k = 1.0
     while k <= k_max:
@@ -161,10 +180,12 @@ def _first_passing_k(fn, m: float, k_max: float = 2.0 ** 24) -> float:
 
 
 @pytest.mark.claims("F1", "F2", "L4")
-@given(name=st.sampled_from(sorted(SPIKES)), x=st.floats(0.01, 0.99),
-       k=st.floats(0.5, 30.0), m=targets)
-def test_unbounded_families_pass_any_target(scores, name: str, x: float, k: float,
-                                            m: float) -> None:
+@given(
+    name=st.sampled_from(sorted(SPIKES)), x=st.floats(0.01, 0.99), k=st.floats(0.5, 30.0), m=targets
+)
+def test_unbounded_families_pass_any_target(
+    scores, name: str, x: float, k: float, m: float
+) -> None:
     """Learned scale / concentration (and a global learned log-variance): the spike sequence
     at x is the family's log density at the sequence's parameters (checked against scipy /
     mpmath at a drawn k), grows at the derived rate per unit k (one nat for a location-scale
@@ -195,11 +216,13 @@ def _reference_cb_boundary(x: float, k: float) -> float:
 
 @pytest.mark.claims("F3")
 @given(x=st.sampled_from([0.0, 1.0]), k=st.floats(-3.0, 6.0), m=targets)
-def test_continuous_bernoulli_boundary_passes_any_target(scores, x: float, k: float,
-                                                         m: float) -> None:
+def test_continuous_bernoulli_boundary_passes_any_target(
+    scores, x: float, k: float, m: float
+) -> None:
     """Continuous Bernoulli at x in {0, 1}: the spike (eta = -/+ e^k) is the density there
     (mpmath reference at a drawn k), grows like one nat per unit k (about log log(1/lam):
     slow), and a doubling search finds a k where it passes M."""
+
     def at(kk: float) -> float:
         return float(fam.spike_cb_boundary(np.array(x), np.array(kk)))
 

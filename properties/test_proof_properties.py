@@ -65,10 +65,13 @@ def supremum(kind: int, c: float) -> float:
 
 
 @pytest.mark.claims("L2", "F6")
-@given(kind=st.integers(0, 3), c=st.floats(1e-4, 10.0), spread=st.floats(0.1, 100.0),
-       seed=st.integers(0, 2**31 - 1))
-def test_hand_written_floors_are_proved_and_never_exceeded(scores, kind, c, spread,
-                                                           seed) -> None:
+@given(
+    kind=st.integers(0, 3),
+    c=st.floats(1e-4, 10.0),
+    spread=st.floats(0.1, 100.0),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_hand_written_floors_are_proved_and_never_exceeded(scores, kind, c, spread, seed) -> None:
     model = build_model(lambda: (Floored(kind, c), Encoder()), D)
     proof, _, notes = prove(model, X, "Normal")
     assert proof is not None, notes

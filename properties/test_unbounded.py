@@ -227,8 +227,10 @@ def test_constant_coordinate_exceeds_any_target(scores, x, M) -> None:
 # M <= 50: the data are rank-deficient only up to float64 rounding (~1e-16 relative), which
 # the noise variance e^-k amplifies once k > ~60 (constructions.rank_deficient_ppca); the
 # divergence itself is shown by the exact slope n (D - r) / 2 at moderate k.
-@given(x=wst.rank_deficient_data(n=st.integers(3, 6), D=st.integers(2, 4)),
-       M=wst.targets(max_target=50.0))
+@given(
+    x=wst.rank_deficient_data(n=st.integers(3, 6), D=st.integers(2, 4)),
+    M=wst.targets(max_target=50.0),
+)
 @pytest.mark.claims("L5")
 @example(x=np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]), M=50.0)  # found: exact marginal
 def test_rank_deficient_ppca_exceeds_any_target(scores, x, M) -> None:

@@ -46,8 +46,9 @@ def test_weight_decay_bounds_penalized_elbo(scores, x, lam, hidden, steps, data)
     penalized ELBO from them, ELBO - (lam/2)(||W5||^2 + ||b5||^2) <= D n^2 (H+1)/(8 lam)
     - (nD/2) log 2pi."""
     n, D = x.shape
-    dec = data.draw(wst.gaussian_decoders(D, latent_dim=1, hidden=hidden,
-                                          variance=st.just(Learned())))
+    dec = data.draw(
+        wst.gaussian_decoders(D, latent_dim=1, hidden=hidden, variance=st.just(Learned()))
+    )
     seed = data.draw(wst.seeds())
     enc = TabularEncoder(np.zeros((n, 1)), np.zeros((n, 1)))
     xt = torch.as_tensor(x, dtype=DTYPE)

@@ -47,8 +47,22 @@ def test_report_dir_that_is_a_file_exits_2_and_writes_nothing(tmp_path, capsys):
 def test_reports_are_deterministic_and_complete(tmp_path, capsys):
     a, b = tmp_path / "a" / "new", tmp_path / "b" / "new"  # missing directories are created
     for d in (a, b):
-        assert main(["check", "S7", "S8", "S9", "-q", "--report-dir", str(d),
-                     "--json", str(d / "sub" / "twin.json")]) == 0
+        assert (
+            main(
+                [
+                    "check",
+                    "S7",
+                    "S8",
+                    "S9",
+                    "-q",
+                    "--report-dir",
+                    str(d),
+                    "--json",
+                    str(d / "sub" / "twin.json"),
+                ]
+            )
+            == 0
+        )
         assert f"wrote {d / 'sub' / 'twin.json'}" in capsys.readouterr().err
     for name in ("claims.md", "claims.json", "sub/twin.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
@@ -58,8 +72,12 @@ def test_reports_are_deterministic_and_complete(tmp_path, capsys):
     twin = json.loads((a / "sub" / "twin.json").read_text())
     assert list(twin)[:3] == ["schema_version", "command", "inputs"]
     assert twin["schema_version"] == 1 and twin["command"] == "check"
-    assert twin["inputs"] == {"ids": ["S7", "S8", "S9"], "seed": 0, "device": "auto",
-                              "ledger": None}
+    assert twin["inputs"] == {
+        "ids": ["S7", "S8", "S9"],
+        "seed": 0,
+        "device": "auto",
+        "ledger": None,
+    }
     body = {k: v for k, v in doc.items() if k != "inputs"}
     assert {k: twin[k] for k in body} == body
     assert set(doc["versions"]) == {"python", "torch", "numpy", "scipy", "wellposed"}
@@ -67,8 +85,8 @@ def test_reports_are_deterministic_and_complete(tmp_path, capsys):
     assert s8["observed"] == "refuted" and s8["ok"] is True
     rows = s8["evidence"]["counterexample"]["values"]["table"]
     lam10 = next(r for r in rows if r["lambda"] == 10.0)
-    assert lam10["correct_s_star"] == pytest.approx(11 ** -0.5, rel=1e-5)  # 6 digits
-    assert lam10["answer_sigma_star"] == pytest.approx(19 ** -0.5, rel=1e-5)
+    assert lam10["correct_s_star"] == pytest.approx(11**-0.5, rel=1e-5)  # 6 digits
+    assert lam10["answer_sigma_star"] == pytest.approx(19**-0.5, rel=1e-5)
     md = (a / "claims.md").read_text()
     assert "nox -s properties" in md and "| S8" in md and str(tmp_path) not in md
 
@@ -92,8 +110,13 @@ def test_cli_audit_data_names_all_three(tmp_path, capsys):
     np.save(p, _synthetic_data())
     assert main(["audit-data", str(p)]) == 0
     out = capsys.readouterr().out
-    for word in ("constant_coordinate", "exact_zero_one", "duplicate_rows",
-                 "per-coordinate learned variance", "continuous Bernoulli"):
+    for word in (
+        "constant_coordinate",
+        "exact_zero_one",
+        "duplicate_rows",
+        "per-coordinate learned variance",
+        "continuous Bernoulli",
+    ):
         assert word in out
     assert main(["audit-data", str(p), "--json", "-"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -127,19 +150,25 @@ def test_cli_audit_family(capsys):
 
 def test_audit_json_to_a_file_and_the_one_convention(tmp_path, capsys):
     out = tmp_path / "new" / "dir" / "a.json"
-    assert main(["audit-family", "lognormal", "--values", "-1,0.5", "--seed", "3",
-                 "--json", str(out)]) == 0
+    assert (
+        main(["audit-family", "lognormal", "--values", "-1,0.5", "--seed", "3", "--json", str(out)])
+        == 0
+    )
     cap = capsys.readouterr()
     assert "family lognormal" in cap.out and f"wrote {out}" in cap.err
     doc = json.loads(out.read_text())
     assert list(doc)[:3] == ["schema_version", "command", "inputs"]
     assert doc["command"] == "audit-family" and doc["schema_version"] == 1
-    assert doc["inputs"] == {"family": "lognormal", "data": None, "values": [-1.0, 0.5],
-                             "seed": 3, "method": "auto"}
+    assert doc["inputs"] == {
+        "family": "lognormal",
+        "data": None,
+        "values": [-1.0, 0.5],
+        "seed": 3,
+        "method": "auto",
+    }
     assert doc["observations"][0]["bound"] == "-inf"  # jsonable's spelling, not -Infinity
     assert "Infinity" not in out.read_text() and "NaN" not in out.read_text()
-    assert doc["counts"] == {"unbounded": 1, "bounded": 0, "inconclusive": 0,
-                             "outside support": 1}
+    assert doc["counts"] == {"unbounded": 1, "bounded": 0, "inconclusive": 0, "outside support": 1}
     data = tmp_path / "X.npy"
     np.save(data, np.array([0.2, 0.7]))
     assert main(["audit-data", str(data), "--latent-dim", "1", "--json", "-"]) == 0
@@ -180,7 +209,8 @@ def test_full_run_outside_the_repository_creates_reports(tmp_path, monkeypatch, 
     assert main(["check", "-q", "--ledger", str(ledger)]) == 0  # all claims of that ledger
     err = capsys.readouterr().err
     assert {"claims.json", "claims.md", "families.md"} <= {
-        p.name for p in (work / "reports").iterdir()}
+        p.name for p in (work / "reports").iterdir()
+    }
     assert f"created directory {work / 'reports'}" in err
     assert f"wrote {work / 'reports' / 'claims.md'}" in err
 
@@ -203,11 +233,16 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     np.save(nan, np.array([[1.0, 2.0], [np.inf, np.nan]]))
     return {
         "directory": (d, "is a directory; pass a .npy file"),
-        "text": (txt, "is not a NumPy .npy file (it starts with b'1,2,3\\n'); save it with "
-                      "numpy.save"),
+        "text": (
+            txt,
+            "is not a NumPy .npy file (it starts with b'1,2,3\\n'); save it with numpy.save",
+        ),
         "object": (obj, "holds an object array (dtype object)"),
-        "complex": (cpx, "complex values are not supported; pass the real part explicitly "
-                         "(x.real) if that is what you mean"),
+        "complex": (
+            cpx,
+            "complex values are not supported; pass the real part explicitly "
+            "(x.real) if that is what you mean",
+        ),
         "non-finite": (nan, "2 NaN or infinite entries (the first at index (1, 0): inf)"),
     }
 
@@ -217,8 +252,11 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 def test_bad_data_exit_2_with_a_precise_message(tmp_path, capsys, kind, command):
     path, message = _bad_inputs(tmp_path)[kind]
     out = tmp_path / "out" / "x.json"
-    argv = ([command, str(path)] if command == "audit-data"
-            else [command, "normal", "--data", str(path)])
+    argv = (
+        [command, str(path)]
+        if command == "audit-data"
+        else [command, "normal", "--data", str(path)]
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no ComplexWarning, no other warning
         assert main([*argv, "--json", str(out)]) == 2
@@ -244,8 +282,11 @@ def test_family_table_shows_50_rows_then_counts(capsys):
     values = ",".join(str(v) for v in [*(0.01 * k for k in range(1, 63)), 0.0, 1.0, 2.0])
     assert main(["audit-family", "continuous_bernoulli", "--values", values]) == 0
     out = capsys.readouterr().out
-    rows = [line for line in out.splitlines() if line.startswith("| ") and
-            line.split("|")[1].strip().isdigit()]
+    rows = [
+        line
+        for line in out.splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip().isdigit()
+    ]
     assert len(rows) == 50
     assert "... and 15 more observations (use --json for all)" in out
     assert out.rstrip().endswith("2 unbounded, 62 bounded, 0 inconclusive, 1 outside support")
@@ -255,11 +296,14 @@ def test_family_table_shows_50_rows_then_counts(capsys):
     assert out.rstrip().endswith("2 unbounded, 0 bounded, 0 inconclusive")
 
 
-@pytest.mark.parametrize(("family", "values", "support"), [
-    ("beta", "2", "outside the support of beta (x in [0, 1])"),
-    ("gamma", "-1", "outside the support of gamma (x >= 0)"),
-    ("lognormal", "-1,0", "outside the support of lognormal (x > 0)"),
-])
+@pytest.mark.parametrize(
+    ("family", "values", "support"),
+    [
+        ("beta", "2", "outside the support of beta (x in [0, 1])"),
+        ("gamma", "-1", "outside the support of gamma (x >= 0)"),
+        ("lognormal", "-1,0", "outside the support of lognormal (x > 0)"),
+    ],
+)
 def test_all_observations_outside_the_support_exit_2(capsys, family, values, support):
     assert main(["audit-family", family, "--values", values]) == 2  # --values -1 works too
     err = capsys.readouterr().err
@@ -290,19 +334,26 @@ def test_some_observations_outside_the_support(capsys):
 
 def _closed_pipe_run(args: list[str]) -> subprocess.CompletedProcess:
     """Run ``python -m wellposed ARGS`` with a stdout pipe whose reader has already left."""
-    with subprocess.Popen([sys.executable, "-m", "wellposed", *args], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "wellposed", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
         proc.stdout.close()  # the reader leaves before the first byte (like `| head -0`)
         err = proc.stderr.read()
         proc.wait(timeout=300)
     return subprocess.CompletedProcess(args, proc.returncode, "", err)
 
 
-@pytest.mark.parametrize("args", [
-    ["check", "S7", "--no-report", "-q", "-j", "1"],  # small output: fails at the final flush
-    ["audit-family", "normal", "--values", ",".join(map(str, range(3000))), "--json", "-"],
-    ["--help"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "S7", "--no-report", "-q", "-j", "1"],  # small output: fails at the final flush
+        ["audit-family", "normal", "--values", ",".join(map(str, range(3000))), "--json", "-"],
+        ["--help"],
+    ],
+)
 def test_a_closed_pipe_prints_no_traceback(args):
     res = _closed_pipe_run(args)
     assert "Traceback" not in res.stderr and "BrokenPipeError" not in res.stderr, res.stderr
@@ -311,28 +362,39 @@ def test_a_closed_pipe_prints_no_traceback(args):
 
 
 def test_check_piped_into_head():
-    res = subprocess.run(f"'{sys.executable}' -m wellposed check S7 --no-report -q -j 1 | head -1",
-                         shell=True, capture_output=True, text=True, check=False)
+    res = subprocess.run(
+        f"'{sys.executable}' -m wellposed check S7 --no-report -q -j 1 | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert res.stdout.startswith("| id") and "Traceback" not in res.stderr
 
 
 def test_help_is_fast_imports_no_numpy_and_lists_exit_codes():
-    script = ("import sys, time\nt = time.perf_counter()\nimport wellposed.cli as cli\n"
-              "for argv in (['--help'], ['check', '--help']):\n"
-              "    try:\n        cli.main(argv)\n    except SystemExit:\n        pass\n"
-              "print('numpy' in sys.modules, 'torch' in sys.modules, time.perf_counter() - t)")
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True)
+    script = (
+        "import sys, time\nt = time.perf_counter()\nimport wellposed.cli as cli\n"
+        "for argv in (['--help'], ['check', '--help']):\n"
+        "    try:\n        cli.main(argv)\n    except SystemExit:\n        pass\n"
+        "print('numpy' in sys.modules, 'torch' in sys.modules, time.perf_counter() - t)"
+    )
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     numpy, torch, seconds = res.stdout.strip().splitlines()[-1].split()
     assert (numpy, torch) == ("False", "False")
     assert float(seconds) < 0.5  # measured ~0.02 s; the interpreter start is not counted
     for argv in (["--help"], ["check", "--help"], ["audit-data", "--help"]):
-        res = subprocess.run([sys.executable, "-m", "wellposed", *argv], capture_output=True,
-                             text=True, check=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "wellposed", *argv], capture_output=True, text=True, check=True
+        )
         assert "exit status:" in res.stdout and "  2  bad usage or input" in res.stdout
         assert ("  0  " in res.stdout) and (argv[0] == "audit-data" or "  1  " in res.stdout)
-    res = subprocess.run([sys.executable, "-m", "wellposed", "check", "--help"],
-                         capture_output=True, text=True, check=True, env={**os.environ,
-                                                                         "COLUMNS": "200"})
+    res = subprocess.run(
+        [sys.executable, "-m", "wellposed", "check", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert "default: ./reports when all claims run" in res.stdout
     assert "created if missing" in res.stdout

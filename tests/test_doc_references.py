@@ -8,9 +8,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
 #: where names are written for readers (tests/ may name missing things on purpose)
-SOURCES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md")),
-           *sorted((ROOT / "wellposed").rglob("*.py")), ROOT / "wellposed" / "ledger.toml",
-           *sorted((ROOT / "examples").glob("*.py")), *sorted((ROOT / "benchmarks").glob("*"))]
+SOURCES = [
+    ROOT / "README.md",
+    ROOT / "CHANGELOG.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    *sorted((ROOT / "wellposed").rglob("*.py")),
+    ROOT / "wellposed" / "ledger.toml",
+    *sorted((ROOT / "examples").glob("*.py")),
+    *sorted((ROOT / "benchmarks").glob("*")),
+]
 DOTTED = re.compile(r"\bwellposed(?:\.[A-Za-z_]\w*)+")
 PATH = re.compile(r"(?<![\w/.])wellposed/[\w/]+\.(?:py|toml)\b")
 #: the changelog records names that were fixed (they are stale on purpose there)
@@ -36,8 +42,11 @@ def _resolves(dotted: str) -> bool:
 def test_named_modules_and_objects_exist() -> None:
     missing = []
     for source in SOURCES:
-        if source == HISTORY or not source.is_file() or source.suffix not in {".py", ".md",
-                                                                              ".toml"}:
+        if (
+            source == HISTORY
+            or not source.is_file()
+            or source.suffix not in {".py", ".md", ".toml"}
+        ):
             continue
         text = source.read_text(encoding="utf-8")
         for dotted in sorted(set(DOTTED.findall(text))):

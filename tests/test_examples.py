@@ -56,40 +56,160 @@ def _sup(per: float, case_n: int, dim: int) -> float:
 
 N = 16
 CASES = [
-    Case("c2_logvar_head", "interior", 16, 60, "unbounded", None, 200,
-         "App. C.2 per-pixel log-variance head, D = 16"),
-    Case("c2_logvar_head", "interior", 64, 60, "unbounded", None, 200,
-         "App. C.2 per-pixel log-variance head, D = 64"),
-    Case("c2_logvar_head", "images", 784, N, "unbounded", None, 60,
-         "App. C.2 per-pixel log-variance head, D = 784"),
-    Case("conv_logvar_28", "images", 784, N, "unbounded", None, 60,
-         "conv VAE, per-pixel log-variance channel (28x28, 1.7M parameters)"),
-    Case("decoy_policy", "interior", 8, N, "unbounded", None, 200,
-         "holds a floor module it never calls"),
-    Case("student_t_head", "interior", 8, N, "unbounded", None, 200,
-         "Student-t head (3 dof), learned log-scale"),
-    Case("laplace_head", "interior", 8, N, "unbounded", None, 200,
-         "Laplace head, learned log-scale"),
-    Case("global_logvar", "interior", 8, N, "no witness within budget", None, 100,
-         "one shared learned log-variance"),
-    Case("sigma_vae_softclip", "interior", 8, N, "bounded",
-         _sup(6.0 - 0.5 * LOG_2PI, N, 8), 40, "sigma-VAE: shared log-sigma, soft clip at -6"),
-    Case("optimal_sigma", "interior", 8, N, "bounded", _sup(6.0 - 0.5 * LOG_2PI, N, 8),
-         40, "sigma-VAE optimal sigma (batch RMS residual, soft clip) as the objective"),
-    Case("floored_variance", "interior", 8, N, "bounded",
-         _sup(-0.5 * (LOG_2PI + math.log(1e-3)), N, 8), 40, "`sigma^2 = 1e-3 + softplus`"),
-    Case("softplus_floor", "interior", 8, N, "bounded",
-         _sup(-math.log(0.05) - 0.5 * LOG_2PI, N, 8), 40, "`sigma = 0.05 + softplus`"),
-    Case("mse_vae", "interior", 8, N, "bounded", _sup(-0.5 * LOG_2PI, N, 8), 40,
-         "MSE VAE (fixed `sigma = 1`)"),
-    Case("gaussian_nll_loss", "interior", 8, N, "bounded",
-         _sup(-0.5 * (math.log(1e-6) + LOG_2PI), N, 8), 40,
-         "`torch.nn.GaussianNLLLoss(eps=1e-6)` as the objective"),
+    Case(
+        "c2_logvar_head",
+        "interior",
+        16,
+        60,
+        "unbounded",
+        None,
+        200,
+        "App. C.2 per-pixel log-variance head, D = 16",
+    ),
+    Case(
+        "c2_logvar_head",
+        "interior",
+        64,
+        60,
+        "unbounded",
+        None,
+        200,
+        "App. C.2 per-pixel log-variance head, D = 64",
+    ),
+    Case(
+        "c2_logvar_head",
+        "images",
+        784,
+        N,
+        "unbounded",
+        None,
+        60,
+        "App. C.2 per-pixel log-variance head, D = 784",
+    ),
+    Case(
+        "conv_logvar_28",
+        "images",
+        784,
+        N,
+        "unbounded",
+        None,
+        60,
+        "conv VAE, per-pixel log-variance channel (28x28, 1.7M parameters)",
+    ),
+    Case(
+        "decoy_policy",
+        "interior",
+        8,
+        N,
+        "unbounded",
+        None,
+        200,
+        "holds a floor module it never calls",
+    ),
+    Case(
+        "student_t_head",
+        "interior",
+        8,
+        N,
+        "unbounded",
+        None,
+        200,
+        "Student-t head (3 dof), learned log-scale",
+    ),
+    Case(
+        "laplace_head", "interior", 8, N, "unbounded", None, 200, "Laplace head, learned log-scale"
+    ),
+    Case(
+        "global_logvar",
+        "interior",
+        8,
+        N,
+        "no witness within budget",
+        None,
+        100,
+        "one shared learned log-variance",
+    ),
+    Case(
+        "sigma_vae_softclip",
+        "interior",
+        8,
+        N,
+        "bounded",
+        _sup(6.0 - 0.5 * LOG_2PI, N, 8),
+        40,
+        "sigma-VAE: shared log-sigma, soft clip at -6",
+    ),
+    Case(
+        "optimal_sigma",
+        "interior",
+        8,
+        N,
+        "bounded",
+        _sup(6.0 - 0.5 * LOG_2PI, N, 8),
+        40,
+        "sigma-VAE optimal sigma (batch RMS residual, soft clip) as the objective",
+    ),
+    Case(
+        "floored_variance",
+        "interior",
+        8,
+        N,
+        "bounded",
+        _sup(-0.5 * (LOG_2PI + math.log(1e-3)), N, 8),
+        40,
+        "`sigma^2 = 1e-3 + softplus`",
+    ),
+    Case(
+        "softplus_floor",
+        "interior",
+        8,
+        N,
+        "bounded",
+        _sup(-math.log(0.05) - 0.5 * LOG_2PI, N, 8),
+        40,
+        "`sigma = 0.05 + softplus`",
+    ),
+    Case(
+        "mse_vae",
+        "interior",
+        8,
+        N,
+        "bounded",
+        _sup(-0.5 * LOG_2PI, N, 8),
+        40,
+        "MSE VAE (fixed `sigma = 1`)",
+    ),
+    Case(
+        "gaussian_nll_loss",
+        "interior",
+        8,
+        N,
+        "bounded",
+        _sup(-0.5 * (math.log(1e-6) + LOG_2PI), N, 8),
+        40,
+        "`torch.nn.GaussianNLLLoss(eps=1e-6)` as the objective",
+    ),
     Case("bernoulli", "binary", 8, N, "bounded", 0.0, 40, "Bernoulli logits"),
-    Case("continuous_bernoulli", "interior", 8, N, "bounded", None, 40,
-         "continuous Bernoulli, data inside (0, 1)"),
-    Case("continuous_bernoulli", "grid01", 8, N, "no witness within budget", None, 40,
-         "continuous Bernoulli, data with exact 0 and 1"),
+    Case(
+        "continuous_bernoulli",
+        "interior",
+        8,
+        N,
+        "bounded",
+        None,
+        40,
+        "continuous Bernoulli, data inside (0, 1)",
+    ),
+    Case(
+        "continuous_bernoulli",
+        "grid01",
+        8,
+        N,
+        "no witness within budget",
+        None,
+        40,
+        "continuous Bernoulli, data with exact 0 and 1",
+    ),
 ]
 
 
@@ -104,8 +224,13 @@ def synthetic(kind: str, dim: int, n: int) -> np.ndarray:
         return np.round(4 * (x - 0.05) / 0.9) / 4
     if kind == "images":
         u = np.linspace(-1, 1, 28)
-        blobs = np.exp(-((u[None, :, None] - rng.uniform(-0.5, 0.5, (n, 1, 1))) ** 2
-                         + (u[None, None, :] - rng.uniform(-0.5, 0.5, (n, 1, 1))) ** 2) / 0.1)
+        blobs = np.exp(
+            -(
+                (u[None, :, None] - rng.uniform(-0.5, 0.5, (n, 1, 1))) ** 2
+                + (u[None, None, :] - rng.uniform(-0.5, 0.5, (n, 1, 1))) ** 2
+            )
+            / 0.1
+        )
         return (0.05 + 0.9 * blobs).reshape(n, 28 * 28)[:, :dim]
     return x
 
@@ -117,9 +242,24 @@ def audit(case: Case, tmp: Path, seed: int = 0) -> tuple[int, dict, str]:
     out = tmp / f"{case.name}-{case.data}-{case.dim}.json"
     buf = io.StringIO()
     with redirect_stdout(buf):
-        code = cli.main(["audit-model", f"examples.{case.name}:factory", "--data", str(data),
-                         "--steps", str(case.steps), "--seed", str(seed), "--fail-on",
-                         "unbounded", "--json", str(out), "--out", str(tmp / "witness")])
+        code = cli.main(
+            [
+                "audit-model",
+                f"examples.{case.name}:factory",
+                "--data",
+                str(data),
+                "--steps",
+                str(case.steps),
+                "--seed",
+                str(seed),
+                "--fail-on",
+                "unbounded",
+                "--json",
+                str(out),
+                "--out",
+                str(tmp / "witness"),
+            ]
+        )
     return code, json.loads(out.read_text()), buf.getvalue()
 
 
@@ -127,15 +267,23 @@ def render_row(case: Case, doc: dict) -> str:
     """One README row: example, data, the right verdict, the audit's (proof kind), bound."""
     kind = f" ({doc['proof']['kind']})" if doc.get("proof") else ""
     bound = f"{doc['proof']['bound']:.6g}" if doc.get("proof") else "-"
-    data = {"interior": "(0, 1)", "binary": "binary", "grid01": "grid with exact 0/1",
-            "images": "28x28 images"}[case.data]
-    return (f"| `{case.name}` | {case.what} | {data}, n = {case.n}, D = {case.dim} | "
-            f"{case.verdict} | {doc['verdict']}{kind} | {bound} |")
+    data = {
+        "interior": "(0, 1)",
+        "binary": "binary",
+        "grid01": "grid with exact 0/1",
+        "images": "28x28 images",
+    }[case.data]
+    return (
+        f"| `{case.name}` | {case.what} | {data}, n = {case.n}, D = {case.dim} | "
+        f"{case.verdict} | {doc['verdict']}{kind} | {bound} |"
+    )
 
 
 def render_table(rows: list[str]) -> str:
-    head = ("| example | what | data | right verdict | audit (steps as in the test) | bound |\n"
-            "|---|---|---|---|---|---|\n")
+    head = (
+        "| example | what | data | right verdict | audit (steps as in the test) | bound |\n"
+        "|---|---|---|---|---|---|\n"
+    )
     return BEGIN + "\n" + head + "\n".join(rows) + "\n" + END
 
 
@@ -156,8 +304,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[int, di
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("i", range(len(CASES)),
-                         ids=[f"{c.name}-{c.data}-{c.dim}" for c in CASES])
+@pytest.mark.parametrize("i", range(len(CASES)), ids=[f"{c.name}-{c.data}-{c.dim}" for c in CASES])
 def test_example_verdict_and_bound(results, i: int) -> None:
     case = CASES[i]
     code, doc, text = results[i]
@@ -169,8 +316,10 @@ def test_example_verdict_and_bound(results, i: int) -> None:
     if case.verdict == UNBOUNDED:
         assert doc["witness"]["passed"] and doc["rate"]["slope"] > 0 and doc["row"]["passed"]
         value, se, target = reevaluate_witness(
-            doc["witness_file"], synthetic(case.data, case.dim, case.n),
-            factory=f"examples.{case.name}:factory")
+            doc["witness_file"],
+            synthetic(case.data, case.dim, case.n),
+            factory=f"examples.{case.name}:factory",
+        )
         assert value - 4 * se > target, (value, se, target)
     elif case.verdict == "bounded":
         assert doc["bound"]["ok"] and doc["witness_file"] is None
@@ -187,8 +336,10 @@ def test_readme_table_is_the_audits(results) -> None:
     """README "Check your own VAE": the table between the markers is what the audits give."""
     table = render_table([render_row(c, results[i][1]) for i, c in enumerate(CASES)])
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert table in readme, ("README's examples table is stale; regenerate it with "
-                             "python tests/test_examples.py --update\n" + table)
+    assert table in readme, (
+        "README's examples table is stale; regenerate it with "
+        "python tests/test_examples.py --update\n" + table
+    )
 
 
 def _update_readme() -> None:
@@ -196,24 +347,28 @@ def _update_readme() -> None:
     (not asserted: seconds depend on the machine and its load)."""
     import os
     import tempfile
+
     os.chdir(ROOT)
     rows, times = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for c in CASES:
             start = time.perf_counter()
             rows.append(render_row(c, audit(c, Path(tmp))[1]))
-            times.append(f"| `{c.name}` | {c.data}, D = {c.dim}, n = {c.n} | {c.steps} | "
-                         f"{time.perf_counter() - start:.0f} |")
+            times.append(
+                f"| `{c.name}` | {c.data}, D = {c.dim}, n = {c.n} | {c.steps} | "
+                f"{time.perf_counter() - start:.0f} |"
+            )
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     start_, stop = readme.index(BEGIN), readme.index(END) + len(END)
     readme = readme[:start_] + render_table(rows) + readme[stop:]
     tstart, tstop = readme.index(TBEGIN), readme.index(TEND) + len(TEND)
     load = os.getloadavg()[0]
-    timing = (f"{TBEGIN}\nAudit time per example (the CLI in-process, audits included; load "
-              f"average {load:.1f} on 2 cores when measured):\n\n| example | data | steps | "
-              "seconds |\n|---|---|---|---|\n" + "\n".join(times) + "\n" + TEND)
-    (ROOT / "README.md").write_text(readme[:tstart] + timing + readme[tstop:],
-                                    encoding="utf-8")
+    timing = (
+        f"{TBEGIN}\nAudit time per example (the CLI in-process, audits included; load "
+        f"average {load:.1f} on 2 cores when measured):\n\n| example | data | steps | "
+        "seconds |\n|---|---|---|---|\n" + "\n".join(times) + "\n" + TEND
+    )
+    (ROOT / "README.md").write_text(readme[:tstart] + timing + readme[tstop:], encoding="utf-8")
 
 
 def test_your_model_doc_examples_run(monkeypatch) -> None:
@@ -222,16 +377,20 @@ def test_your_model_doc_examples_run(monkeypatch) -> None:
 
     monkeypatch.syspath_prepend(str(ROOT))
     doc = ROOT / "docs" / "your-model.md"
-    res = doctest.testfile(str(doc), module_relative=False,
-                           optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    res = doctest.testfile(
+        str(doc), module_relative=False, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    )
     assert res.attempted >= 10 and res.failed == 0, res
 
 
 def test_examples_do_not_import_wellposed() -> None:
     """The examples are models as people write them: plain torch."""
     for path in (ROOT / "examples").glob("*.py"):
-        code = [ln for ln in path.read_text(encoding="utf-8").splitlines()
-                if ln.startswith(("import ", "from "))]
+        code = [
+            ln
+            for ln in path.read_text(encoding="utf-8").splitlines()
+            if ln.startswith(("import ", "from "))
+        ]
         assert not any("wellposed" in ln for ln in code), path.name
 
 

@@ -19,8 +19,9 @@ SEEDS = [0, 7]
 
 
 def _seeds_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("wellposed_sweep_seeds",
-                                                  ROOT / "sweeps" / "seeds.py")
+    spec = importlib.util.spec_from_file_location(
+        "wellposed_sweep_seeds", ROOT / "sweeps" / "seeds.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -28,13 +29,17 @@ def _seeds_script() -> ModuleType:
 
 
 def _as_json(results: dict) -> dict[str, str]:
-    return {f"{cid}@{seed}": json.dumps(r.to_dict(), sort_keys=True)
-            for (cid, seed), r in results.items()}
+    return {
+        f"{cid}@{seed}": json.dumps(r.to_dict(), sort_keys=True)
+        for (cid, seed), r in results.items()
+    }
 
 
 def test_an_unknown_executor_is_an_input_error() -> None:
-    with (pytest.raises(WellposedInputError, match="unknown executor 'ray'; choose from local"),
-          open_executor("ray")):
+    with (
+        pytest.raises(WellposedInputError, match="unknown executor 'ray'; choose from local"),
+        open_executor("ray"),
+    ):
         pass
 
 
@@ -45,14 +50,16 @@ def test_map_unordered_returns_every_index_once() -> None:
 
 @pytest.mark.slow
 def test_a_two_worker_dask_cluster_gives_the_local_pools_results(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     distributed = pytest.importorskip("distributed")
     seeds = _seeds_script()
     local = seeds.sweep(SEEDS, IDS, kind="local", jobs=2)
     assert set(local) == {(cid, s) for s in SEEDS for cid in IDS}
     assert all(r.ok for r in local.values()), [r.problems for r in local.values()]
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
         monkeypatch.setenv(SCHEDULER_ENV, cluster.scheduler_address)
         with distributed.Client(cluster) as client:
             assert len(client.scheduler_info()["workers"]) == 2

@@ -27,20 +27,38 @@ def _claim(cid: str, evidence: dict, observed: str = "unbounded") -> ClaimResult
 def _conditional() -> ClaimResult:
     """A conditional claim: each case's records, and again under the kinds' keys (as the
     claims write them)."""
-    rate = fit_rate(_K, 1.5 * _K + 2.0 - 0.5 * np.log(_K), expected=1.5,
-                    extra=("log k", np.log(_K)), extra_expected=-0.5)
+    rate = fit_rate(
+        _K,
+        1.5 * _K + 2.0 - 0.5 * np.log(_K),
+        expected=1.5,
+        extra=("log k", np.log(_K)),
+        extra_expected=-0.5,
+    )
     bound = check_bound(-1.0, {"random": [-3.0, -2.5], "ascent": [-1.2]})
     tight = check_tightness(-1.0, [1.0, 10.0, 100.0], [-1.5, -1.01, -1.0], tol=1e-6)
-    return _claim("S9", {"a": {"rate": rate}, "b": {"bound": bound, "tightness": tight},
-                         "rate": rate, "bound": bound, "tightness": tight},
-                  "conditional(a=unbounded, b=bounded)")
+    return _claim(
+        "S9",
+        {
+            "a": {"rate": rate},
+            "b": {"bound": bound, "tightness": tight},
+            "rate": rate,
+            "bound": bound,
+            "tightness": tight,
+        },
+        "conditional(a=unbounded, b=bounded)",
+    )
 
 
 def _s8() -> ClaimResult:
-    rows = [{"lambda": lam, "answer_sigma_star": (2 * lam - 1) ** -0.5 if lam > 0.5 else math.nan,
-             "correct_s_star": thread_optimal_s(lam)} for lam in (0.25, 1.0, 10.0)]
-    return _claim("S8", {"counterexample": Counterexample("d", {"table": rows}, True)},
-                  "refuted")
+    rows = [
+        {
+            "lambda": lam,
+            "answer_sigma_star": (2 * lam - 1) ** -0.5 if lam > 0.5 else math.nan,
+            "correct_s_star": thread_optimal_s(lam),
+        }
+        for lam in (0.25, 1.0, 10.0)
+    ]
+    return _claim("S8", {"counterexample": Counterexample("d", {"table": rows}, True)}, "refuted")
 
 
 def test_records_become_one_panel_each_with_residuals_after_the_derived_rate():
@@ -61,8 +79,13 @@ def test_records_become_one_panel_each_with_residuals_after_the_derived_rate():
     bound = spec.data["panels"][1]
     assert bound["sources"] == ["random", "ascent"] and bound["best"] == [-2.5, -1.2]
     # a wrong rate shows: the residuals then grow along the sequence
-    wrong = fit_rate(_K, 1.6 * _K + 2.0 - 0.5 * np.log(_K), expected=1.5,
-                     extra=("log k", np.log(_K)), extra_expected=-0.5)
+    wrong = fit_rate(
+        _K,
+        1.6 * _K + 2.0 - 0.5 * np.log(_K),
+        expected=1.5,
+        extra=("log k", np.log(_K)),
+        extra_expected=-0.5,
+    )
     (bad,) = claim_figures([_claim("S1", {"rate": wrong})])
     tilt = np.array(bad.data["panels"][0]["centred"])
     assert tilt[-1] - tilt[0] == pytest.approx(0.1 * (160.0 - 10.0), rel=1e-3)
@@ -97,8 +120,14 @@ def _perturb(obj, factor):
     if isinstance(obj, float):
         return obj * factor
     if dataclasses.is_dataclass(obj):
-        return dataclasses.replace(obj, **{f.name: _perturb(getattr(obj, f.name), factor)
-                                           for f in dataclasses.fields(obj) if f.init})
+        return dataclasses.replace(
+            obj,
+            **{
+                f.name: _perturb(getattr(obj, f.name), factor)
+                for f in dataclasses.fields(obj)
+                if f.init
+            },
+        )
     if isinstance(obj, dict):
         return {k: _perturb(v, factor) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
@@ -125,8 +154,10 @@ def test_figure_data_is_the_same_when_every_number_moves_by_1e9(real, factor):
 
 @pytest.mark.slow
 def test_reports_write_figures_linked_from_the_markdown(real, tmp_path):
-    audits = [audit_family("continuous_bernoulli", np.array([0.0, 0.4])),
-              audit_family("softclip_gaussian", np.array([0.2]))]
+    audits = [
+        audit_family("continuous_bernoulli", np.array([0.0, 0.4])),
+        audit_family("softclip_gaussian", np.array([0.2])),
+    ]
     written = write_reports(real, seed=0, report_dir=tmp_path, families=audits)
     assert written[-1] == tmp_path / "figures"
     assert "](figures/" not in (tmp_path / "families.md").read_text()  # tables, no pictures

@@ -65,8 +65,9 @@ def test_a_leaking_floored_family_is_caught(monkeypatch, capsys):
     from wellposed.audit import analytic
 
     real = analytic.log_softclip_gaussian
-    monkeypatch.setattr(analytic, "log_softclip_gaussian",
-                        lambda x, loc, raw: real(x, loc, raw) + 100.0)
+    monkeypatch.setattr(
+        analytic, "log_softclip_gaussian", lambda x, loc, raw: real(x, loc, raw) + 100.0
+    )
     code, text = _check(capsys, "F6")
     assert code == 1 and "F6:" in text
 

@@ -11,11 +11,13 @@ from wellposed.lines.enclosures import Enclosure
 
 def _shifted(fn, rel):
     """``fn`` with every value moved by ``rel`` relative (tuples element by element)."""
+
     def moved(*args, **kwargs):
         out = fn(*args, **kwargs)
         if isinstance(out, tuple):
             return tuple(np.asarray(v) * (1 + rel) for v in out)
         return np.asarray(out) * (1 + rel) if not np.isscalar(out) else out * (1 + rel)
+
     return moved
 
 

@@ -35,7 +35,8 @@ def test_s8_shows_both_sigmas(results):
     for r in rows:
         assert r["correct_s_star"] == pytest.approx((r["lambda"] + 1) ** -0.5, rel=1e-12)
         assert r["elbo_at_s_star"] == pytest.approx(
-            0.5 * math.log(r["lambda"] / (r["lambda"] + 1)) - 0.5 * math.log(2 * math.pi))
+            0.5 * math.log(r["lambda"] / (r["lambda"] + 1)) - 0.5 * math.log(2 * math.pi)
+        )
 
 
 def test_unbounded_witnesses_pass_target(results):
@@ -58,8 +59,11 @@ def _perturb(obj, factor):
     if isinstance(obj, np.ndarray):
         return obj * factor if obj.dtype.kind == "f" else obj
     if dataclasses.is_dataclass(obj):
-        changes = {f.name: _perturb(getattr(obj, f.name), factor)
-                   for f in dataclasses.fields(obj) if f.init}
+        changes = {
+            f.name: _perturb(getattr(obj, f.name), factor)
+            for f in dataclasses.fields(obj)
+            if f.init
+        }
         return dataclasses.replace(obj, **changes)
     if isinstance(obj, dict):
         return {k: _perturb(v, factor) for k, v in obj.items()}

@@ -18,14 +18,28 @@ MODULES = sorted(p for p in PKG.rglob("*.py") if "__pycache__" not in p.parts)
 
 # the flow, bottom to top: a module may import only from its own layer or a lower one
 LAYERS = {
-    "errors": 0, "numerics": 0, "_lazy": 0, "executor": 0,
-    "models": 1, "constructions": 2, "evidence": 2, "report": 2,
+    "errors": 0,
+    "numerics": 0,
+    "_lazy": 0,
+    "executor": 0,
+    "models": 1,
+    "constructions": 2,
+    "evidence": 2,
+    "report": 2,
     "lines": 3,
-    "ledger": 4, "audit": 5, "training": 5, "claims": 6, "gate": 7,
-    "render": 8, "figures": 8, "staleness": 8, "portability": 8,
+    "ledger": 4,
+    "audit": 5,
+    "training": 5,
+    "claims": 6,
+    "gate": 7,
+    "render": 8,
+    "figures": 8,
+    "staleness": 8,
+    "portability": 8,
     "testing": 8,
     "cli": 9,
-    "__init__": 9, "__main__": 9,
+    "__init__": 9,
+    "__main__": 9,
 }
 
 
@@ -64,10 +78,15 @@ def test_imports_go_down_the_flow_and_sit_at_the_top(path: Path) -> None:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     name = _module_name(path)
     if not name.startswith("wellposed.cli"):
-        functions = [f for f in ast.walk(tree)
-                     if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)]
-        local = [n.lineno for f in functions
-                 for n in ast.walk(f) if isinstance(n, ast.Import | ast.ImportFrom)]
+        functions = [
+            f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+        ]
+        local = [
+            n.lineno
+            for f in functions
+            for n in ast.walk(f)
+            if isinstance(n, ast.Import | ast.ImportFrom)
+        ]
         assert not local, f"{name}: function-local imports at lines {local}"
     mine = _layer(name)
     up = [m for m in _top_level_imports(tree) if m != "wellposed" and _layer(m) > mine]
@@ -75,14 +94,15 @@ def test_imports_go_down_the_flow_and_sit_at_the_top(path: Path) -> None:
 
 
 def test_help_does_not_import_torch() -> None:
-    script = ("import sys\nimport wellposed.cli as cli\ntry:\n    cli.main(['--help'])\n"
-              "except SystemExit:\n    pass\nprint('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True)
+    script = (
+        "import sys\nimport wellposed.cli as cli\ntry:\n    cli.main(['--help'])\n"
+        "except SystemExit:\n    pass\nprint('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
 
 
-_S11_LEDGER = '''
+_S11_LEDGER = """
 [[claim]]
 id = "S11"
 title = "Laplace decoder with learned scale"
@@ -95,7 +115,7 @@ rate = "D per unit k"
 rate_expr = "D"
 bound = "none"
 evidence = ["witness", "rate"]
-'''
+"""
 
 _S11_MODULE = '''
 """A throw-away claim added by tests/test_layout.py."""
@@ -126,10 +146,13 @@ def _copy_with_claim(tmp_path: Path, verdict: str) -> Path:
     root = tmp_path / verdict
     shutil.copytree(PKG, root / "wellposed", ignore=shutil.ignore_patterns("__pycache__"))
     ledger = root / "wellposed" / "ledger.toml"
-    ledger.write_text(ledger.read_text(encoding="utf-8") + _S11_LEDGER.replace("VERDICT", verdict),
-                      encoding="utf-8")
-    (root / "wellposed" / "claims" / "throwaway.py").write_text(textwrap.dedent(_S11_MODULE),
-                                                                  encoding="utf-8")
+    ledger.write_text(
+        ledger.read_text(encoding="utf-8") + _S11_LEDGER.replace("VERDICT", verdict),
+        encoding="utf-8",
+    )
+    (root / "wellposed" / "claims" / "throwaway.py").write_text(
+        textwrap.dedent(_S11_MODULE), encoding="utf-8"
+    )
     return root
 
 
@@ -139,9 +162,21 @@ def test_a_new_claim_is_a_ledger_entry_and_one_function(tmp_path, verdict, code)
     env = {**os.environ, "PYTHONPATH": str(root)}
     env.pop("WELLPOSED_LEDGER", None)
     out = subprocess.run(
-        [sys.executable, "-m", "wellposed", "check", "S11", "--no-report", "--json",
-         str(tmp_path / f"{verdict}.json")],
-        capture_output=True, text=True, cwd=tmp_path, env=env)
+        [
+            sys.executable,
+            "-m",
+            "wellposed",
+            "check",
+            "S11",
+            "--no-report",
+            "--json",
+            str(tmp_path / f"{verdict}.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
     assert out.returncode == code, out.stdout + out.stderr
     assert "S11" in out.stdout
     doc = json.loads((tmp_path / f"{verdict}.json").read_text())

@@ -28,8 +28,13 @@ sys.meta_path.insert(0, _Blocked())
 
 
 def _python(code: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
@@ -66,7 +71,9 @@ def test_audit_family_help_names_every_builtin_family() -> None:
 
 
 def test_the_core_computes_an_elbo_without_matplotlib_hypothesis_or_tabulate() -> None:
-    out = _python(_BLOCK.format(blocked=("matplotlib", "hypothesis", "tabulate")) + """
+    out = _python(
+        _BLOCK.format(blocked=("matplotlib", "hypothesis", "tabulate"))
+        + """
 import numpy as np
 import wellposed as wp
 from wellposed import constructions
@@ -76,7 +83,8 @@ est = wp.elbo(c.decoder, c.encoder, x, method="mc", samples=64, seed=0)
 exact = wp.elbo(c.decoder, c.encoder, x, method="quadrature")
 print("ELBO", est.value, exact.value, est.se)
 print("LOADED", sorted(m for m in ("matplotlib", "hypothesis", "tabulate") if m in sys.modules))
-""")
+"""
+    )
     values = dict(line.split(" ", 1) for line in out.strip().splitlines())
     mc, quad, se = (float(v) for v in values["ELBO"].split())
     assert abs(mc - quad) <= 6 * se + 1e-9  # the two lines agree: the numbers are real
@@ -85,20 +93,27 @@ print("LOADED", sorted(m for m in ("matplotlib", "hypothesis", "tabulate") if m 
 
 @pytest.mark.slow
 def test_a_claim_runs_without_matplotlib_or_hypothesis() -> None:
-    out = _python(_BLOCK.format(blocked=("matplotlib", "hypothesis")) + """
+    out = _python(
+        _BLOCK.format(blocked=("matplotlib", "hypothesis"))
+        + """
 from wellposed.gate import run_claims
 (r,) = run_claims(["L6"], seed=0, device="cpu", jobs=1)
 print("CLAIM", r.id, r.observed, r.ok)
-""")
+"""
+    )
     assert out.strip().splitlines()[-1] == "CLAIM L6 unbounded True"
 
 
 def test_check_without_matplotlib_says_which_extra_to_install() -> None:
-    code = _BLOCK.format(blocked=("matplotlib",)) + """
+    code = (
+        _BLOCK.format(blocked=("matplotlib",))
+        + """
 from wellposed.cli import main
 raise SystemExit(main(["check", "L6", "--no-report", "-q"]))
 """
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'wellposed[report]'" in proc.stderr

@@ -45,13 +45,26 @@ def test_a_planted_kernel_dependent_value_is_caught(tmp_path: Path) -> None:
         committed = tmp_path / f"committed-{planted}"
         committed.mkdir()
         # the committed report: generated under the highest level, as on a developer's CPU
-        assert regenerate(levels[-1], committed, committed, properties=False,
-                          commands=_commands(planted, committed)) == []
+        assert (
+            regenerate(
+                levels[-1],
+                committed,
+                committed,
+                properties=False,
+                commands=_commands(planted, committed),
+            )
+            == []
+        )
         work = tmp_path / f"work-{planted}"
         problems = []
         for level in levels:
-            problems += check(committed, work, [level], properties=False,
-                              commands=_commands(planted, work / level))
+            problems += check(
+                committed,
+                work,
+                [level],
+                properties=False,
+                commands=_commands(planted, work / level),
+            )
         if planted:
             assert problems and all("families.md differs" in p for p in problems)
             assert any(p.startswith("default:") for p in problems)

@@ -12,9 +12,13 @@ ROOT = Path(__file__).parents[1]
 
 
 def _check(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "wellposed", "check", "L6", "--no-report",
-                           "-j", "1", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "wellposed", "check", "L6", "--no-report", "-j", "1", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @pytest.mark.slow

@@ -41,11 +41,18 @@ def test_json_twin_has_required_keys():
     assert '"ok": true' in render_json([R], seed=0)
 
 
-LONG = ClaimResult("S9", "Fix sigma* > 0, let lambda grow: unbounded", "seed thread, comment",
-                   "conditional(identity_decoder=bounded, constant_decoder=unbounded)",
-                   "conditional(identity_decoder=bounded, constant_decoder=unbounded)", True,
-                   True, "slope 0.5 per log lambda; " + "a long sentence " * 20,
-                   "1/2 per unit log lambda; ELBO <= -(1/2) log 2pi", {"k": 1.5})
+LONG = ClaimResult(
+    "S9",
+    "Fix sigma* > 0, let lambda grow: unbounded",
+    "seed thread, comment",
+    "conditional(identity_decoder=bounded, constant_decoder=unbounded)",
+    "conditional(identity_decoder=bounded, constant_decoder=unbounded)",
+    True,
+    True,
+    "slope 0.5 per log lambda; " + "a long sentence " * 20,
+    "1/2 per unit log lambda; ELBO <= -(1/2) log 2pi",
+    {"k": 1.5},
+)
 
 
 def test_claims_table_is_narrow_and_the_long_cells_sit_in_details():
@@ -53,15 +60,24 @@ def test_claims_table_is_narrow_and_the_long_cells_sit_in_details():
     table = [line for line in md.splitlines() if line.startswith("|")]
     lines = md.splitlines()
     # a table wider than 160 characters is split over its columns, each part keyed by id
-    heads = [i for i, line in enumerate(lines) if line.startswith("|")
-             and lines[i + 1].startswith("|--")]
+    heads = [
+        i for i, line in enumerate(lines) if line.startswith("|") and lines[i + 1].startswith("|--")
+    ]
     columns = {}
     for h in heads:
         names = [c.strip() for c in lines[h].split("|")[1:-1]]
         rows = [[c.strip() for c in lines[j].split("|")[1:-1]] for j in (h + 2, h + 3)]
         columns.update({n: [r[k] for r in rows] for k, n in enumerate(names)})
     assert list(columns) == [
-        "id", "claim", "ledger", "observed", "attained", "lines", "certified", "ok"]
+        "id",
+        "claim",
+        "ledger",
+        "observed",
+        "attained",
+        "lines",
+        "certified",
+        "ok",
+    ]
     # the observed verdict is not repeated when it is the ledger's
     assert columns["observed"][1] == "as expected"
     # a result without a certification record (--no-certify) says so
@@ -70,16 +86,22 @@ def test_claims_table_is_narrow_and_the_long_cells_sit_in_details():
     assert "S9: Fix sigma\\* > 0" not in md  # the summary is HTML-escaped
     prose = [line for line in md.splitlines() if not line.startswith("|")]
     assert max(map(len, prose)) <= 120  # prose wrapped (docs/design.md, "Reports")
-    block = md[md.index("<details><summary>\nS9"):]
-    block = block[:block.index("</details>")]
-    for text in ("seed thread, comment", "`1/2 per unit log lambda; ELBO <= -(1/2) log 2pi`",
-                 "a long sentence a long", "conditional(identity\\_decoder=bounded"):
+    block = md[md.index("<details><summary>\nS9") :]
+    block = block[: block.index("</details>")]
+    for text in (
+        "seed thread, comment",
+        "`1/2 per unit log lambda; ELBO <= -(1/2) log 2pi`",
+        "a long sentence a long",
+        "conditional(identity\\_decoder=bounded",
+    ):
         assert text in block, text
 
 
 def test_families_report_has_grid_narrow_table_and_details():
-    audits = [audit_family("continuous_bernoulli", np.array([0.0, 0.4])),
-              audit_family("softclip_gaussian", np.array([0.2]))]
+    audits = [
+        audit_family("continuous_bernoulli", np.array([0.0, 0.4])),
+        audit_family("softclip_gaussian", np.array([0.2])),
+    ]
     md = render_families(audits, seed=0)
     assert "families-verdicts.png" not in md  # the verdicts are a table, not a picture
     table = [line for line in md.splitlines() if line.startswith("|")]
@@ -101,13 +123,18 @@ def test_failed_write_leaves_no_figure_directory(tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", boom)
     with pytest.raises(WellposedInputError):
-        write_reports([LONG], seed=0, report_dir=tmp_path,
-                      families=[audit_family("softclip_gaussian", np.array([0.2]))])
+        write_reports(
+            [LONG],
+            seed=0,
+            report_dir=tmp_path,
+            families=[audit_family("softclip_gaussian", np.array([0.2]))],
+        )
     assert list(tmp_path.iterdir()) == []
 
 
 def _attainment(gaps: list[float], strict: str | None) -> object:
     from wellposed.evidence import check_attained, check_tightness
+
     tight = check_tightness(1.0, [1.0, 2.0, 3.0], [1.0 - g for g in gaps], tol=1e-3)
     return check_attained(tight, case="the bound", strict=strict)
 
@@ -120,10 +147,15 @@ def _column(md, name):
             names = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
             if name in names:
                 k = names.index(name)
-                rows = [re.split(r"(?<!\\)\|", r)[1:-1] for r in lines[i + 2:]
-                        if r.startswith("| ")]
-                rows = rows[:next((j for j, r in enumerate(lines[i + 2:])
-                                   if not r.startswith("|")), len(rows))]
+                rows = [
+                    re.split(r"(?<!\\)\|", r)[1:-1] for r in lines[i + 2 :] if r.startswith("| ")
+                ]
+                rows = rows[
+                    : next(
+                        (j for j, r in enumerate(lines[i + 2 :]) if not r.startswith("|")),
+                        len(rows),
+                    )
+                ]
                 return {r[0].strip(): r[k].strip() for r in rows}
     raise AssertionError(f"no column {name!r}")
 
@@ -131,11 +163,30 @@ def _column(md, name):
 def test_attained_is_shown_next_to_every_bounded_verdict():
     """``no`` / ``yes`` from the evidence, per bounded condition, ``unknown`` where a bounded
     claim computed none, and blank for verdicts that are not bounded."""
-    no = ClaimResult("S5", "bern", "src", "bounded", "bounded", True, True, "", "f",
-                     {"attained": _attainment([1.0, 0.1, 1e-4], "sigmoid < 1")})
-    yes = ClaimResult("L7", "gmm", "src", "conditional(unconstrained=unbounded, floor=bounded)",
-                      "conditional(unconstrained=unbounded, floor=bounded)", True, True, "", "f",
-                      {"attained": {"floor": _attainment([1.0, 0.1, 0.0], None)}})
+    no = ClaimResult(
+        "S5",
+        "bern",
+        "src",
+        "bounded",
+        "bounded",
+        True,
+        True,
+        "",
+        "f",
+        {"attained": _attainment([1.0, 0.1, 1e-4], "sigmoid < 1")},
+    )
+    yes = ClaimResult(
+        "L7",
+        "gmm",
+        "src",
+        "conditional(unconstrained=unbounded, floor=bounded)",
+        "conditional(unconstrained=unbounded, floor=bounded)",
+        True,
+        True,
+        "",
+        "f",
+        {"attained": {"floor": _attainment([1.0, 0.1, 0.0], None)}},
+    )
     none = ClaimResult("F4", "bce", "src", "bounded", "bounded", True, True, "", "f", {})
     md = render_markdown([R, no, yes, none, LONG], seed=0)
     rows = _column(md, "attained")

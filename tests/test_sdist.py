@@ -20,8 +20,12 @@ GENERATED = ("PKG-INFO", "setup.cfg", "wellposed.egg-info/")
 
 def _checkout_files() -> set[str]:
     """Tracked and untracked-but-not-ignored files (what a commit would hold)."""
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                         capture_output=True, check=True).stdout.decode()
+    out = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
     return {name for name in out.split("\0") if name and (ROOT / name).is_file()}
 
 
@@ -31,10 +35,16 @@ def test_the_sdist_holds_exactly_the_checkout_but_ci(tmp_path: Path) -> None:
         pytest.skip("not a git checkout (e.g. run from an unpacked sdist)")
     if importlib.util.find_spec("setuptools") is None:
         pytest.skip("setuptools (the build backend) is not installed")
-    script = ("import sys; from setuptools import build_meta; "
-              "print(build_meta.build_sdist(sys.argv[1]))")
-    name = subprocess.run([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True, check=True).stdout.split()[-1]
+    script = (
+        "import sys; from setuptools import build_meta; print(build_meta.build_sdist(sys.argv[1]))"
+    )
+    name = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()[-1]
     with tarfile.open(tmp_path / name) as tar:
         listed = {m.name.split("/", 1)[1] for m in tar.getmembers() if m.isfile()}
     shipped = {n for n in listed if not n.startswith(GENERATED)}
@@ -42,7 +52,15 @@ def test_the_sdist_holds_exactly_the_checkout_but_ci(tmp_path: Path) -> None:
     assert sorted(wanted - shipped) == [], "in the checkout, missing from the sdist"
     assert sorted(shipped - wanted) == [], "in the sdist, not in the checkout"
     # what the test suite needs to run from the unpacked sdist
-    for needed in ("tests/conftest.py", "tests/audit/test_family.py", "noxfile.py",
-                   "constraints.txt", "CHANGELOG.md", "CITATION.cff", "docs/claims.md",
-                   "properties/conftest.py", "mkdocs.yml"):
+    for needed in (
+        "tests/conftest.py",
+        "tests/audit/test_family.py",
+        "noxfile.py",
+        "constraints.txt",
+        "CHANGELOG.md",
+        "CITATION.cff",
+        "docs/claims.md",
+        "properties/conftest.py",
+        "mkdocs.yml",
+    ):
         assert needed in shipped, needed

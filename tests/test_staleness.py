@@ -22,8 +22,12 @@ from wellposed.staleness import (
 
 
 def test_json_ignores_last_digit_noise_but_not_verdicts_or_numbers():
-    old = {"versions": {"torch": "a"}, "claims": [{"id": "S1", "observed": "unbounded",
-                                                  "ok": True, "slope": 1.5, "rel_error": 1e-8}]}
+    old = {
+        "versions": {"torch": "a"},
+        "claims": [
+            {"id": "S1", "observed": "unbounded", "ok": True, "slope": 1.5, "rel_error": 1e-8}
+        ],
+    }
     noise = json.loads(json.dumps(old))
     noise["versions"] = {"torch": "b"}
     noise["claims"][0]["slope"] = 1.50001
@@ -72,7 +76,8 @@ def test_figures_compare_by_their_data_not_their_pixels(tmp_path, capsys):
     assert main([str(old), str(new)]) == 0
     assert (new / "figures" / "claim-S1.png").read_bytes() == b"\x89PNG old"
     assert (new / "figures" / "claim-S1.json").read_bytes() == (
-        old / "figures" / "claim-S1.json").read_bytes()
+        old / "figures" / "claim-S1.json"
+    ).read_bytes()
     # the plotted data changed: stale, and the new figure is kept for review
     _figure(new, "claim-S1", {"x": [1.0, 2.0], "values": [0.61, 3.0]}, b"\x89PNG new")
     assert main([str(old), str(new)]) == 1
@@ -157,8 +162,14 @@ def test_every_committed_report_is_stale_when_every_number_moves_1e5(tmp_path) -
         path.write_text(json.dumps(_perturb_json(json.loads(path.read_text("utf-8")))))
     stale = compare(old, new)
     assert set(stale) == set(names) | {f"{FIGURES}/{s}" for s in figures}
-    assert set(names) >= {"claims.md", "claims.json", "families.md", "properties.md",
-                          "seeds.md", "mutants.md"}
+    assert set(names) >= {
+        "claims.md",
+        "claims.json",
+        "families.md",
+        "properties.md",
+        "seeds.md",
+        "mutants.md",
+    }
 
 
 def test_committed_reports_match_themselves_and_keep_their_bytes(tmp_path) -> None:
@@ -181,8 +192,14 @@ def test_bytes_are_restored_only_over_a_printed_equal_report(tmp_path) -> None:
 
 
 def test_json_leaves_out_machine_dependent_values_only() -> None:
-    old = {"claims": [{"id": "F6", "evidence": {"implementation": "agrees",
-                                                 "machine_dependent": {"torch": [6.0]}}}]}
+    old = {
+        "claims": [
+            {
+                "id": "F6",
+                "evidence": {"implementation": "agrees", "machine_dependent": {"torch": [6.0]}},
+            }
+        ]
+    }
     new = json.loads(json.dumps(old))
     new["claims"][0]["evidence"]["machine_dependent"]["torch"] = [10.0]
     assert json_match(old, new)

@@ -56,7 +56,8 @@ def _distributed() -> Any:
     except ImportError as exc:
         raise WellposedInputError(
             "--executor dask needs the 'distributed' package: pip install "
-            "'wellposed[cluster]' (or use --executor local)") from exc
+            "'wellposed[cluster]' (or use --executor local)"
+        ) from exc
 
 
 @contextmanager
@@ -71,13 +72,18 @@ def _dask_executor(jobs: int) -> Iterator[Executor]:
         except OSError as exc:
             raise WellposedInputError(
                 f"cannot reach the Dask scheduler {SCHEDULER_ENV}={address!r} ({exc}); start "
-                "one with `dask scheduler`, or unset the variable for a local cluster") from exc
+                "one with `dask scheduler`, or unset the variable for a local cluster"
+            ) from exc
         cluster = None
     else:
         # silence_logs: the nanny's "still alive, killing" notes on close are not news
-        cluster = distributed.LocalCluster(n_workers=jobs, threads_per_worker=1,
-                                           processes=True, dashboard_address=None,
-                                           silence_logs=logging.ERROR)
+        cluster = distributed.LocalCluster(
+            n_workers=jobs,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
         client = distributed.Client(cluster)
     try:
         # pure=False: two tasks with equal arguments are still two runs (never merged)
@@ -97,8 +103,7 @@ def open_executor(kind: str = "local", jobs: int | None = None) -> Iterator[Exec
     :class:`~wellposed.errors.WellposedInputError` before any task runs.
     """
     if kind not in EXECUTORS:
-        raise WellposedInputError(f"unknown executor {kind!r}; choose from "
-                                  f"{', '.join(EXECUTORS)}")
+        raise WellposedInputError(f"unknown executor {kind!r}; choose from {', '.join(EXECUTORS)}")
     workers = default_jobs() if jobs is None else max(1, int(jobs))
     if kind == "dask":
         with _dask_executor(workers) as pool:
@@ -109,8 +114,9 @@ def open_executor(kind: str = "local", jobs: int | None = None) -> Iterator[Exec
         yield local
 
 
-def map_unordered(fn: Callable[[T], R], items: Iterable[T], *, kind: str = "local",
-                  jobs: int | None = None) -> Iterator[tuple[int, R]]:
+def map_unordered(
+    fn: Callable[[T], R], items: Iterable[T], *, kind: str = "local", jobs: int | None = None
+) -> Iterator[tuple[int, R]]:
     """``(index, fn(item))`` for every item, in order of completion, on an executor of
     ``kind``; an exception in a task is raised here (the remaining tasks are cancelled)."""
     tasks = list(items)

@@ -51,13 +51,19 @@ __all__ = ["DPI", "FigureSpec", "claim_figures", "figure_json", "render_png"]
 _PANEL = (4.6, 3.6)  # inches per panel of a claim figure
 _WIDE = {"elbo_sigma": 7.0}  # panels with a legend beside them
 _KINDS = ("rate", "bound", "tightness")
-_PANEL_TITLES = {"rate": "residual after the derived rate", "bound": "best value found vs bound B",
-                 "tightness": "gap to the supremum", "elbo_sigma": "ELBO vs sigma (x = 0)"}
+_PANEL_TITLES = {
+    "rate": "residual after the derived rate",
+    "bound": "best value found vs bound B",
+    "tightness": "gap to the supremum",
+    "elbo_sigma": "ELBO vs sigma (x = 0)",
+}
 #: what to look at, per panel kind (the figure's caption joins those it has)
-_HINTS = {"rate": "residuals after the derived rate level off (a wrong rate tilts them)",
-          "bound": "every best value sits left of the dashed bound B",
-          "tightness": "the gap to the supremum shrinks along the sequence",
-          "elbo_sigma": "the answer's sigma* (x) misses each maximum s* (o)"}
+_HINTS = {
+    "rate": "residuals after the derived rate level off (a wrong rate tilts them)",
+    "bound": "every best value sits left of the dashed bound B",
+    "tightness": "the gap to the supremum shrinks along the sequence",
+    "elbo_sigma": "the answer's sigma* (x) misses each maximum s* (o)",
+}
 _S8_COLUMNS = ("lambda", "answer_sigma_star", "correct_s_star")
 _S8_SIGMAS = tuple(float(s) for s in np.geomspace(0.02, 3.0, 121))
 
@@ -84,8 +90,9 @@ def _num(v: object) -> float:
     return float(v) if isinstance(v, int | float | str) else math.nan
 
 
-def _records(value: EvidenceItem, path: tuple[str, ...], seen: list[dict[str, Any]]
-             ) -> list[tuple[str, dict[str, Any]]]:
+def _records(
+    value: EvidenceItem, path: tuple[str, ...], seen: list[dict[str, Any]]
+) -> list[tuple[str, dict[str, Any]]]:
     """Every rate / bound / tightness record under ``value`` as ``(label, rounded dict)``,
     each once (conditional claims list a case's records again under the kind's key)."""
     if isinstance(value, RateFit | BoundCheck | Tightness):
@@ -112,8 +119,9 @@ def _rate_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
     log_term = rec.get("extra_name") == f"log {rec['x_name']}" and rec.get("extra_coef") is not None
     coef = 0.0
     if log_term:
-        coef = _num(rec["extra_expected"] if rec.get("extra_expected") is not None
-                    else rec["extra_coef"])
+        coef = _num(
+            rec["extra_expected"] if rec.get("extra_expected") is not None else rec["extra_coef"]
+        )
         log_term = all(x > 0 for x, _ in pts) and math.isfinite(coef)
     expected, rtol = _num(rec["expected"]), _num(rec["rtol"])
     xs_out: list[float] = []
@@ -127,22 +135,42 @@ def _rate_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
         xs_out, resid = xs.tolist(), (res - np.mean(res)).tolist()
         tol = rtol * abs(expected) if math.isfinite(rtol) else 0.0
         band = (tol * np.abs(xs - np.mean(xs))).tolist()
-    return jsonable_dict({"panel": "rate", "label": label, "x_name": rec["x_name"],
-                          "x": xs_out, "centred": resid, "band": band,
-                          "slope": rec["slope"], "expected": rec["expected"],
-                          "rtol": rec["rtol"], "log_term": coef if log_term else None,
-                          "corrections": list(rec.get("corrections") or [])})
+    return jsonable_dict(
+        {
+            "panel": "rate",
+            "label": label,
+            "x_name": rec["x_name"],
+            "x": xs_out,
+            "centred": resid,
+            "band": band,
+            "slope": rec["slope"],
+            "expected": rec["expected"],
+            "rtol": rec["rtol"],
+            "log_term": coef if log_term else None,
+            "corrections": list(rec.get("corrections") or []),
+        }
+    )
 
 
 def _bound_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
-    return {"panel": "bound", "label": label, "bound": rec["bound"],
-            "sources": [readable(s) for s in rec["max_by_source"]],
-            "best": list(rec["max_by_source"].values())}
+    return {
+        "panel": "bound",
+        "label": label,
+        "bound": rec["bound"],
+        "sources": [readable(s) for s in rec["max_by_source"]],
+        "best": list(rec["max_by_source"].values()),
+    }
 
 
 def _tightness_panel(label: str, rec: dict[str, Any]) -> dict[str, Any]:
-    return {"panel": "tightness", "label": label, "x_name": rec["x_name"], "x": rec["x"],
-            "gaps": rec["gaps"], "sup": rec["sup"]}
+    return {
+        "panel": "tightness",
+        "label": label,
+        "x_name": rec["x_name"],
+        "x": rec["x"],
+        "gaps": rec["gaps"],
+        "sup": rec["sup"],
+    }
 
 
 def _elbo_sigma_panel(table: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -157,21 +185,21 @@ def _elbo_sigma_panel(table: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         for key in ("answer_sigma_star", "correct_s_star"):
             s = _num(row[key])
             marks[key] = [s, thread_elbo(lam, s)] if math.isfinite(s) and s > 0 else None
-        curves.append({"lambda": lam, "elbo": [thread_elbo(lam, s) for s in _S8_SIGMAS],
-                       **marks})
-    return jsonable_dict({"panel": "elbo_sigma", "label": "", "sigma": list(_S8_SIGMAS),
-                     "curves": curves})
+        curves.append({"lambda": lam, "elbo": [thread_elbo(lam, s) for s in _S8_SIGMAS], **marks})
+    return jsonable_dict(
+        {"panel": "elbo_sigma", "label": "", "sigma": list(_S8_SIGMAS), "curves": curves}
+    )
 
 
 def _claim_panels(result: ClaimResult) -> list[dict[str, Any]]:
     build = {"rate": _rate_panel, "bound": _bound_panel, "tightness": _tightness_panel}
-    panels = [build[rec["kind"]](label, rec)
-              for label, rec in _records(result.evidence, (), [])]
+    panels = [build[rec["kind"]](label, rec) for label, rec in _records(result.evidence, (), [])]
     cx = result.evidence.get("counterexample")
     table = cx.values.get("table") if isinstance(cx, Counterexample) else None
     if isinstance(table, list) and table and all(c in table[0] for c in _S8_COLUMNS):
-        panels.append(_elbo_sigma_panel([jsonable_dict(row) for row in table
-                                          if isinstance(row, Mapping)]))
+        panels.append(
+            _elbo_sigma_panel([jsonable_dict(row) for row in table if isinstance(row, Mapping)])
+        )
     return panels
 
 
@@ -182,8 +210,14 @@ def claim_figures(results: Sequence[ClaimResult]) -> list[FigureSpec]:
         panels = _claim_panels(r)
         if panels:
             what = ", ".join(dict.fromkeys(_PANEL_TITLES[p["panel"]] for p in panels))
-            specs.append(FigureSpec(f"claim-{r.id}", f"{r.id}: {what}", r.id,
-                                    {"claim": r.id, "title": r.title, "panels": panels}))
+            specs.append(
+                FigureSpec(
+                    f"claim-{r.id}",
+                    f"{r.id}: {what}",
+                    r.id,
+                    {"claim": r.id, "title": r.title, "panels": panels},
+                )
+            )
     return specs
 
 
@@ -206,18 +240,34 @@ def _finite(xs: Sequence[object], ys: Sequence[object]) -> tuple[list[float], li
 
 def _draw_rate(ax: Any, p: Mapping[str, Any]) -> None:
     xs, res = _finite(p["x"], p["centred"])
-    band = [_num(b) for b in p["band"]][:len(xs)]
+    band = [_num(b) for b in p["band"]][: len(xs)]
     if xs and len(band) == len(xs):
-        ax.fill_between(xs, [-b for b in band], band, color=LINE_COLOURS["tolerance"],
-                        alpha=0.15, lw=0,
-                        label=f"slope off by the fit's tolerance {_num(p['rtol']):.2g}")
-    ax.axhline(0.0, color=LINE_COLOURS["derived"], lw=1.2,
-               label=f"derived rate {p['expected']:.6g} per unit {p['x_name']}"
-               + (f"\n  (with {p['log_term']:.3g} log {p['x_name']})" if p["log_term"] else ""))
+        ax.fill_between(
+            xs,
+            [-b for b in band],
+            band,
+            color=LINE_COLOURS["tolerance"],
+            alpha=0.15,
+            lw=0,
+            label=f"slope off by the fit's tolerance {_num(p['rtol']):.2g}",
+        )
+    ax.axhline(
+        0.0,
+        color=LINE_COLOURS["derived"],
+        lw=1.2,
+        label=f"derived rate {p['expected']:.6g} per unit {p['x_name']}"
+        + (f"\n  (with {p['log_term']:.3g} log {p['x_name']})" if p["log_term"] else ""),
+    )
     fitted = ", ".join(p.get("corrections", []))
-    ax.plot(xs, res, "o", color=LINE_COLOURS["computed"], ms=5,
-            label=f"computed (fitted slope {p['slope']:.6g})"
-            + (f"\n  lower-order terms fitted: {fitted}" if fitted else ""))
+    ax.plot(
+        xs,
+        res,
+        "o",
+        color=LINE_COLOURS["computed"],
+        ms=5,
+        label=f"computed (fitted slope {p['slope']:.6g})"
+        + (f"\n  lower-order terms fitted: {fitted}" if fitted else ""),
+    )
     if xs and min(xs) > 0 and max(xs) > 20 * min(xs):
         ax.set_xscale("log")
     ax.set_xlabel(f"{p['x_name']} (sequence parameter)")
@@ -230,8 +280,9 @@ def _draw_bound(ax: Any, p: Mapping[str, Any]) -> None:
     xs, ys_f = _finite(p["best"], ys)
     ax.plot(xs, ys_f, "o", color=LINE_COLOURS["best"], ms=6, label="best value found")
     for x, y in zip(xs, ys_f, strict=True):
-        ax.annotate(f"{x:.6g}", (x, y), textcoords="offset points", xytext=(0, 6),
-                    ha="left", fontsize=7.5)
+        ax.annotate(
+            f"{x:.6g}", (x, y), textcoords="offset points", xytext=(0, 6), ha="left", fontsize=7.5
+        )
     b = _num(p["bound"])
     if math.isfinite(b):
         ax.axvline(b, color=LINE_COLOURS["bound"], ls="--", lw=1.3, label=f"bound B = {b:.6g}")
@@ -243,10 +294,21 @@ def _draw_bound(ax: Any, p: Mapping[str, Any]) -> None:
 
 def _draw_tightness(ax: Any, p: Mapping[str, Any]) -> None:
     xs, gaps = _finite(p["x"], p["gaps"])
-    ax.semilogy(xs, [max(g, ERROR_FLOOR) for g in gaps], "s-", color=LINE_COLOURS["gap"], ms=5,
-                label=f"sup - value (sup = {_num(p['sup']):.6g})")
-    ax.axhline(ERROR_FLOOR, color=LINE_COLOURS["floor"], ls=":", lw=1,
-               label=f"rounding floor {ERROR_FLOOR:g}")
+    ax.semilogy(
+        xs,
+        [max(g, ERROR_FLOOR) for g in gaps],
+        "s-",
+        color=LINE_COLOURS["gap"],
+        ms=5,
+        label=f"sup - value (sup = {_num(p['sup']):.6g})",
+    )
+    ax.axhline(
+        ERROR_FLOOR,
+        color=LINE_COLOURS["floor"],
+        ls=":",
+        lw=1,
+        label=f"rounding floor {ERROR_FLOOR:g}",
+    )
     positive = [x for x in xs if x > 0]
     if xs and min(xs) >= 0 and positive and max(xs) > 50 * min(positive):
         # the sequence spans decades (or starts at 0): log scale, linear below the first step
@@ -265,8 +327,13 @@ def _draw_elbo_sigma(ax: Any, p: Mapping[str, Any]) -> None:
     n = len(p["curves"])
     for i, c in enumerate(p["curves"]):
         colour = cmap(i / max(n - 1, 1) * 0.9)
-        ax.plot(p["sigma"], [_num(v) for v in c["elbo"]], color=colour, lw=1.2,
-                label=f"lambda = {c['lambda']:.6g}")
+        ax.plot(
+            p["sigma"],
+            [_num(v) for v in c["elbo"]],
+            color=colour,
+            lw=1.2,
+            label=f"lambda = {c['lambda']:.6g}",
+        )
         if c["correct_s_star"]:
             ax.plot(*c["correct_s_star"], "o", color=colour, ms=6, mec="black", mew=0.6)
         if c["answer_sigma_star"]:
@@ -282,8 +349,12 @@ def _draw_elbo_sigma(ax: Any, p: Mapping[str, Any]) -> None:
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
 
 
-_DRAW = {"rate": _draw_rate, "bound": _draw_bound, "tightness": _draw_tightness,
-         "elbo_sigma": _draw_elbo_sigma}
+_DRAW = {
+    "rate": _draw_rate,
+    "bound": _draw_bound,
+    "tightness": _draw_tightness,
+    "elbo_sigma": _draw_elbo_sigma,
+}
 
 
 def _draw_claim(fig: Figure, data: Mapping[str, Any]) -> None:

@@ -116,8 +116,7 @@ class ClaimResult:
 def _lines(evidence: Evidence) -> list[LineCheck]:
     """The line comparisons in ``evidence`` (the records under ``"lines"``), or none."""
     lines = evidence.get("lines", ())
-    return [c for c in lines if isinstance(c, LineCheck)] if isinstance(lines, list | tuple) \
-        else []
+    return [c for c in lines if isinstance(c, LineCheck)] if isinstance(lines, list | tuple) else []
 
 
 def _attained(evidence: Evidence) -> str | dict[str, str]:
@@ -127,8 +126,7 @@ def _attained(evidence: Evidence) -> str | dict[str, str]:
     if isinstance(found, Attainment):
         return found.attained.value
     if isinstance(found, Mapping):
-        return {str(k): v.attained.value for k, v in found.items()
-                if isinstance(v, Attainment)}
+        return {str(k): v.attained.value for k, v in found.items() if isinstance(v, Attainment)}
     return ""
 
 
@@ -162,12 +160,15 @@ def _formula_problems(claim: Claim, evidence: Evidence) -> list[str]:
     relative): editing a derived formula in the ledger is a regression too."""
     problems = []
     checks: list[tuple[str, str, str, EvidenceItem]] = [
-        ("bound_expr", "bound", claim.bound_expr, evidence.get("bound"))]
+        ("bound_expr", "bound", claim.bound_expr, evidence.get("bound"))
+    ]
     if isinstance(claim.rate_expr, dict):  # one formula per named part of the rate evidence
         rates = evidence.get("rate")
         parts: dict[str, EvidenceItem] = rates if isinstance(rates, dict) else {}
-        checks += [(f"rate_expr.{part}", "rate", text, parts.get(part))
-                   for part, text in claim.rate_expr.items()]
+        checks += [
+            (f"rate_expr.{part}", "rate", text, parts.get(part))
+            for part, text in claim.rate_expr.items()
+        ]
     else:
         checks.append(("rate_expr", "rate", claim.rate_expr, evidence.get("rate")))
     for name, kind, text, found in checks:
@@ -184,8 +185,10 @@ def _formula_problems(claim: Claim, evidence: Evidence) -> list[str]:
             else:
                 got, tol, scale, what = rec.bound, 1e-9, max(1.0, abs(want)), "checked bound"
             if not abs(got - want) <= tol * scale:
-                problems.append(f"{what} {got:.10g} disagrees with the ledger's {name} {text} "
-                                f"= {want:.10g} at {rec.symbols}")
+                problems.append(
+                    f"{what} {got:.10g} disagrees with the ledger's {name} {text} "
+                    f"= {want:.10g} at {rec.symbols}"
+                )
     return problems
 
 
@@ -210,8 +213,10 @@ def _conservative(evidence: Evidence, cert: certify_line.Certified) -> list[str]
         assert isinstance(w, Witness)
         enc = cert.enclosure_of(w.value)
         if w.passed and enc is not None and not enc.lo > w.target:
-            failed.append(f"witness {w.value!r}: enclosure [{enc.lo!r}, {enc.hi!r}] is not "
-                          f"above the target {w.target!r}")
+            failed.append(
+                f"witness {w.value!r}: enclosure [{enc.lo!r}, {enc.hi!r}] is not "
+                f"above the target {w.target!r}"
+            )
     for b in _all(evidence, BoundCheck):
         assert isinstance(b, BoundCheck)
         top, bound = cert.enclosure_of(b.max_value), cert.enclosure_of(b.bound)
@@ -219,8 +224,10 @@ def _conservative(evidence: Evidence, cert: certify_line.Certified) -> list[str]
         lo = b.bound if bound is None else bound.lo
         slack = b.tol * max(1.0, abs(b.bound))
         if b.ok and (top is not None or bound is not None) and not hi <= lo + slack:
-            failed.append(f"bound {b.bound!r} (certified low end {lo!r}): the largest value "
-                          f"found {b.max_value!r} (certified high end {hi!r}) is above it")
+            failed.append(
+                f"bound {b.bound!r} (certified low end {lo!r}): the largest value "
+                f"found {b.max_value!r} (certified high end {hi!r}) is above it"
+            )
     return failed
 
 
@@ -239,22 +246,28 @@ def _uncertified(claim: Claim, n_values: int) -> str:
     return ""
 
 
-def certification(claim: Claim, evidence: Evidence, calls: list[certify_line.Call]
-                  ) -> Certification:
+def certification(
+    claim: Claim, evidence: Evidence, calls: list[certify_line.Call]
+) -> Certification:
     """Certify the exact calls a claim made (:func:`wellposed.lines.certify.certify_calls`)
     and judge its evidence at the enclosures' conservative ends (:func:`_conservative`)."""
     cert = certify_line.certify_calls(calls)
     outside = tuple(f"exact.{n} = {v!r} not in [{e.lo!r}, {e.hi!r}]" for n, v, e in cert.outside)
-    return Certification(len(cert.values), outside, cert.not_certified,
-                         tuple(_conservative(evidence, cert)),
-                         _uncertified(claim, len(cert.values)))
+    return Certification(
+        len(cert.values),
+        outside,
+        cert.not_certified,
+        tuple(_conservative(evidence, cert)),
+        _uncertified(claim, len(cert.values)),
+    )
 
 
 def _certification_problems(found: Certification) -> list[str]:
     """A value outside its enclosure, a call no mirror encloses or a verdict that fails at
     an enclosure's conservative end is a regression."""
-    return [f"not certified: {p}" for p in (*found.outside, *found.not_certified,
-                                             *found.conservative)]
+    return [
+        f"not certified: {p}" for p in (*found.outside, *found.not_certified, *found.conservative)
+    ]
 
 
 def _clear_exact_caches() -> None:
@@ -298,9 +311,12 @@ def _evaluate(claim: Claim, ctx: Context, certify: bool = False) -> ClaimResult:
             if certify:
                 _clear_exact_caches()
             recorder: contextlib.AbstractContextManager[list[certify_line.Call]] = (
-                certify_line.recording() if certify else contextlib.nullcontext([]))
-            with recorder as calls, np.errstate(over="ignore", invalid="ignore",
-                                                under="ignore", divide="ignore"):
+                certify_line.recording() if certify else contextlib.nullcontext([])
+            )
+            with (
+                recorder as calls,
+                np.errstate(over="ignore", invalid="ignore", under="ignore", divide="ignore"),
+            ):
                 out = runner(ctx, claim)
         except Exception as exc:  # a crash (even an input error raised inside a runner:
             # the user's input was validated before the run) is a regression, exit 1
@@ -333,8 +349,9 @@ def _evaluate(claim: Claim, ctx: Context, certify: bool = False) -> ClaimResult:
                 problems.append(f"missing evidence: {', '.join(missing)}")
     expected = claim.expected
     if observed != expected:
-        problems.insert(0, f"observed {format_verdict(observed)!r}, ledger expects "
-                           f"{format_verdict(expected)!r}")
+        problems.insert(
+            0, f"observed {format_verdict(observed)!r}, ledger expects {format_verdict(expected)!r}"
+        )
     ok = not problems
     return ClaimResult(
         claim.id,
@@ -356,15 +373,17 @@ def _evaluate(claim: Claim, ctx: Context, certify: bool = False) -> ClaimResult:
 MAX_SEED = 2**32 - 1
 
 
-def _choose(claims: list[Claim], ids: Iterable[str] | None,
-            group: str | None = None) -> list[Claim]:
+def _choose(
+    claims: list[Claim], ids: Iterable[str] | None, group: str | None = None
+) -> list[Claim]:
     """The ledger entries named by ``ids``, in ledger order; with no ids, those of ``group``
     (default ``"core"``: the training claims run only by id or with their group)."""
     if ids is None:
         group = "core" if group is None else group
         if group not in GROUPS:
-            raise WellposedInputError(f"unknown claim group {group!r}; choose from "
-                                      f"{', '.join(GROUPS)}")
+            raise WellposedInputError(
+                f"unknown claim group {group!r}; choose from {', '.join(GROUPS)}"
+            )
         return [c for c in claims if c.group == group]
     by_id = {c.id: c for c in claims}
     wanted = [str(i).upper() for i in ids]
@@ -379,7 +398,8 @@ def _choose(claims: list[Claim], ids: Iterable[str] | None,
 def _check_seed(seed: object) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         raise WellposedInputError(
-            f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}; e.g. --seed 0")
+            f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}; e.g. --seed 0"
+        )
     return seed
 
 
@@ -394,9 +414,29 @@ def _evaluate_alone(claim: Claim, ctx: Context, certify: bool = False) -> ClaimR
 #: import): only the order in which the pool is fed, slowest first, so that no long claim
 #: starts last and leaves the other workers idle (results never depend on it)
 _COST_HINT = {  # seconds in one warm process (2-core VM); S3, S10, L1 reuse S1's / S6's cache
-    "S2": 2.6, "S1": 2.3, "S6": 1.8, "L3": 1.7, "S4": 1.3, "L5": 1.2, "S5": 1.0, "F2": 0.9,
-    "F1": 0.9, "F3": 0.85, "L8": 0.8, "S7": 0.8, "L7": 0.7, "S8": 0.6, "L2": 0.6, "S9": 0.55,
-    "L4": 0.2, "L6": 0.07, "S3": 0.05, "F6": 0.04, "F5": 0.03, "S10": 0.01, "F4": 0.01,
+    "S2": 2.6,
+    "S1": 2.3,
+    "S6": 1.8,
+    "L3": 1.7,
+    "S4": 1.3,
+    "L5": 1.2,
+    "S5": 1.0,
+    "F2": 0.9,
+    "F1": 0.9,
+    "F3": 0.85,
+    "L8": 0.8,
+    "S7": 0.8,
+    "L7": 0.7,
+    "S8": 0.6,
+    "L2": 0.6,
+    "S9": 0.55,
+    "L4": 0.2,
+    "L6": 0.07,
+    "S3": 0.05,
+    "F6": 0.04,
+    "F5": 0.03,
+    "S10": 0.01,
+    "F4": 0.01,
     "L1": 0.0,
 }
 _UNKNOWN_COST = 2.0  # a claim without a hint (a new one) is fed early: it may be slow
@@ -409,8 +449,10 @@ def _slowest_first(claims: list[Claim]) -> list[Claim]:
 
 def default_jobs() -> int:
     """Worker processes for a run: the cores this process may use."""
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else (os.cpu_count() or 1))
+    return max(
+        1,
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+    )
 
 
 def run_claims(
@@ -454,8 +496,10 @@ def run_claims(
             torch.set_num_threads(threads)
     else:
         with open_executor(executor, jobs) as pool:
-            futures = {pool.submit(_evaluate_alone, claim, ctx, certify): claim.id
-                       for claim in _slowest_first(chosen)}
+            futures = {
+                pool.submit(_evaluate_alone, claim, ctx, certify): claim.id
+                for claim in _slowest_first(chosen)
+            }
             for future in as_completed(futures):
                 done[futures[future]] = future.result()
                 if progress is not None:

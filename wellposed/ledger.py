@@ -94,16 +94,20 @@ SCHEMA: dict[str, tuple[bool, type | tuple[type, ...], str]] = {
     "bound_expr": (
         False,
         str,
-        'the analytic bound as a sympy expression in n, D, xi, H, lam, e.g. '
+        "the analytic bound as a sympy expression in n, D, xi, H, lam, e.g. "
         '"-(n*D/2)*log(2*pi*xi)" (checked against every bound the runner uses)',
     ),
     "evidence": (True, list, f"a list drawn from {', '.join(EVIDENCE_KINDS)}"),
-    "group": (False, str, f'one of {", ".join(GROUPS)} (default "core": run by a plain '
-              '`wellposed check`; "training": run by id or with --group training)'),
+    "group": (
+        False,
+        str,
+        f'one of {", ".join(GROUPS)} (default "core": run by a plain '
+        '`wellposed check`; "training": run by id or with --group training)',
+    ),
     "attained": (
         False,
         (str, dict),
-        f'for a bounded verdict, is the supremum attained: one of {", ".join(ATTAINED)} '
+        f"for a bounded verdict, is the supremum attained: one of {', '.join(ATTAINED)} "
         '(conditional: { name = "no" } per bounded condition; checked against the evidence)',
     ),
 }
@@ -135,8 +139,11 @@ class Claim:
     @property
     def expected(self) -> VerdictValue:
         """The ledger verdict: a :class:`Verdict`, or the :class:`Conditional` verdict."""
-        return (Conditional.of(self.conditions) if self.verdict == CONDITIONAL
-                else Verdict(self.verdict))
+        return (
+            Conditional.of(self.conditions)
+            if self.verdict == CONDITIONAL
+            else Verdict(self.verdict)
+        )
 
     @property
     def expected_text(self) -> str:
@@ -156,8 +163,10 @@ class Claim:
         """The ``rate_expr`` text (of ``part`` when the ledger gives a table)."""
         if isinstance(self.rate_expr, dict):
             if part not in self.rate_expr:
-                raise LookupError(f"claim {self.id}: rate_expr has parts "
-                                  f"{sorted(self.rate_expr)}; ask for one of them")
+                raise LookupError(
+                    f"claim {self.id}: rate_expr has parts "
+                    f"{sorted(self.rate_expr)}; ask for one of them"
+                )
             return self.rate_expr[part]
         return self.rate_expr
 
@@ -198,12 +207,18 @@ def parse_expr(text: str, name: str, where: str = "ledger") -> sympy.Expr:
     try:
         expr = sympy.sympify(text, locals=names)
     except (sympy.SympifyError, SyntaxError, TypeError) as exc:
-        raise _fail(where, f"{name} {text!r} does not parse ({exc})",
-                    f"write an expression in {', '.join(allowed)} such as \"n*D/2\"") from exc
+        raise _fail(
+            where,
+            f"{name} {text!r} does not parse ({exc})",
+            f'write an expression in {", ".join(allowed)} such as "n*D/2"',
+        ) from exc
     extra = sorted(str(sym) for sym in getattr(expr, "free_symbols", ()) if str(sym) not in names)
     if extra:
-        raise _fail(where, f"{name} {text!r} uses unknown symbol(s) {extra}",
-                    f"use only {', '.join(allowed)}")
+        raise _fail(
+            where,
+            f"{name} {text!r} uses unknown symbol(s) {extra}",
+            f"use only {', '.join(allowed)}",
+        )
     return expr
 
 
@@ -262,8 +277,9 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
     rate_expr = raw.get("rate_expr", "")
     for text in rate_expr.values() if isinstance(rate_expr, dict) else [rate_expr]:
         if not isinstance(text, str) or (not text.strip() and isinstance(rate_expr, dict)):
-            raise _fail(where, f"rate_expr entry {text!r} is invalid",
-                        f"write {SCHEMA['rate_expr'][2]}")
+            raise _fail(
+                where, f"rate_expr entry {text!r} is invalid", f"write {SCHEMA['rate_expr'][2]}"
+            )
         if text:
             parse_expr(text, "rate_expr", where)
     if "bound_expr" in raw:
@@ -286,16 +302,20 @@ def _validate_entry(raw: object, pos: int, origin: str) -> Claim:
         conditions=dict(conditions),
         rate=raw.get("rate", "").strip(),
         bound=raw.get("bound", "").strip(),
-        rate_expr=({k: v.strip() for k, v in rate_expr.items()} if isinstance(rate_expr, dict)
-                   else rate_expr.strip()),
+        rate_expr=(
+            {k: v.strip() for k, v in rate_expr.items()}
+            if isinstance(rate_expr, dict)
+            else rate_expr.strip()
+        ),
         bound_expr=raw.get("bound_expr", "").strip(),
         attained=_attained(raw, conditions, where),
         group=raw.get("group", "core"),
     )
 
 
-def _attained(raw: Mapping[str, object], conditions: Mapping[str, str], where: str
-              ) -> str | dict[str, str]:
+def _attained(
+    raw: Mapping[str, object], conditions: Mapping[str, str], where: str
+) -> str | dict[str, str]:
     """The validated ``attained`` field: one of :data:`ATTAINED` for a bounded verdict, or a
     map from each bounded condition to one (conditional verdicts)."""
     value = raw.get("attained", "")
@@ -304,15 +324,23 @@ def _attained(raw: Mapping[str, object], conditions: Mapping[str, str], where: s
     bounded = [c for c, v in conditions.items() if v == BOUNDED]
     if isinstance(value, str):
         if raw["verdict"] != BOUNDED or value not in ATTAINED:
-            raise _fail(where, f"attained = {value!r} is invalid",
-                        f"give one of {ATTAINED} for a bounded verdict only")
+            raise _fail(
+                where,
+                f"attained = {value!r} is invalid",
+                f"give one of {ATTAINED} for a bounded verdict only",
+            )
         return value
     assert isinstance(value, dict)
-    if raw["verdict"] != CONDITIONAL or sorted(value) != sorted(bounded) or any(
-            v not in ATTAINED for v in value.values()):
-        raise _fail(where, f"attained = {value!r} is invalid",
-                    f"map each bounded condition ({', '.join(bounded) or 'none'}) to one of "
-                    f"{ATTAINED}")
+    if (
+        raw["verdict"] != CONDITIONAL
+        or sorted(value) != sorted(bounded)
+        or any(v not in ATTAINED for v in value.values())
+    ):
+        raise _fail(
+            where,
+            f"attained = {value!r} is invalid",
+            f"map each bounded condition ({', '.join(bounded) or 'none'}) to one of {ATTAINED}",
+        )
     return {str(k): str(v) for k, v in value.items()}
 
 

@@ -42,13 +42,24 @@ from pathlib import Path
 from wellposed.evidence.records import ERROR_FLOOR
 from wellposed.ledger import load_ledger
 
-__all__ = ["EXPENSIVE", "FIGURES", "IGNORED_KEYS", "MASKS", "REPORTS", "ULPS", "compare",
-           "consistency", "json_match", "main", "same_printed", "text_match"]
+__all__ = [
+    "EXPENSIVE",
+    "FIGURES",
+    "IGNORED_KEYS",
+    "MASKS",
+    "REPORTS",
+    "ULPS",
+    "compare",
+    "consistency",
+    "json_match",
+    "main",
+    "same_printed",
+    "text_match",
+]
 
 #: how many units in the last printed digit two printings of one value may differ by
 ULPS = 1
-REPORTS = ("claims.md", "claims.json", "properties.md", "families.md", "seeds.md",
-           "mutants.md")
+REPORTS = ("claims.md", "claims.json", "properties.md", "families.md", "seeds.md", "mutants.md")
 #: reports that only their own (long) nox sessions regenerate
 EXPENSIVE = ("seeds.md", "mutants.md")
 #: JSON keys whose values are not compared (software versions; raw machine-dependent values)
@@ -106,7 +117,8 @@ def json_match(old: object, new: object, ignore: frozenset[str] = IGNORED_KEYS) 
         return keys == set(new) - ignore and all(json_match(old[k], new[k], ignore) for k in keys)
     if isinstance(old, list) and isinstance(new, list):
         return len(old) == len(new) and all(
-            json_match(a, b, ignore) for a, b in zip(old, new, strict=True))
+            json_match(a, b, ignore) for a, b in zip(old, new, strict=True)
+        )
     if isinstance(old, bool) or isinstance(new, bool):
         return old is new
     if isinstance(old, int | float) and isinstance(new, int | float):
@@ -125,8 +137,11 @@ def _split(text: str) -> tuple[str, list[str]]:
 def text_match(old: str, new: str) -> bool:
     """The same text once numbers are set aside, and the numbers equal as printed."""
     (t_old, n_old), (t_new, n_new) = _split(old), _split(new)
-    return t_old == t_new and len(n_old) == len(n_new) and all(
-        same_printed(a, b) for a, b in zip(n_old, n_new, strict=True))
+    return (
+        t_old == t_new
+        and len(n_old) == len(n_new)
+        and all(same_printed(a, b) for a, b in zip(n_old, n_new, strict=True))
+    )
 
 
 def _masked(name: str, text: str) -> str:
@@ -145,16 +160,23 @@ def _match(name: str, old: bytes, new: bytes) -> bool:
 
 def _figure_names(old_dir: Path, new_dir: Path) -> list[str]:
     """Stems of every figure (PNG or data JSON) under either ``figures/`` directory."""
-    stems = {p.stem for d in (old_dir, new_dir) if (d / FIGURES).is_dir()
-             for p in (d / FIGURES).iterdir() if p.suffix in (".png", ".json")}
+    stems = {
+        p.stem
+        for d in (old_dir, new_dir)
+        if (d / FIGURES).is_dir()
+        for p in (d / FIGURES).iterdir()
+        if p.suffix in (".png", ".json")
+    }
     return sorted(stems)
 
 
 def _compare_figure(old_dir: Path, new_dir: Path, stem: str) -> bool:
     """A figure is fresh iff both sides have its PNG and data and the data match; then both
     files get their committed bytes back."""
-    paths = [(old_dir / FIGURES / f"{stem}{ext}", new_dir / FIGURES / f"{stem}{ext}")
-             for ext in (".json", ".png")]
+    paths = [
+        (old_dir / FIGURES / f"{stem}{ext}", new_dir / FIGURES / f"{stem}{ext}")
+        for ext in (".json", ".png")
+    ]
     if not all(o.exists() and n.exists() for o, n in paths):
         return False
     (old_json, new_json), _ = paths
@@ -186,8 +208,11 @@ def compare(old_dir: Path, new_dir: Path) -> list[str]:
                 new_p.write_bytes(old)  # equal as printed: keep the committed bytes
         else:
             stale.append(name)
-    stale += [f"{FIGURES}/{stem}" for stem in _figure_names(old_dir, new_dir)
-              if not _compare_figure(old_dir, new_dir, stem)]
+    stale += [
+        f"{FIGURES}/{stem}"
+        for stem in _figure_names(old_dir, new_dir)
+        if not _compare_figure(old_dir, new_dir, stem)
+    ]
     return stale
 
 
@@ -195,8 +220,9 @@ def _table_ids(text: str, pattern: str) -> set[str]:
     return set(re.findall(pattern, text, flags=re.MULTILINE))
 
 
-def consistency(report_dir: Path, ledger: Path | None = None,
-                faults: Path | None = None) -> list[str]:
+def consistency(
+    report_dir: Path, ledger: Path | None = None, faults: Path | None = None
+) -> list[str]:
     """Problems of the :data:`EXPENSIVE` reports in ``report_dir`` against the current claim
     set: ``seeds.md`` must list exactly the ledger's core claims, ``mutants.md`` exactly the
     faults of ``faults`` (``mutants/faults.toml``; skipped when None or missing)."""
@@ -206,17 +232,21 @@ def consistency(report_dir: Path, ledger: Path | None = None,
         want = {c.id for c in load_ledger(ledger) if c.group == "core"}
         have = _table_ids(seeds.read_text("utf-8"), r"^\| ([A-Z]+\d+) \|")
         if have != want:
-            problems.append(f"seeds.md lists {sorted(have - want) or 'no'} claims the ledger "
-                            f"lacks and lacks {sorted(want - have) or 'none'}; rerun "
-                            "`nox -s seeds`")
+            problems.append(
+                f"seeds.md lists {sorted(have - want) or 'no'} claims the ledger "
+                f"lacks and lacks {sorted(want - have) or 'none'}; rerun "
+                "`nox -s seeds`"
+            )
     mutants = report_dir / "mutants.md"
     if mutants.exists() and faults is not None and faults.exists():
         want = {f["id"] for f in tomllib.loads(faults.read_text("utf-8")).get("fault", [])}
         have = _table_ids(mutants.read_text("utf-8"), r"^\| `([^`]+)`:")
         if have != want:
-            problems.append(f"mutants.md lists {sorted(have - want) or 'no'} faults "
-                            f"{faults} lacks and lacks {sorted(want - have) or 'none'}; "
-                            "rerun `nox -s mutants`")
+            problems.append(
+                f"mutants.md lists {sorted(have - want) or 'no'} faults "
+                f"{faults} lacks and lacks {sorted(want - have) or 'none'}; "
+                "rerun `nox -s mutants`"
+            )
     return problems
 
 
@@ -232,8 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     new_dir = Path(args[1])
     stale = compare(Path(args[0]), new_dir)
     for name in stale:
-        print(f"stale: {new_dir / name} changed beyond the printed digits; review and "
-              "commit it", file=sys.stderr)
+        print(
+            f"stale: {new_dir / name} changed beyond the printed digits; review and commit it",
+            file=sys.stderr,
+        )
     problems = consistency(new_dir, faults=Path("mutants") / "faults.toml")
     for problem in problems:
         print(f"inconsistent: {new_dir / problem}", file=sys.stderr)

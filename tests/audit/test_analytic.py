@@ -17,8 +17,15 @@ LOG2PI_2 = 0.5 * math.log(2 * math.pi)
 
 def test_builtin_names() -> None:
     names = builtin_families()
-    for n in ("normal", "continuous_bernoulli", "gaussian_nll_loss", "global_logvar_gaussian",
-              "softclip_gaussian", "studentt_floor", "discretized_logistic"):
+    for n in (
+        "normal",
+        "continuous_bernoulli",
+        "gaussian_nll_loss",
+        "global_logvar_gaussian",
+        "softclip_gaussian",
+        "studentt_floor",
+        "discretized_logistic",
+    ):
         assert n in names
 
 
@@ -44,8 +51,9 @@ def test_continuous_bernoulli_analytic_is_data_dependent() -> None:
     assert res.observations[2].bound == pytest.approx(0.0, abs=1e-10)
     # bound at 0.25: brute force over a dense logit grid with the textbook formula
     lam = special.expit(np.linspace(-30, 30, 200001))
-    c = np.where(np.abs(lam - 0.5) < 1e-9, 2.0,
-                 2 * np.arctanh(1 - 2 * lam) / (1 - 2 * lam + 1e-300))
+    c = np.where(
+        np.abs(lam - 0.5) < 1e-9, 2.0, 2 * np.arctanh(1 - 2 * lam) / (1 - 2 * lam + 1e-300)
+    )
     brute = np.max(np.log(c) + 0.25 * np.log(lam) + 0.75 * np.log1p(-lam))
     assert res.observations[1].bound == pytest.approx(brute, abs=1e-6)
     assert res.observations[1].bound >= brute - 1e-12
@@ -56,8 +64,9 @@ def test_cb_boundary_spike_matches_textbook_formula(k: float, x: float) -> None:
     lam = special.expit(-math.exp(k)) if x == 0 else special.expit(math.exp(k))
     c = 2 * np.arctanh(1 - 2 * lam) / (1 - 2 * lam)
     textbook = math.log(c) + (math.log1p(-lam) if x == 0 else math.log(lam))
-    assert float(fam.spike_cb_boundary(np.array(x), np.array(k))) == pytest.approx(textbook,
-                                                                                 rel=1e-9)
+    assert float(fam.spike_cb_boundary(np.array(x), np.array(k))) == pytest.approx(
+        textbook, rel=1e-9
+    )
 
 
 @pytest.mark.parametrize(
@@ -69,8 +78,7 @@ def test_cb_boundary_spike_matches_textbook_formula(k: float, x: float) -> None:
         ("logistic", 0.3, lambda x, k: stats.logistic.logpdf(x, x, math.exp(-k))),
         ("lognormal", 1.7, lambda x, k: stats.lognorm.logpdf(x, math.exp(-k), scale=x)),
         ("gamma", 1.7, lambda x, k: stats.gamma.logpdf(x, math.exp(k), scale=x / math.exp(k))),
-        ("beta", 0.3, lambda x, k: stats.beta.logpdf(x, math.exp(k) * x,
-                                                     math.exp(k) * (1 - x))),
+        ("beta", 0.3, lambda x, k: stats.beta.logpdf(x, math.exp(k) * x, math.exp(k) * (1 - x))),
         ("vonmises", 0.3, lambda x, k: stats.vonmises.logpdf(x, math.exp(k), loc=x)),
     ],
 )
@@ -80,8 +88,10 @@ def test_spike_sequences_agree_with_scipy(name: str, x: float, scipy_logpdf, k: 
     assert ours == pytest.approx(float(scipy_logpdf(x, k)), rel=1e-8, abs=1e-8)
 
 
-@pytest.mark.parametrize(("name", "rate"), [("normal", 1.0), ("gamma", 0.5), ("beta", 0.5),
-                                            ("vonmises", 0.5), ("lognormal", 1.0)])
+@pytest.mark.parametrize(
+    ("name", "rate"),
+    [("normal", 1.0), ("gamma", 0.5), ("beta", 0.5), ("vonmises", 0.5), ("lognormal", 1.0)],
+)
 def test_analytic_rates_match_fitted_spike_slopes(name: str, rate: float) -> None:
     x = 0.4
     ks = np.linspace(20, 200, 10)
@@ -92,8 +102,9 @@ def test_analytic_rates_match_fitted_spike_slopes(name: str, rate: float) -> Non
 
 
 def test_f2_support_conditions() -> None:
-    assert [o.verdict for o in audit_family("lognormal", np.array([-1.0, 0.0, 2.0])).observations
-            ] == ["outside support", "outside support", "unbounded"]
+    assert [
+        o.verdict for o in audit_family("lognormal", np.array([-1.0, 0.0, 2.0])).observations
+    ] == ["outside support", "outside support", "unbounded"]
     ln = audit_family("lognormal", np.array([0.0, 2.0])).observations[0]
     assert ln.bound == -math.inf
     assert audit_family("gamma", np.array([0.0])).observations[0].verdict == "unbounded"
@@ -112,8 +123,11 @@ def test_bernoulli_bce_bound_is_minus_entropy_and_unbounded_outside_unit_interva
 
 @pytest.mark.parametrize(
     ("name", "bound"),
-    [("softclip_gaussian", 6 - LOG2PI_2), ("studentt_floor", -math.log(1e-3) - LOG2PI_2),
-     ("gaussian_nll_loss", -0.5 * math.log(1e-6) - LOG2PI_2)],
+    [
+        ("softclip_gaussian", 6 - LOG2PI_2),
+        ("studentt_floor", -math.log(1e-3) - LOG2PI_2),
+        ("gaussian_nll_loss", -0.5 * math.log(1e-6) - LOG2PI_2),
+    ],
 )
 def test_f6_floor_bounds(name: str, bound: float) -> None:
     res = audit_family(name, np.array([[0.1, -2.0]]))  # one observation, two coordinates

@@ -86,8 +86,11 @@ def test_load_data_refuses_what_is_not_a_numeric_npy_file(tmp_path) -> None:
         load_data(d)
     t = tmp_path / "text.npy"
     t.write_text("0.5 0.25\n")
-    with pytest.raises(AuditInputError, match=r"is not a NumPy .npy file \(it starts with "
-                       r"b'0.5 0.25\\n'\); save it with numpy.save") as exc:
+    with pytest.raises(
+        AuditInputError,
+        match=r"is not a NumPy .npy file \(it starts with "
+        r"b'0.5 0.25\\n'\); save it with numpy.save",
+    ) as exc:
         load_data(t)
     assert "allow_pickle" not in str(exc.value)
     e = tmp_path / "empty.npy"
@@ -110,14 +113,20 @@ def test_complex_and_non_finite_values_are_refused_not_truncated(tmp_path) -> No
     np.save(c, np.array([1.0 + 0.5j, 2.0]))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy's ComplexWarning would be an error here
-        with pytest.raises(AuditInputError, match=r"complex values are not supported; pass the "
-                           r"real part explicitly \(x.real\) if that is what you mean"):
+        with pytest.raises(
+            AuditInputError,
+            match=r"complex values are not supported; pass the "
+            r"real part explicitly \(x.real\) if that is what you mean",
+        ):
             load_data(c)
         with pytest.raises(AuditInputError, match="complex values are not supported"):
             validate_data(np.array([1.0, 2.0], dtype=np.complex64))
     assert validate_data(np.array([1.0 + 0.5j]).real).tolist() == [1.0]
-    with pytest.raises(AuditInputError, match=r"2 NaN or infinite entries \(the first at index "
-                       r"\(0, 1\): nan\)"):
+    with pytest.raises(
+        AuditInputError,
+        match=r"2 NaN or infinite entries \(the first at index "
+        r"\(0, 1\): nan\)",
+    ):
         validate_data(np.array([[1.0, np.nan], [-np.inf, 0.0]]))
     with pytest.raises(AuditInputError, match="rectangular"):
         validate_data([[1.0, 2.0], [3.0]])

@@ -16,29 +16,55 @@ from wellposed.audit import intervals as I
 from wellposed.audit.graph import propagate, trace
 
 OPS = {
-    "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
-    "div": lambda a, b: a / b, "neg": lambda a, b: -a, "exp": lambda a, b: torch.exp(a),
-    "log": lambda a, b: torch.log(a), "sqrt": lambda a, b: a.sqrt(),
-    "square": lambda a, b: torch.square(a), "pow2": lambda a, b: a ** 2,
-    "pow_half": lambda a, b: a.pow(0.5), "pow_neg": lambda a, b: a ** -1,
-    "rpow": lambda a, b: 2.0 ** a, "abs": lambda a, b: a.abs(),
-    "softplus": lambda a, b: F.softplus(a), "softplus_beta": lambda a, b: F.softplus(a, 3.0, 2.0),
-    "relu": lambda a, b: torch.relu(a), "leaky": lambda a, b: F.leaky_relu(a, 0.2),
-    "elu": lambda a, b: F.elu(a), "gelu": lambda a, b: F.gelu(a), "silu": lambda a, b: F.silu(a),
-    "sigmoid": lambda a, b: torch.sigmoid(a), "tanh": lambda a, b: a.tanh(),
-    "clamp": lambda a, b: a.clamp(min=-1.0, max=2.0), "clamp_t": lambda a, b: torch.clamp(a, min=b),
-    "clamp_min": lambda a, b: a.clamp_min(0.5), "clamp_max": lambda a, b: torch.clamp_max(a, b),
-    "maximum": lambda a, b: torch.maximum(a, b), "minimum": lambda a, b: torch.minimum(a, b),
-    "where": lambda a, b: torch.where(a > b, a, b), "logaddexp": lambda a, b: torch.logaddexp(a, b),
-    "logsumexp": lambda a, b: torch.logsumexp(a, -1), "sum": lambda a, b: a.sum(),
-    "mean": lambda a, b: a.mean(0), "matmul": lambda a, b: a @ b.T,
-    "cat": lambda a, b: torch.cat([a, b], -1), "reshape": lambda a, b: a.reshape(-1)[1:],
-    "lin_kl": lambda a, b: 1 + a - b.pow(2) - a.exp(), "lin_exp": lambda a, b: a - torch.exp(a),
-    "detach": lambda a, b: a - a.detach(), "self_mul": lambda a, b: a * a,
-    "log1p": lambda a, b: torch.log1p(a), "expm1": lambda a, b: torch.expm1(a),
-    "recip": lambda a, b: torch.reciprocal(a), "hardtanh": lambda a, b: F.hardtanh(a),
-    "softmax": lambda a, b: a.softmax(-1), "log_softmax": lambda a, b: F.log_softmax(a, -1),
-    "amax": lambda a, b: a.amax(-1), "max_dim": lambda a, b: a.max(-1)[0],
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "neg": lambda a, b: -a,
+    "exp": lambda a, b: torch.exp(a),
+    "log": lambda a, b: torch.log(a),
+    "sqrt": lambda a, b: a.sqrt(),
+    "square": lambda a, b: torch.square(a),
+    "pow2": lambda a, b: a**2,
+    "pow_half": lambda a, b: a.pow(0.5),
+    "pow_neg": lambda a, b: a**-1,
+    "rpow": lambda a, b: 2.0**a,
+    "abs": lambda a, b: a.abs(),
+    "softplus": lambda a, b: F.softplus(a),
+    "softplus_beta": lambda a, b: F.softplus(a, 3.0, 2.0),
+    "relu": lambda a, b: torch.relu(a),
+    "leaky": lambda a, b: F.leaky_relu(a, 0.2),
+    "elu": lambda a, b: F.elu(a),
+    "gelu": lambda a, b: F.gelu(a),
+    "silu": lambda a, b: F.silu(a),
+    "sigmoid": lambda a, b: torch.sigmoid(a),
+    "tanh": lambda a, b: a.tanh(),
+    "clamp": lambda a, b: a.clamp(min=-1.0, max=2.0),
+    "clamp_t": lambda a, b: torch.clamp(a, min=b),
+    "clamp_min": lambda a, b: a.clamp_min(0.5),
+    "clamp_max": lambda a, b: torch.clamp_max(a, b),
+    "maximum": lambda a, b: torch.maximum(a, b),
+    "minimum": lambda a, b: torch.minimum(a, b),
+    "where": lambda a, b: torch.where(a > b, a, b),
+    "logaddexp": lambda a, b: torch.logaddexp(a, b),
+    "logsumexp": lambda a, b: torch.logsumexp(a, -1),
+    "sum": lambda a, b: a.sum(),
+    "mean": lambda a, b: a.mean(0),
+    "matmul": lambda a, b: a @ b.T,
+    "cat": lambda a, b: torch.cat([a, b], -1),
+    "reshape": lambda a, b: a.reshape(-1)[1:],
+    "lin_kl": lambda a, b: 1 + a - b.pow(2) - a.exp(),
+    "lin_exp": lambda a, b: a - torch.exp(a),
+    "detach": lambda a, b: a - a.detach(),
+    "self_mul": lambda a, b: a * a,
+    "log1p": lambda a, b: torch.log1p(a),
+    "expm1": lambda a, b: torch.expm1(a),
+    "recip": lambda a, b: torch.reciprocal(a),
+    "hardtanh": lambda a, b: F.hardtanh(a),
+    "softmax": lambda a, b: a.softmax(-1),
+    "log_softmax": lambda a, b: F.log_softmax(a, -1),
+    "amax": lambda a, b: a.amax(-1),
+    "max_dim": lambda a, b: a.max(-1)[0],
     "inplace": lambda a, b: a.clone().clamp_(min=0.25) * 2,
     "masked_fill_": lambda a, b: _masked(a, b),
 }
@@ -104,8 +130,13 @@ def test_free_parameters_are_free_and_constants_are_fixed() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(a=st.floats(-5, 5), b=st.floats(-5, 5), c=st.floats(-5, 5), lo=st.floats(-8, 8),
-       w=st.floats(0, 10))
+@given(
+    a=st.floats(-5, 5),
+    b=st.floats(-5, 5),
+    c=st.floats(-5, 5),
+    lo=st.floats(-8, 8),
+    w=st.floats(0, 10),
+)
 def test_linear_form_groups_bound_a_dense_grid(a, b, c, lo, w) -> None:
     if b != 0.0 and c != 0.0:
         c = 0.0  # the closed forms cover one of the two
@@ -114,8 +145,9 @@ def test_linear_form_groups_bound_a_dense_grid(a, b, c, lo, w) -> None:
     vals = a * u + b * np.exp(u) + c * u * u
     got = I.lin_bound(({("id", "u"): a, ("exp", "u"): b, ("sq", "u"): c}, 0.0), {"u": (lo, hi)})
     assert got[0] <= vals.min() + 1e-9 and vals.max() <= got[1] + 1e-9
-    assert got[1] <= vals.max() + 1e-6 * (1 + abs(vals.max())) + 0.1 * w * w * (abs(a) + abs(b)
-                                                                                 * math.exp(hi))
+    assert got[1] <= vals.max() + 1e-6 * (1 + abs(vals.max())) + 0.1 * w * w * (
+        abs(a) + abs(b) * math.exp(hi)
+    )
 
 
 def test_softplus_threshold_jump_is_enclosed() -> None:
@@ -128,11 +160,13 @@ def test_softplus_threshold_jump_is_enclosed() -> None:
 def test_student_t_peak_density_increases_with_df_to_the_normal() -> None:
     """c(df) = Gamma((df+1)/2) / (Gamma(df/2) sqrt(df pi)) is increasing, below 1/sqrt(2 pi)."""
     df = np.geomspace(0.05, 1e4, 4000)
-    lc = np.array([math.lgamma((v + 1) / 2) - math.lgamma(v / 2) - 0.5 * math.log(v * math.pi)
-                   for v in df])
+    lc = np.array(
+        [math.lgamma((v + 1) / 2) - math.lgamma(v / 2) - 0.5 * math.log(v * math.pi) for v in df]
+    )
     assert np.all(np.diff(lc) > 0)
     assert lc.max() <= -0.5 * math.log(2 * math.pi) and lc[-1] == pytest.approx(
-        -0.5 * math.log(2 * math.pi), abs=1e-4)
+        -0.5 * math.log(2 * math.pi), abs=1e-4
+    )
 
 
 def test_outward_rounding_steps_one_ulp() -> None:

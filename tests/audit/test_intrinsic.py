@@ -22,8 +22,10 @@ def test_estimate_near_the_true_dimension() -> None:
     est = intrinsic_dimension(_manifold())
     assert est.estimate == pytest.approx(2.0, abs=0.2)
     assert est.lower < 2.0 < est.upper + 0.1 and est.se > 0
-    flat = intrinsic_dimension(np.random.default_rng(0).normal(size=(800, 5)) @
-                               np.random.default_rng(1).normal(size=(5, 20)))
+    flat = intrinsic_dimension(
+        np.random.default_rng(0).normal(size=(800, 5))
+        @ np.random.default_rng(1).normal(size=(5, 20))
+    )
     assert flat.estimate == pytest.approx(5.0, abs=0.5)
     few = intrinsic_dimension(np.zeros((30, 3)))
     assert few.estimate is None and "distinct rows" in few.reason
@@ -52,8 +54,7 @@ def test_fail_on_unbounded_exit_codes(tmp_path, capsys) -> None:
     assert main(["audit-data", str(p), "--latent-dim", "3"]) == 0  # no --fail-on: exit 0
     assert main(["audit-data", str(tmp_path / "no.npy"), "--fail-on", "unbounded"]) == 2
     assert main(["audit-family", "normal", "--values", "0.5", "--fail-on", "unbounded"]) == 1
-    assert main(["audit-family", "bernoulli", "--values", "0,1", "--fail-on",
-                 "unbounded"]) == 0
+    assert main(["audit-family", "bernoulli", "--values", "0,1", "--fail-on", "unbounded"]) == 0
     assert main(["audit-family", "normal", "--values", "0.5"]) == 0
     assert main(["audit-family", "nosuch", "--values", "1", "--fail-on", "unbounded"]) == 2
     capsys.readouterr()

@@ -29,7 +29,8 @@ X = np.random.default_rng(0).uniform(0.05, 0.95, size=(16, 8))
 @pytest.fixture
 def user_pkg(tmp_path, monkeypatch):
     """A user's module with good and bad factories, importable as ``userpkg``."""
-    (tmp_path / "userpkg.py").write_text(textwrap.dedent('''
+    (tmp_path / "userpkg.py").write_text(
+        textwrap.dedent('''
         import torch
         from torch import nn
         from examples import c2_logvar_head
@@ -75,18 +76,23 @@ def user_pkg(tmp_path, monkeypatch):
         def chatty(data_dim=8):
             print("hello from the factory")
             return Chatty(data_dim), c2_logvar_head.Encoder(data_dim)
-        '''), encoding="utf-8")
+        '''),
+        encoding="utf-8",
+    )
     monkeypatch.syspath_prepend(str(ROOT))
     monkeypatch.syspath_prepend(str(tmp_path))
     np.save(tmp_path / "x.npy", X)
     return tmp_path
 
 
-@pytest.mark.parametrize(("spec", "match"), [
-    ("no_colon", "PKG.MODULE:FACTORY"),
-    ("no_such_module_xyz:factory", "cannot import"),
-    ("examples.c2_logvar_head:nothing", "no callable"),
-])
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("no_colon", "PKG.MODULE:FACTORY"),
+        ("no_such_module_xyz:factory", "cannot import"),
+        ("examples.c2_logvar_head:nothing", "no callable"),
+    ],
+)
 def test_bad_factory_specs_are_input_errors(spec, match, monkeypatch) -> None:
     monkeypatch.syspath_prepend(str(ROOT))
     with pytest.raises(WellposedInputError, match=match):
@@ -155,54 +161,93 @@ def test_cli_bad_input_exits_2(user_pkg, capsys) -> None:
         assert code == 2 and "wellposed: error:" in err
     bad = user_pkg / "bad.npy"
     np.save(bad, np.array([[np.nan, 1.0]]))
-    code, _, err = _run(["audit-model", "examples.bernoulli:factory", "--data", str(bad)],
-                        capsys)
+    code, _, err = _run(["audit-model", "examples.bernoulli:factory", "--data", str(bad)], capsys)
     assert code == 2 and "NaN" in err
-    code, _, err = _run(["audit-model", "examples.bernoulli:factory", "--data", data,
-                         "--max-seconds", "0"], capsys)
+    code, _, err = _run(
+        ["audit-model", "examples.bernoulli:factory", "--data", data, "--max-seconds", "0"], capsys
+    )
     assert code == 2 and "max-seconds must be a positive number" in err
-    code, _, err = _run(["audit-model", "examples.bernoulli:factory", "--data", data,
-                         "--steps", "0"], capsys)
+    code, _, err = _run(
+        ["audit-model", "examples.bernoulli:factory", "--data", data, "--steps", "0"], capsys
+    )
     assert code == 2 and "steps must be an integer" in err
 
 
-@pytest.mark.parametrize(("spec", "match"), [
-    ("userpkg:wrong_width", "columns"),
-    ("userpkg:swapped", "swapped|order"),
-    ("userpkg:float32_inside", "float64|dtype|Float|Double"),
-    ("userpkg:raises", "raised RuntimeError: boom"),
-])
-def test_mismatches_exit_2_with_a_message_and_no_traceback(user_pkg, capsys, spec,
-                                                           match) -> None:
-    code, out, err = _run(["audit-model", spec, "--data", str(user_pkg / "x.npy"),
-                           "--steps", "8"], capsys)
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("userpkg:wrong_width", "columns"),
+        ("userpkg:swapped", "swapped|order"),
+        ("userpkg:float32_inside", "float64|dtype|Float|Double"),
+        ("userpkg:raises", "raised RuntimeError: boom"),
+    ],
+)
+def test_mismatches_exit_2_with_a_message_and_no_traceback(user_pkg, capsys, spec, match) -> None:
+    code, out, err = _run(
+        ["audit-model", spec, "--data", str(user_pkg / "x.npy"), "--steps", "8"], capsys
+    )
     assert code == 2 and "Traceback" not in err and out == ""
     import re
+
     assert re.search(match, err), err
 
 
 def test_prints_in_a_factory_do_not_corrupt_json_on_stdout(user_pkg, capsys) -> None:
-    code, out, err = _run(["audit-model", "userpkg:chatty", "--data", str(user_pkg / "x.npy"),
-                           "--steps", "8", "--json", "-"], capsys)
+    code, out, err = _run(
+        [
+            "audit-model",
+            "userpkg:chatty",
+            "--data",
+            str(user_pkg / "x.npy"),
+            "--steps",
+            "8",
+            "--json",
+            "-",
+        ],
+        capsys,
+    )
     doc = json.loads(out)  # stdout is the JSON document alone
     assert code == 0 and doc["command"] == "audit-model"
     assert "hello from the factory" in err and "hello from forward" in err
 
 
 def test_a_time_cap_is_reported(user_pkg, capsys) -> None:
-    code, out, _ = _run(["audit-model", "userpkg:hand_floor", "--data",
-                         str(user_pkg / "x.npy"), "--steps", "100000", "--max-seconds",
-                         "0.5"], capsys)
+    code, out, _ = _run(
+        [
+            "audit-model",
+            "userpkg:hand_floor",
+            "--data",
+            str(user_pkg / "x.npy"),
+            "--steps",
+            "100000",
+            "--max-seconds",
+            "0.5",
+        ],
+        capsys,
+    )
     assert code == 0 and "ended: time cap" in out and "--max-seconds 0.5" in out
 
 
 def test_cli_json_document(user_pkg, capsys) -> None:
     xb = (X > 0.5).astype(float)
     np.save(user_pkg / "xb.npy", xb)
-    code, out, _ = _run(["audit-model", "examples.bernoulli:factory", "--data",
-                         str(user_pkg / "xb.npy"), "--steps", "16", "--max-seconds", "2",
-                         "--json", "-",
-                         "--fail-on", "unbounded"], capsys)
+    code, out, _ = _run(
+        [
+            "audit-model",
+            "examples.bernoulli:factory",
+            "--data",
+            str(user_pkg / "xb.npy"),
+            "--steps",
+            "16",
+            "--max-seconds",
+            "2",
+            "--json",
+            "-",
+            "--fail-on",
+            "unbounded",
+        ],
+        capsys,
+    )
     doc = json.loads(out)
     assert code == 0 and doc["command"] == "audit-model" and doc["schema_version"] == 1
     assert doc["verdict"] == "bounded" and doc["proof"]["kind"] == "family"

@@ -18,9 +18,9 @@ def test_torch_continuous_bernoulli_cap_value() -> None:
     eps = np.finfo(np.float64).eps
     cap = math.log(math.log((1 - eps) / eps))
     assert cap == pytest.approx(3.5847, abs=1e-3)
-    v = tdist.ContinuousBernoulli(logits=torch.tensor(-1e6, dtype=torch.float64),
-                                  validate_args=False).log_prob(torch.tensor(0.0,
-                                                                             dtype=torch.float64))
+    v = tdist.ContinuousBernoulli(
+        logits=torch.tensor(-1e6, dtype=torch.float64), validate_args=False
+    ).log_prob(torch.tensor(0.0, dtype=torch.float64))
     assert float(v) == pytest.approx(cap, abs=1e-9)
     res = audit_family("continuous_bernoulli", np.array([0.0]))
     capped = [r for r in res.probe if r.kind == "capped"]
@@ -55,8 +55,14 @@ def test_torch_normal_probe_reports_nan_and_validate_args() -> None:
 
 def test_probe_rows_serialise_with_the_one_json_policy() -> None:
     row = ProbeRow(750.0, math.inf, -math.inf, "-inf", "")
-    assert row.to_dict() == {"k": 750.0, "exact": "inf", "torch": "-inf", "kind": "-inf",
-                             "note": "", "machine_dependent": False}
+    assert row.to_dict() == {
+        "k": 750.0,
+        "exact": "inf",
+        "torch": "-inf",
+        "kind": "-inf",
+        "note": "",
+        "machine_dependent": False,
+    }
     assert ProbeRow(15.0, 5.99, 6.0, "roundoff").to_dict()["machine_dependent"] is True
     assert ProbeRow(1.0, None, math.nan, "nan").to_dict()["torch"] == "nan"
 
@@ -70,7 +76,8 @@ def test_reports_never_print_torchs_round_off_digits() -> None:
     kinds = {int(r.k): r.kind for r in res.probe}
     assert kinds[10] == "ok" and kinds[15] == kinds[20] == "roundoff"
     assert "from df = 1e15" in res.implementation and "above the bound at df = 1e15" in (
-        res.implementation)
+        res.implementation
+    )
     noise = [r.torch_value for r in res.probe if r.kind == "roundoff"]
     assert all(f"{v:.6g}" not in res.implementation.split("from df")[1] for v in noise)
     fs = audit_family(tdist.FisherSnedecor, np.array([0.5, 2.0]), seed=0)

@@ -187,7 +187,7 @@ def optimal_sigma(decoder, encoder, x):
     x_hat = decoder(t)
     log_sigma = ((x - x_hat) ** 2).mean().sqrt().log()
     log_sigma = -6 + F.softplus(log_sigma + 6)
-    rec = (0.5 * ((x - x_hat) / log_sigma.exp()) ** 2 + log_sigma + 0.5 * math.log(2 * math.pi))
+    rec = 0.5 * ((x - x_hat) / log_sigma.exp()) ** 2 + log_sigma + 0.5 * math.log(2 * math.pi)
     kl = -0.5 * torch.sum(1 + lv - m.pow(2) - lv.exp())
     return -(rec.sum() + kl)
 
@@ -195,6 +195,7 @@ def optimal_sigma(decoder, encoder, x):
 def model(decoder: type[nn.Module], objective=None) -> AuditedModel:
     def factory():
         return (decoder(), Encoder()) if objective is None else (decoder(), Encoder(), objective)
+
     return build_model(factory, D)
 
 
@@ -202,18 +203,21 @@ def normal_bound(variance: float) -> float:
     return N * D * -0.5 * math.log(2 * math.pi * variance)
 
 
-@pytest.mark.parametrize(("decoder", "expected"), [
-    (SoftplusVar, normal_bound(0.05)),
-    (HandSoftClip, normal_bound(math.exp(-8.0))),
-    (ClampLogVar, normal_bound(math.exp(-8.0))),
-    (ExpTanh, normal_bound((0.3 / math.e) ** 2)),
-    (UnitVariance, normal_bound(1.0)),
-    (ZeroLogVar, normal_bound(1.0)),
-    (NamedNormal, normal_bound(1e-4)),
-    (ConvDecoder, normal_bound(0.1 ** 2)),
-    (LaplaceFloor, N * D * -math.log(2 * 0.2)),
-    (StudentFloor, normal_bound(0.2 ** 2)),
-])
+@pytest.mark.parametrize(
+    ("decoder", "expected"),
+    [
+        (SoftplusVar, normal_bound(0.05)),
+        (HandSoftClip, normal_bound(math.exp(-8.0))),
+        (ClampLogVar, normal_bound(math.exp(-8.0))),
+        (ExpTanh, normal_bound((0.3 / math.e) ** 2)),
+        (UnitVariance, normal_bound(1.0)),
+        (ZeroLogVar, normal_bound(1.0)),
+        (NamedNormal, normal_bound(1e-4)),
+        (ConvDecoder, normal_bound(0.1**2)),
+        (LaplaceFloor, N * D * -math.log(2 * 0.2)),
+        (StudentFloor, normal_bound(0.2**2)),
+    ],
+)
 def test_real_floors_are_proved_at_the_supremum(decoder, expected) -> None:
     proof, _, notes = prove(model(decoder), X, "Normal")
     assert proof is not None, notes
@@ -232,12 +236,15 @@ def test_a_proof_names_the_nodes_it_rests_on() -> None:
     assert proof.floor == pytest.approx(math.log(0.05)) and proof.floor <= math.log(0.05)
 
 
-@pytest.mark.parametrize(("decoder", "culprit"), [
-    (UnusedPolicy, "raw"),
-    (FreeLogVar, "log_var"),
-    (FloorTimesFree, "gain"),
-    (FakeFloor, "softplus"),
-])
+@pytest.mark.parametrize(
+    ("decoder", "culprit"),
+    [
+        (UnusedPolicy, "raw"),
+        (FreeLogVar, "log_var"),
+        (FloorTimesFree, "gain"),
+        (FakeFloor, "softplus"),
+    ],
+)
 def test_no_floor_no_proof_and_the_unbounded_node_is_named(decoder, culprit) -> None:
     proof, fam, notes = prove(model(decoder), X, "Normal")
     assert proof is None
@@ -273,6 +280,7 @@ def test_a_custom_objective_without_a_floor_is_not_proved() -> None:
         x_hat = decoder(encoder(x)[0])
         log_sigma = ((x - x_hat) ** 2).mean().sqrt().log()
         return -(0.5 * ((x - x_hat) / log_sigma.exp()) ** 2 + log_sigma).sum()
+
     proof, _, notes = prove(model(MeanOnly, free_sigma), X, "Normal")
     assert proof is None and any("no upper bound" in n for n in notes)
 
@@ -281,13 +289,25 @@ def test_non_gaussian_families_keep_the_family_route() -> None:
     class Bern(Base):
         def forward(self, t):
             return tdist.Bernoulli(logits=self.mean(self.trunk(t)))
+
     proof, fam, _ = prove(model(Bern), (X > 0.5).astype(float), "Bernoulli")
     assert proof is not None and proof.kind == "family" and proof.bound == pytest.approx(0.0)
     assert fam is not None and fam.verdict == "bounded"
 
 
-@pytest.mark.parametrize("decoder", [SoftplusVar, HandSoftClip, ClampLogVar, ExpTanh,
-                                     UnitVariance, ConvDecoder, LaplaceFloor, StudentFloor])
+@pytest.mark.parametrize(
+    "decoder",
+    [
+        SoftplusVar,
+        HandSoftClip,
+        ClampLogVar,
+        ExpTanh,
+        UnitVariance,
+        ConvDecoder,
+        LaplaceFloor,
+        StudentFloor,
+    ],
+)
 def test_random_parameters_never_exceed_the_proof(decoder) -> None:
     """The ELBO at wild parameter draws (and with the mean on the data) stays below B."""
     m = model(decoder)
@@ -333,11 +353,14 @@ class MaskedFloor(Base):
         return self.mean(h), torch.log(0.05 + F.softplus(raw)) + sel.sum() * 0
 
 
-@pytest.mark.parametrize(("decoder", "why"), [
-    (DecayingBuffer, "in place"),
-    (ItemFloor, "no floor proved"),
-    (MaskedFloor, "depends on values"),
-])
+@pytest.mark.parametrize(
+    ("decoder", "why"),
+    [
+        (DecayingBuffer, "in place"),
+        (ItemFloor, "no floor proved"),
+        (MaskedFloor, "depends on values"),
+    ],
+)
 def test_values_that_are_not_constants_prove_nothing(decoder, why) -> None:
     proof, _, notes = prove(model(decoder), X, "Normal")
     assert proof is None and any(why in n for n in notes), notes
@@ -355,6 +378,7 @@ def test_a_literal_zero_times_a_floor_is_zero() -> None:
         def forward(self, t):
             h = self.trunk(t)
             return tdist.Normal(self.mean(h), F.softplus(self.raw(h)) + 1e-8 * 0)
+
     proof, _, notes = prove(model(Literal), X, "Normal")
     assert proof is None and any("no floor proved" in n for n in notes)
 
@@ -368,6 +392,7 @@ def test_batch_norm_statistics_do_not_block_a_floor() -> None:
         def forward(self, t):
             h = self.norm(self.trunk(t))
             return self.mean(h), torch.log(0.05 + F.softplus(self.raw(h)))
+
     proof, _, notes = prove(model(Normed), X, "Normal")
     assert proof is not None, notes
     assert proof.bound == pytest.approx(normal_bound(0.05), abs=1e-6)
@@ -394,11 +419,14 @@ def bce_objective(decoder, encoder, x):
     return -F.binary_cross_entropy_with_logits(decoder(m), x, reduction="sum") - _kl(m, lv)
 
 
-@pytest.mark.parametrize(("decoder", "objective", "expected"), [
-    (FreeLogVar, nll_objective, N * D * (-0.5 * math.log(1e-3) - 0.5 * LOG_2PI)),
-    (MeanOnly, mse_objective, 0.0),
-    (MeanOnly, bce_objective, 0.0),
-])
+@pytest.mark.parametrize(
+    ("decoder", "objective", "expected"),
+    [
+        (FreeLogVar, nll_objective, N * D * (-0.5 * math.log(1e-3) - 0.5 * LOG_2PI)),
+        (MeanOnly, mse_objective, 0.0),
+        (MeanOnly, bce_objective, 0.0),
+    ],
+)
 def test_custom_objectives_with_torch_losses_are_proved(decoder, objective, expected) -> None:
     proof, _, notes = prove(model(decoder, objective), X, "Normal")
     assert proof is not None, notes

@@ -47,13 +47,19 @@ MATH = {
 }
 # sup over params where it is attained at finite parameters (closed forms):
 ATTAINED = {
-    ("Exponential", 0.5): -math.log(0.5) - 1, ("Exponential", 2.0): -math.log(2.0) - 1,
+    ("Exponential", 0.5): -math.log(0.5) - 1,
+    ("Exponential", 2.0): -math.log(2.0) - 1,
     ("HalfNormal", 0.5): 0.5 * math.log(2 / math.pi) - math.log(0.5) - 0.5,
     ("HalfNormal", 2.0): 0.5 * math.log(2 / math.pi) - math.log(2.0) - 0.5,
-    ("HalfCauchy", 0.5): -math.log(math.pi * 0.5), ("HalfCauchy", 2.0): -math.log(math.pi * 2),
+    ("HalfCauchy", 0.5): -math.log(math.pi * 0.5),
+    ("HalfCauchy", 2.0): -math.log(math.pi * 2),
     ("Poisson", 3.0): float(stats.poisson.logpmf(3, 3.0)),
-    ("Bernoulli", 0.0): 0.0, ("Bernoulli", 1.0): 0.0, ("Poisson", 0.0): 0.0,
-    ("Geometric", 0.0): 0.0, ("Binomial", 0.0): 0.0, ("Binomial", 3.0): 0.0,
+    ("Bernoulli", 0.0): 0.0,
+    ("Bernoulli", 1.0): 0.0,
+    ("Poisson", 0.0): 0.0,
+    ("Geometric", 0.0): 0.0,
+    ("Binomial", 0.0): 0.0,
+    ("Binomial", 3.0): 0.0,
     ("NegativeBinomial", 0.0): 0.0,
 }
 
@@ -75,7 +81,8 @@ def _registry_cases() -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("name", _registry_cases())
 def test_every_registry_family_agrees_with_mathematics_or_is_honestly_inconclusive(
-        name: str) -> None:
+    name: str,
+) -> None:
     cls = torch_univariate_families()[name]
     assert name in MATH, f"add the mathematics for {name} to the table"
     xs = np.array(sorted(MATH[name]))
@@ -126,8 +133,9 @@ def test_continuous_bernoulli_log_log_growth_is_never_called_bounded() -> None:
 
         def log_prob(self, value: torch.Tensor) -> torch.Tensor:
             e = self.logits
-            a = torch.where(e > 0, e + torch.log(-torch.expm1(-e.abs())),
-                            torch.log(-torch.expm1(-e.abs()))) - torch.log(e.abs())
+            a = torch.where(
+                e > 0, e + torch.log(-torch.expm1(-e.abs())), torch.log(-torch.expm1(-e.abs()))
+            ) - torch.log(e.abs())
             return e * value - a
 
     res = audit_family(CB, np.array([0.0]), method="numerical")

@@ -34,18 +34,23 @@ def test_gaussian_vector_witness_agrees_with_torch() -> None:
     assert float(d.log_prob(torch.as_tensor(x))) == pytest.approx(exact, rel=1e-12)
     low = STRUCTURED["LowRankMultivariateNormal"]
     assert float(low.make(x, 3.0).log_prob(torch.as_tensor(x))) == pytest.approx(
-        low.exact(x, 3.0), rel=1e-12)
+        low.exact(x, 3.0), rel=1e-12
+    )
 
 
-@pytest.mark.parametrize(("name", "values", "unit"), [
-    ("Uniform", [-1.0, 0.2], "log(1/width)"),
-    ("Pareto", [0.5, 2.0], "log(concentration alpha)"),
-    ("Weibull", [0.5, 2.0], "log(concentration)"),
-    ("Kumaraswamy", [0.3, 0.8], "log(concentration a)"),
-    ("RelaxedBernoulli", [0.3, 0.8], "log(temperature)"),
-])
-def test_univariate_families_the_search_could_not_decide(name: str, values: list[float],
-                                                         unit: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "values", "unit"),
+    [
+        ("Uniform", [-1.0, 0.2], "log(1/width)"),
+        ("Pareto", [0.5, 2.0], "log(concentration alpha)"),
+        ("Weibull", [0.5, 2.0], "log(concentration)"),
+        ("Kumaraswamy", [0.3, 0.8], "log(concentration a)"),
+        ("RelaxedBernoulli", [0.3, 0.8], "log(temperature)"),
+    ],
+)
+def test_univariate_families_the_search_could_not_decide(
+    name: str, values: list[float], unit: str
+) -> None:
     res = audit_family(name, np.array(values))
     assert res.verdict == "unbounded", res.observations
     assert all(o.rate == 1.0 and o.rate_unit == unit for o in res.observations)
@@ -63,9 +68,9 @@ def test_weibull_decided_from_the_mathematics_and_torch_along_the_witness() -> N
     assert res.observations[0].rate == 1.0
     assert any("generic search" in n for n in res.notes)
     k = 30.0  # torch's own log_prob at scale = x, concentration = e^k: log c - log x - 1
-    v = tdist.Weibull(torch.tensor(0.5, dtype=torch.float64),
-                      torch.tensor(math.exp(k), dtype=torch.float64)).log_prob(
-        torch.tensor(0.5, dtype=torch.float64))
+    v = tdist.Weibull(
+        torch.tensor(0.5, dtype=torch.float64), torch.tensor(math.exp(k), dtype=torch.float64)
+    ).log_prob(torch.tensor(0.5, dtype=torch.float64))
     assert float(v) == pytest.approx(k - math.log(0.5) - 1.0, abs=1e-9)
 
 
@@ -85,9 +90,9 @@ def test_concrete_density_matches_torch() -> None:
     x = np.array([0.2, 0.3, 0.5])
     logits = np.array([0.1, -0.4, 0.7])
     t = 0.8
-    v = tdist.RelaxedOneHotCategorical(torch.tensor(t, dtype=torch.float64),
-                                       logits=torch.as_tensor(logits)).log_prob(
-        torch.as_tensor(x))
+    v = tdist.RelaxedOneHotCategorical(
+        torch.tensor(t, dtype=torch.float64), logits=torch.as_tensor(logits)
+    ).log_prob(torch.as_tensor(x))
     assert log_concrete(x, logits, math.log(t)) == pytest.approx(float(v), rel=1e-10)
 
 
@@ -114,10 +119,14 @@ def test_no_scale_like_torch_family_is_left_without_a_verdict() -> None:
     generic search cannot take gets unbounded or bounded (inconclusive before)."""
     rows = np.array([[0.2, 0.3, 0.5]])
     data = {"scalar": np.array([0.3, 0.8]), "vector": rows}
-    special = {"Categorical": np.array([0.0, 2.0]), "OneHotCategorical": np.eye(3),
-               "OneHotCategoricalStraightThrough": np.eye(3),
-               "Multinomial": np.array([[1.0, 2.0, 0.0]]),
-               "MultivariateNormal": ROWS, "LowRankMultivariateNormal": ROWS}
+    special = {
+        "Categorical": np.array([0.0, 2.0]),
+        "OneHotCategorical": np.eye(3),
+        "OneHotCategoricalStraightThrough": np.eye(3),
+        "Multinomial": np.array([[1.0, 2.0, 0.0]]),
+        "MultivariateNormal": ROWS,
+        "LowRankMultivariateNormal": ROWS,
+    }
     for name, fam in STRUCTURED.items():
         res = audit_family(name, special.get(name, data[fam.event]), probe=False)
         assert res.verdict in ("unbounded", "bounded"), (name, res.observations)

@@ -24,17 +24,26 @@ def test_sequence_verdict_can_come_out_otherwise() -> None:
     assert sequence_verdict(k[:1], np.array([math.inf]), "", "w").verdict == "unbounded"
 
 
-@pytest.mark.parametrize(("family", "x"), [("normal", 0.3), ("laplace", -1.0),
-                                           ("gamma", 1.5), ("beta", 0.4),
-                                           ("continuous_bernoulli", 0.0)])
-def test_a_floored_density_changes_the_verdict(monkeypatch: pytest.MonkeyPatch, family: str,
-                                               x: float) -> None:
+@pytest.mark.parametrize(
+    ("family", "x"),
+    [
+        ("normal", 0.3),
+        ("laplace", -1.0),
+        ("gamma", 1.5),
+        ("beta", 0.4),
+        ("continuous_bernoulli", 0.0),
+    ],
+)
+def test_a_floored_density_changes_the_verdict(
+    monkeypatch: pytest.MonkeyPatch, family: str, x: float
+) -> None:
     """The unbounded verdict is read off the density's values: floor the density and the
     audit no longer says unbounded (the old per-family lookup did regardless)."""
     assert audit_family(family, np.array([x]), probe=False).verdict == "unbounded"
     real = analytic.witness_log_density
-    monkeypatch.setattr(analytic, "witness_log_density",
-                        lambda name, xs, k: np.minimum(real(name, xs, k), 7.0))
+    monkeypatch.setattr(
+        analytic, "witness_log_density", lambda name, xs, k: np.minimum(real(name, xs, k), 7.0)
+    )
     assert audit_family(family, np.array([x]), probe=False).verdict == "inconclusive"
 
 
@@ -58,8 +67,7 @@ def test_a_constant_departure_is_still_a_cap() -> None:
 
 def test_gaussian_nll_loss_default_full_false_bound() -> None:
     x = torch.tensor([0.3], dtype=torch.float64)
-    v = -float(torch.nn.GaussianNLLLoss(eps=1e-6)(x, x, torch.tensor([1e-9],
-                                                                        dtype=torch.float64)))
+    v = -float(torch.nn.GaussianNLLLoss(eps=1e-6)(x, x, torch.tensor([1e-9], dtype=torch.float64)))
     res = audit_family("gaussian_nll_loss_default", np.array([0.3]))
     assert res.verdict == "bounded" and res.bound == pytest.approx(v, abs=1e-12)
     assert res.bound == pytest.approx(-0.5 * math.log(1e-6))

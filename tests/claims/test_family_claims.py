@@ -14,8 +14,14 @@ from wellposed.claims.families import family_claim_evidence
 from wellposed.evidence.records import jsonable
 from wellposed.gate import run_claims
 
-EXPECTED = {"F1": "unbounded", "F2": "unbounded", "F3": "unbounded", "F4": "bounded",
-            "F5": "bounded", "F6": "bounded"}
+EXPECTED = {
+    "F1": "unbounded",
+    "F2": "unbounded",
+    "F3": "unbounded",
+    "F4": "bounded",
+    "F5": "bounded",
+    "F6": "bounded",
+}
 
 
 @pytest.mark.slow

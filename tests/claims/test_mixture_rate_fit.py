@@ -22,8 +22,9 @@ def test_collapse_slope_is_d_on_200_seeds() -> None:
         x = seeded_data(Context(seed=seed), 71, _N, _D)
         fit = _collapse_fit(x, float(_D))
         assert fit.ok and abs(fit.slope - _D) <= 1e-9 * _D, (seed, fit.slope)
-        vals = [float(exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, k)).sum())
-                for k in old_ks]
+        vals = [
+            float(exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, k)).sum()) for k in old_ks
+        ]
         old_misses += not fit_rate(old_ks / 2.0, vals, expected=float(_D)).ok
     assert old_misses >= 1  # the sweep does see the seeds that bent the low-k fit
     assert _KS[0] >= 40.0

@@ -72,6 +72,5 @@ def test_an_ascent_above_the_gmm_npmle_is_caught(monkeypatch):
     value = npmle.floored_mixture_sup(x, 1e-2)[0] + ABOVE
     assert value < exact.floor_bound(8, 3, 1e-2)
     original = mixtures.ascent
-    monkeypatch.setattr(mixtures, "ascent",
-                        lambda *a, **kw: np.append(original(*a, **kw), value))
+    monkeypatch.setattr(mixtures, "ascent", lambda *a, **kw: np.append(original(*a, **kw), value))
     _caught("L7")

@@ -61,8 +61,14 @@ def test_rate_tolerance_comes_from_the_fit_and_separates_phi_from_one(coadapted:
     assert fit.ok and fit.rtol < 1e-5 and fit.corrections
     # the slope D/2 (without Phi(1/0.3)) is 4.3e-4 away: far outside the fit's tolerance
     assert abs(fit.slope - spike.SPIKE_D / 2) / (spike.SPIKE_D / 2) > 100 * fit.rtol
-    refit = fit_rate(fit.x, fit.values, expected=spike.SPIKE_D / 2, rtol=None,
-                     extra=("log k", np.log(fit.x)), corrections=_columns(fit))
+    refit = fit_rate(
+        fit.x,
+        fit.values,
+        expected=spike.SPIKE_D / 2,
+        rtol=None,
+        extra=("log k", np.log(fit.x)),
+        corrections=_columns(fit),
+    )
     assert not refit.ok
 
 

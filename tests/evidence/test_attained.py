@@ -50,22 +50,42 @@ def test_attainment_json_rounds_gaps_on_the_difference_grid() -> None:
 
 
 def _entry(**extra: object) -> dict[str, object]:
-    base = {"id": "S5", "title": "t", "statement": "s", "source": "src", "objective": "o",
-            "quantity": "log-likelihood", "verdict": "bounded", "bound": "b",
-            "evidence": ["bound"]}
+    base = {
+        "id": "S5",
+        "title": "t",
+        "statement": "s",
+        "source": "src",
+        "objective": "o",
+        "quantity": "log-likelihood",
+        "verdict": "bounded",
+        "bound": "b",
+        "evidence": ["bound"],
+    }
     return {**base, **extra}
 
 
 def test_ledger_attained_is_validated() -> None:
     (claim,) = validate_ledger({"schema_version": 1, "claim": [_entry(attained="no")]})
     assert claim.attained == "no"
-    (cond,) = validate_ledger({"schema_version": 1, "claim": [_entry(
-        verdict="conditional", conditions={"floor": "bounded", "free": "unbounded"},
-        rate="r", attained={"floor": "yes"})]})
+    (cond,) = validate_ledger(
+        {
+            "schema_version": 1,
+            "claim": [
+                _entry(
+                    verdict="conditional",
+                    conditions={"floor": "bounded", "free": "unbounded"},
+                    rate="r",
+                    attained={"floor": "yes"},
+                )
+            ],
+        }
+    )
     assert cond.attained == {"floor": "yes"}
-    for bad in (_entry(attained="maybe"), _entry(verdict="unbounded", rate="r", attained="no"),
-                _entry(verdict="conditional", conditions={"floor": "bounded"},
-                       attained={"free": "no"})):
+    for bad in (
+        _entry(attained="maybe"),
+        _entry(verdict="unbounded", rate="r", attained="no"),
+        _entry(verdict="conditional", conditions={"floor": "bounded"}, attained={"free": "no"}),
+    ):
         with pytest.raises(WellposedInputError, match="attained"):
             validate_ledger({"schema_version": 1, "claim": [bad]})
 

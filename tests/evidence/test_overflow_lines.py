@@ -19,8 +19,14 @@ D = 2
 
 def _constant_decoder(mean: float, log_var: float) -> GaussianMLPDecoder:
     dec = GaussianMLPDecoder(1, 1, D)
-    dec.set_weights(W3=np.zeros((1, 1)), b3=np.zeros(1), W4=np.zeros((D, 1)),
-                    b4=np.full(D, mean), W5=np.zeros((D, 1)), b5=np.full(D, log_var))
+    dec.set_weights(
+        W3=np.zeros((1, 1)),
+        b3=np.zeros(1),
+        W4=np.zeros((D, 1)),
+        b4=np.full(D, mean),
+        W5=np.zeros((D, 1)),
+        b5=np.full(D, log_var),
+    )
     return dec
 
 
@@ -73,12 +79,14 @@ def test_ppca_fit_is_scale_equivariant(scale: float) -> None:
     x = rng.normal(size=(40, 4)) * np.array([3.0, 2.0, 1.0, 0.5])
     ref = exact.ppca_fit(x, 2)
     fit = exact.ppca_fit(x * scale, 2)
-    assert fit["max_log_lik"] == pytest.approx(ref["max_log_lik"] - 160 * math.log(scale),
-                                               rel=1e-12)
+    assert fit["max_log_lik"] == pytest.approx(
+        ref["max_log_lik"] - 160 * math.log(scale), rel=1e-12
+    )
     assert fit["log_var"] == pytest.approx(ref["log_var"] + 2 * math.log(scale), rel=1e-12)
     assert np.allclose(fit["W"] / scale, ref["W"], rtol=1e-10, atol=1e-12)
-    marg = exact.linear_log_marginal(x * scale, fit["W"], fit["b"],
-                                     np.full(4, fit["log_var"])).sum()
+    marg = exact.linear_log_marginal(
+        x * scale, fit["W"], fit["b"], np.full(4, fit["log_var"])
+    ).sum()
     assert marg == pytest.approx(fit["max_log_lik"], rel=1e-10)
 
 

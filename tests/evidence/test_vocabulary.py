@@ -39,8 +39,9 @@ def test_unknown_word_is_rejected() -> None:
 
 
 def test_verdicts_serialise_as_their_words() -> None:
-    r = ClaimResult("L7", "t", "s", "conditional(a=unbounded, b=bounded)", "bounded", False,
-                    True, "", "f", {})
+    r = ClaimResult(
+        "L7", "t", "s", "conditional(a=unbounded, b=bounded)", "bounded", False, True, "", "f", {}
+    )
     assert isinstance(r.expected, Conditional) and r.observed is Verdict.BOUNDED
     doc = json.loads(json.dumps(r.to_dict()))
     assert doc["expected"] == "conditional(a=unbounded, b=bounded)"
@@ -65,6 +66,9 @@ def test_identity_is_symbolic_only_when_proved_so() -> None:
 
 def test_facts_and_search_keep_the_json_shape() -> None:
     assert jsonable({"s": Search(("random", "ascent"), 12)}) == {
-        "s": {"sources": ["random", "ascent"], "n_evaluated": 12}}
+        "s": {"sources": ["random", "ascent"], "n_evaluated": 12}
+    }
     assert jsonable(Facts(rel_error=1.234e-12, value=1.23456789)) == {
-        "rel_error": 1e-8, "value": 1.23457}
+        "rel_error": 1e-8,
+        "value": 1.23457,
+    }

@@ -42,8 +42,14 @@ def test_closed_forms_hold_mpmath_references_and_the_float64_values() -> None:
     m, lv = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
     encs = certified.gaussian_kl(m, lv)
     with mp.workdps(40):
-        refs = [sum(mp.mpf(a) ** 2 + mp.e ** mp.mpf(b) - 1 - mp.mpf(b)
-                    for a, b in zip(mr, lr, strict=True)) / 2 for mr, lr in zip(m, lv, strict=True)]
+        refs = [
+            sum(
+                mp.mpf(a) ** 2 + mp.e ** mp.mpf(b) - 1 - mp.mpf(b)
+                for a, b in zip(mr, lr, strict=True)
+            )
+            / 2
+            for mr, lr in zip(m, lv, strict=True)
+        ]
         assert all(mp.mpf(e.lo) <= r <= mp.mpf(e.hi) for e, r in zip(encs, refs, strict=True))
     assert check(exact.gaussian_kl(m, lv), encs).all()
     x = rng.normal(size=(5, 2))
@@ -54,8 +60,9 @@ def test_closed_forms_hold_mpmath_references_and_the_float64_values() -> None:
     args = (4, 3, 8, 0.1)
     assert agrees(exact.weight_decay_bound(*args), certified.weight_decay_bound(*args))
     for kind in ("identity", "constant"):
-        assert agrees(exact.thread_elbo(30.0, 0.2, kind, 0.1),
-                      certified.thread_elbo(30.0, 0.2, kind, 0.1))
+        assert agrees(
+            exact.thread_elbo(30.0, 0.2, kind, 0.1), certified.thread_elbo(30.0, 0.2, kind, 0.1)
+        )
         assert agrees(exact.thread_max_elbo(30.0, kind), certified.thread_max_elbo(30.0, kind))
 
 
@@ -64,11 +71,14 @@ def test_linear_marginal_and_expected_log_lik_are_enclosed(log_var: float) -> No
     rng = np.random.default_rng(7)
     x, W, b = rng.normal(size=(4, 3)), rng.normal(size=(3, 1)), rng.normal(size=3)
     lv = np.full(3, log_var)
-    assert check(exact.linear_log_marginal(x, W, b, lv),
-                 certified.linear_log_marginal(x, W, b, lv)).all()
+    assert check(
+        exact.linear_log_marginal(x, W, b, lv), certified.linear_log_marginal(x, W, b, lv)
+    ).all()
     m, qlv = rng.normal(size=(4, 1)), rng.normal(size=(4, 1))
-    assert check(exact.linear_expected_log_lik(x, W, b, lv, m, qlv),
-                 certified.linear_expected_log_lik(x, W, b, lv, m, qlv)).all()
+    assert check(
+        exact.linear_expected_log_lik(x, W, b, lv, m, qlv),
+        certified.linear_expected_log_lik(x, W, b, lv, m, qlv),
+    ).all()
 
 
 def test_the_spike_near_point_enclosure_holds_the_mpmath_integral() -> None:
@@ -139,8 +149,9 @@ def test_bernoulli_and_weighted_staircases_are_enclosed() -> None:
     ex, enc = exact.construction_values(c), certified.construction_values(c)
     assert all(check(ex[key], enc[key]).all() for key in ("log_lik", "elbo"))
     x = rng.normal(size=(4, 2))
-    c = constructions.staircase(x, 32.0, variance=Floor(0.5), centres=x[:3],
-                                masses=np.array([0.2, 0.3, 0.5]))
+    c = constructions.staircase(
+        x, 32.0, variance=Floor(0.5), centres=x[:3], masses=np.array([0.2, 0.3, 0.5])
+    )
     ex, enc = exact.construction_values(c), certified.construction_values(c)
     assert all(check(ex[key], enc[key]).all() for key in ("log_lik", "elbo"))
 

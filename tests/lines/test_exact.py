@@ -186,5 +186,6 @@ def test_staircase_and_spike_meshes_agree_with_the_rigorous_enclosures(seed: int
     xs = np.random.default_rng([seed, 11]).normal(size=(4, 2))
     R = np.sum((xs - xs[0]) ** 2, axis=1)
     for k in [20.0, 160.0, 640.0, 1050.0]:
-        assert certified.check(exact.spike_log_lik(2, k, R),
-                               certified.spike_log_lik(2, k, R)).all(), k
+        assert certified.check(
+            exact.spike_log_lik(2, k, R), certified.spike_log_lik(2, k, R)
+        ).all(), k

@@ -90,8 +90,11 @@ def test_planted_wrong_values_are_caught() -> None:
     assert np.linalg.norm(argmax - x[:2].mean(axis=0)) < 0.05  # points at the merge
     ks = [8.0, 32.0, 128.0, 512.0]
     vals = [
-        float(exact.construction_values(constructions.staircase(
-            x, k, variance=Floor(xi), centres=atoms, masses=weights))["log_lik"].sum())
+        float(
+            exact.construction_values(
+                constructions.staircase(x, k, variance=Floor(xi), centres=atoms, masses=weights)
+            )["log_lik"].sum()
+        )
         for k in ks
     ]
     assert check_tightness(value, ks, vals, tol=0.05).ok
@@ -104,7 +107,8 @@ def test_weighted_staircase_reduces_to_the_plain_one() -> None:
     x = np.array([[0.0, 1.0], [1.0, -1.0], [2.0, 0.5]])
     plain = exact.construction_values(constructions.staircase(x, 8.0, variance=Floor(0.1)))
     same = exact.construction_values(
-        constructions.staircase(x, 8.0, variance=Floor(0.1), centres=x, masses=np.ones(3)))
+        constructions.staircase(x, 8.0, variance=Floor(0.1), centres=x, masses=np.ones(3))
+    )
     for key in ("log_lik", "elbo"):
         np.testing.assert_allclose(same[key], plain[key], rtol=1e-12, atol=1e-12)
 

@@ -120,12 +120,20 @@ def test_adaptive_integration_per_item_resolves_a_narrow_bump_and_a_steep_step()
         step = 0.5 * (1.0 + np.tanh(200.0 * (t - 1.0))) * np.exp(-0.5 * t * t)
         return np.where(item == 0, bump, step)
 
-    val, err = quadrature._integrate(func, [[0.29, 0.3, 0.31], [0.9, 1.0, 1.1]],
-                                     np.array([width * 2.5, 0.2]))
+    val, err = quadrature._integrate(
+        func, [[0.29, 0.3, 0.31], [0.9, 1.0, 1.1]], np.array([width * 2.5, 0.2])
+    )
     assert val[0] == pytest.approx(width * np.sqrt(2.0 * np.pi), rel=1e-12)
     from scipy.integrate import quad
 
-    ref = quad(lambda t: func(np.array([t]), np.array([1]))[0], -40.0, 40.0,
-               points=[0.9, 1.0, 1.1], epsabs=1e-14, epsrel=1e-13, limit=500)[0]
+    ref = quad(
+        lambda t: func(np.array([t]), np.array([1]))[0],
+        -40.0,
+        40.0,
+        points=[0.9, 1.0, 1.1],
+        epsabs=1e-14,
+        epsrel=1e-13,
+        limit=500,
+    )[0]
     assert val[1] == pytest.approx(ref, rel=1e-11)
     assert np.all((err >= 0) & (err < 1e-10))

@@ -119,8 +119,9 @@ def test_suprema_bound_the_densities() -> None:
     values = gaussian_log_prob(x, mean, log_var).sum(-1)
     assert torch.all(values <= gaussian_supremum(3, floor))
     at_sup = gaussian_log_prob(x, x, torch.full_like(x, floor)).sum(-1)
-    torch.testing.assert_close(at_sup, torch.full((50,), gaussian_supremum(3, floor),
-                                                  dtype=torch.float64))
+    torch.testing.assert_close(
+        at_sup, torch.full((50,), gaussian_supremum(3, floor), dtype=torch.float64)
+    )
     assert gaussian_supremum(3, None) == math.inf
     logits = torch.randn((50, 3), generator=g, dtype=torch.float64) * 5
     assert torch.all(bernoulli_log_prob(x, logits).sum(-1) <= bernoulli_supremum(x) + 1e-12)

@@ -64,8 +64,9 @@ def test_user_modules_give_the_native_estimate(native, dec_cls) -> None:
     assert user.value == pytest.approx(ref.value, rel=1e-12)
     assert user.se == pytest.approx(ref.se, rel=1e-9)
     ref_ll = wp.log_likelihood(dec, X, method="mc", encoder=enc, samples=50, seed=2)
-    user_ll = wp.log_likelihood(dec_cls(dec), X, method="mc", encoder=DistEncoder(enc),
-                                samples=50, seed=2)
+    user_ll = wp.log_likelihood(
+        dec_cls(dec), X, method="mc", encoder=DistEncoder(enc), samples=50, seed=2
+    )
     assert user_ll.value == pytest.approx(ref_ll.value, rel=1e-12)
 
 
@@ -76,8 +77,10 @@ def test_native_modules_pass_through_unchanged(native) -> None:
 
 
 def test_tuple_output_is_a_diagonal_gaussian() -> None:
-    mean, log_var = torch.zeros(4, 3, dtype=torch.float64), torch.full((4, 3), -2.0,
-                                                                     dtype=torch.float64)
+    mean, log_var = (
+        torch.zeros(4, 3, dtype=torch.float64),
+        torch.full((4, 3), -2.0, dtype=torch.float64),
+    )
     dist = decoder_distribution((mean, log_var))
     x = torch.ones(4, 3, dtype=torch.float64)
     by_hand = -0.5 * (math.log(2 * math.pi) - 2.0 + math.exp(2.0)) * 3
@@ -138,8 +141,9 @@ def test_a_wrong_log_prob_shape_is_reported() -> None:
         latent_dim = 1
 
         def forward(self, t: torch.Tensor) -> tdist.Distribution:  # one event over everything
-            return tdist.Independent(tdist.Normal(torch.zeros(t.shape[:-1] + (3,),
-                                                              dtype=t.dtype), 1.0), 2)
+            return tdist.Independent(
+                tdist.Normal(torch.zeros(t.shape[:-1] + (3,), dtype=t.dtype), 1.0), 2
+            )
 
     with pytest.raises(wp.WellposedInputError, match="one value per latent row"):
         wp.log_likelihood(Joint(), X, method="mc", samples=4)

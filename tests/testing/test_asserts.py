@@ -63,8 +63,9 @@ def test_assert_unbounded_passes_on_the_spike_at_its_rate() -> None:
 
 
 def test_assert_unbounded_accepts_a_strategy_of_schedules() -> None:
-    assert_unbounded(spike, wst.schedules(min_k=100.0, max_k=400.0), target=100.0,
-                     rate=D / 2, max_examples=10)
+    assert_unbounded(
+        spike, wst.schedules(min_k=100.0, max_k=400.0), target=100.0, rate=D / 2, max_examples=10
+    )
 
 
 def test_assert_unbounded_fails_on_a_floor_and_prints_the_witness() -> None:
@@ -89,8 +90,10 @@ def test_assert_bounded_fails_when_the_floor_is_removed() -> None:
 def test_assert_bounded_fails_on_a_clamp_that_skips_the_gradient_path() -> None:
     # evaluated without autograd the planted objective never exceeds the bound ...
     with torch.no_grad():
-        vals = [float(clamp_only_without_grad(torch.tensor([0.0, -k], dtype=torch.float64)))
-                for k in (1.0, 10.0, 100.0)]
+        vals = [
+            float(clamp_only_without_grad(torch.tensor([0.0, -k], dtype=torch.float64)))
+            for k in (1.0, 10.0, 100.0)
+        ]
     assert max(vals) <= FLOOR_BOUND + 1e-12
     # ... but the ascent, which runs with autograd on, finds values above it
     with pytest.raises(AssertionError, match="exceeds its bound"):

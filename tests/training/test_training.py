@@ -28,8 +28,14 @@ from wellposed.training.objectives import (
 from wellposed.training.report import render_png, write_training_report
 from wellposed.training.suite import preset_configs, run_suite, save_runs
 
-TINY = {"hidden": 16, "latent_dim": 2, "batch": 20, "iwae_k": 16, "log_points": 4,
-        "eval_samples": 2}
+TINY = {
+    "hidden": 16,
+    "latent_dim": 2,
+    "batch": 20,
+    "iwae_k": 16,
+    "log_points": 4,
+    "eval_samples": 2,
+}
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +50,11 @@ def tiny_npy(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def tiny_runs(tiny_npy) -> list[dict]:
     torch.set_num_threads(1)
-    cfgs = [RunConfig(tiny_npy, obj, seed, steps=120, data_is_path=True, **TINY)
-            for obj in ("learned", "floor") for seed in (0, 1)]
+    cfgs = [
+        RunConfig(tiny_npy, obj, seed, steps=120, data_is_path=True, **TINY)
+        for obj in ("learned", "floor")
+        for seed in (0, 1)
+    ]
     return [train_run(c) for c in cfgs]
 
 
@@ -84,8 +93,9 @@ def test_float64_elbo_and_iwae_match_the_quadrature_line(name) -> None:
         ref = elbo(model.decoder, model.encoder, x, method="quadrature").per_point
         se = per.std(0).numpy() / math.sqrt(per.shape[0])
         assert np.all(np.abs(per.mean(0).numpy() - ref) < 5 * se + 1e-9)
-        logw = model.iwae_log_weights(x, torch.randn((20000, 4, 1), generator=g,
-                                                     dtype=torch.float64))
+        logw = model.iwae_log_weights(
+            x, torch.randn((20000, 4, 1), generator=g, dtype=torch.float64)
+        )
         iwae = (torch.logsumexp(logw, 0) - math.log(20000)).numpy()
         ll_ref = log_likelihood(model.decoder, x, method="quadrature").per_point
         assert np.all(np.abs(iwae - ll_ref) < 0.02)
@@ -107,7 +117,8 @@ def test_discrete_and_continuous_bernoulli_densities_normalise() -> None:
 def test_bounds_are_the_ledger_closed_forms() -> None:
     d = tdata.TrainingData("t", np.full((4, 3), 0.25), np.full((1, 3), 0.5), 4, 0)
     assert objective("floor").bound_per_point(d) == pytest.approx(
-        exact.floor_bound(1, 3, FLOOR_XI), rel=1e-12)
+        exact.floor_bound(1, 3, FLOOR_XI), rel=1e-12
+    )
     assert objective("fixed").bound_per_point(d) == pytest.approx(-1.5 * math.log(2 * math.pi))
     assert objective("learned").bound_per_point(d) is None
     assert objective("dlogistic").bound_per_point(d) == pytest.approx(0.0)  # one distinct row
@@ -143,8 +154,7 @@ def test_criteria_fail_when_a_seed_breaks_them(tiny_runs) -> None:
 @pytest.mark.slow  # two spawned workers import torch (10-40 s on a busy 2-core machine):
 # the only test that the pool's records equal the one-process records
 def test_same_seed_same_run_in_a_pool_or_in_process(tiny_npy) -> None:
-    cfgs = [RunConfig(tiny_npy, "shared", s, steps=40, data_is_path=True, **TINY)
-            for s in (0, 1)]
+    cfgs = [RunConfig(tiny_npy, "shared", s, steps=40, data_is_path=True, **TINY) for s in (0, 1)]
     alone = run_suite(cfgs, jobs=1)
     pooled = run_suite(cfgs, jobs=2)
     for a, b in zip(alone, pooled, strict=True):
@@ -159,8 +169,14 @@ def test_report_links_its_figures_and_draws_the_same_bytes(tiny_runs, tmp_path) 
     assert links and all((tmp_path / link).is_file() for link in links)
     assert all(not link.startswith("/") for link in links)
     assert all(p.exists() for p in written)
-    spec = {"kind": "map", "data": "x", "shape": [2, 2], "flagged": [0],
-            "maps": {"learned": [-9.0, -1.0, -2.0, -3.0]}, "seeds": 1}
+    spec = {
+        "kind": "map",
+        "data": "x",
+        "shape": [2, 2],
+        "flagged": [0],
+        "maps": {"learned": [-9.0, -1.0, -2.0, -3.0]},
+        "seeds": 1,
+    }
     assert render_png(spec, "map") == render_png(spec, "map")
 
 
@@ -179,10 +195,14 @@ def test_cli_rejects_bad_input_with_exit_2(tmp_path, tiny_npy, capsys, monkeypat
     bad.write_bytes(b"not numpy")
     nan = tmp_path / "nan.npy"
     np.save(nan, np.array([[0.0, np.nan], [1.0, 2.0]]))
-    cases = [["train", "--data", str(bad)], ["train", "--data", str(nan)],
-             ["train", "--data", tiny_npy, "--objectives", "dlogistic"],
-             ["train", "--objectives", "nope"], ["train", "--data-set", "digits", "--seeds", "0"],
-             ["check", "T1", "--group", "training"]]
+    cases = [
+        ["train", "--data", str(bad)],
+        ["train", "--data", str(nan)],
+        ["train", "--data", tiny_npy, "--objectives", "dlogistic"],
+        ["train", "--objectives", "nope"],
+        ["train", "--data-set", "digits", "--seeds", "0"],
+        ["check", "T1", "--group", "training"],
+    ]
     if not torch.cuda.is_available():
         cases.append(["train", "--device", "cuda"])
     for argv in cases:
@@ -199,9 +219,26 @@ def _no_sklearn(name: str):
 
 def test_train_cli_writes_the_report(tmp_path, tiny_npy) -> None:
     out = tmp_path / "rep"
-    code = main(["train", "--data", tiny_npy, "--objectives", "floor", "--seeds", "1",
-                 "--steps", "30", "-j", "1", "-q", "--report-dir", str(out),
-                 "--runs-json", str(tmp_path / "runs.json")])
+    code = main(
+        [
+            "train",
+            "--data",
+            tiny_npy,
+            "--objectives",
+            "floor",
+            "--seeds",
+            "1",
+            "--steps",
+            "30",
+            "-j",
+            "1",
+            "-q",
+            "--report-dir",
+            str(out),
+            "--runs-json",
+            str(tmp_path / "runs.json"),
+        ]
+    )
     assert code == 0
     md = (out / "training.md").read_text(encoding="utf-8")
     assert "--data tiny.npy" in md and str(tmp_path) not in md
@@ -213,22 +250,39 @@ def test_replace_keeps_configs_hashable() -> None:
     assert replace(cfg, seed=3).seed == 3 and cfg.steps == 3000
 
 
-def _fake_record(cfg: RunConfig, lowest_lv: float, bound: float | None,
-                 elbo_value: float) -> dict:
-    row = {"step": cfg.steps, "train_elbo": elbo_value, "held_elbo": elbo_value,
-           "held_iwae": elbo_value, "min_lv": lowest_lv, "min_lv_flagged": lowest_lv}
-    return {"config": asdict(cfg), "bound": bound, "batch_max": elbo_value, "log": [row],
-            "stopped_at": None}
+def _fake_record(cfg: RunConfig, lowest_lv: float, bound: float | None, elbo_value: float) -> dict:
+    row = {
+        "step": cfg.steps,
+        "train_elbo": elbo_value,
+        "held_elbo": elbo_value,
+        "held_iwae": elbo_value,
+        "min_lv": lowest_lv,
+        "min_lv_flagged": lowest_lv,
+    }
+    return {
+        "config": asdict(cfg),
+        "bound": bound,
+        "batch_max": elbo_value,
+        "log": [row],
+        "stopped_at": None,
+    }
 
 
 def test_t_claims_gate_every_seed_of_the_cached_runs(tmp_path, monkeypatch) -> None:
     """The gate reads $WELLPOSED_TRAINING_RUNS (what `nox -s training` passes): records that
     meet the criteria pass T1-T3 (exit 0); one seed over its bound fails T2 (exit 1)."""
-    bounds = {"learned": None, "floor": 118.6, "softclip": 325.2, "fixed": -58.8,
-              "bernoulli": -7.27}
+    bounds = {
+        "learned": None,
+        "floor": 118.6,
+        "softclip": 325.2,
+        "fixed": -58.8,
+        "bernoulli": -7.27,
+    }
     cfgs = preset_configs("ci", data=["digits"], objectives=list(bounds), seeds=3)
-    records = [_fake_record(c, -11.0, bounds[c.objective],
-                            -60.0 if c.objective == "fixed" else -20.0) for c in cfgs]
+    records = [
+        _fake_record(c, -11.0, bounds[c.objective], -60.0 if c.objective == "fixed" else -20.0)
+        for c in cfgs
+    ]
     path = tmp_path / "runs.json"
     save_runs(records, path)
     monkeypatch.setenv("WELLPOSED_TRAINING_RUNS", str(path))

@@ -45,9 +45,22 @@ __all__ = [
 #: the names :func:`builtin_families` returns, spelled out here (no numpy) for
 #: ``wellposed audit-family --help``; tests/test_light_imports.py checks they agree
 FAMILY_NAMES = (
-    "normal", "laplace", "studentt", "logistic", "lognormal", "gamma", "beta", "vonmises",
-    "continuous_bernoulli", "bernoulli", "discretized_gaussian", "discretized_logistic",
-    "softclip_gaussian", "studentt_floor", "gaussian_nll_loss", "gaussian_nll_loss_default",
+    "normal",
+    "laplace",
+    "studentt",
+    "logistic",
+    "lognormal",
+    "gamma",
+    "beta",
+    "vonmises",
+    "continuous_bernoulli",
+    "bernoulli",
+    "discretized_gaussian",
+    "discretized_logistic",
+    "softclip_gaussian",
+    "studentt_floor",
+    "gaussian_nll_loss",
+    "gaussian_nll_loss_default",
     "global_logvar_gaussian",
 )
 

@@ -59,15 +59,42 @@ from wellposed.numerics import HALF_LOG_2PI
 from wellposed.report.text import fmt_number
 
 __all__ = [
-    "ANALYTIC", "GAUSSIAN_NLL_BOUND", "GAUSSIAN_NLL_BOUND_DEFAULT", "GAUSSIAN_NLL_EPS", "K_FIT",
-    "SOFTCLIP_BOUND", "SOFTCLIP_MIN",
-    "STUDENTT_FLOOR_BOUND", "STUDENTT_SCALE_FLOOR", "AnalyticFamily", "ScalarVerdict",
-    "analytic_verdicts", "binary_entropy", "builtin_families", "cb_log_normalizer",
-    "cb_log_prob", "cb_sup_interior", "fmt_number", "log_bernoulli", "log_discretized_gaussian",
-    "log_discretized_logistic", "log_gaussian_nll_value", "log_softclip_gaussian",
-    "log_studentt_floor", "spike_beta", "spike_cb_boundary", "spike_gamma", "spike_laplace",
-    "spike_logistic", "spike_lognormal", "spike_normal", "spike_studentt", "spike_vonmises",
-    "sequence_verdict", "studentt_peak", "witness_log_density",
+    "ANALYTIC",
+    "GAUSSIAN_NLL_BOUND",
+    "GAUSSIAN_NLL_BOUND_DEFAULT",
+    "GAUSSIAN_NLL_EPS",
+    "K_FIT",
+    "SOFTCLIP_BOUND",
+    "SOFTCLIP_MIN",
+    "STUDENTT_FLOOR_BOUND",
+    "STUDENTT_SCALE_FLOOR",
+    "AnalyticFamily",
+    "ScalarVerdict",
+    "analytic_verdicts",
+    "binary_entropy",
+    "builtin_families",
+    "cb_log_normalizer",
+    "cb_log_prob",
+    "cb_sup_interior",
+    "fmt_number",
+    "log_bernoulli",
+    "log_discretized_gaussian",
+    "log_discretized_logistic",
+    "log_gaussian_nll_value",
+    "log_softclip_gaussian",
+    "log_studentt_floor",
+    "spike_beta",
+    "spike_cb_boundary",
+    "spike_gamma",
+    "spike_laplace",
+    "spike_logistic",
+    "spike_lognormal",
+    "spike_normal",
+    "spike_studentt",
+    "spike_vonmises",
+    "sequence_verdict",
+    "studentt_peak",
+    "witness_log_density",
 ]
 
 
@@ -92,13 +119,14 @@ VerdictFn = Callable[[float], ScalarVerdict]
 
 def _outside(support: str) -> ScalarVerdict:
     return ScalarVerdict(
-        BOUNDED, bound=-math.inf, attained=True,
+        BOUNDED,
+        bound=-math.inf,
+        attained=True,
         reason=f"x outside the support {support}: the density is 0 for every parameter",
     )
 
 
-def sequence_verdict(k: np.ndarray, values: np.ndarray, rate_unit: str, what: str
-                     ) -> ScalarVerdict:
+def sequence_verdict(k: np.ndarray, values: np.ndarray, rate_unit: str, what: str) -> ScalarVerdict:
     """Decide from a witness sequence's computed values: unbounded when they grow linearly in
     k (every increment per unit k positive and within 2% of the least-squares slope; the
     slope, to 3 significant digits, is the rate), inconclusive otherwise (with the
@@ -114,20 +142,30 @@ def sequence_verdict(k: np.ndarray, values: np.ndarray, rate_unit: str, what: st
         slope = float(np.polyfit(k, v, 1)[0])
         if slope > 0 and np.all(np.abs(inc - slope) <= 0.02 * slope):
             rate = float(f"{slope:.3g}")
-            return ScalarVerdict(UNBOUNDED, rate=rate, rate_unit=rate_unit,
-                                 reason=f"{what}: log p computed at k = "
-                                 f"{fmt_number(k[0])}..{fmt_number(k[-1])} grows linearly, "
-                                 f"{fmt_number(rate)} per unit {rate_unit} (increments {shown})")
-    return ScalarVerdict(INCONCLUSIVE, reason=f"{what}: the witness sequence does not grow "
-                         f"linearly (increments per unit k: {shown}); no verdict from it")
+            return ScalarVerdict(
+                UNBOUNDED,
+                rate=rate,
+                rate_unit=rate_unit,
+                reason=f"{what}: log p computed at k = "
+                f"{fmt_number(k[0])}..{fmt_number(k[-1])} grows linearly, "
+                f"{fmt_number(rate)} per unit {rate_unit} (increments {shown})",
+            )
+    return ScalarVerdict(
+        INCONCLUSIVE,
+        reason=f"{what}: the witness sequence does not grow "
+        f"linearly (increments per unit k: {shown}); no verdict from it",
+    )
 
 
 def _witness(name: str, rate_unit: str, what: str) -> VerdictFn:
     """Per-x verdict computed from the family's log density along its witness sequence."""
+
     def fn(x: float) -> ScalarVerdict:
         k = np.array(K_FIT)
-        return sequence_verdict(k, witness_log_density(name, np.full_like(k, x), k),
-                                rate_unit, what)
+        return sequence_verdict(
+            k, witness_log_density(name, np.full_like(k, x), k), rate_unit, what
+        )
+
     return fn
 
 
@@ -142,8 +180,12 @@ def _gamma(x: float) -> ScalarVerdict:
         return _outside("[0, inf)")
     if x == 0:
         v = float(log_gamma_density(np.array(0.0), np.array(math.log(0.5)), np.array(0.0)))
-        return sequence_verdict(np.array([0.0]), np.array([v]), "", "x = 0, alpha = 1/2, "
-                                "rate = 1: x^(alpha - 1) at x = 0")
+        return sequence_verdict(
+            np.array([0.0]),
+            np.array([v]),
+            "",
+            "x = 0, alpha = 1/2, rate = 1: x^(alpha - 1) at x = 0",
+        )
     return _witness("gamma", "log(concentration)", "alpha = e^k, rate = alpha / x")(x)
 
 
@@ -153,8 +195,12 @@ def _beta(x: float) -> ScalarVerdict:
     if x in (0.0, 1.0):
         la, lb = (math.log(0.5), 0.0) if x == 0.0 else (0.0, math.log(0.5))
         v = float(log_beta_density(np.array(x), np.array(la), np.array(lb)))
-        return sequence_verdict(np.array([0.0]), np.array([v]), "", f"x = {fmt_number(x)}, "
-                                "the matching concentration 1/2, the other 1")
+        return sequence_verdict(
+            np.array([0.0]),
+            np.array([v]),
+            "",
+            f"x = {fmt_number(x)}, the matching concentration 1/2, the other 1",
+        )
     return _witness("beta", "log(concentration)", "a = c x, b = c (1-x), c = e^k")(x)
 
 
@@ -167,43 +213,67 @@ def _cb(x: float) -> ScalarVerdict:
         return _outside("[0, 1]")
     if x in (0.0, 1.0):
         sign = "-" if x == 0 else "+"
-        v = _witness("continuous_bernoulli", "log|logit(lam)| ~ log log(1/lam)",
-                     f"x = {fmt_number(x)}, eta = logit lam = {sign}e^k")(x)
+        v = _witness(
+            "continuous_bernoulli",
+            "log|logit(lam)| ~ log log(1/lam)",
+            f"x = {fmt_number(x)}, eta = logit lam = {sign}e^k",
+        )(x)
         if v.verdict != UNBOUNDED:
             return v
-        return replace(v, reason=v.reason + "; C(lam) ~ log(1/lam), so log p ~ log log(1/lam): "
-                       "unbounded but extremely slow")
+        return replace(
+            v,
+            reason=v.reason + "; C(lam) ~ log(1/lam), so log p ~ log log(1/lam): "
+            "unbounded but extremely slow",
+        )
     sup, eta = cb_sup_interior(np.array([x]))
-    return ScalarVerdict(BOUNDED, bound=float(sup[0]), attained=True,
-                         reason=f"log p = eta x - A(eta) is concave in eta; max at mean(eta) = x, "
-                         f"eta* = {fmt_number(float(eta[0]))}")
+    return ScalarVerdict(
+        BOUNDED,
+        bound=float(sup[0]),
+        attained=True,
+        reason=f"log p = eta x - A(eta) is concave in eta; max at mean(eta) = x, "
+        f"eta* = {fmt_number(float(eta[0]))}",
+    )
 
 
 def _bernoulli(x: float) -> ScalarVerdict:
     if x > 1 or x < 0:
         slope = x - 1.0 if x > 1 else -x
-        return ScalarVerdict(UNBOUNDED, rate=slope, rate_unit="|logit|",
-                             reason="x outside [0, 1]: the BCE formula x log p + (1-x) log(1-p) "
-                             f"grows like {fmt_number(slope)} |logit| (not a likelihood; data "
-                             "not in [0,1])")
+        return ScalarVerdict(
+            UNBOUNDED,
+            rate=slope,
+            rate_unit="|logit|",
+            reason="x outside [0, 1]: the BCE formula x log p + (1-x) log(1-p) "
+            f"grows like {fmt_number(slope)} |logit| (not a likelihood; data "
+            "not in [0,1])",
+        )
     h = float(binary_entropy(np.array([x]))[0])
     binary = x in (0.0, 1.0)
-    return ScalarVerdict(BOUNDED, bound=-h, attained=not binary,
-                         reason="x log p + (1-x) log(1-p) <= -H(x), max at p = x"
-                         + (" (approached as logit -> +-inf, not attained)" if binary else ""))
+    return ScalarVerdict(
+        BOUNDED,
+        bound=-h,
+        attained=not binary,
+        reason="x log p + (1-x) log(1-p) <= -H(x), max at p = x"
+        + (" (approached as logit -> +-inf, not attained)" if binary else ""),
+    )
 
 
 def _discretized(name: str) -> VerdictFn:
     def fn(x: float) -> ScalarVerdict:
-        return ScalarVerdict(BOUNDED, bound=0.0, attained=False,
-                             reason=f"{name}: log of a bin probability mass, <= 0 for every "
-                             "parameter; approached as scale -> 0 with the mean in the bin")
+        return ScalarVerdict(
+            BOUNDED,
+            bound=0.0,
+            attained=False,
+            reason=f"{name}: log of a bin probability mass, <= 0 for every "
+            "parameter; approached as scale -> 0 with the mean in the bin",
+        )
+
     return fn
 
 
 def _floor(bound: float, reason: str, attained: bool) -> VerdictFn:
     def fn(x: float) -> ScalarVerdict:
         return ScalarVerdict(BOUNDED, bound=bound, attained=attained, reason=reason)
+
     return fn
 
 
@@ -230,68 +300,187 @@ class AnalyticFamily:
 ANALYTIC: dict[str, AnalyticFamily] = {
     f.name: f
     for f in [
-        AnalyticFamily("normal", "loc real, scale > 0", "F1",
-                       _witness("normal", "log(1/scale)", "loc = x, scale = e^-k"),
-                       spike_normal, "Normal", "docs/claims.md#f1 (derived)"),
-        AnalyticFamily("laplace", "loc real, scale > 0", "F1",
-                       _witness("laplace", "log(1/scale)", "loc = x, scale = e^-k"),
-                       spike_laplace, "Laplace", "docs/claims.md#f1 (derived)"),
-        AnalyticFamily("studentt", "df > 0, loc real, scale > 0", "F1",
-                       _witness("studentt", "log(1/scale)", "df = 3, loc = x, scale = e^-k"),
-                       spike_studentt, "StudentT",
-                       "docs/claims.md#f1 (derived)"),
-        AnalyticFamily("logistic", "loc real, scale > 0", "F1",
-                       _witness("logistic", "log(1/scale)", "loc = x, scale = e^-k"),
-                       spike_logistic, None, "docs/claims.md#f1 (derived)"),
-        AnalyticFamily("lognormal", "loc real, scale > 0", "F2", _lognormal, spike_lognormal,
-                       "LogNormal", "docs/claims.md#f2 (derived)"),
-        AnalyticFamily("gamma", "concentration > 0, rate > 0", "F2", _gamma, spike_gamma,
-                       "Gamma", "docs/claims.md#f2 (derived; Stirling, DLMF 5.11.1)"),
-        AnalyticFamily("beta", "concentration1 > 0, concentration0 > 0", "F2", _beta,
-                       spike_beta, "Beta",
-                       "docs/claims.md#f2 (derived; Stirling, DLMF 5.11.1)"),
-        AnalyticFamily("vonmises", "loc real, concentration > 0", "F2", _vonmises,
-                       spike_vonmises, "VonMises", "docs/claims.md#f2 (derived; DLMF 10.40.1)"),
-        AnalyticFamily("continuous_bernoulli", "lam in (0, 1) (logit eta real)", "F3", _cb,
-                       spike_cb_boundary, "ContinuousBernoulli",
-                       "Loaiza-Ganem & Cunningham 2019 (arXiv 1907.06845); docs/claims.md#f3"),
-        AnalyticFamily("bernoulli", "p in (0, 1) (logit real); BCE on [0,1] data", "F4",
-                       _bernoulli, None, "Bernoulli", "docs/claims.md#f4 (Gibbs' inequality)"),
-        AnalyticFamily("discretized_gaussian", "loc real, scale > 0; 256 bins on [0,1]", "F5",
-                       _discretized("discretized Gaussian"), None, None,
-                       "docs/claims.md#f5; Salimans et al. 2017 (PixelCNN++) bins"),
-        AnalyticFamily("discretized_logistic", "loc real, scale > 0; 256 bins on [0,1]", "F5",
-                       _discretized("discretized logistic"), None, None,
-                       "docs/claims.md#f5; Salimans et al. 2017 (PixelCNN++)"),
-        AnalyticFamily("softclip_gaussian", "loc real, log sigma = -6 + softplus(raw + 6)", "F6",
-                       _floor(SOFTCLIP_BOUND, "sigma >= e^-6, so log N <= 6 - log(2pi)/2; "
-                              "approached as raw -> -inf", False), None, None,
-                       "sigma-VAE (Rybkin et al. 2021, arXiv 2006.13202) softclip"),
-        AnalyticFamily("studentt_floor", "df = 3 + softplus, loc real, scale = 1e-3 + softplus",
-                       "F6", _floor(STUDENTT_FLOOR_BOUND, "peak density of t_df increases to "
-                                    "the Gaussian's 1/sqrt(2 pi) as df -> inf; scale >= 1e-3: "
-                                    "log p <= -log(1e-3) - log(2pi)/2; approached, not attained",
-                                    False), None, "StudentT",
-                       "MIWAE (Mattei & Frellsen 2019, arXiv 1812.02633) code"),
-        AnalyticFamily("gaussian_nll_loss", "input real, var > 0 clamped at eps = 1e-6", "F6",
-                       _floor(GAUSSIAN_NLL_BOUND, "value uses max(var, eps): -loss(full=True) <= "
-                              "-(1/2) log eps - log(2pi)/2, attained for every var <= eps (the "
-                              "default full=False drops log(2pi)/2: bound -(1/2) log eps = "
-                              f"{GAUSSIAN_NLL_BOUND_DEFAULT:.6g}, see "
-                              "gaussian_nll_loss_default)", True),
-                       None, None, "torch.nn.GaussianNLLLoss (eps=1e-6, full=True)"),
-        AnalyticFamily("gaussian_nll_loss_default",
-                       "input real, var > 0 clamped at eps = 1e-6; full=False (torch default)",
-                       "F6", _floor(GAUSSIAN_NLL_BOUND_DEFAULT, "value uses max(var, eps) and "
-                                    "omits log(2pi)/2: -loss(full=False) <= -(1/2) log eps, "
-                                    "attained for every var <= eps", True),
-                       None, None, "torch.nn.GaussianNLLLoss (eps=1e-6, default full=False)"),
-        AnalyticFamily("global_logvar_gaussian", "loc real per output, one shared logvar", "F6",
-                       _witness("global_logvar_gaussian", "log(1/sigma) (= -logvar/2)",
-                                "mean = x, one shared sigma = e^-k"),
-                       spike_normal, None,
-                       "latent-diffusion autoencoder loss (Rombach et al. 2022); "
-                       "docs/claims.md#l4"),
+        AnalyticFamily(
+            "normal",
+            "loc real, scale > 0",
+            "F1",
+            _witness("normal", "log(1/scale)", "loc = x, scale = e^-k"),
+            spike_normal,
+            "Normal",
+            "docs/claims.md#f1 (derived)",
+        ),
+        AnalyticFamily(
+            "laplace",
+            "loc real, scale > 0",
+            "F1",
+            _witness("laplace", "log(1/scale)", "loc = x, scale = e^-k"),
+            spike_laplace,
+            "Laplace",
+            "docs/claims.md#f1 (derived)",
+        ),
+        AnalyticFamily(
+            "studentt",
+            "df > 0, loc real, scale > 0",
+            "F1",
+            _witness("studentt", "log(1/scale)", "df = 3, loc = x, scale = e^-k"),
+            spike_studentt,
+            "StudentT",
+            "docs/claims.md#f1 (derived)",
+        ),
+        AnalyticFamily(
+            "logistic",
+            "loc real, scale > 0",
+            "F1",
+            _witness("logistic", "log(1/scale)", "loc = x, scale = e^-k"),
+            spike_logistic,
+            None,
+            "docs/claims.md#f1 (derived)",
+        ),
+        AnalyticFamily(
+            "lognormal",
+            "loc real, scale > 0",
+            "F2",
+            _lognormal,
+            spike_lognormal,
+            "LogNormal",
+            "docs/claims.md#f2 (derived)",
+        ),
+        AnalyticFamily(
+            "gamma",
+            "concentration > 0, rate > 0",
+            "F2",
+            _gamma,
+            spike_gamma,
+            "Gamma",
+            "docs/claims.md#f2 (derived; Stirling, DLMF 5.11.1)",
+        ),
+        AnalyticFamily(
+            "beta",
+            "concentration1 > 0, concentration0 > 0",
+            "F2",
+            _beta,
+            spike_beta,
+            "Beta",
+            "docs/claims.md#f2 (derived; Stirling, DLMF 5.11.1)",
+        ),
+        AnalyticFamily(
+            "vonmises",
+            "loc real, concentration > 0",
+            "F2",
+            _vonmises,
+            spike_vonmises,
+            "VonMises",
+            "docs/claims.md#f2 (derived; DLMF 10.40.1)",
+        ),
+        AnalyticFamily(
+            "continuous_bernoulli",
+            "lam in (0, 1) (logit eta real)",
+            "F3",
+            _cb,
+            spike_cb_boundary,
+            "ContinuousBernoulli",
+            "Loaiza-Ganem & Cunningham 2019 (arXiv 1907.06845); docs/claims.md#f3",
+        ),
+        AnalyticFamily(
+            "bernoulli",
+            "p in (0, 1) (logit real); BCE on [0,1] data",
+            "F4",
+            _bernoulli,
+            None,
+            "Bernoulli",
+            "docs/claims.md#f4 (Gibbs' inequality)",
+        ),
+        AnalyticFamily(
+            "discretized_gaussian",
+            "loc real, scale > 0; 256 bins on [0,1]",
+            "F5",
+            _discretized("discretized Gaussian"),
+            None,
+            None,
+            "docs/claims.md#f5; Salimans et al. 2017 (PixelCNN++) bins",
+        ),
+        AnalyticFamily(
+            "discretized_logistic",
+            "loc real, scale > 0; 256 bins on [0,1]",
+            "F5",
+            _discretized("discretized logistic"),
+            None,
+            None,
+            "docs/claims.md#f5; Salimans et al. 2017 (PixelCNN++)",
+        ),
+        AnalyticFamily(
+            "softclip_gaussian",
+            "loc real, log sigma = -6 + softplus(raw + 6)",
+            "F6",
+            _floor(
+                SOFTCLIP_BOUND,
+                "sigma >= e^-6, so log N <= 6 - log(2pi)/2; approached as raw -> -inf",
+                False,
+            ),
+            None,
+            None,
+            "sigma-VAE (Rybkin et al. 2021, arXiv 2006.13202) softclip",
+        ),
+        AnalyticFamily(
+            "studentt_floor",
+            "df = 3 + softplus, loc real, scale = 1e-3 + softplus",
+            "F6",
+            _floor(
+                STUDENTT_FLOOR_BOUND,
+                "peak density of t_df increases to "
+                "the Gaussian's 1/sqrt(2 pi) as df -> inf; scale >= 1e-3: "
+                "log p <= -log(1e-3) - log(2pi)/2; approached, not attained",
+                False,
+            ),
+            None,
+            "StudentT",
+            "MIWAE (Mattei & Frellsen 2019, arXiv 1812.02633) code",
+        ),
+        AnalyticFamily(
+            "gaussian_nll_loss",
+            "input real, var > 0 clamped at eps = 1e-6",
+            "F6",
+            _floor(
+                GAUSSIAN_NLL_BOUND,
+                "value uses max(var, eps): -loss(full=True) <= "
+                "-(1/2) log eps - log(2pi)/2, attained for every var <= eps (the "
+                "default full=False drops log(2pi)/2: bound -(1/2) log eps = "
+                f"{GAUSSIAN_NLL_BOUND_DEFAULT:.6g}, see "
+                "gaussian_nll_loss_default)",
+                True,
+            ),
+            None,
+            None,
+            "torch.nn.GaussianNLLLoss (eps=1e-6, full=True)",
+        ),
+        AnalyticFamily(
+            "gaussian_nll_loss_default",
+            "input real, var > 0 clamped at eps = 1e-6; full=False (torch default)",
+            "F6",
+            _floor(
+                GAUSSIAN_NLL_BOUND_DEFAULT,
+                "value uses max(var, eps) and "
+                "omits log(2pi)/2: -loss(full=False) <= -(1/2) log eps, "
+                "attained for every var <= eps",
+                True,
+            ),
+            None,
+            None,
+            "torch.nn.GaussianNLLLoss (eps=1e-6, default full=False)",
+        ),
+        AnalyticFamily(
+            "global_logvar_gaussian",
+            "loc real per output, one shared logvar",
+            "F6",
+            _witness(
+                "global_logvar_gaussian",
+                "log(1/sigma) (= -logvar/2)",
+                "mean = x, one shared sigma = e^-k",
+            ),
+            spike_normal,
+            None,
+            "latent-diffusion autoencoder loss (Rombach et al. 2022); docs/claims.md#l4",
+        ),
     ]
 }
 

@@ -121,11 +121,13 @@ class AttackTrace:
 def search_copy(model: AuditedModel) -> AuditedModel:
     """A :data:`SEARCH_DTYPE` copy of the modules for the search (the witness is loaded back
     into the float64 modules and re-evaluated there: the evidence path)."""
-    dec = ModuleDecoder(copy.deepcopy(model.decoder.module).to(SEARCH_DTYPE),
-                        latent_dim=model.decoder.latent_dim, data_dim=model.decoder.data_dim,
-                        copy_module=False)
-    enc = ModuleEncoder(copy.deepcopy(model.encoder.module).to(SEARCH_DTYPE),
-                        copy_module=False)
+    dec = ModuleDecoder(
+        copy.deepcopy(model.decoder.module).to(SEARCH_DTYPE),
+        latent_dim=model.decoder.latent_dim,
+        data_dim=model.decoder.data_dim,
+        copy_module=False,
+    )
+    enc = ModuleEncoder(copy.deepcopy(model.encoder.module).to(SEARCH_DTYPE), copy_module=False)
     return AuditedModel(dec, enc, model.loss, model.custom, model.factory)
 
 
@@ -164,7 +166,7 @@ def _batch(run: _Run, size: int, keep: int | None) -> torch.Tensor:
     idx = torch.randperm(n, generator=gen)
     if keep is not None:
         idx = torch.cat([torch.tensor([keep]), idx[idx != keep]])
-    return idx[:min(size, n)]
+    return idx[: min(size, n)]
 
 
 def _surrogate(run: _Run, row: int | None, weight: float) -> torch.Tensor:
@@ -176,8 +178,7 @@ def _surrogate(run: _Run, row: int | None, weight: float) -> torch.Tensor:
         return objective_value(m, run.x, torch.empty(0), run.seed + run.done)
     n = run.x.shape[0]
     idx = _batch(run, BATCH, row)
-    eps = draws(run.seed + 1 + run.done, 1, idx.numel(), m.decoder.latent_dim,
-                run.x.dtype)
+    eps = draws(run.seed + 1 + run.done, 1, idx.numel(), m.decoder.latent_dim, run.x.dtype)
     terms = row_terms(m, run.x[idx], eps)
     if row is None:
         return terms.sum() * (n / idx.numel())
@@ -185,15 +186,21 @@ def _surrogate(run: _Run, row: int | None, weight: float) -> torch.Tensor:
     return weight * terms[0] + rest
 
 
-def _adam(run: _Run, steps: int, lr: tuple[float, float], row: int | None,
-          weight: float, trace: AttackTrace | None) -> str:
+def _adam(
+    run: _Run,
+    steps: int,
+    lr: tuple[float, float],
+    row: int | None,
+    weight: float,
+    trace: AttackTrace | None,
+) -> str:
     """``steps`` Adam steps on :func:`_surrogate`, the learning rate decaying geometrically
     from ``lr[0]`` to ``lr[1]``; with a trace, a record and a scale line search every
     :data:`RECORD_EVERY` steps, stopping once the trace passes its goal."""
     params = [p for p in run.model.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=lr[0])
     for i in range(steps):
-        if (why := run.out_of_budget()):
+        if why := run.out_of_budget():
             return why
         for group in opt.param_groups:
             group["lr"] = lr[0] * (lr[1] / lr[0]) ** (i / max(steps - 1, 1))
@@ -222,8 +229,11 @@ def _record(run: _Run, trace: AttackTrace) -> bool:
     with torch.no_grad():
         rows = slice(None) if trace.row is None else slice(trace.row, trace.row + 1)
         k = float(row_progress(run.model, run.x[rows]).mean())
-        row_v = math.nan if trace.row is None or run.model.custom is not None else float(
-            row_terms(run.model, run.x[rows], run.fixed[:, rows]).sum())
+        row_v = (
+            math.nan
+            if trace.row is None or run.model.custom is not None
+            else float(row_terms(run.model, run.x[rows], run.fixed[:, rows]).sum())
+        )
     ks, vs = trace.per_row.setdefault(trace.row, ([], []))
     ks.append(k)
     vs.append(v)
@@ -258,21 +268,19 @@ def _reconstruct(run: _Run, row: int) -> None:
     mean = _mean_of(m.decoder.module(m.encoder(xi)[0]))
     if mean is None or not mean.requires_grad:
         return
-    r = (mean.reshape(-1) - xi.reshape(-1))
+    r = mean.reshape(-1) - xi.reshape(-1)
     u = torch.zeros_like(r, requires_grad=True)
     jtu = torch.autograd.grad(r, params, grad_outputs=u, create_graph=True, allow_unused=True)
     live = [(p, g) for p, g in zip(params, jtu, strict=True) if g is not None]
 
     def jt(a: torch.Tensor) -> list[torch.Tensor]:
-        return list(torch.autograd.grad(r, [p for p, _ in live], grad_outputs=a,
-                                        retain_graph=True))
+        return list(torch.autograd.grad(r, [p for p, _ in live], grad_outputs=a, retain_graph=True))
 
     def jv(v: list[torch.Tensor]) -> torch.Tensor:
-        return torch.autograd.grad([g for _, g in live], u, grad_outputs=v,
-                                   retain_graph=True)[0]
+        return torch.autograd.grad([g for _, g in live], u, grad_outputs=v, retain_graph=True)[0]
 
     b = torch.zeros_like(r.detach())
-    b[:xi.shape[1]] = r.detach()[:xi.shape[1]]
+    b[: xi.shape[1]] = r.detach()[: xi.shape[1]]
     lam = run.damping * float(b @ b) + 1e-12
     a, res = torch.zeros_like(b), b.clone()
     d, rr = res.clone(), float(res @ res)
@@ -297,17 +305,21 @@ def _scale_step(run: _Run, row: int | None, weight: float) -> None:
     each parameter by about its learning rate per step, too little for log-scales that
     must fall by tens while the mean is refined to 1e-5."""
     m = run.model
-    xs = run.x if row is None else run.x[row:row + 1]
+    xs = run.x if row is None else run.x[row : row + 1]
     params = [p for p in m.parameters() if p.requires_grad]
     with torch.no_grad():
         before, state = float(_surrogate(run, row, weight)), m.state()
     if row is None:
-        units = [_unit_step(lambda: row_progress(m, xs).mean(), params),
-                 _unit_step(lambda: -m.encoder(xs)[1].mean(), params)]
+        units = [
+            _unit_step(lambda: row_progress(m, xs).mean(), params),
+            _unit_step(lambda: -m.encoder(xs)[1].mean(), params),
+        ]
     else:
         _reconstruct(run, row)
-        units = [_isolated_unit_step(run, row, params, lambda x: row_progress(m, x)),
-                 _unit_step(lambda: -m.encoder(xs)[1].mean(), params)]
+        units = [
+            _isolated_unit_step(run, row, params, lambda x: row_progress(m, x)),
+            _unit_step(lambda: -m.encoder(xs)[1].mean(), params),
+        ]
     _line_search(run, row, weight, [u for u in units if u is not None])
     with torch.no_grad():
         after = float(_surrogate(run, row, weight))
@@ -318,9 +330,9 @@ def _scale_step(run: _Run, row: int | None, weight: float) -> None:
         run.damping = min(run.damping * 10.0, 1e3)
 
 
-def _isolated_unit_step(run: _Run, row: int, params: list[nn.Parameter],
-                        scale: Callable[[torch.Tensor], torch.Tensor]
-                        ) -> list[torch.Tensor] | None:
+def _isolated_unit_step(
+    run: _Run, row: int, params: list[nn.Parameter], scale: Callable[[torch.Tensor], torch.Tensor]
+) -> list[torch.Tensor] | None:
     """The minimum-norm first-order step raising the row's ``scale`` (a per-row log-scale:
     decoder ``k``, encoder ``-log s^2``) by one while that of :data:`ISOLATE` other rows
     stays put: ``G^T (G G^T + ridge)^-1 e_0`` with the rows' gradients ``G`` (a small
@@ -332,8 +344,14 @@ def _isolated_unit_step(run: _Run, row: int, params: list[nn.Parameter],
     G = []
     for j in range(idx.numel()):
         g = torch.autograd.grad(ks[j], params, retain_graph=True, allow_unused=True)
-        G.append(torch.cat([(torch.zeros_like(p) if a is None else a).reshape(-1)
-                            for p, a in zip(params, g, strict=True)]))
+        G.append(
+            torch.cat(
+                [
+                    (torch.zeros_like(p) if a is None else a).reshape(-1)
+                    for p, a in zip(params, g, strict=True)
+                ]
+            )
+        )
     Gm = torch.stack(G).double()
     gram = Gm @ Gm.T
     gram += 1e-9 * float(gram.diagonal().max()) * torch.eye(gram.shape[0], dtype=gram.dtype)
@@ -342,13 +360,14 @@ def _isolated_unit_step(run: _Run, row: int, params: list[nn.Parameter],
     flat = (Gm.T @ torch.linalg.solve(gram, e0)).to(run.x.dtype)
     out, at = [], 0
     for p in params:
-        out.append(flat[at:at + p.numel()].reshape(p.shape))
+        out.append(flat[at : at + p.numel()].reshape(p.shape))
         at += p.numel()
     return out
 
 
-def _unit_step(scale: Callable[[], torch.Tensor],
-               params: list[nn.Parameter]) -> list[torch.Tensor] | None:
+def _unit_step(
+    scale: Callable[[], torch.Tensor], params: list[nn.Parameter]
+) -> list[torch.Tensor] | None:
     """``grad s / |grad s|^2``: the first-order step raising ``s = scale()`` by one."""
     k = scale()
     if not (torch.isfinite(k) and k.requires_grad):
@@ -357,12 +376,14 @@ def _unit_step(scale: Callable[[], torch.Tensor],
     sq = sum(float((g * g).sum()) for g in grads if g is not None)
     if not sq > 0:
         return None
-    return [torch.zeros_like(p) if g is None else g / sq for p, g in zip(params, grads,
-                                                                          strict=True)]
+    return [
+        torch.zeros_like(p) if g is None else g / sq for p, g in zip(params, grads, strict=True)
+    ]
 
 
-def _line_search(run: _Run, row: int | None, weight: float,
-                 units: list[list[torch.Tensor]]) -> None:
+def _line_search(
+    run: _Run, row: int | None, weight: float, units: list[list[torch.Tensor]]
+) -> None:
     """Doubling line search along the sum of the unit steps (raising each scale by 1/4,
     1/2, 1, ... to first order) while :func:`_surrogate` rises; the best is kept."""
     params = [p for p in run.model.parameters() if p.requires_grad]
@@ -399,8 +420,16 @@ def _choose_row(run: _Run, tried: list[int]) -> int | None:
     return int(torch.argmax(terms))
 
 
-def attack(model: AuditedModel, x: torch.Tensor, *, level: float, floor_target: float,
-           steps: int, seed: int = 0, max_seconds: float | None = None) -> AttackTrace:
+def attack(
+    model: AuditedModel,
+    x: torch.Tensor,
+    *,
+    level: float,
+    floor_target: float,
+    steps: int,
+    seed: int = 0,
+    max_seconds: float | None = None,
+) -> AttackTrace:
     """Maximise the objective over all rows of ``x`` (the module doc): a fit stage (Adam on
     minibatches, a quarter of the steps), then spike stages (Adam leaning on one row, the
     learning rate decaying, with scale line searches), one row after another while steps

@@ -21,8 +21,14 @@ from wellposed.errors import WellposedInputError
 from wellposed.evidence.records import jsonable_dict
 from wellposed.report.text import wrap
 
-__all__ = ["AuditInputError", "DataAudit", "DataFinding", "audit_data", "load_data",
-           "validate_data"]
+__all__ = [
+    "AuditInputError",
+    "DataAudit",
+    "DataFinding",
+    "audit_data",
+    "load_data",
+    "validate_data",
+]
 
 
 class AuditInputError(WellposedInputError):
@@ -46,9 +52,16 @@ class DataFinding:
     unbounded: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable_dict({"kind": self.kind, "where": list(self.where), "detail": self.detail,
-                         "objectives": list(self.objectives), "why": self.why,
-                         "unbounded": self.unbounded})
+        return jsonable_dict(
+            {
+                "kind": self.kind,
+                "where": list(self.where),
+                "detail": self.detail,
+                "objectives": list(self.objectives),
+                "why": self.why,
+                "unbounded": self.unbounded,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -70,17 +83,24 @@ class DataAudit:
         return any(f.unbounded for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
-        return jsonable_dict({"n": self.n, "dim": self.dim, "rank_centred": self.rank,
-                         "latent_dim": self.latent_dim,
-                         "intrinsic_dimension": None if self.intrinsic is None
-                         else self.intrinsic.to_dict(),
-                         "breaks_an_objective": self.breaks_an_objective(),
-                         "findings": [f.to_dict() for f in self.findings]})
+        return jsonable_dict(
+            {
+                "n": self.n,
+                "dim": self.dim,
+                "rank_centred": self.rank,
+                "latent_dim": self.latent_dim,
+                "intrinsic_dimension": None if self.intrinsic is None else self.intrinsic.to_dict(),
+                "breaks_an_objective": self.breaks_an_objective(),
+                "findings": [f.to_dict() for f in self.findings],
+            }
+        )
 
     def render_text(self) -> str:
         """Human-readable summary (deterministic)."""
-        lines = [f"data: n = {self.n}, D = {self.dim}, rank of centred data = {self.rank}"
-                 + (f", latent size d = {self.latent_dim}" if self.latent_dim is not None else "")]
+        lines = [
+            f"data: n = {self.n}, D = {self.dim}, rank of centred data = {self.rank}"
+            + (f", latent size d = {self.latent_dim}" if self.latent_dim is not None else "")
+        ]
         if self.intrinsic is not None:
             lines.append(self.intrinsic.text())
         if not self.findings:
@@ -90,8 +110,10 @@ class DataAudit:
             lines.append(wrap(f"  breaks: {'; '.join(f.objectives)}", indent="  "))
             lines.append(wrap(f"  why: {f.why}", indent="  "))
             if not f.unbounded:
-                lines.append("  (changes rates or bounds, or states a condition on d; not "
-                             "counted by --fail-on unbounded)")
+                lines.append(
+                    "  (changes rates or bounds, or states a condition on d; not "
+                    "counted by --fail-on unbounded)"
+                )
         return "\n".join(lines) + "\n"
 
 
@@ -108,8 +130,10 @@ def load_data(path: str | os.PathLike[str]) -> np.ndarray:
     if os.path.isdir(p):
         raise AuditInputError(f"{p!r} is a directory; pass a .npy file")
     if not p.endswith(".npy"):
-        raise AuditInputError(f"{p!r} is not a .npy file; save your array with "
-                              "numpy.save('data.npy', X) and pass that file")
+        raise AuditInputError(
+            f"{p!r} is not a .npy file; save your array with "
+            "numpy.save('data.npy', X) and pass that file"
+        )
     if not os.path.isfile(p):
         raise AuditInputError(f"data file {p!r} does not exist; check the path")
     try:
@@ -122,11 +146,14 @@ def load_data(path: str | os.PathLike[str]) -> np.ndarray:
     except AuditInputError:
         raise
     except ValueError as exc:  # numpy's own message would advise allow_pickle: never
-        raise AuditInputError(f"{p!r} is not a readable numeric .npy file; save a numeric "
-                              "array with numpy.save(path, X.astype(numpy.float64))") from exc
+        raise AuditInputError(
+            f"{p!r} is not a readable numeric .npy file; save a numeric "
+            "array with numpy.save(path, X.astype(numpy.float64))"
+        ) from exc
     except OSError as exc:
-        raise AuditInputError(f"cannot read {p!r} ({exc.strerror or exc}); save it with "
-                              "numpy.save") from exc
+        raise AuditInputError(
+            f"cannot read {p!r} ({exc.strerror or exc}); save it with numpy.save"
+        ) from exc
     return validate_data(arr, name=p)
 
 
@@ -136,8 +163,9 @@ def _npy_dtype(fh: Any, name: str) -> np.dtype | None:
     head = fh.read(16)
     if not head.startswith(_MAGIC):
         what = "it is empty" if not head else f"it starts with {head!r}"
-        raise AuditInputError(f"{name!r} is not a NumPy .npy file ({what}); save it with "
-                              "numpy.save")
+        raise AuditInputError(
+            f"{name!r} is not a NumPy .npy file ({what}); save it with numpy.save"
+        )
     fh.seek(0)
     try:
         version = np.lib.format.read_magic(fh)
@@ -148,24 +176,29 @@ def _npy_dtype(fh: Any, name: str) -> np.dtype | None:
         else:
             return None
     except ValueError as exc:
-        raise AuditInputError(f"{name!r} has a damaged .npy header ({exc}); save it again "
-                              "with numpy.save") from exc
+        raise AuditInputError(
+            f"{name!r} has a damaged .npy header ({exc}); save it again with numpy.save"
+        ) from exc
     return np.dtype(dtype)
 
 
 def _check_dtype(dtype: np.dtype, name: str) -> None:
     """Refuse object, complex and other non-numeric dtypes with what to do instead."""
     if dtype.hasobject:
-        raise AuditInputError(f"{name}: holds an object array (dtype {dtype}), which only "
-                              "pickle can load, and wellposed never loads pickles; save a "
-                              "numeric array with numpy.save(path, X.astype(numpy.float64))")
+        raise AuditInputError(
+            f"{name}: holds an object array (dtype {dtype}), which only "
+            "pickle can load, and wellposed never loads pickles; save a "
+            "numeric array with numpy.save(path, X.astype(numpy.float64))"
+        )
     if dtype.kind == "c":
-        raise AuditInputError(f"{name}: complex values are not supported; pass the real part "
-                              "explicitly (x.real) if that is what you mean")
-    if dtype.fields is not None or not (np.issubdtype(dtype, np.number)
-                                        or dtype == np.bool_):
-        raise AuditInputError(f"{name}: dtype {dtype} is not numeric; convert with "
-                              "X.astype(np.float64) before saving")
+        raise AuditInputError(
+            f"{name}: complex values are not supported; pass the real part "
+            "explicitly (x.real) if that is what you mean"
+        )
+    if dtype.fields is not None or not (np.issubdtype(dtype, np.number) or dtype == np.bool_):
+        raise AuditInputError(
+            f"{name}: dtype {dtype} is not numeric; convert with X.astype(np.float64) before saving"
+        )
 
 
 def validate_data(arr: Any, name: str = "data") -> np.ndarray:
@@ -177,13 +210,17 @@ def validate_data(arr: Any, name: str = "data") -> np.ndarray:
     try:
         arr = np.asarray(arr)
     except (ValueError, TypeError) as exc:  # ragged nested lists
-        raise AuditInputError(f"{name}: cannot read the observations as one array ({exc}); "
-                              "pass a rectangular numeric array") from exc
+        raise AuditInputError(
+            f"{name}: cannot read the observations as one array ({exc}); "
+            "pass a rectangular numeric array"
+        ) from exc
     _check_dtype(arr.dtype, name)
     if arr.ndim not in (1, 2):
-        raise AuditInputError(f"{name}: expected a 1-D array of observations or a 2-D (n, D) "
-                              f"array, got ndim = {arr.ndim} (shape {arr.shape}); reshape with "
-                              "X.reshape(len(X), -1)")
+        raise AuditInputError(
+            f"{name}: expected a 1-D array of observations or a 2-D (n, D) "
+            f"array, got ndim = {arr.ndim} (shape {arr.shape}); reshape with "
+            "X.reshape(len(X), -1)"
+        )
     if arr.size == 0:
         raise AuditInputError(f"{name}: the array is empty; pass at least one observation")
     with np.errstate(over="ignore"):  # float128 beyond float64's range becomes inf: caught
@@ -193,8 +230,10 @@ def validate_data(arr: Any, name: str = "data") -> np.ndarray:
         bad = int(np.sum(~finite))
         first = tuple(int(i) for i in np.argwhere(~finite)[0])
         where = first[0] if len(first) == 1 else first
-        raise AuditInputError(f"{name}: {bad} NaN or infinite entries (the first at index "
-                              f"{where}: {out[first]}); remove or impute them before auditing")
+        raise AuditInputError(
+            f"{name}: {bad} NaN or infinite entries (the first at index "
+            f"{where}: {out[first]}); remove or impute them before auditing"
+        )
     returned: np.ndarray = out
     return returned
 
@@ -209,8 +248,9 @@ def _on_grid(col: np.ndarray) -> tuple[bool, float]:
     return bool(np.all(np.abs(k - np.round(k)) < 1e-6)), h
 
 
-def audit_data(X: np.ndarray, *, latent_dim: int | None = None, seed: int = 0,
-               intrinsic: bool = True) -> DataAudit:
+def audit_data(
+    X: np.ndarray, *, latent_dim: int | None = None, seed: int = 0, intrinsic: bool = True
+) -> DataAudit:
     """Find constant coordinates, exact 0/1 values, low rank, duplicates and quantization.
 
     * constant coordinate j (max == min): per-coordinate learned variance is unbounded even
@@ -240,36 +280,53 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None, seed: int = 0,
     findings: list[DataFinding] = []
     const = np.flatnonzero(np.ptp(X, axis=0) == 0)
     if len(const):
-        findings.append(DataFinding(
-            "constant_coordinate", tuple(int(j) for j in const),
-            f"{len(const)} constant coordinate(s): {_few(const)}",
-            ("Gaussian decoder with per-coordinate learned variance (L6)",
-             "any location-scale output (Laplace, Student-t, logistic) with per-coordinate "
-             "learned scale (F1)"),
-            "set that coordinate's mean to the constant and its variance to 0: log p grows "
-            "like log(1/sigma) per such coordinate for EVERY observation, even with a constant "
-            "or affine decoder mean"))
+        findings.append(
+            DataFinding(
+                "constant_coordinate",
+                tuple(int(j) for j in const),
+                f"{len(const)} constant coordinate(s): {_few(const)}",
+                (
+                    "Gaussian decoder with per-coordinate learned variance (L6)",
+                    "any location-scale output (Laplace, Student-t, logistic) with per-coordinate "
+                    "learned scale (F1)",
+                ),
+                "set that coordinate's mean to the constant and its variance to 0: log p grows "
+                "like log(1/sigma) per such coordinate for EVERY observation, even with a constant "
+                "or affine decoder mean",
+            )
+        )
     zero_one = np.flatnonzero(np.any((X == 0.0) | (X == 1.0), axis=0))
     if len(zero_one):
         cnt = int(np.sum((X == 0.0) | (X == 1.0)))
-        findings.append(DataFinding(
-            "exact_zero_one", tuple(int(j) for j in zero_one),
-            f"{cnt} entries exactly 0 or 1 in {len(zero_one)} coordinate(s): {_few(zero_one)}",
-            ("continuous Bernoulli output (F3)",
-             "Beta / Kumaraswamy output at 0 or 1, Gamma / Exponential / half-normal at 0 (F2)"),
-            "log CB(0 | lam) = log C(lam) + log(1 - lam) ~ log log(1/lam) -> inf (bounded only "
-            "on (0,1)); Beta and Gamma densities are +inf at 0 when the concentration is < 1"))
+        findings.append(
+            DataFinding(
+                "exact_zero_one",
+                tuple(int(j) for j in zero_one),
+                f"{cnt} entries exactly 0 or 1 in {len(zero_one)} coordinate(s): {_few(zero_one)}",
+                (
+                    "continuous Bernoulli output (F3)",
+                    "Beta / Kumaraswamy output at 0 or 1, "
+                    "Gamma / Exponential / half-normal at 0 (F2)",
+                ),
+                "log CB(0 | lam) = log C(lam) + log(1 - lam) ~ log log(1/lam) -> inf (bounded only "
+                "on (0,1)); Beta and Gamma densities are +inf at 0 when the concentration is < 1",
+            )
+        )
     Xc = X - X.mean(axis=0)
     rank = int(np.linalg.matrix_rank(Xc)) if n > 1 else 0
     if latent_dim is not None and rank <= latent_dim and rank < D:
-        findings.append(DataFinding(
-            "low_rank", (), f"centred data have rank {rank} <= latent size d = {latent_dim} "
-            f"(D = {D})",
-            ("probabilistic PCA / linear-Gaussian VAE with learned noise variance (L5)",),
-            f"the data lie in a {rank}-dimensional affine subspace the decoder can span: the "
-            f"noise variance gamma -> 0 sends l to +inf at rate (D - r)/2 = "
-            f"{fmt_number((D - rank) / 2)} per observation per unit log(1/gamma) (Tipping & "
-            "Bishop 1999; Dai & Wipf 2019)"))
+        findings.append(
+            DataFinding(
+                "low_rank",
+                (),
+                f"centred data have rank {rank} <= latent size d = {latent_dim} (D = {D})",
+                ("probabilistic PCA / linear-Gaussian VAE with learned noise variance (L5)",),
+                f"the data lie in a {rank}-dimensional affine subspace the decoder can span: the "
+                f"noise variance gamma -> 0 sends l to +inf at rate (D - r)/2 = "
+                f"{fmt_number((D - rank) / 2)} per observation per unit log(1/gamma) (Tipping & "
+                "Bishop 1999; Dai & Wipf 2019)",
+            )
+        )
     idim = intrinsic_dimension(X, seed=seed) if intrinsic else None
     manifold = _manifold_finding(idim, rank, D, latent_dim)
     if manifold is not None:
@@ -277,14 +334,21 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None, seed: int = 0,
     uniq, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
     dup_rows = np.flatnonzero(counts[np.ravel(inverse)] > 1)
     if len(dup_rows):
-        findings.append(DataFinding(
-            "duplicate_rows", tuple(int(i) for i in dup_rows),
-            f"{n - len(uniq)} duplicate row(s); rows involved: {_few(dup_rows)}; largest "
-            f"multiplicity {int(counts.max())}",
-            ("Gaussian / Gaussian-mixture spikes (L1, L7): faster divergence",
-             "Bernoulli / categorical bound (S5, L3) changes"),
-            "a spike on a repeated row collects all m copies (rate m D per unit log(1/sigma)); "
-            "the discrete bound becomes sum_u n_u log(n_u/n) instead of -n log n", False))
+        findings.append(
+            DataFinding(
+                "duplicate_rows",
+                tuple(int(i) for i in dup_rows),
+                f"{n - len(uniq)} duplicate row(s); rows involved: {_few(dup_rows)}; largest "
+                f"multiplicity {int(counts.max())}",
+                (
+                    "Gaussian / Gaussian-mixture spikes (L1, L7): faster divergence",
+                    "Bernoulli / categorical bound (S5, L3) changes",
+                ),
+                "a spike on a repeated row collects all m copies (rate m D per unit log(1/sigma)); "
+                "the discrete bound becomes sum_u n_u log(n_u/n) instead of -n log n",
+                False,
+            )
+        )
     quant = []
     for j in range(D):
         k = len(np.unique(X[:, j]))
@@ -294,25 +358,37 @@ def audit_data(X: np.ndarray, *, latent_dim: int | None = None, seed: int = 0,
     if quant:
         js = np.array([q[0] for q in quant])
         ks = sorted({q[1] for q in quant})
-        findings.append(DataFinding(
-            "quantized", tuple(int(j) for j in js),
-            f"{len(quant)} coordinate(s) take few distinct values on a regular grid "
-            f"({_few(js)}; distinct counts {_few(np.array(ks))}; step {fmt_number(quant[0][2])})",
-            ("continuous-density outputs with learned scale on undequantized data "
-             "(Gaussian, logistic, Laplace)",),
-            "several observations share each grid value, so a spike on a grid value gains "
-            "log(1/sigma) per point on it; use a discretized likelihood (F5, <= 0) or uniform "
-            "dequantization (bounded by the discrete log-likelihood, Theis et al. 2016)", False))
-    return DataAudit(n=n, dim=D, rank=rank, latent_dim=latent_dim, findings=tuple(findings),
-                     intrinsic=idim)
+        findings.append(
+            DataFinding(
+                "quantized",
+                tuple(int(j) for j in js),
+                f"{len(quant)} coordinate(s) take few distinct values on a regular grid "
+                f"({_few(js)}; distinct counts {_few(np.array(ks))}; "
+                f"step {fmt_number(quant[0][2])})",
+                (
+                    "continuous-density outputs with learned scale on undequantized data "
+                    "(Gaussian, logistic, Laplace)",
+                ),
+                "several observations share each grid value, so a spike on a grid value gains "
+                "log(1/sigma) per point on it; use a discretized likelihood (F5, <= 0) or uniform "
+                "dequantization (bounded by the discrete log-likelihood, Theis et al. 2016)",
+                False,
+            )
+        )
+    return DataAudit(
+        n=n, dim=D, rank=rank, latent_dim=latent_dim, findings=tuple(findings), intrinsic=idim
+    )
 
 
-_SHARED_VARIANCE = ("Gaussian decoder with one shared learned variance gamma (Dai & Wipf "
-                    "2019; one global log-variance as in latent-diffusion autoencoders, L4)")
+_SHARED_VARIANCE = (
+    "Gaussian decoder with one shared learned variance gamma (Dai & Wipf "
+    "2019; one global log-variance as in latent-diffusion autoencoders, L4)"
+)
 
 
-def _manifold_finding(idim: IntrinsicDimension | None, rank: int, D: int,
-                      latent_dim: int | None) -> DataFinding | None:
+def _manifold_finding(
+    idim: IntrinsicDimension | None, rank: int, D: int, latent_dim: int | None
+) -> DataFinding | None:
     """The shared-variance finding when the intrinsic dimension is below the latent size.
 
     A manifold's dimension is an integer, and the nearest-neighbour estimate is biased low
@@ -325,23 +401,38 @@ def _manifold_finding(idim: IntrinsicDimension | None, rank: int, D: int,
         return None
     upper = idim.upper
     d_min = int(math.floor(upper + 0.5)) + 1
-    detail = (f"the data lie near a manifold of dimension about {idim.estimate:.2f} "
-              f"(interval [{idim.lower:.2f}, {upper:.2f}]; affine rank {rank}, D = {D})")
-    why = ("a decoder mapping the latent space onto the manifold reconstructs every point, so "
-           "the shared variance gamma -> 0 sends the objective to +inf; this holds for any "
-           "manifold, affine or not, of dimension r below the latent size d (Dai & Wipf "
-           f"2019, Thm 2; at d = r = {d_min - 1} their Thm 1 gives the same); per-coordinate "
-           "learned variances break likewise (L1)")
+    detail = (
+        f"the data lie near a manifold of dimension about {idim.estimate:.2f} "
+        f"(interval [{idim.lower:.2f}, {upper:.2f}]; affine rank {rank}, D = {D})"
+    )
+    why = (
+        "a decoder mapping the latent space onto the manifold reconstructs every point, so "
+        "the shared variance gamma -> 0 sends the objective to +inf; this holds for any "
+        "manifold, affine or not, of dimension r below the latent size d (Dai & Wipf "
+        f"2019, Thm 2; at d = r = {d_min - 1} their Thm 1 gives the same); per-coordinate "
+        "learned variances break likewise (L1)"
+    )
     if latent_dim is not None:
         if latent_dim < d_min:
             return None
-        return DataFinding("low_intrinsic_dimension", (), detail + f" < latent size d = "
-                           f"{latent_dim}", (_SHARED_VARIANCE,), why, True)
+        return DataFinding(
+            "low_intrinsic_dimension",
+            (),
+            detail + f" < latent size d = {latent_dim}",
+            (_SHARED_VARIANCE,),
+            why,
+            True,
+        )
     if d_min >= D:
         return None
-    return DataFinding("low_intrinsic_dimension", (), detail + f": broken for latent size "
-                       f"d >= {d_min} (no --latent-dim given)",
-                       (_SHARED_VARIANCE + f", latent size d >= {d_min}",), why, False)
+    return DataFinding(
+        "low_intrinsic_dimension",
+        (),
+        detail + f": broken for latent size d >= {d_min} (no --latent-dim given)",
+        (_SHARED_VARIANCE + f", latent size d >= {d_min}",),
+        why,
+        False,
+    )
 
 
 def _few(idx: np.ndarray, k: int = 8) -> str:

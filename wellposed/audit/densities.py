@@ -19,13 +19,36 @@ from wellposed.models.variance import SoftClip
 from wellposed.numerics import HALF_LOG_2PI
 
 __all__ = [
-    "GAUSSIAN_NLL_EPS", "K_FIT", "SOFTCLIP_MIN", "STUDENTT_SCALE_FLOOR", "binary_entropy",
-    "cb_log_normalizer", "cb_log_prob", "cb_sup_interior", "log_bernoulli", "log_beta_density",
-    "log_discretized_gaussian", "log_discretized_logistic", "log_gamma_density",
-    "log_gaussian_nll_value", "log_location_scale", "log_lognormal", "log_softclip_gaussian",
-    "log_studentt_floor", "log_vonmises", "spike_beta", "spike_cb_boundary", "spike_gamma",
-    "spike_laplace", "spike_logistic", "spike_lognormal", "spike_normal", "spike_studentt",
-    "spike_vonmises", "studentt_peak", "witness_log_density",
+    "GAUSSIAN_NLL_EPS",
+    "K_FIT",
+    "SOFTCLIP_MIN",
+    "STUDENTT_SCALE_FLOOR",
+    "binary_entropy",
+    "cb_log_normalizer",
+    "cb_log_prob",
+    "cb_sup_interior",
+    "log_bernoulli",
+    "log_beta_density",
+    "log_discretized_gaussian",
+    "log_discretized_logistic",
+    "log_gamma_density",
+    "log_gaussian_nll_value",
+    "log_location_scale",
+    "log_lognormal",
+    "log_softclip_gaussian",
+    "log_studentt_floor",
+    "log_vonmises",
+    "spike_beta",
+    "spike_cb_boundary",
+    "spike_gamma",
+    "spike_laplace",
+    "spike_logistic",
+    "spike_lognormal",
+    "spike_normal",
+    "spike_studentt",
+    "spike_vonmises",
+    "studentt_peak",
+    "witness_log_density",
 ]
 
 #: sigma-VAE softclip floor: log sigma >= -6 (Rybkin et al. 2021, arXiv 2006.13202, code).
@@ -63,8 +86,8 @@ def cb_log_normalizer(eta: np.ndarray) -> np.ndarray:
     eta = np.asarray(eta, dtype=np.float64)
     out = np.empty_like(eta)
     small = np.abs(eta) < 1e-4
-    pos = (eta >= 1e-4)
-    neg = (eta <= -1e-4)
+    pos = eta >= 1e-4
+    neg = eta <= -1e-4
     e = eta[small]
     out[small] = e / 2.0 + e * e / 24.0
     e = eta[pos]
@@ -214,8 +237,9 @@ def spike_cb_boundary(x: np.ndarray, k: np.ndarray) -> np.ndarray:
 K_FIT = (6.0, 9.0, 12.0, 15.0, 18.0, 21.0)
 
 
-def log_location_scale(name: str, x: np.ndarray, loc: np.ndarray,
-                       log_scale: np.ndarray, df: float = 3.0) -> np.ndarray:
+def log_location_scale(
+    name: str, x: np.ndarray, loc: np.ndarray, log_scale: np.ndarray, df: float = 3.0
+) -> np.ndarray:
     """log f((x - loc)/s) - log s for the standard density f of ``name`` (s = e^log_scale).
 
     normal: f(z) = e^{-z^2/2}/sqrt(2 pi); laplace: e^{-|z|}/2; logistic: e^{-z}/(1+e^{-z})^2;
@@ -243,8 +267,7 @@ def log_lognormal(x: np.ndarray, mu: np.ndarray, log_sigma: np.ndarray) -> np.nd
     return returned
 
 
-def log_gamma_density(x: np.ndarray, log_alpha: np.ndarray, log_rate: np.ndarray
-                      ) -> np.ndarray:
+def log_gamma_density(x: np.ndarray, log_alpha: np.ndarray, log_rate: np.ndarray) -> np.ndarray:
     """(alpha - 1) log x + alpha log(rate) - lgamma(alpha) - rate x (x >= 0; +inf at x = 0
     when alpha < 1)."""
     x = np.asarray(x, np.float64)
@@ -269,8 +292,9 @@ def log_beta_density(x: np.ndarray, log_a: np.ndarray, log_b: np.ndarray) -> np.
 def log_vonmises(x: np.ndarray, loc: np.ndarray, log_kappa: np.ndarray) -> np.ndarray:
     """kappa cos(x - loc) - log(2 pi I0(kappa)), with I0 = i0e(kappa) e^kappa (DLMF 10.25.2)."""
     kappa = np.exp(np.asarray(log_kappa, np.float64))
-    returned: np.ndarray = (kappa * (np.cos(np.asarray(x, np.float64) - loc) - 1.0)
-            - np.log(2.0 * math.pi * special.i0e(kappa)))
+    returned: np.ndarray = kappa * (np.cos(np.asarray(x, np.float64) - loc) - 1.0) - np.log(
+        2.0 * math.pi * special.i0e(kappa)
+    )
     return returned
 
 
@@ -329,8 +353,9 @@ def _log_diff_exp(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return returned
 
 
-def log_discretized_gaussian(x: np.ndarray, loc: np.ndarray, log_scale: np.ndarray,
-                             bins: int = 256) -> np.ndarray:
+def log_discretized_gaussian(
+    x: np.ndarray, loc: np.ndarray, log_scale: np.ndarray, bins: int = 256
+) -> np.ndarray:
     """log P(bin of x) = log(Phi((x+h/2-mu)/s) - Phi((x-h/2-mu)/s)), h = 1/(bins-1).
 
     Edge bins (x = 0, x = 1) extend to -inf / +inf (PixelCNN++ convention).  Uses log_ndtr
@@ -346,8 +371,9 @@ def log_discretized_gaussian(x: np.ndarray, loc: np.ndarray, log_scale: np.ndarr
     return _log_diff_exp(a, b)
 
 
-def log_discretized_logistic(x: np.ndarray, loc: np.ndarray, log_scale: np.ndarray,
-                             bins: int = 256) -> np.ndarray:
+def log_discretized_logistic(
+    x: np.ndarray, loc: np.ndarray, log_scale: np.ndarray, bins: int = 256
+) -> np.ndarray:
     """log(sigmoid((x+h/2-mu)/s) - sigmoid((x-h/2-mu)/s)) with edge bins open (PixelCNN++)."""
     h = 1.0 / (bins - 1)
     s = np.exp(log_scale)
@@ -372,25 +398,35 @@ def log_softclip_gaussian(x: np.ndarray, loc: np.ndarray, raw: np.ndarray) -> np
     return returned
 
 
-def log_studentt_floor(x: np.ndarray, loc: np.ndarray, raw_scale: np.ndarray,
-                       raw_df: np.ndarray) -> np.ndarray:
+def log_studentt_floor(
+    x: np.ndarray, loc: np.ndarray, raw_scale: np.ndarray, raw_df: np.ndarray
+) -> np.ndarray:
     """MIWAE Student-t: scale = 1e-3 + softplus(raw_scale), df = 3 + softplus(raw_df)."""
     scale = STUDENTT_SCALE_FLOOR + np.logaddexp(0.0, raw_scale)
     df = 3.0 + np.logaddexp(0.0, raw_df)
     z = (x - loc) / scale
-    returned: np.ndarray = (special.gammaln((df + 1) / 2) - special.gammaln(df / 2)
-            - 0.5 * np.log(df * math.pi) - np.log(scale)
-            - (df + 1) / 2 * np.log1p(z * z / df))
+    returned: np.ndarray = (
+        special.gammaln((df + 1) / 2)
+        - special.gammaln(df / 2)
+        - 0.5 * np.log(df * math.pi)
+        - np.log(scale)
+        - (df + 1) / 2 * np.log1p(z * z / df)
+    )
     return returned
 
 
-def log_gaussian_nll_value(x: np.ndarray, mean: np.ndarray, var: np.ndarray,
-                           eps: float = GAUSSIAN_NLL_EPS, full: bool = True) -> np.ndarray:
+def log_gaussian_nll_value(
+    x: np.ndarray,
+    mean: np.ndarray,
+    var: np.ndarray,
+    eps: float = GAUSSIAN_NLL_EPS,
+    full: bool = True,
+) -> np.ndarray:
     """-GaussianNLLLoss: -(1/2)(log max(var,eps) + r^2/max(var,eps)) - [log(2pi)/2 if full].
 
     torch's default is ``full=False``, which omits the constant log(2pi)/2."""
     v = np.maximum(var, eps)
-    returned: np.ndarray = (
-        -0.5 * (np.log(v) + (x - mean) ** 2 / v) - (HALF_LOG_2PI if full else 0.0)
+    returned: np.ndarray = -0.5 * (np.log(v) + (x - mean) ** 2 / v) - (
+        HALF_LOG_2PI if full else 0.0
     )
     return returned

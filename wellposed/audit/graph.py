@@ -37,8 +37,9 @@ from wellposed.audit.values import Ctx, DistVal, Val
 __all__ = ["DistVal", "Propagation", "Val", "propagate", "trace"]
 
 #: every distribution class torch ships: a single graph node each (not traced through)
-DISTRIBUTIONS = tuple(v for v in vars(tdist).values()
-                      if isinstance(v, type) and issubclass(v, tdist.Distribution))
+DISTRIBUTIONS = tuple(
+    v for v in vars(tdist).values() if isinstance(v, type) and issubclass(v, tdist.Distribution)
+)
 
 
 def trace(module: nn.Module) -> fx.GraphModule:
@@ -93,8 +94,13 @@ def _leaves(x: Any) -> list[Val | DistVal]:
 def _fixed_output(out: Any, name: str) -> Any:
     """Every tensor / number of a fixed node's output as a fixed :class:`Val`."""
     return fx.node.map_aggregate(
-        out, lambda v: _tensor_val(v, name) if isinstance(v, torch.Tensor | float | int)
-        and not isinstance(v, bool) else v)
+        out,
+        lambda v: (
+            _tensor_val(v, name)
+            if isinstance(v, torch.Tensor | float | int) and not isinstance(v, bool)
+            else v
+        ),
+    )
 
 
 class _Walker:
@@ -146,13 +152,20 @@ class _Walker:
         kwargs = fx.node.map_arg(node.kwargs, lambda n: self.env[n.name])
         out = self._run(node, _concrete(args), _concrete(kwargs))
         op = rules.op_name(node, self.gm)
-        if op in rules.DYNAMIC_SHAPE or (op == "getitem" and any(
+        if op in rules.DYNAMIC_SHAPE or (
+            op == "getitem"
+            and any(
                 isinstance(v, Val) and isinstance(v.c, torch.Tensor) and v.c.dtype == torch.bool
-                for v in _leaves(args[1:]))):
+                for v in _leaves(args[1:])
+            )
+        ):
             self.res.unsafe.append(f"{name}: {op} gives an output shape that depends on values")
         leaves = _leaves((args, kwargs))
-        if op not in rules.RANDOM and all(isinstance(v, Val) and v.fixed for v in leaves) and (
-                node.op != "call_module" or not self._has_params(str(node.target))):
+        if (
+            op not in rules.RANDOM
+            and all(isinstance(v, Val) and v.fixed for v in leaves)
+            and (node.op != "call_module" or not self._has_params(str(node.target)))
+        ):
             res = _fixed_output(out, name)
         else:
             res = self._rule(node, op, args, kwargs, out)
@@ -163,8 +176,15 @@ class _Walker:
     def _rule(self, node: fx.Node, op: str, args: Any, kwargs: Any, out: Any) -> Any:
         """The node's rule, or ``[-inf, inf]`` without one (its origin recorded)."""
         name = node.name
-        ctx = Ctx(node, op, args, kwargs, out, self.bases,
-                  self.gm.get_submodule(str(node.target)) if node.op == "call_module" else None)
+        ctx = Ctx(
+            node,
+            op,
+            args,
+            kwargs,
+            out,
+            self.bases,
+            self.gm.get_submodule(str(node.target)) if node.op == "call_module" else None,
+        )
         res = rules.apply(ctx)
         if res is None:
             self.res.origins.setdefault(name, f"{op} (no rule: anything)")
@@ -196,18 +216,34 @@ class _Walker:
         if not (isinstance(first, fx.Node) and isinstance(res, Val)):
             return
         old = self.env.get(first.name)
-        new_iv = res.iv if not rules.PARTIAL.get(rules.op_name(node, self.gm), False) \
-            else hull(res.iv, old.iv) if isinstance(old, Val) else FREE
+        new_iv = (
+            res.iv
+            if not rules.PARTIAL.get(rules.op_name(node, self.gm), False)
+            else hull(res.iv, old.iv)
+            if isinstance(old, Val)
+            else FREE
+        )
         if isinstance(old, Val) and isinstance(old.c, torch.Tensor):
             ptr = old.c.untyped_storage().data_ptr()
             if ptr in self.held:
-                self.res.unsafe.append(f"{node.name} changes a buffer or constant of the module "
-                                       "in place: its value is not fixed across calls")
+                self.res.unsafe.append(
+                    f"{node.name} changes a buffer or constant of the module "
+                    "in place: its value is not fixed across calls"
+                )
             for key, val in list(self.env.items()):
-                if isinstance(val, Val) and isinstance(val.c, torch.Tensor) and \
-                        val.c.untyped_storage().data_ptr() == ptr and key != first.name:
-                    self.env[key] = Val(val.c, hull(val.iv, new_iv), False, val.path + (
-                        node.name,), node.name + ":" + key)
+                if (
+                    isinstance(val, Val)
+                    and isinstance(val.c, torch.Tensor)
+                    and val.c.untyped_storage().data_ptr() == ptr
+                    and key != first.name
+                ):
+                    self.env[key] = Val(
+                        val.c,
+                        hull(val.iv, new_iv),
+                        False,
+                        val.path + (node.name,),
+                        node.name + ":" + key,
+                    )
         self.env[first.name] = Val(res.c, new_iv, res.fixed, res.path, f"{node.name}:{first.name}")
 
 

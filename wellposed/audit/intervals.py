@@ -109,11 +109,13 @@ def recip(a: Iv) -> Iv:
 def increasing(f: Callable[[float], float], a: Iv, lo: float = -INF, hi: float = INF) -> Iv:
     """A non-decreasing ``f`` with range inside ``[lo, hi]``: ``[f(a0), f(a1)]`` rounded
     outwards and clipped to the range (``f`` gets infinite arguments too)."""
+
     def ev(x: float) -> float:
         try:
             return f(x)
         except OverflowError:
             return INF if x > 0 else -INF
+
     return _ok((max(lo, _wide(ev(a[0]), -1.0)), min(hi, _wide(ev(a[1]), 1.0))))
 
 
@@ -139,8 +141,10 @@ def log(a: Iv) -> Iv:
     """``[log a0, log a1]``; an end at or below 0 gives ``-inf`` (negative inputs are NaN)."""
     if a[1] <= 0.0:
         return (-INF, -INF) if a[1] == 0.0 else FREE
-    return (_wide(math.log(a[0]), -1.0) if a[0] > 0 else -INF,
-            _wide(math.log(a[1]), 1.0) if a[1] < INF else INF)
+    return (
+        _wide(math.log(a[0]), -1.0) if a[0] > 0 else -INF,
+        _wide(math.log(a[1]), 1.0) if a[1] < INF else INF,
+    )
 
 
 def sqrt(a: Iv) -> Iv:
@@ -203,16 +207,20 @@ def pow_const(a: Iv, p: float) -> Iv:
     if p == 0.0:
         return (1.0, 1.0)
     if p == int(p) and int(p) % 2 == 0:
-        return increasing(lambda x: x ** p, abs_(a), 0.0) if p > 0 else recip(
-            increasing(lambda x: x ** -p, abs_(a), 0.0))
+        return (
+            increasing(lambda x: x**p, abs_(a), 0.0)
+            if p > 0
+            else recip(increasing(lambda x: x**-p, abs_(a), 0.0))
+        )
     if p == int(p):  # odd: increasing on the reals
         return increasing(lambda x: x ** int(p), a) if p > 0 else recip(pow_const(a, -p))
     pos = (max(a[0], 0.0), a[1])
     if pos[1] < 0.0:
         return FREE
     if p > 0.0:
-        return increasing(lambda x: x ** p, pos, 0.0)
-    return recip(increasing(lambda x: x ** -p, pos, 0.0))
+        return increasing(lambda x: x**p, pos, 0.0)
+    return recip(increasing(lambda x: x**-p, pos, 0.0))
+
 
 # ----------------------------------------------------------------------------------------
 # linear forms over atoms (the dependence plain interval arithmetic loses)

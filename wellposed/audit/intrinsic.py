@@ -65,21 +65,31 @@ class IntrinsicDimension:
         """One line, rounded to 2 decimals (what the estimate supports; portable)."""
         if self.estimate is None:
             return f"intrinsic dimension: not estimated ({self.reason})"
-        return (f"intrinsic dimension (Levina-Bickel MLE, k = {self.k_range[0]}..{self.k_range[1]}"
-                f", {self.points} points, seed {self.seed}) = {self.estimate:.2f} +- "
-                f"{self.se:.2f} (statistical), {self.per_k_min:.2f}..{self.per_k_max:.2f} over k; "
-                f"interval [{self.lower:.2f}, {self.upper:.2f}]")
+        return (
+            f"intrinsic dimension (Levina-Bickel MLE, k = {self.k_range[0]}..{self.k_range[1]}"
+            f", {self.points} points, seed {self.seed}) = {self.estimate:.2f} +- "
+            f"{self.se:.2f} (statistical), {self.per_k_min:.2f}..{self.per_k_max:.2f} over k; "
+            f"interval [{self.lower:.2f}, {self.upper:.2f}]"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         def r(v: float | None) -> float | None:
             return None if v is None else round(float(v), 2)
 
-        return jsonable_dict({"method": "Levina-Bickel nearest-neighbour MLE (MacKay-Ghahramani "
-                         "pooling)", "estimate": r(self.estimate), "se": r(self.se),
-                         "k_range": list(self.k_range), "per_k_min": r(self.per_k_min),
-                         "per_k_max": r(self.per_k_max), "interval": [r(self.lower),
-                                                                      r(self.upper)],
-                         "points": self.points, "seed": self.seed, "reason": self.reason})
+        return jsonable_dict(
+            {
+                "method": "Levina-Bickel nearest-neighbour MLE (MacKay-Ghahramani pooling)",
+                "estimate": r(self.estimate),
+                "se": r(self.se),
+                "k_range": list(self.k_range),
+                "per_k_min": r(self.per_k_min),
+                "per_k_max": r(self.per_k_max),
+                "interval": [r(self.lower), r(self.upper)],
+                "points": self.points,
+                "seed": self.seed,
+                "reason": self.reason,
+            }
+        )
 
 
 def _knn_distances(X: np.ndarray, k: int, chunk: int = 256, spare: int = 8) -> np.ndarray:
@@ -103,8 +113,14 @@ def _knn_distances(X: np.ndarray, k: int, chunk: int = 256, spare: int = 8) -> n
     return out
 
 
-def intrinsic_dimension(X: np.ndarray, *, seed: int = 0, k_lo: int = K_LO, k_hi: int = K_HI,
-                        max_points: int = MAX_POINTS) -> IntrinsicDimension:
+def intrinsic_dimension(
+    X: np.ndarray,
+    *,
+    seed: int = 0,
+    k_lo: int = K_LO,
+    k_hi: int = K_HI,
+    max_points: int = MAX_POINTS,
+) -> IntrinsicDimension:
     """Levina-Bickel estimate of the dimension of the manifold the rows of X lie on."""
     X = np.asarray(X, dtype=np.float64)
     if X.ndim == 1:
@@ -115,8 +131,16 @@ def intrinsic_dimension(X: np.ndarray, *, seed: int = 0, k_lo: int = K_LO, k_hi:
         U = U[np.sort(rng.choice(U.shape[0], size=max_points, replace=False))]
     n = U.shape[0]
     if n < k_hi + 1:
-        return IntrinsicDimension(None, None, (k_lo, k_hi), None, None, n, seed,
-                                  f"{n} distinct rows; at least {k_hi + 1} are needed")
+        return IntrinsicDimension(
+            None,
+            None,
+            (k_lo, k_hi),
+            None,
+            None,
+            n,
+            seed,
+            f"{n} distinct rows; at least {k_hi + 1} are needed",
+        )
     # centre and scale by one number: the estimator is invariant, and it keeps the sums exact
     U = U - U.mean(axis=0)
     scale = float(np.max(np.abs(U)))
@@ -125,10 +149,9 @@ def intrinsic_dimension(X: np.ndarray, *, seed: int = 0, k_lo: int = K_LO, k_hi:
     logT = np.log(T)
     per_k = []
     for k in range(k_lo, k_hi + 1):
-        inv = np.mean(logT[:, k - 1:k] - logT[:, :k - 1], axis=1)  # 1/m_k(x_i)
+        inv = np.mean(logT[:, k - 1 : k] - logT[:, : k - 1], axis=1)  # 1/m_k(x_i)
         per_k.append(1.0 / float(np.mean(inv)))
     est = float(np.mean(per_k))
     kmid = 0.5 * (k_lo + k_hi)
     se = est / math.sqrt(n * (kmid - 1.0))
-    return IntrinsicDimension(est, se, (k_lo, k_hi), float(min(per_k)), float(max(per_k)), n,
-                              seed)
+    return IntrinsicDimension(est, se, (k_lo, k_hi), float(min(per_k)), float(max(per_k)), n, seed)

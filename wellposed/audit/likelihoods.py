@@ -33,9 +33,17 @@ from wellposed.audit.values import LOG_2PI, Ctx, DistVal, Val, point
 __all__ = ["LIKELIHOODS", "LOSSES", "distribution", "location_scale_sup"]
 
 #: torch's functional losses, recorded as one node each while tracing
-LOSSES = (F.mse_loss, F.l1_loss, F.smooth_l1_loss, F.huber_loss, F.gaussian_nll_loss,
-          F.binary_cross_entropy, F.binary_cross_entropy_with_logits, F.cross_entropy,
-          F.nll_loss)
+LOSSES = (
+    F.mse_loss,
+    F.l1_loss,
+    F.smooth_l1_loss,
+    F.huber_loss,
+    F.gaussian_nll_loss,
+    F.binary_cross_entropy,
+    F.binary_cross_entropy_with_logits,
+    F.cross_entropy,
+    F.nll_loss,
+)
 
 
 def distribution(ctx: Ctx) -> Any:
@@ -51,8 +59,11 @@ def distribution(ctx: Ctx) -> Any:
     except TypeError:
         return None
     bound.apply_defaults()
-    params = {k: v if isinstance(v, Val) else point(float(v)) for k, v in bound.arguments.items()
-              if isinstance(v, Val) or (isinstance(v, int | float) and not isinstance(v, bool))}
+    params = {
+        k: v if isinstance(v, Val) else point(float(v))
+        for k, v in bound.arguments.items()
+        if isinstance(v, Val) or (isinstance(v, int | float) and not isinstance(v, bool))
+    }
     path = tuple(p for v in params.values() for p in v.path)[-12:]
     return DistVal(ctx.op, params, ctx.out, (*path, ctx.node.name))
 
@@ -85,10 +96,14 @@ def location_scale_sup(dist: DistVal) -> tuple[float, str] | None:
         top = df.iv[1] if df is not None else INF
         if not (df is None or df.iv[0] > 0.0):
             return None
-        lc = -0.5 * LOG_2PI if not top <= 1e4 else (
-            math.lgamma((top + 1) / 2) - math.lgamma(top / 2) - 0.5 * math.log(top * math.pi))
-        return _above(lc - ls + 1e-12 * (1 + abs(lc - ls))), \
-            "log c(df) - log(scale), c(df) <= 1/sqrt(2 pi)"
+        lc = (
+            -0.5 * LOG_2PI
+            if not top <= 1e4
+            else (math.lgamma((top + 1) / 2) - math.lgamma(top / 2) - 0.5 * math.log(top * math.pi))
+        )
+        return _above(
+            lc - ls + 1e-12 * (1 + abs(lc - ls))
+        ), "log c(df) - log(scale), c(df) <= 1/sqrt(2 pi)"
     return None
 
 
@@ -110,8 +125,7 @@ def _options(ctx: Ctx) -> dict[str, Any]:
     if m is not None:
         return {k: getattr(m, k) for k in ("reduction", "full", "eps", "weight") if hasattr(m, k)}
     try:
-        bound = inspect.signature(ctx.node.target).bind(
-            *ctx.args, **ctx.kwargs)
+        bound = inspect.signature(ctx.node.target).bind(*ctx.args, **ctx.kwargs)
     except (TypeError, ValueError):
         return {"reduction": None}
     bound.apply_defaults()
@@ -129,8 +143,7 @@ def _reduced(ctx: Ctx, per: float) -> Any:
         return None
     if reduction == "sum" and per < 0.0:
         first = ctx.arg(0, "input")
-        n = first.c.numel() if isinstance(first, Val) and isinstance(first.c, torch.Tensor) \
-            else 1
+        n = first.c.numel() if isinstance(first, Val) and isinstance(first.c, torch.Tensor) else 1
         per = I.scale((per, per), float(n))[0]
     return ctx.make((I.down(per - 1e-15 * abs(per)), INF))
 
@@ -145,11 +158,19 @@ def _bce(ctx: Ctx) -> Any:
 
 def _cross_entropy(ctx: Ctx) -> Any:
     target = ctx.arg(1, "target")
-    ok = isinstance(target, Val) and isinstance(target.c, torch.Tensor) and (
-        not target.c.is_floating_point() or target.iv[0] >= 0)
-    if not ok or _options(ctx).get("weight") is not None or (
-            ctx.op in ("nll_loss", "NLLLoss") and not (
-                isinstance(ctx.args[0], Val) and ctx.args[0].iv[1] <= 0.0)):
+    ok = (
+        isinstance(target, Val)
+        and isinstance(target.c, torch.Tensor)
+        and (not target.c.is_floating_point() or target.iv[0] >= 0)
+    )
+    if (
+        not ok
+        or _options(ctx).get("weight") is not None
+        or (
+            ctx.op in ("nll_loss", "NLLLoss")
+            and not (isinstance(ctx.args[0], Val) and ctx.args[0].iv[1] <= 0.0)
+        )
+    ):
         return None
     return _reduced(ctx, 0.0)
 
@@ -165,12 +186,24 @@ def _gaussian_nll(ctx: Ctx) -> Any:
 
 _NONNEG: Callable[[Ctx], Any] = lambda c: _reduced(c, 0.0)  # noqa: E731
 LIKELIHOODS: dict[str, Callable[[Ctx], Any]] = {
-    "log_prob": _log_prob, "kl_divergence": lambda c: c.make((0.0, INF)),
-    "mse_loss": _NONNEG, "MSELoss": _NONNEG, "l1_loss": _NONNEG, "L1Loss": _NONNEG,
-    "smooth_l1_loss": _NONNEG, "SmoothL1Loss": _NONNEG, "huber_loss": _NONNEG,
-    "HuberLoss": _NONNEG, "binary_cross_entropy": _bce, "BCELoss": _bce,
-    "binary_cross_entropy_with_logits": _bce, "BCEWithLogitsLoss": _bce,
-    "cross_entropy": _cross_entropy, "CrossEntropyLoss": _cross_entropy,
-    "nll_loss": _cross_entropy, "NLLLoss": _cross_entropy,
-    "gaussian_nll_loss": _gaussian_nll, "GaussianNLLLoss": _gaussian_nll,
+    "log_prob": _log_prob,
+    "kl_divergence": lambda c: c.make((0.0, INF)),
+    "mse_loss": _NONNEG,
+    "MSELoss": _NONNEG,
+    "l1_loss": _NONNEG,
+    "L1Loss": _NONNEG,
+    "smooth_l1_loss": _NONNEG,
+    "SmoothL1Loss": _NONNEG,
+    "huber_loss": _NONNEG,
+    "HuberLoss": _NONNEG,
+    "binary_cross_entropy": _bce,
+    "BCELoss": _bce,
+    "binary_cross_entropy_with_logits": _bce,
+    "BCEWithLogitsLoss": _bce,
+    "cross_entropy": _cross_entropy,
+    "CrossEntropyLoss": _cross_entropy,
+    "nll_loss": _cross_entropy,
+    "NLLLoss": _cross_entropy,
+    "gaussian_nll_loss": _gaussian_nll,
+    "GaussianNLLLoss": _gaussian_nll,
 }

@@ -74,9 +74,11 @@ def _total(per: float, count: int) -> float:
 
 def _chain(path: tuple[str, ...], prop: Propagation, last: str, upper: bool = False) -> str:
     """``a (>= lo) -> b (>= lo) -> last`` (``<= hi`` with ``upper``)."""
+
     def lo(name: str) -> str:
         v = (prop.highs if upper else prop.lows).get(name)
         return "" if v is None else f" ({'<=' if upper else '>='} {v:.6g})"
+
     return " -> ".join([f"{p}{lo(p)}" for p in path] + [last])
 
 
@@ -85,8 +87,11 @@ def _why_not(path: tuple[str, ...], prop: Propagation, what: str) -> str:
     low = [p for p in path if prop.lows.get(p, 0.0) == -math.inf]
     origins = [f"{p} ({prop.origins[p]})" for p in path if p in prop.origins]
     where = f"unbounded below at {low[-1]}" if low else "no positive lower bound"
-    return (f"{what} has no positive floor: {where}; free origins: "
-            f"{', '.join(origins) or 'none'}; path {_chain(path, prop, what)}")
+    return (
+        f"{what} has no positive floor: {where}; free origins: "
+        f"{', '.join(origins) or 'none'}; path {_chain(path, prop, what)}"
+    )
+
 
 # ----------------------------------------------------------------------------------------
 # tracing the user's modules
@@ -96,13 +101,16 @@ def _why_not(path: tuple[str, ...], prop: Propagation, what: str) -> str:
 def _wrap_class(cls: Callable[..., Any]) -> Callable[..., Any]:
     """A distribution class (or a loss function) that, given a traced value, records one
     graph node."""
+
     def call(*args: Any, **kwargs: Any) -> Any:
         found: list[fx.Proxy] = []
-        fx.node.map_aggregate((args, kwargs), lambda v: found.append(v)
-                              if isinstance(v, fx.Proxy) else None)
+        fx.node.map_aggregate(
+            (args, kwargs), lambda v: found.append(v) if isinstance(v, fx.Proxy) else None
+        )
         if found:
             return found[0].tracer.create_proxy("call_function", cls, args, kwargs)
         return cls(*args, **kwargs)
+
     return call
 
 
@@ -116,7 +124,8 @@ def _names_patched(namespaces: list[dict[str, Any]]) -> Iterator[None]:
         for ns in namespaces:
             for key, value in list(ns.items()):
                 if (isinstance(value, type) and value in DISTRIBUTIONS) or any(
-                        value is f for f in LOSSES):
+                    value is f for f in LOSSES
+                ):
                     saved.append((ns, key, value))
                     ns[key] = _wrap_class(value)
         yield
@@ -127,16 +136,20 @@ def _names_patched(namespaces: list[dict[str, Any]]) -> Iterator[None]:
 
 def _namespaces(root: nn.Module, extra: Callable[..., Any] | None = None) -> list[dict[str, Any]]:
     names = {type(m).__module__ for m in root.modules()}
-    out = [vars(sys.modules[n]) for n in sorted(names) if n in sys.modules
-           and not n.startswith("torch")]
+    out = [
+        vars(sys.modules[n])
+        for n in sorted(names)
+        if n in sys.modules and not n.startswith("torch")
+    ]
     if extra is not None and hasattr(extra, "__globals__"):
         out.append(extra.__globals__)
     out.append(vars(F))
     return out
 
 
-def _traced(root: nn.Module, inputs: list[tuple[Any, bool]],
-            fn: Callable[..., Any] | None = None) -> Propagation:
+def _traced(
+    root: nn.Module, inputs: list[tuple[Any, bool]], fn: Callable[..., Any] | None = None
+) -> Propagation:
     """Trace ``root`` and propagate; ``inputs`` for its placeholders in order (the rest take
     their defaults, fixed)."""
     root = copy.deepcopy(root)  # the walk runs the graph: the user's modules stay as they are
@@ -154,9 +167,11 @@ def _traced(root: nn.Module, inputs: list[tuple[Any, bool]],
             raise TypeError(f"forward takes more inputs than the harness gives ({node.target})")
     prop = propagate(gm, feeds)
     read = {str(n.target) for n in gm.graph.nodes if n.op == "get_attr"}  # values relied on
-    prop.unsafe.extend(f"forward changes the buffer {k} in place: its value is not fixed "
-                       "across calls" for k, b in gm.named_buffers()
-                       if k in before and k in read and not torch.equal(before[k], b))
+    prop.unsafe.extend(
+        f"forward changes the buffer {k} in place: its value is not fixed across calls"
+        for k, b in gm.named_buffers()
+        if k in before and k in read and not torch.equal(before[k], b)
+    )
     if prop.unsafe:
         raise TypeError("; ".join(prop.unsafe[:3]))
     return prop
@@ -182,6 +197,7 @@ class _Objective(nn.Module):
     def forward(self, x: torch.Tensor) -> Any:
         return self.fn(self.decoder, self.encoder, x)
 
+
 # ----------------------------------------------------------------------------------------
 # from enclosures to bounds
 # ----------------------------------------------------------------------------------------
@@ -197,14 +213,23 @@ def _floor_proof(prop: Propagation, n: int, D: int) -> tuple[Proof | None, str]:
         per = -0.5 * (lv.iv[0] + LOG_2PI)
         per = up(per + 1e-15 * abs(per))
         nodes = (*lv.path, "Normal.scale = exp(log_var / 2)")
-        return Proof("floor", _total(per, n * D),
-                     f"log sigma^2 >= {lv.iv[0]:.6g} for every parameter value: "
-                     f"{_chain(lv.path, prop, 'Normal.scale')}; log N <= {per:.6g} per "
-                     f"coordinate (-(1/2)(log 2pi + floor)); KL >= 0; n = {n}, D = {D}",
-                     nodes, lv.iv[0], "log_var", per), ""
+        return Proof(
+            "floor",
+            _total(per, n * D),
+            f"log sigma^2 >= {lv.iv[0]:.6g} for every parameter value: "
+            f"{_chain(lv.path, prop, 'Normal.scale')}; log N <= {per:.6g} per "
+            f"coordinate (-(1/2)(log 2pi + floor)); KL >= 0; n = {n}, D = {D}",
+            nodes,
+            lv.iv[0],
+            "log_var",
+            per,
+        ), ""
     if not isinstance(out, DistVal):
-        return None, f"the decoder's output ({type(out).__name__}) is not a distribution " \
-                     "or a (mean, log_var) pair the graph walk understands"
+        return (
+            None,
+            f"the decoder's output ({type(out).__name__}) is not a distribution "
+            "or a (mean, log_var) pair the graph walk understands",
+        )
     got = location_scale_sup(out)
     scale = out.params.get("scale")
     what = f"{out.family}.scale"
@@ -214,15 +239,20 @@ def _floor_proof(prop: Propagation, n: int, D: int) -> tuple[Proof | None, str]:
         return None, _why_not(scale.path, prop, what)
     assert scale is not None
     per, formula = got
-    return Proof("floor", _total(per, n * D),
-                 f"{what} >= {scale.iv[0]:.6g} for every parameter value: "
-                 f"{_chain(scale.path, prop, what)}; sup over loc of log p = {formula} <= "
-                 f"{per:.6g} per coordinate; KL >= 0; n = {n}, D = {D}",
-                 (*scale.path, what), scale.iv[0], what, per), ""
+    return Proof(
+        "floor",
+        _total(per, n * D),
+        f"{what} >= {scale.iv[0]:.6g} for every parameter value: "
+        f"{_chain(scale.path, prop, what)}; sup over loc of log p = {formula} <= "
+        f"{per:.6g} per coordinate; KL >= 0; n = {n}, D = {D}",
+        (*scale.path, what),
+        scale.iv[0],
+        what,
+        per,
+    ), ""
 
 
-def _clamp_proof(loss: nn.GaussianNLLLoss, prop: Propagation | None, n: int,
-                 D: int) -> Proof:
+def _clamp_proof(loss: nn.GaussianNLLLoss, prop: Propagation | None, n: int, D: int) -> Proof:
     """``-GaussianNLLLoss <= -(1/2)(log max(eps, v) [+ log 2pi])`` per coordinate, ``v``
     the traced floor of ``exp(log_var)`` (torch clamps the variance's value at ``eps``)."""
     eps = float(loss.eps)
@@ -237,9 +267,15 @@ def _clamp_proof(loss: nn.GaussianNLLLoss, prop: Propagation | None, n: int,
             nodes = out[1].path
     per = -0.5 * math.log(v) - (0.5 * LOG_2PI if loss.full else 0.0)
     per = up(per + 1e-15 * abs(per))
-    return Proof("clamp", _total(per, n * D), f"GaussianNLLLoss(eps = {eps:g}): {text}: -loss "
-                 f"<= {per:.6g} per coordinate; KL >= 0", (*nodes, f"GaussianNLLLoss(eps={eps:g})"),
-                 v, "variance", per)
+    return Proof(
+        "clamp",
+        _total(per, n * D),
+        f"GaussianNLLLoss(eps = {eps:g}): {text}: -loss <= {per:.6g} per coordinate; KL >= 0",
+        (*nodes, f"GaussianNLLLoss(eps={eps:g})"),
+        v,
+        "variance",
+        per,
+    )
 
 
 def _objective_proof(model: AuditedModel, X: np.ndarray) -> tuple[Proof | None, str]:
@@ -258,12 +294,22 @@ def _objective_proof(model: AuditedModel, X: np.ndarray) -> tuple[Proof | None, 
     hi = out.iv[1]
     if not math.isfinite(hi):
         high = [p for p in out.path if p in prop.lows]
-        return None, (f"the objective's value has no upper bound for free parameters "
-                      f"(nodes {' -> '.join(high[-8:])})")
-    return Proof("objective", hi, f"the factory's objective, traced on the n = {X.shape[0]} "
-                 f"data rows with every parameter free, is <= {hi:.6g} "
-                 f"({_chain(out.path[-8:], prop, 'objective', upper=True)})", out.path, None, "",
-                 None), ""
+        return None, (
+            f"the objective's value has no upper bound for free parameters "
+            f"(nodes {' -> '.join(high[-8:])})"
+        )
+    return Proof(
+        "objective",
+        hi,
+        f"the factory's objective, traced on the n = {X.shape[0]} "
+        f"data rows with every parameter free, is <= {hi:.6g} "
+        f"({_chain(out.path[-8:], prop, 'objective', upper=True)})",
+        out.path,
+        None,
+        "",
+        None,
+    ), ""
+
 
 # ----------------------------------------------------------------------------------------
 # the entry point
@@ -284,16 +330,19 @@ def _family_audit(family: str, X: np.ndarray, notes: list[str]) -> FamilyAudit |
     rows = X
     if family in EVERYWHERE_UNBOUNDED and X.shape[0] > SAMPLE_ROWS:
         rows = X[np.unique(np.linspace(0, X.shape[0] - 1, SAMPLE_ROWS).astype(int))]
-        notes.append(f"family audit of {family} on {SAMPLE_ROWS} of {X.shape[0]} rows: "
-                     f"{family} is unbounded at every x, so no family bound exists to check")
+        notes.append(
+            f"family audit of {family} on {SAMPLE_ROWS} of {X.shape[0]} rows: "
+            f"{family} is unbounded at every x, so no family bound exists to check"
+        )
     try:
         return audit_family(family, rows, probe=False)
     except Exception:  # noqa: BLE001 - a family the audit cannot resolve proves nothing
         return None
 
 
-def prove(model: AuditedModel, X: np.ndarray,
-          family: str) -> tuple[Proof | None, FamilyAudit | None, tuple[str, ...]]:
+def prove(
+    model: AuditedModel, X: np.ndarray, family: str
+) -> tuple[Proof | None, FamilyAudit | None, tuple[str, ...]]:
     """A proof of a bound on the objective over the rows ``X`` (all the rows it sums over),
     the family audit on ``X``, and notes (e.g. why tracing failed); the module doc."""
     X = np.asarray(X, dtype=np.float64)
@@ -306,15 +355,25 @@ def prove(model: AuditedModel, X: np.ndarray,
         return proof, fam, tuple(notes + ([why] if why else []))
     prop, err = trace_decoder(model)
     if prop is None:
-        notes.append(f"tracing the decoder failed ({err}); no floor is proved from its graph, "
-                     "the verdict rests on the attack and the family audit")
+        notes.append(
+            f"tracing the decoder failed ({err}); no floor is proved from its graph, "
+            "the verdict rests on the attack and the family audit"
+        )
     if model.loss is not None:
         return _clamp_proof(model.loss, prop, n, D), fam, tuple(notes)
     if fam is not None and fam.verdict == BOUNDED and fam.bound is not None:
-        return Proof("family", float(fam.bound), f"{fam.family}: sup over parameters of "
-                     "log p(x_i | params) is finite at every row (family audit); "
-                     "ELBO <= log p(x) <= their sum", (f"{fam.family} (family audit)",)), \
-            fam, tuple(notes)
+        return (
+            Proof(
+                "family",
+                float(fam.bound),
+                f"{fam.family}: sup over parameters of "
+                "log p(x_i | params) is finite at every row (family audit); "
+                "ELBO <= log p(x) <= their sum",
+                (f"{fam.family} (family audit)",),
+            ),
+            fam,
+            tuple(notes),
+        )
     if prop is not None:
         proof, why = _floor_proof(prop, n, D)
         if proof is not None:
@@ -323,8 +382,9 @@ def prove(model: AuditedModel, X: np.ndarray,
     return None, fam, tuple(notes)
 
 
-def recognised_bound(model: AuditedModel, x: np.ndarray,
-                     family: str) -> tuple[Proof | None, FamilyAudit | None]:
+def recognised_bound(
+    model: AuditedModel, x: np.ndarray, family: str
+) -> tuple[Proof | None, FamilyAudit | None]:
     """Thin alias of :func:`prove` without the notes (kept for ``audit_model``)."""
     proof, fam, _ = prove(model, x, family)
     return proof, fam

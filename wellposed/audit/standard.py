@@ -38,8 +38,12 @@ def report_family_audits(seed: int = 0) -> list[FamilyAudit]:
         ("beta", unit, "x in (0, 1) (interior)", "auto"),
         ("vonmises", real, "any angle", "auto"),
         ("continuous_bernoulli", unit, "x in (0, 1)", "auto"),
-        ("continuous_bernoulli", np.concatenate([unit[:3], [0.0, 1.0]]),
-         "some x exactly 0 or 1", "auto"),
+        (
+            "continuous_bernoulli",
+            np.concatenate([unit[:3], [0.0, 1.0]]),
+            "some x exactly 0 or 1",
+            "auto",
+        ),
         ("bernoulli", binary, "binary x", "auto"),
         ("bernoulli", unit, "fractional x in (0, 1) (BCE)", "auto"),
         ("discretized_gaussian", grid, "8-bit grid in [0, 1]", "auto"),
@@ -55,32 +59,44 @@ def report_family_audits(seed: int = 0) -> list[FamilyAudit]:
         if name in TORCH_TO_ANALYTIC:
             continue
         x, lab = _default_data(cls)
-        out.append(audit_family(cls, x, seed=seed, data_label=lab,
-                                method="auto" if name in STRUCTURED else "numerical"))
+        out.append(
+            audit_family(
+                cls,
+                x,
+                seed=seed,
+                data_label=lab,
+                method="auto" if name in STRUCTURED else "numerical",
+            )
+        )
     rows = np.round(rng.normal(size=(3, 4)), 6)
     simplex = np.round(rng.dirichlet(np.ones(3), size=3), 6)
     simplex[:, -1] = 1.0 - simplex[:, :-1].sum(axis=1)
-    for fam, x, lab in [("MultivariateNormal", rows, "rows in R^4"),
-                        ("LowRankMultivariateNormal", rows, "rows in R^4"),
-                        ("Independent(Normal)", rows, "rows in R^4"),
-                        ("MixtureSameFamily(Normal)", rows[:, 0], "any real data"),
-                        ("Dirichlet", simplex, "rows in the open simplex (K = 3)"),
-                        ("RelaxedOneHotCategorical", simplex, "rows in the open simplex (K = 3)"),
-                        ("Categorical", np.array([0.0, 2.0]), "integers x in {0, 2}"),
-                        ("OneHotCategorical", np.eye(3), "one-hot rows (K = 3)"),
-                        ("Multinomial", np.array([[1.0, 2.0, 0.0], [3.0, 0.0, 0.0]]),
-                         "count rows (N = 3)"),
-                        ("Uniform", real, "any real data")]:
+    for fam, x, lab in [
+        ("MultivariateNormal", rows, "rows in R^4"),
+        ("LowRankMultivariateNormal", rows, "rows in R^4"),
+        ("Independent(Normal)", rows, "rows in R^4"),
+        ("MixtureSameFamily(Normal)", rows[:, 0], "any real data"),
+        ("Dirichlet", simplex, "rows in the open simplex (K = 3)"),
+        ("RelaxedOneHotCategorical", simplex, "rows in the open simplex (K = 3)"),
+        ("Categorical", np.array([0.0, 2.0]), "integers x in {0, 2}"),
+        ("OneHotCategorical", np.eye(3), "one-hot rows (K = 3)"),
+        ("Multinomial", np.array([[1.0, 2.0, 0.0], [3.0, 0.0, 0.0]]), "count rows (N = 3)"),
+        ("Uniform", real, "any real data"),
+    ]:
         out.append(audit_family(fam, x, seed=seed, data_label=lab))
     return out
 
 
 def _default_data(cls: type) -> tuple[np.ndarray, str]:
     """Representative observations inside the class's declared support."""
-    special_cases = {"Binomial": (np.array([0.0, 3.0]), "integers x in {0, 3}"),
-                     "Pareto": (np.array([0.5, 2.0]), "x > 0 (support depends on scale)"),
-                     "GeneralizedPareto": (np.array([-1.3, 0.0, 2.5]), "any real data (support "
-                                           "depends on the parameters)")}
+    special_cases = {
+        "Binomial": (np.array([0.0, 3.0]), "integers x in {0, 3}"),
+        "Pareto": (np.array([0.5, 2.0]), "x > 0 (support depends on scale)"),
+        "GeneralizedPareto": (
+            np.array([-1.3, 0.0, 2.5]),
+            "any real data (support depends on the parameters)",
+        ),
+    }
     if cls.__name__ in special_cases:
         return special_cases[cls.__name__]
     sup = inspect.getattr_static(cls, "support", None)

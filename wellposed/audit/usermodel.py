@@ -62,12 +62,15 @@ class AuditedModel:
         return [*self.decoder.parameters(), *self.encoder.parameters()]
 
     def state(self) -> dict[str, dict[str, torch.Tensor]]:
-        return {"decoder": copy.deepcopy(self.decoder.module.state_dict()),
-                "encoder": copy.deepcopy(self.encoder.module.state_dict())}
+        return {
+            "decoder": copy.deepcopy(self.decoder.module.state_dict()),
+            "encoder": copy.deepcopy(self.encoder.module.state_dict()),
+        }
 
     def load(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
         self.decoder.module.load_state_dict(state["decoder"])
         self.encoder.module.load_state_dict(state["encoder"])
+
 
 # ----------------------------------------------------------------------------------------
 # loading a factory
@@ -78,8 +81,10 @@ def load_factory(spec: str) -> Callable[..., Any]:
     """``"pkg.module:factory"`` -> the callable (the current directory is importable, as
     with ``python -m``); anything else is a :class:`WellposedInputError`."""
     if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
-        raise WellposedInputError(f"give the factory as PKG.MODULE:FACTORY (e.g. "
-                                  f"examples.c2_logvar_head:factory), got {spec!r}")
+        raise WellposedInputError(
+            f"give the factory as PKG.MODULE:FACTORY (e.g. "
+            f"examples.c2_logvar_head:factory), got {spec!r}"
+        )
     mod_name, attr = spec.split(":")
     cwd = os.getcwd()
     if cwd not in sys.path:
@@ -87,18 +92,22 @@ def load_factory(spec: str) -> Callable[..., Any]:
     try:
         module = importlib.import_module(mod_name)
     except Exception as exc:  # an import error of any kind is the user's input
-        raise WellposedInputError(f"cannot import {mod_name!r} ({type(exc).__name__}: {exc}); "
-                                  "run from the directory that holds the package, or install "
-                                  "it") from exc
+        raise WellposedInputError(
+            f"cannot import {mod_name!r} ({type(exc).__name__}: {exc}); "
+            "run from the directory that holds the package, or install "
+            "it"
+        ) from exc
     fn = getattr(module, attr, None)
     if not callable(fn):
-        raise WellposedInputError(f"{mod_name} has no callable {attr!r}; define "
-                                  f"def {attr}(): return decoder, encoder")
+        raise WellposedInputError(
+            f"{mod_name} has no callable {attr!r}; define def {attr}(): return decoder, encoder"
+        )
     return fn
 
 
-def build_model(factory: Callable[..., Any], data_dim: int, *, seed: int = 0,
-                name: str = "") -> AuditedModel:
+def build_model(
+    factory: Callable[..., Any], data_dim: int, *, seed: int = 0, name: str = ""
+) -> AuditedModel:
     """Call ``factory`` (with ``data_dim=`` when it takes that argument; torch seeded with
     ``seed``) and wrap what it returns: ``(decoder, encoder[, objective])``."""
     torch.manual_seed(int(seed))
@@ -108,20 +117,24 @@ def build_model(factory: Callable[..., Any], data_dim: int, *, seed: int = 0,
     except WellposedInputError:
         raise
     except Exception as exc:
-        raise WellposedInputError(f"the factory {name or factory!r} raised "
-                                  f"{type(exc).__name__}: {exc}") from exc
-    if not isinstance(out, tuple | list) or len(out) not in (2, 3) or not all(
-            isinstance(m, nn.Module) for m in out[:2]):
+        raise WellposedInputError(
+            f"the factory {name or factory!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
+    if (
+        not isinstance(out, tuple | list)
+        or len(out) not in (2, 3)
+        or not all(isinstance(m, nn.Module) for m in out[:2])
+    ):
         raise WellposedInputError(
             f"the factory {name or 'factory'} must return (decoder, encoder) or (decoder, "
             "encoder, objective) with torch.nn.Module decoder and encoder; got "
-            f"{type(out).__name__}")
+            f"{type(out).__name__}"
+        )
     dec_mod, enc_mod = out[0], out[1]
     objective = out[2] if len(out) == 3 else None
     try:
         enc = ModuleEncoder(enc_mod)
-        dec = conform_decoder(dec_mod, encoder=enc_mod,
-                              data=torch.zeros(1, data_dim, dtype=DTYPE))
+        dec = conform_decoder(dec_mod, encoder=enc_mod, data=torch.zeros(1, data_dim, dtype=DTYPE))
     except WellposedInputError:
         raise
     except Exception as exc:
@@ -129,15 +142,19 @@ def build_model(factory: Callable[..., Any], data_dim: int, *, seed: int = 0,
             f"reading the latent size of {name or 'the model'} failed: its encoder "
             f"{type(enc_mod).__name__} on data with {data_dim} columns raised "
             f"{type(exc).__name__}: {exc}; is the model built for {data_dim} columns, and "
-            "does the factory return (decoder, encoder) in that order (not swapped)?") from exc
+            "does the factory return (decoder, encoder) in that order (not swapped)?"
+        ) from exc
     assert isinstance(dec, ModuleDecoder)
     dec.data_dim = int(data_dim)
     loss = objective if isinstance(objective, nn.GaussianNLLLoss) else None
     custom = None if objective is None or loss is not None else objective
     if custom is not None and not callable(custom):
-        raise WellposedInputError("the objective must be torch.nn.GaussianNLLLoss(...) or a "
-                                  "callable objective(decoder, encoder, x) -> scalar tensor")
+        raise WellposedInputError(
+            "the objective must be torch.nn.GaussianNLLLoss(...) or a "
+            "callable objective(decoder, encoder, x) -> scalar tensor"
+        )
     return AuditedModel(dec, enc, loss, custom, name)
+
 
 # ----------------------------------------------------------------------------------------
 # the objective and the progress variable
@@ -150,23 +167,28 @@ def _reconstruction(model: AuditedModel, x: torch.Tensor, t: torch.Tensor) -> to
         return model.decoder.log_prob(x, t)
     out = model.decoder.module(t)
     if not (isinstance(out, tuple | list) and len(out) == 2):
-        raise WellposedInputError("with GaussianNLLLoss as the objective the decoder must "
-                                  "return the tuple (mean, log_var)")
+        raise WellposedInputError(
+            "with GaussianNLLLoss as the objective the decoder must "
+            "return the tuple (mean, log_var)"
+        )
     mean, log_var = out
     loss = nn.GaussianNLLLoss(full=model.loss.full, eps=model.loss.eps, reduction="none")
     return -loss(mean, x.expand_as(mean), torch.exp(log_var)).sum(-1)
 
 
-def objective_value(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor,
-               seed: int) -> torch.Tensor:
+def objective_value(
+    model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int
+) -> torch.Tensor:
     """ELBO ``sum_i [mean_s log p(x_i | m_i + s_i eps_si) - KL(q_i || N(0, I))]`` (analytic
     KL, Kingma & Welling 2014), or the factory's own objective (torch seeded)."""
     if model.custom is not None:
         torch.manual_seed(int(seed))
         out = model.custom(model.decoder.module, model.encoder.module, x)
         if not (isinstance(out, torch.Tensor) and out.numel() == 1):
-            raise WellposedInputError("the factory's objective must return a scalar tensor "
-                                      "(higher is better), e.g. the ELBO summed over x")
+            raise WellposedInputError(
+                "the factory's objective must return a scalar tensor "
+                "(higher is better), e.g. the ELBO summed over x"
+            )
         return out.reshape(())
     return row_terms(model, x, eps).sum()
 
@@ -180,8 +202,7 @@ def row_terms(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor) -> torch.
     return recon - 0.5 * (m * m + torch.exp(lv) - 1.0 - lv).sum(-1)
 
 
-def draws(seed: int, samples: int, n: int, d: int,
-          dtype: torch.dtype = DTYPE) -> torch.Tensor:
+def draws(seed: int, samples: int, n: int, d: int, dtype: torch.dtype = DTYPE) -> torch.Tensor:
     """Standard normal draws ``(samples, n, d)`` from their own seeded generator."""
     gen = torch.Generator().manual_seed(int(seed))
     return torch.randn((samples, n, d), generator=gen, dtype=DTYPE).to(dtype)
@@ -193,8 +214,9 @@ def check_samples(n: int) -> int:
     return max(8, min(CHECK_SAMPLES, CHECK_ROW_DRAWS // max(n, 1)))
 
 
-def evaluate(model: AuditedModel, x: torch.Tensor, *, samples: int | None = None,
-             seed: int = 1) -> tuple[float, float]:
+def evaluate(
+    model: AuditedModel, x: torch.Tensor, *, samples: int | None = None, seed: int = 1
+) -> tuple[float, float]:
     """The objective with ``samples`` fresh draws (default :func:`check_samples`):
     ``(value, standard error)``.  Rows are independent given the parameters, so the SE is
     ``sqrt(sum_i var_s(term_is) / S)`` with each row's variance over its ``S`` draws
@@ -240,4 +262,3 @@ def progress(model: AuditedModel, x: torch.Tensor) -> torch.Tensor:
         return row_progress(model, x).mean()
     except (WellposedInputError, RuntimeError, AttributeError, TypeError):
         return torch.tensor(math.nan, dtype=x.dtype)
-

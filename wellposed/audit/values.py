@@ -22,6 +22,7 @@ __all__ = ["LOG_2PI", "Ctx", "DistVal", "Val", "free", "op_name", "point", "vals
 #: ``log(2 pi)``
 LOG_2PI = math.log(2.0 * math.pi)
 
+
 @dataclass
 class Val:
     """A tensor (or number) node: concrete value ``c``, enclosure ``iv`` of its elements for
@@ -106,8 +107,15 @@ class Ctx:
         got = self.iv(0, "input")
         return FREE if got is None else got
 
-    def make(self, iv: Iv, *, lin: Lin | None = None, ident: str | None = None,
-             origin: str = "", using: list[Any] | None = None) -> Any:
+    def make(
+        self,
+        iv: Iv,
+        *,
+        lin: Lin | None = None,
+        ident: str | None = None,
+        origin: str = "",
+        using: list[Any] | None = None,
+    ) -> Any:
         """The output's values: float tensors / numbers in ``iv``, booleans in ``[0, 1]``,
         integer tensors free; the path runs through ``using`` (default: every non-boolean
         input value)."""
@@ -124,13 +132,14 @@ class Ctx:
 
         def one(c: Any) -> Any:
             if isinstance(c, torch.Tensor):
-                use = (0.0, 1.0) if c.dtype == torch.bool else iv if (
-                    c.is_floating_point()) else FREE
+                use = (
+                    (0.0, 1.0) if c.dtype == torch.bool else iv if (c.is_floating_point()) else FREE
+                )
                 return Val(c, use, False, path, ident or name, lin)
             if isinstance(c, bool):
                 return Val(c, (0.0, 1.0), False, path, ident or name)
-            return Val(c, iv, False, path, ident or name, lin) if isinstance(
-                c, int | float) else c
+            return Val(c, iv, False, path, ident or name, lin) if isinstance(c, int | float) else c
+
         return fx.node.map_aggregate(self.out, one)
 
 

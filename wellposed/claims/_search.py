@@ -91,8 +91,7 @@ def mlp_elbo_search(
         with torch.no_grad():
             rand_vals.append(
                 float(
-                    crn_elbo(dec, enc, xt, crn_eps(ctx, salt + r, 32, n, dec.latent_dim))
-                    - pen(dec)
+                    crn_elbo(dec, enc, xt, crn_eps(ctx, salt + r, 32, n, dec.latent_dim)) - pen(dec)
                 )
             )
     dec = make_decoder(ctx.seed * 100 + 999)
@@ -101,6 +100,7 @@ def mlp_elbo_search(
     params = [p for p in list(dec.parameters()) + list(enc.parameters()) if p.requires_grad]
     asc = ascent(params, lambda: crn_elbo(dec, enc, xt, eps) - pen(dec), steps=steps, lr=0.05)
     with torch.no_grad():  # the objective the ascent climbed: the penalty is part of it
-        final = (elbo(dec, enc, x, method="mc", samples=256, seed=ctx.seed, device="cpu").value
-                 - float(pen(dec)))
+        final = elbo(
+            dec, enc, x, method="mc", samples=256, seed=ctx.seed, device="cpu"
+        ).value - float(pen(dec))
     return {"random": np.array(rand_vals), "ascent": asc, "ascent_final_mc": np.array([final])}

@@ -39,7 +39,6 @@ def s7_symbolic() -> dict[str, sp.Expr]:
     return {"kl": kl, "elbo": sp.simplify(recon - kl), "m": m, "s": s, "sigma": sig, "D": D}
 
 
-
 def _gaussian_expectation(f: sp.Expr, v: sp.Symbol, mean: sp.Expr, std: sp.Expr) -> sp.Expr:
     """``E f(v)`` for ``v ~ N(mean, std^2)`` and ``f`` polynomial in ``v``: substitute
     ``v = mean + std u`` and integrate each power of ``u`` against the standard normal
@@ -47,8 +46,10 @@ def _gaussian_expectation(f: sp.Expr, v: sp.Symbol, mean: sp.Expr, std: sp.Expr)
     u = sp.Symbol("u", real=True)
     phi = sp.exp(-(u**2) / 2) / sp.sqrt(2 * sp.pi)
     poly = sp.Poly(sp.expand(f.subs(v, mean + std * u)), u)
-    return sum(c * sp.integrate(u ** mon[0] * phi, (u, -sp.oo, sp.oo), conds="none")
-               for mon, c in poly.terms())
+    return sum(
+        c * sp.integrate(u ** mon[0] * phi, (u, -sp.oo, sp.oo), conds="none")
+        for mon, c in poly.terms()
+    )
 
 
 @functools.lru_cache(maxsize=1)

@@ -40,11 +40,16 @@ def _attained(tight: Tightness, x: np.ndarray) -> Attainment:
     """The bound is attained iff the decoder can put no mass outside the observed vectors;
     finite logits cannot while fewer than ``2^D`` vectors are observed (module doc)."""
     distinct = np.unique(x, axis=0).shape[0]
-    strict = (f"sigmoid(logit) is in (0, 1) at finite logits, so p(. | t) charges all 2^D = "
-              f"{2 ** x.shape[1]} binary vectors and the {distinct} observed ones get total "
-              "mass < 1")
-    return check_attained(tight, case="the bound sum_u n_u log(n_u/n)",
-                          strict=strict if distinct < 2 ** x.shape[1] else None)
+    strict = (
+        f"sigmoid(logit) is in (0, 1) at finite logits, so p(. | t) charges all 2^D = "
+        f"{2 ** x.shape[1]} binary vectors and the {distinct} observed ones get total "
+        "mass < 1"
+    )
+    return check_attained(
+        tight,
+        case="the bound sum_u n_u log(n_u/n)",
+        strict=strict if distinct < 2 ** x.shape[1] else None,
+    )
 
 
 def _counted_bound(x: np.ndarray) -> float:
@@ -107,8 +112,12 @@ def bernoulli_bounded(ctx: Context, entry: Claim) -> Outcome:
     bound = check_bound(B, found)
     return Outcome(
         decide_bounded(bound, tight),
-        {"bound": bound, "search": Search(tuple(found)), "tightness": tight,
-         "attained": _attained(tight, x)},
+        {
+            "bound": bound,
+            "search": Search(tuple(found)),
+            "tightness": tight,
+            "attained": _attained(tight, x),
+        },
         lines,
         f"B = sum n_u log(n_u/n) = {fmt(B)}; search max {fmt(bound.max_value)}; "
         f"staircase gap -> {fmt(tight.final_gap)}",
@@ -145,26 +154,45 @@ def bernoulli_tight(ctx: Context, entry: Claim) -> Outcome:
     tight, lines, vals = staircase_tightness(ctx, x, B, _KS, family="bernoulli", tol=5e-3)
     found["staircase"] = np.array(vals)
     bound = check_bound(B, found, symbols={"n": n})
-    lines.append(agree_close("B = -n log n (tested distinct)", entry.bound_at(n=n), B,
-                             line="closed form", reference_line="bernoulli_bound"))
+    lines.append(
+        agree_close(
+            "B = -n log n (tested distinct)",
+            entry.bound_at(n=n),
+            B,
+            line="closed form",
+            reference_line="bernoulli_bound",
+        )
+    )
     # ties: rows 0 and 1 twice each, counts (2, 2, 1, 1, 1, 1), n = 8
     xt = np.vstack([x, x[:2]])
     nt = xt.shape[0]
     Bt = exact.bernoulli_bound(xt)
-    tight_t, lines_t, vals_t = staircase_tightness(ctx, xt, Bt, _KS, family="bernoulli",
-                                                   tol=5e-3)
+    tight_t, lines_t, vals_t = staircase_tightness(ctx, xt, Bt, _KS, family="bernoulli", tol=5e-3)
     lines += lines_t
-    lines.append(agree_close("B with ties = sum_u n_u log(n_u/n) (Counter)", _counted_bound(xt),
-                             Bt, line="closed form", reference_line="bernoulli_bound"))
+    lines.append(
+        agree_close(
+            "B with ties = sum_u n_u log(n_u/n) (Counter)",
+            _counted_bound(xt),
+            Bt,
+            line="closed form",
+            reference_line="bernoulli_bound",
+        )
+    )
     bound_t = check_bound(Bt, {"staircase": vals_t})
     distinct_formula = -nt * float(np.log(nt))
     ties_differ = bool(Bt > distinct_formula + 1.0 and max(vals_t) > distinct_formula)
     never_reached = bool(np.all(np.array(vals) < B) and np.all(np.array(vals_t) < Bt))
     ok = never_reached and ties_differ and bound_t.ok and tight_t.ok
-    ties = {"counts": [2, 2, 1, 1, 1, 1], "n": nt, "bound": Bt, "minus_n_log_n": distinct_formula,
-            "bound_check": bound_t, "tightness": tight_t,
-            "staircase_passes_minus_n_log_n": bool(max(vals_t) > distinct_formula),
-            "attained": _attained(tight_t, xt)}
+    ties = {
+        "counts": [2, 2, 1, 1, 1, 1],
+        "n": nt,
+        "bound": Bt,
+        "minus_n_log_n": distinct_formula,
+        "bound_check": bound_t,
+        "tightness": tight_t,
+        "staircase_passes_minus_n_log_n": bool(max(vals_t) > distinct_formula),
+        "attained": _attained(tight_t, xt),
+    }
     return Outcome(
         decide_bounded(bound, tight) if ok else INCONCLUSIVE,
         {

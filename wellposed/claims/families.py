@@ -59,9 +59,13 @@ def _spike_evidence(name: str, x: np.ndarray) -> dict[str, Any]:
     return {"fitted_rate": float(f"{np.mean(slopes):.6g}"), "value_at_k_1e6": min(big)}
 
 
-def _claim_unbounded(seed: int, names: Sequence[str], data: np.ndarray,
-                     torch_classes: Sequence[str], expect_rate: dict[str, float]
-                     ) -> dict[str, Any]:
+def _claim_unbounded(
+    seed: int,
+    names: Sequence[str],
+    data: np.ndarray,
+    torch_classes: Sequence[str],
+    expect_rate: dict[str, float],
+) -> dict[str, Any]:
     ev: dict[str, Any] = {"data": [float(v) for v in data], "families": {}}
     all_unbounded = True
     agree = True
@@ -70,15 +74,22 @@ def _claim_unbounded(seed: int, names: Sequence[str], data: np.ndarray,
         sp = _spike_evidence(name, data)
         unb = a.verdict == UNBOUNDED and all(o.verdict == UNBOUNDED for o in a.observations)
         rate_ok = abs(sp["fitted_rate"] - expect_rate[name]) < 1e-3
-        ev["families"][name] = {"verdict": a.verdict, "analytic_rate": expect_rate[name],
-                                **sp, "rate_agrees": rate_ok}
+        ev["families"][name] = {
+            "verdict": a.verdict,
+            "analytic_rate": expect_rate[name],
+            **sp,
+            "rate_agrees": rate_ok,
+        }
         all_unbounded &= unb
         agree &= rate_ok
     for cname in torch_classes:
         a = audit_family(getattr(tdist, cname), data, seed=seed, method="numerical")
         rates = [o.rate for o in a.observations if o.rate is not None]
         ev["families"][f"{cname} (numerical search)"] = {
-            "verdict": a.verdict, "counts": a.counts(), "fitted_rates": _distinct(rates)}
+            "verdict": a.verdict,
+            "counts": a.counts(),
+            "fitted_rates": _distinct(rates),
+        }
         all_unbounded &= a.verdict == UNBOUNDED
     observed = UNBOUNDED if all_unbounded else BOUNDED
     return {"observed": observed, "evidence": ev, "agree": bool(all_unbounded and agree)}
@@ -95,16 +106,21 @@ class _UnboundedFamilies:
 
     def evidence(self, seed: int) -> dict[str, Any]:
         data = np.round(self.data(np.random.default_rng(seed)), 6)
-        return _claim_unbounded(seed, tuple(self.rates), data, self.torch_classes,
-                                dict(self.rates))
+        return _claim_unbounded(seed, tuple(self.rates), data, self.torch_classes, dict(self.rates))
 
 
 #: F1 (location-scale, any x) and F2 (concentration families, the interior of every support)
 _UNBOUNDED_ROWS = {
-    "F1": _UnboundedFamilies({"normal": 1.0, "laplace": 1.0, "studentt": 1.0, "logistic": 1.0},
-                             ("Normal", "Laplace"), lambda rng: rng.normal(size=4)),
-    "F2": _UnboundedFamilies({"lognormal": 1.0, "gamma": 0.5, "beta": 0.5, "vonmises": 0.5},
-                             ("Gamma", "VonMises"), lambda rng: rng.uniform(0.1, 0.9, size=4)),
+    "F1": _UnboundedFamilies(
+        {"normal": 1.0, "laplace": 1.0, "studentt": 1.0, "logistic": 1.0},
+        ("Normal", "Laplace"),
+        lambda rng: rng.normal(size=4),
+    ),
+    "F2": _UnboundedFamilies(
+        {"lognormal": 1.0, "gamma": 0.5, "beta": 0.5, "vonmises": 0.5},
+        ("Gamma", "VonMises"),
+        lambda rng: rng.uniform(0.1, 0.9, size=4),
+    ),
 }
 
 
@@ -120,33 +136,55 @@ def _claim_f3(seed: int) -> dict[str, Any]:
     bounds = [float(o.bound) for o in a_in.observations if o.bound is not None]
     bound_ok = all(g <= b + 1e-9 and b - g < 1e-3 for g, b in zip(grid_max, bounds, strict=True))
     ks = np.array([10.0, 100.0, 1e3, 1e4])
-    along = [float(v) for v in fam.witness_log_density("continuous_bernoulli",
-                                                        np.zeros_like(ks), ks)]
-    gen = audit_family(tdist.ContinuousBernoulli, np.array([0.0, 0.3]), seed=seed,
-                       method="numerical")
+    along = [
+        float(v) for v in fam.witness_log_density("continuous_bernoulli", np.zeros_like(ks), ks)
+    ]
+    gen = audit_family(
+        tdist.ContinuousBernoulli, np.array([0.0, 0.3]), seed=seed, method="numerical"
+    )
     cap_rows = [r for r in a_bd.probe if r.kind == "capped"]
-    ev = {"interior_data": [float(v) for v in interior],
-          "interior_verdict": a_in.verdict, "interior_bounds": bounds,
-          "interior_grid_max": grid_max, "bound_matches_grid": bound_ok,
-          "boundary_verdict": a_bd.verdict,
-          "log_p0_along_eta=-e^k": {f"k={int(k)}": v for k, v in zip(ks, along, strict=True)},
-          "numerical_search_torch_at_0": gen.observations[0].verdict,
-          "numerical_search_torch_at_0_why": ("torch's implementation caps log p(0) (probs "
-                                              "clamped); the search runs to |logit| = 512 and "
-                                              "sees the growth stop" if "saturates" in
-                                              gen.observations[0].reason else
-                                              gen.observations[0].reason[:120]),
-          "numerical_search_torch_at_0.3": gen.observations[1].verdict,
-          "torch_cap": cap_rows[0].torch_value if cap_rows else None,
-          "conditional": "unbounded iff some coordinate is exactly 0 or 1"}
-    ok = (a_in.verdict == BOUNDED and a_bd.verdict == UNBOUNDED and bound_ok
-          and gen.observations[0].verdict != BOUNDED)
-    return {"observed": UNBOUNDED if a_bd.verdict == UNBOUNDED else BOUNDED,
-            "evidence": ev, "agree": bool(ok)}
+    ev = {
+        "interior_data": [float(v) for v in interior],
+        "interior_verdict": a_in.verdict,
+        "interior_bounds": bounds,
+        "interior_grid_max": grid_max,
+        "bound_matches_grid": bound_ok,
+        "boundary_verdict": a_bd.verdict,
+        "log_p0_along_eta=-e^k": {f"k={int(k)}": v for k, v in zip(ks, along, strict=True)},
+        "numerical_search_torch_at_0": gen.observations[0].verdict,
+        "numerical_search_torch_at_0_why": (
+            "torch's implementation caps log p(0) (probs "
+            "clamped); the search runs to |logit| = 512 and "
+            "sees the growth stop"
+            if "saturates" in gen.observations[0].reason
+            else gen.observations[0].reason[:120]
+        ),
+        "numerical_search_torch_at_0.3": gen.observations[1].verdict,
+        "torch_cap": cap_rows[0].torch_value if cap_rows else None,
+        "conditional": "unbounded iff some coordinate is exactly 0 or 1",
+    }
+    ok = (
+        a_in.verdict == BOUNDED
+        and a_bd.verdict == UNBOUNDED
+        and bound_ok
+        and gen.observations[0].verdict != BOUNDED
+    )
+    return {
+        "observed": UNBOUNDED if a_bd.verdict == UNBOUNDED else BOUNDED,
+        "evidence": ev,
+        "agree": bool(ok),
+    }
 
 
-def _bounded_claim(seed: int, name: str, data: np.ndarray, logp: Any, nparam: int,
-                   approach: Any, torch_bound: float) -> dict[str, Any]:
+def _bounded_claim(
+    seed: int,
+    name: str,
+    data: np.ndarray,
+    logp: Any,
+    nparam: int,
+    approach: Any,
+    torch_bound: float,
+) -> dict[str, Any]:
     """Bounded claims: analytic bound, random parameter draws never above it, tightness, and
     the implementation the claim names (torch's loss or distribution, probed by the audit
     along the witness at a point whose bound is ``torch_bound``) agreeing with the
@@ -163,16 +201,25 @@ def _bounded_claim(seed: int, name: str, data: np.ndarray, logp: Any, nparam: in
         worst_gap = min(worst_gap, float(bounds[i] - np.max(vals)))
     tight = [float(bounds[i] - approach(x)) for i, x in enumerate(data)]
     ok = a.verdict == BOUNDED and worst_gap >= -1e-9 and max(tight) < 1e-2 and torch_ok
-    ev = {"data": [float(v) for v in data], "verdict": a.verdict,
-          "bounds": [float(b) for b in bounds], "bound_total": a.bound,
-          "random_draws": 20000 * len(data), "min_gap_bound_minus_best_draw": worst_gap,
-          "tightness_gap_along_sequence": max(tight), "implementation": a.implementation,
-          "implementation_agrees": torch_ok,
-          # torch's raw values: their last digits (all of them, where round-off rules) depend
-          # on the CPU's vector kernels; the staleness check leaves this key out
-          "machine_dependent": {"torch_probe": [r.to_dict() for r in a.probe]}}
-    return {"observed": BOUNDED if a.verdict == BOUNDED else UNBOUNDED, "evidence": ev,
-            "agree": bool(ok)}
+    ev = {
+        "data": [float(v) for v in data],
+        "verdict": a.verdict,
+        "bounds": [float(b) for b in bounds],
+        "bound_total": a.bound,
+        "random_draws": 20000 * len(data),
+        "min_gap_bound_minus_best_draw": worst_gap,
+        "tightness_gap_along_sequence": max(tight),
+        "implementation": a.implementation,
+        "implementation_agrees": torch_ok,
+        # torch's raw values: their last digits (all of them, where round-off rules) depend
+        # on the CPU's vector kernels; the staleness check leaves this key out
+        "machine_dependent": {"torch_probe": [r.to_dict() for r in a.probe]},
+    }
+    return {
+        "observed": BOUNDED if a.verdict == BOUNDED else UNBOUNDED,
+        "evidence": ev,
+        "agree": bool(ok),
+    }
 
 
 def _claim_f4(seed: int) -> dict[str, Any]:
@@ -195,14 +242,19 @@ def _claim_f5(seed: int) -> dict[str, Any]:
     data = np.round(rng.integers(0, 256, size=4) / 255.0, 6)
 
     def logp(x: np.ndarray, loc: np.ndarray, ls: np.ndarray) -> np.ndarray:
-        out: np.ndarray = np.maximum(np.asarray(fam.log_discretized_gaussian(x, loc, ls)),
-                                     np.asarray(fam.log_discretized_logistic(x, loc, ls)))
+        out: np.ndarray = np.maximum(
+            np.asarray(fam.log_discretized_gaussian(x, loc, ls)),
+            np.asarray(fam.log_discretized_logistic(x, loc, ls)),
+        )
         return out
 
     def approach(x: float) -> float:
-        return float(min(fam.log_discretized_gaussian(np.array(x), np.array(x), np.array(-12.0)),
-                         fam.log_discretized_logistic(np.array(x), np.array(x),
-                                                      np.array(-12.0))))
+        return float(
+            min(
+                fam.log_discretized_gaussian(np.array(x), np.array(x), np.array(-12.0)),
+                fam.log_discretized_logistic(np.array(x), np.array(x), np.array(-12.0)),
+            )
+        )
 
     out = _bounded_claim(seed, "discretized_gaussian", data, logp, 2, approach, 0.0)
     out["evidence"]["also"] = audit_family("discretized_logistic", data, probe=False).verdict
@@ -215,50 +267,82 @@ def _claim_f6(seed: int) -> dict[str, Any]:
     # the densities are looked up on the module at call time, so a patched one is what runs
     parts = {
         "softclip_gaussian": _bounded_claim(
-            seed, "softclip_gaussian", data,
-            lambda x, loc, raw: fam.log_softclip_gaussian(x, loc, raw), 2,
-            lambda x: float(fam.log_softclip_gaussian(np.array(x), np.array(x),
-                                                      np.array(-40.0))), fam.SOFTCLIP_BOUND),
+            seed,
+            "softclip_gaussian",
+            data,
+            lambda x, loc, raw: fam.log_softclip_gaussian(x, loc, raw),
+            2,
+            lambda x: float(fam.log_softclip_gaussian(np.array(x), np.array(x), np.array(-40.0))),
+            fam.SOFTCLIP_BOUND,
+        ),
         "studentt_floor": _bounded_claim(
-            seed, "studentt_floor", data,
-            lambda x, loc, rs, rd: fam.log_studentt_floor(x, loc, rs, rd), 3,
-            lambda x: float(fam.log_studentt_floor(np.array(x), np.array(x), np.array(-40.0),
-                                                   np.array(1e7))), fam.STUDENTT_FLOOR_BOUND),
+            seed,
+            "studentt_floor",
+            data,
+            lambda x, loc, rs, rd: fam.log_studentt_floor(x, loc, rs, rd),
+            3,
+            lambda x: float(
+                fam.log_studentt_floor(np.array(x), np.array(x), np.array(-40.0), np.array(1e7))
+            ),
+            fam.STUDENTT_FLOOR_BOUND,
+        ),
         "gaussian_nll_loss": _bounded_claim(
-            seed, "gaussian_nll_loss", data,
-            lambda x, mean, lv: fam.log_gaussian_nll_value(x, mean, np.exp(lv)), 2,
-            lambda x: float(fam.log_gaussian_nll_value(np.array(x), np.array(x),
-                                                       np.array(1e-9))), fam.GAUSSIAN_NLL_BOUND),
+            seed,
+            "gaussian_nll_loss",
+            data,
+            lambda x, mean, lv: fam.log_gaussian_nll_value(x, mean, np.exp(lv)),
+            2,
+            lambda x: float(fam.log_gaussian_nll_value(np.array(x), np.array(x), np.array(1e-9))),
+            fam.GAUSSIAN_NLL_BOUND,
+        ),
         "gaussian_nll_loss_default": _bounded_claim(  # torch's default full=False
-            seed, "gaussian_nll_loss_default", data,
-            lambda x, mean, lv: fam.log_gaussian_nll_value(x, mean, np.exp(lv), full=False), 2,
-            lambda x: float(fam.log_gaussian_nll_value(np.array(x), np.array(x),
-                                                       np.array(1e-9), full=False)),
-            fam.GAUSSIAN_NLL_BOUND_DEFAULT),
+            seed,
+            "gaussian_nll_loss_default",
+            data,
+            lambda x, mean, lv: fam.log_gaussian_nll_value(x, mean, np.exp(lv), full=False),
+            2,
+            lambda x: float(
+                fam.log_gaussian_nll_value(np.array(x), np.array(x), np.array(1e-9), full=False)
+            ),
+            fam.GAUSSIAN_NLL_BOUND_DEFAULT,
+        ),
     }
     ev: dict[str, Any] = {k: v["evidence"] for k, v in parts.items()}
-    ev["per_coordinate_bounds"] = {"softclip_gaussian": fam.SOFTCLIP_BOUND,
-                                   "studentt_floor": fam.STUDENTT_FLOOR_BOUND,
-                                   "gaussian_nll_loss": fam.GAUSSIAN_NLL_BOUND,
-                                   "gaussian_nll_loss_default": fam.GAUSSIAN_NLL_BOUND_DEFAULT}
+    ev["per_coordinate_bounds"] = {
+        "softclip_gaussian": fam.SOFTCLIP_BOUND,
+        "studentt_floor": fam.STUDENTT_FLOOR_BOUND,
+        "gaussian_nll_loss": fam.GAUSSIAN_NLL_BOUND,
+        "gaussian_nll_loss_default": fam.GAUSSIAN_NLL_BOUND_DEFAULT,
+    }
     observed = BOUNDED if all(v["observed"] == BOUNDED for v in parts.values()) else UNBOUNDED
-    return {"observed": observed, "evidence": ev,
-            "agree": bool(all(v["agree"] for v in parts.values()))}
+    return {
+        "observed": observed,
+        "evidence": ev,
+        "agree": bool(all(v["agree"] for v in parts.values())),
+    }
 
 
 #: the family claims as one table of cases: id -> (the claim as the ledger states it, the
 #: computation of its evidence from seeded data)
 _CASES: dict[str, tuple[str, Callable[[int], dict[str, Any]]]] = {
-    "F1": ("Normal, Laplace, Student-t, logistic with learned scale: unbounded at every x.",
-           _UNBOUNDED_ROWS["F1"].evidence),
-    "F2": ("Log-normal, Gamma, Beta, von Mises with learned concentration: unbounded inside.",
-           _UNBOUNDED_ROWS["F2"].evidence),
+    "F1": (
+        "Normal, Laplace, Student-t, logistic with learned scale: unbounded at every x.",
+        _UNBOUNDED_ROWS["F1"].evidence,
+    ),
+    "F2": (
+        "Log-normal, Gamma, Beta, von Mises with learned concentration: unbounded inside.",
+        _UNBOUNDED_ROWS["F2"].evidence,
+    ),
     "F3": ("Continuous Bernoulli: unbounded at x in {0, 1}, bounded on (0, 1).", _claim_f3),
-    "F4": ("Bernoulli log-likelihood (BCE) on [0, 1] data: at most minus the binary entropy.",
-           _claim_f4),
+    "F4": (
+        "Bernoulli log-likelihood (BCE) on [0, 1] data: at most minus the binary entropy.",
+        _claim_f4,
+    ),
     "F5": ("Discretized Gaussian / logistic bin masses: at most 0.", _claim_f5),
-    "F6": ("Softclip (sigma-VAE), Student-t scale floor (MIWAE), GaussianNLLLoss eps: bounded.",
-           _claim_f6),
+    "F6": (
+        "Softclip (sigma-VAE), Student-t scale floor (MIWAE), GaussianNLLLoss eps: bounded.",
+        _claim_f6,
+    ),
 }
 
 
@@ -269,8 +353,7 @@ def family_claim_evidence(claim_id: str, seed: int) -> dict[str, Any]:
     ``agree`` says whether the computed checks back the analytic verdict.
     """
     if claim_id not in _CASES:
-        raise AuditInputError(f"unknown family claim {claim_id!r}; use one of "
-                              f"{', '.join(_CASES)}")
+        raise AuditInputError(f"unknown family claim {claim_id!r}; use one of {', '.join(_CASES)}")
     return _CASES[claim_id][1](int(seed))
 
 
@@ -283,26 +366,36 @@ def _family_summary(ev: Mapping[str, Any], agree: bool, limit: int = 220) -> str
     """One readable line from the audit evidence: rates per family (F1, F2), bounds per
     family (F6), else the scalar fields; whole items only, up to ``limit`` characters."""
     if isinstance(ev.get("families"), Mapping):
-        items = [f"{name} {fmt(v['fitted_rate'])} (analytic {fmt(v['analytic_rate'])})"
-                 if "fitted_rate" in v else f"{name}: {v.get('verdict', '?')}"
-                 for name, v in ev["families"].items()]
+        items = [
+            f"{name} {fmt(v['fitted_rate'])} (analytic {fmt(v['analytic_rate'])})"
+            if "fitted_rate" in v
+            else f"{name}: {v.get('verdict', '?')}"
+            for name, v in ev["families"].items()
+        ]
         head = "fitted rate per unit k: "
     elif isinstance(ev.get("per_coordinate_bounds"), Mapping):
         names = list(ev["per_coordinate_bounds"])
-        items = [f"{name} {fmt(ev[name]['bound_total'])} (closest draw "
-                 f"{fmt(ev[name]['min_gap_bound_minus_best_draw'], 3)} below"
-                 + ("" if ev[name]["implementation_agrees"] else "; torch DISAGREES") + ")"
-                 for name in names]
+        items = [
+            f"{name} {fmt(ev[name]['bound_total'])} (closest draw "
+            f"{fmt(ev[name]['min_gap_bound_minus_best_draw'], 3)} below"
+            + ("" if ev[name]["implementation_agrees"] else "; torch DISAGREES")
+            + ")"
+            for name in names
+        ]
         drawn = all(ev[n]["min_gap_bound_minus_best_draw"] >= -1e-9 for n in names)
         by_torch = all(ev[n]["implementation_agrees"] for n in names)
-        head = ("bound on the data, " + ("never exceeded by a draw" if drawn else
-                                         "EXCEEDED by a draw")
-                + (", torch agrees" if by_torch else ", torch's implementation DISAGREES")
-                + ": ")
+        head = (
+            "bound on the data, "
+            + ("never exceeded by a draw" if drawn else "EXCEEDED by a draw")
+            + (", torch agrees" if by_torch else ", torch's implementation DISAGREES")
+            + ": "
+        )
     else:
-        items = [f"{k}={fmt(v) if isinstance(v, float) else v}" for k, v in ev.items()
-                 if isinstance(v, (str, int, float)) and not isinstance(v, bool)
-                 and len(str(v)) < 40]
+        items = [
+            f"{k}={fmt(v) if isinstance(v, float) else v}"
+            for k, v in ev.items()
+            if isinstance(v, (str, int, float)) and not isinstance(v, bool) and len(str(v)) < 40
+        ]
         head = ""
     text = head
     for i, item in enumerate(items):
@@ -325,8 +418,12 @@ def _outcome(claim_id: str, seed: int) -> Outcome:
     if claim_id == "F3":
         interior = Verdict(ev["interior_verdict"]) if agree else INCONCLUSIVE
         observed = Conditional((("endpoint", verdict), ("interior", interior)))
-    return Outcome(observed, {"audit": AuditFacts(ev), "audit_agrees_with_table_F": agree}, [],
-                   _family_summary(ev, agree))
+    return Outcome(
+        observed,
+        {"audit": AuditFacts(ev), "audit_agrees_with_table_F": agree},
+        [],
+        _family_summary(ev, agree),
+    )
 
 
 def _register(claim_id: str, statement: str) -> None:

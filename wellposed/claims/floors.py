@@ -92,15 +92,24 @@ def squared_error_identity(ctx: Context, entry: Claim) -> Outcome:
     B = exact.floor_bound(n_s, D_s, 1.0)
     sup, atoms, weights, gap = npmle.floored_mixture_sup(xs, 1.0)
     below = held_below_sup(sup, found)
-    stair = [float(exact.construction_values(constructions.staircase(
-        xs, k, variance=Fixed(1.0), centres=atoms, masses=weights))["log_lik"].sum())
-        for k in _NPMLE_KS]
+    stair = [
+        float(
+            exact.construction_values(
+                constructions.staircase(xs, k, variance=Fixed(1.0), centres=atoms, masses=weights)
+            )["log_lik"].sum()
+        )
+        for k in _NPMLE_KS
+    ]
     tight = check_tightness(sup, _NPMLE_KS, stair, tol=0.05)
     found["npmle_staircase"] = np.array(stair)
     bound = check_bound(B, found, symbols={"n": n_s, "D": D_s})
-    observed = (BOUND_VIOLATED if not below.ok
-                else IDENTITY if ident.ok and bound.ok and tight.ok and gap <= 1e-9
-                else INCONCLUSIVE)
+    observed = (
+        BOUND_VIOLATED
+        if not below.ok
+        else IDENTITY
+        if ident.ok and bound.ok and tight.ok and gap <= 1e-9
+        else INCONCLUSIVE
+    )
     return Outcome(
         observed,
         {
@@ -120,9 +129,11 @@ def squared_error_identity(ctx: Context, entry: Claim) -> Outcome:
 
 
 #: why no floored decoder reaches a floored supremum (docs/claims.md, S4 / L2)
-_FLOOR_STRICT = ("Floor keeps sigma^2 = xi + softplus(r) > xi at every finite r (and the "
-                 "staircase's tanh steps are smooth), so every finite decoder is a mixture with "
-                 "covariances > xi I, strictly below the floored supremum")
+_FLOOR_STRICT = (
+    "Floor keeps sigma^2 = xi + softplus(r) > xi at every finite r (and the "
+    "staircase's tanh steps are smooth), so every finite decoder is a mixture with "
+    "covariances > xi I, strictly below the floored supremum"
+)
 _NPMLE_KS = [2.0, 8.0, 32.0, 128.0]
 
 
@@ -140,9 +151,7 @@ class _Staircase:
     tightness: Tightness
 
 
-def _npmle_staircase(
-    ctx: Context, x: np.ndarray, xi: float, *, quadrature: bool
-) -> _Staircase:
+def _npmle_staircase(ctx: Context, x: np.ndarray, xi: float, *, quadrature: bool) -> _Staircase:
     """The floored NPMLE ``l*`` of ``x`` (certified) and the staircase on its atoms, with
     prior masses equal to its weights, along :data:`_NPMLE_KS` (exact line); with
     ``quadrature`` the members at ``k = 8, 32`` are checked by quadrature and ``k = 8`` by
@@ -159,21 +168,32 @@ def _npmle_staircase(
             q = log_likelihood(c.decoder, x, method="quadrature").value
             lines.append(agree_close(f"NPMLE staircase log-lik, k={fmt(k)}", vals[-1], q))
         if quadrature and k == 8.0:
-            mc = log_likelihood(c.decoder, x, method="mc", samples=4000, seed=ctx.seed,
-                                device=ctx.device)
-            lines.append(agree_mc(f"NPMLE staircase log-lik, k={fmt(k)}", vals[-1], mc.value,
-                                  mc.se, mc.n_samples))
+            mc = log_likelihood(
+                c.decoder, x, method="mc", samples=4000, seed=ctx.seed, device=ctx.device
+            )
+            lines.append(
+                agree_mc(
+                    f"NPMLE staircase log-lik, k={fmt(k)}", vals[-1], mc.value, mc.se, mc.n_samples
+                )
+            )
     tight = check_tightness(sup, _NPMLE_KS, vals, tol=0.05)
     return _Staircase(float(sup), atoms, weights, float(gap), vals, lines, tight)
 
 
 def _bound_slack(B: float, sup: float, n: int) -> Facts:
     """Why the floor bound ``B`` is not approached for ``n >= 2``: the supremum is the NPMLE."""
-    return Facts({"bound": B, "sup": sup, "slack": B - sup, "n": n,
+    return Facts(
+        {
+            "bound": B,
+            "sup": sup,
+            "slack": B - sup,
+            "n": n,
             "reason": "B = -(nD/2) log(2 pi xi) needs every point to carry the whole prior "
-                      "mass (p(x_i) = N(x_i | x_i, xi I)); the mixing weights sum to 1, so for "
-                      "n >= 2 the supremum is the floored NPMLE l* < B (at least n log n "
-                      "below for far-apart points); the sequence approaches l*"})
+            "mass (p(x_i) = N(x_i | x_i, xi I)); the mixing weights sum to 1, so for "
+            "n >= 2 the supremum is the floored NPMLE l* < B (at least n log n "
+            "below for far-apart points); the sequence approaches l*",
+        }
+    )
 
 
 def _floor_tightness(
@@ -210,11 +230,25 @@ def _floor_tightness(
             # variance xi + softplus(2 tanh(t) - k) depend on t: a statistical check
             cw = constructions.floored_collapse(x1, xi, k, slope=2.0)
             q_w = elbo(cw.decoder, cw.encoder, x1, method="quadrature").value
-            mc_w = elbo(cw.decoder, cw.encoder, x1, method="mc", samples=200, seed=ctx.seed,
-                        device=ctx.device)
-            lines.append(agree_mc("n=1 floored collapse, k=5, W5 = 2 (t-dependent variance)",
-                                  q_w, mc_w.value, mc_w.se, mc_w.n_samples,
-                                  reference_line="quadrature"))
+            mc_w = elbo(
+                cw.decoder,
+                cw.encoder,
+                x1,
+                method="mc",
+                samples=200,
+                seed=ctx.seed,
+                device=ctx.device,
+            )
+            lines.append(
+                agree_mc(
+                    "n=1 floored collapse, k=5, W5 = 2 (t-dependent variance)",
+                    q_w,
+                    mc_w.value,
+                    mc_w.se,
+                    mc_w.n_samples,
+                    reference_line="quadrature",
+                )
+            )
     tight = check_tightness(bound, ks, vals, tol=1e-6)
     return tight, lines
 
@@ -236,8 +270,9 @@ def eigenvalue_floor(ctx: Context, entry: Claim) -> Outcome:
         c = constructions.floored_spike(x, xi, k)
         cons.append(log_likelihood(c.decoder, x, method="quadrature").value)
         cons.append(
-            elbo(c.decoder, c.encoder, x, method="mc", samples=256, seed=ctx.seed, device="cpu")
-            .value
+            elbo(
+                c.decoder, c.encoder, x, method="mc", samples=256, seed=ctx.seed, device="cpu"
+            ).value
         )
     found["constructions"] = np.array(cons)
     # n = 4: the supremum is the floored NPMLE, approached by the staircase on its atoms; the
@@ -248,19 +283,32 @@ def eigenvalue_floor(ctx: Context, entry: Claim) -> Outcome:
     tight_n = st.tightness
     # n = 1: the bound itself is the supremum, approached by the floored collapse
     tight, lines = _floor_tightness(ctx, xi, D, exact.floor_bound(1, D, xi))
-    bound = check_bound(B, {**found, "npmle_staircase": np.array(st.values)},
-                        symbols={"n": n, "D": D, "xi": xi})
+    bound = check_bound(
+        B, {**found, "npmle_staircase": np.array(st.values)}, symbols={"n": n, "D": D, "xi": xi}
+    )
     certified = st.gap <= 1e-9
-    observed = (BOUND_VIOLATED if not below.ok
-                else decide_bounded(bound, tight) if certified and tight_n.ok
-                else INCONCLUSIVE if bound.ok else decide_bounded(bound))
+    observed = (
+        BOUND_VIOLATED
+        if not below.ok
+        else decide_bounded(bound, tight)
+        if certified and tight_n.ok
+        else INCONCLUSIVE
+        if bound.ok
+        else decide_bounded(bound)
+    )
     attained = check_attained(tight_n, case=f"the floored NPMLE (n = {n})", strict=_FLOOR_STRICT)
     return Outcome(
         observed,
-        {"bound": bound, "search": Search(tuple(found)), "search_below_sup": below,
-         "tightness": tight, "tightness_npmle": tight_n, "bound_slack": _bound_slack(B, st.sup, n),
-         "attained": attained,
-         "attained_n1": check_attained(tight, case="the bound at n = 1", strict=_FLOOR_STRICT)},
+        {
+            "bound": bound,
+            "search": Search(tuple(found)),
+            "search_below_sup": below,
+            "tightness": tight,
+            "tightness_npmle": tight_n,
+            "bound_slack": _bound_slack(B, st.sup, n),
+            "attained": attained,
+            "attained_n1": check_attained(tight, case="the bound at n = 1", strict=_FLOOR_STRICT),
+        },
         lines,
         f"search max {fmt(below.max_value)} <= sup = NPMLE {fmt(st.sup, 8)} <= B {fmt(B)} "
         f"(xi={xi}, n={n}, D={D}; B - sup = {fmt(B - st.sup)}), staircase gap -> "
@@ -300,17 +348,35 @@ def floored_staircase(ctx: Context, entry: Claim) -> Outcome:
     found["npmle"] = np.array([sup])
     bound = check_bound(B, found, symbols={"n": n, "D": D, "xi": xi})
     certified = gap <= 1e-9
-    observed = (BOUND_VIOLATED if not below.ok
-                else decide_bounded(bound, tight) if certified else INCONCLUSIVE)
+    observed = (
+        BOUND_VIOLATED
+        if not below.ok
+        else decide_bounded(bound, tight)
+        if certified
+        else INCONCLUSIVE
+    )
     on_data = exact.gmm_log_lik(x, np.full(n, 1.0 / n), x, np.full(n, math.log(xi))).sum()
-    npmle_ev = Facts({"value": sup, "gap_certificate": gap, "atoms": len(weights),
-                "weights": [float(w) for w in weights], "separated_limit": separated,
-                "equal_masses_on_data": float(on_data)})  # the limit of the plain staircase
+    npmle_ev = Facts(
+        {
+            "value": sup,
+            "gap_certificate": gap,
+            "atoms": len(weights),
+            "weights": [float(w) for w in weights],
+            "separated_limit": separated,
+            "equal_masses_on_data": float(on_data),
+        }
+    )  # the limit of the plain staircase
     return Outcome(
         observed,
-        {"bound": bound, "search": Search(tuple(found)), "search_below_sup": below,
-         "tightness": tight, "npmle": npmle_ev, "bound_slack": _bound_slack(B, sup, n),
-         "attained": check_attained(tight, case="the floored NPMLE", strict=_FLOOR_STRICT)},
+        {
+            "bound": bound,
+            "search": Search(tuple(found)),
+            "search_below_sup": below,
+            "tightness": tight,
+            "npmle": npmle_ev,
+            "bound_slack": _bound_slack(B, sup, n),
+            "attained": check_attained(tight, case="the floored NPMLE", strict=_FLOOR_STRICT),
+        },
         lines,
         f"B = {fmt(B)}; search max {fmt(below.max_value)} <= sup = NPMLE {fmt(sup, 8)} "
         f"({len(weights)} atoms, certified gap "

@@ -95,8 +95,7 @@ def _collapse_fit(x: np.ndarray, rate: float) -> RateFit:
     vals = [float(exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, k)).sum()) for k in _KS]
     n, D = x.shape
     return fit_rate(
-        _KS / 2.0, vals, expected=rate, x_name="log(1/sigma)", rtol=None,
-        symbols={"n": n, "D": D}
+        _KS / 2.0, vals, expected=rate, x_name="log(1/sigma)", rtol=None, symbols={"n": n, "D": D}
     )
 
 
@@ -116,12 +115,17 @@ def _gmm_unbounded(ctx: Context, rate: float) -> UnboundedCase:
     g_top = constructions.collapsing_gmm(x, float(_KS[-1]))
     lines = [
         agree_close("GMM log-lik k=8 (scipy.stats)", ex, _gmm_scipy(x, g8), line="scipy"),
-        agree_close(f"GMM log-lik k={_KS[-1]:g} (scipy.stats)", fitted.values[-1],
-                    _gmm_scipy(x, g_top), line="scipy"),
+        agree_close(
+            f"GMM log-lik k={_KS[-1]:g} (scipy.stats)",
+            fitted.values[-1],
+            _gmm_scipy(x, g_top),
+            line="scipy",
+        ),
         agree_mc("GMM log-lik k=8", ex, mcv, se, 20000),
     ]
-    return UnboundedCase(wit, fitted, lines,
-                         Facts(other_points_min_log_density_k40=float(others.min())))
+    return UnboundedCase(
+        wit, fitted, lines, Facts(other_points_min_log_density_k40=float(others.min()))
+    )
 
 
 def _gmm_floor(ctx: Context) -> BoundedCase:
@@ -144,8 +148,9 @@ def _gmm_floor(ctx: Context) -> BoundedCase:
         raw = torch.tensor(rng.normal(size=C), dtype=DTYPE, requires_grad=True)
         logits = torch.zeros(C, dtype=DTYPE, requires_grad=True)
 
-        def params(means: torch.Tensor = means, raw: torch.Tensor = raw,
-                   logits: torch.Tensor = logits) -> dict[str, torch.Tensor]:
+        def params(
+            means: torch.Tensor = means, raw: torch.Tensor = raw, logits: torch.Tensor = logits
+        ) -> dict[str, torch.Tensor]:
             lv = Floor(a)(raw)  # the library's floor: log(a + softplus(raw))
             return {"weights": torch.softmax(logits, 0), "means": means, "log_vars": lv}
 
@@ -172,28 +177,50 @@ def _gmm_floor(ctx: Context) -> BoundedCase:
     tight = check_tightness(sup, _EXCESS, seq, tol=1e-9, x_name="sigma^2 - a")
     # the searches are exact log-likelihoods of floored mixtures: none may pass the certified
     # supremum (beyond its duality gap, 1e-9, and rounding)
-    below = held_below_sup(sup, {"constructions": cons, "ascent": path,
-                                 "ascent_final_exact": asc_final}, nats=1e-8)
-    lines = [agree_close("floored GMM at the NPMLE, sigma^2 = a (scipy.stats)", seq[-1],
-                         _gmm_scipy(x, fits[-1]), line="scipy")]
+    below = held_below_sup(
+        sup, {"constructions": cons, "ascent": path, "ascent_final_exact": asc_final}, nats=1e-8
+    )
+    lines = [
+        agree_close(
+            "floored GMM at the NPMLE, sigma^2 = a (scipy.stats)",
+            seq[-1],
+            _gmm_scipy(x, fits[-1]),
+            line="scipy",
+        )
+    ]
     bound = check_bound(
         B,
-        {"constructions": cons, "ascent": path, "ascent_final_exact": asc_final,
-         "npmle_sequence": seq},
+        {
+            "constructions": cons,
+            "ascent": path,
+            "ascent_final_exact": asc_final,
+            "npmle_sequence": seq,
+        },
         symbols={"n": n, "D": D, "xi": a},
     )
-    facts = Facts({
-        "npmle": {"value": sup, "certified_gap_below_1e-9": bool(gap <= 1e-9),
-                  "atoms": len(weights)},
-        "bound_slack": {"bound": B, "sup": sup, "slack": B - sup, "n": n,
-                        "reason": "B needs every point to carry a whole component of weight "
-                                  "1; the weights sum to 1, so for n >= 2 the supremum is the "
-                                  "NPMLE (at least n log n below B for far-apart points)"},
-        "search_gap": sup - max(max(path), max(asc_final)),
-    })
+    facts = Facts(
+        {
+            "npmle": {
+                "value": sup,
+                "certified_gap_below_1e-9": bool(gap <= 1e-9),
+                "atoms": len(weights),
+            },
+            "bound_slack": {
+                "bound": B,
+                "sup": sup,
+                "slack": B - sup,
+                "n": n,
+                "reason": "B needs every point to carry a whole component of weight "
+                "1; the weights sum to 1, so for n >= 2 the supremum is the "
+                "NPMLE (at least n log n below B for far-apart points)",
+            },
+            "search_gap": sup - max(max(path), max(asc_final)),
+        }
+    )
     attained = check_attained(tight, case=f"the floored NPMLE ({len(weights)} atoms)")
-    return BoundedCase(bound, tight, attained, lines, facts=facts, certified=gap <= 1e-9,
-                       below_sup=below)
+    return BoundedCase(
+        bound, tight, attained, lines, facts=facts, certified=gap <= 1e-9, below_sup=below
+    )
 
 
 @claim("L7")

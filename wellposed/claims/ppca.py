@@ -48,8 +48,9 @@ class _PPCA(NamedTuple):
 def _fit(x: np.ndarray, d: int) -> _PPCA:
     """:func:`wellposed.lines.exact.ppca_fit` as typed fields."""
     fit = exact.ppca_fit(x, d)
-    return _PPCA(np.asarray(fit["W"]), np.asarray(fit["b"]), float(fit["log_var"]),
-                 float(fit["max_log_lik"]))
+    return _PPCA(
+        np.asarray(fit["W"]), np.asarray(fit["b"]), float(fit["log_var"]), float(fit["max_log_lik"])
+    )
 
 
 def _ppca_search(ctx: Context, x: np.ndarray, d: int) -> dict[str, np.ndarray]:
@@ -154,8 +155,7 @@ def _rank_deficient(ctx: Context, entry: Claim) -> UnboundedCase:
         c = constructions.rank_deficient_ppca(x, d, k)
         vals.append(log_likelihood(c.decoder, x, method="exact").value)
     rate = fit_rate(
-        ks, vals, expected=entry.rate_at(n=n, D=D, r=r), rtol=None,
-        symbols={"n": n, "D": D, "r": r}
+        ks, vals, expected=entry.rate_at(n=n, D=D, r=r), rtol=None, symbols={"n": n, "D": D, "r": r}
     )
     k_w = 2.0 * TARGET_M / (n * (D - r)) + 20.0
     cw = constructions.rank_deficient_ppca(x, d, k_w)

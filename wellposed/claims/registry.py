@@ -60,8 +60,10 @@ def claim(claim_id: str) -> Callable[[ClaimFunction], ClaimFunction]:
 
     def register(fn: ClaimFunction) -> ClaimFunction:
         if claim_id in _REGISTRY and _REGISTRY[claim_id] is not fn:
-            raise RuntimeError(f"claim {claim_id} is registered twice "
-                               f"({_REGISTRY[claim_id].__module__} and {fn.__module__})")
+            raise RuntimeError(
+                f"claim {claim_id} is registered twice "
+                f"({_REGISTRY[claim_id].__module__} and {fn.__module__})"
+            )
         _REGISTRY[claim_id] = fn
         return fn
 

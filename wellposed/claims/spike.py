@@ -38,8 +38,15 @@ from wellposed.lines import exact
 from wellposed.lines.objectives import Estimate, elbo, log_likelihood
 from wellposed.numerics import LOG_2PI
 
-__all__ = ["SPIKE_D", "SPIKE_KS", "SPIKE_N", "SpikeElbo", "SpikeLogLik", "spike_elbo",
-           "spike_loglik"]
+__all__ = [
+    "SPIKE_D",
+    "SPIKE_KS",
+    "SPIKE_N",
+    "SpikeElbo",
+    "SpikeLogLik",
+    "spike_elbo",
+    "spike_loglik",
+]
 
 SPIKE_N, SPIKE_D = 3, 2
 #: the fitted sequence (> 4 coefficients: slope, log k, 1/k, constant; one left out for the
@@ -117,8 +124,9 @@ class SpikeElbo:
     verdict: Verdict
 
 
-def _others(per: np.ndarray, sq: np.ndarray, D: int, bracket: dict[str, float]
-            ) -> tuple[Convergence, bool]:
+def _others(
+    per: np.ndarray, sq: np.ndarray, D: int, bracket: dict[str, float]
+) -> tuple[Convergence, bool]:
     """The other points' terms against their limit ``log(1/2 N(x_j | x_i, I))``: within 0.05
     at the largest ``k``, and below it at every ``k`` where ``||x_j - x_i||^2 > D`` (on the
     way the variance is below 1, where that density still rises with the variance)."""
@@ -126,9 +134,17 @@ def _others(per: np.ndarray, sq: np.ndarray, D: int, bracket: dict[str, float]
     gaps = per[:, 1:] - limit
     far = sq[1:] > D
     ok = bool(np.all(np.abs(gaps[-1]) < 0.05) and np.all(gaps[:, far] < 0.0))
-    return Convergence({"limit_log_half_N": limit, "values_at_k": per[:, 1:], "k": SPIKE_KS,
-                        "gap_at_largest_k": gaps[-1], "from_below": far, "ok": ok,
-                        "witness_bracket": bracket}), ok
+    return Convergence(
+        {
+            "limit_log_half_N": limit,
+            "values_at_k": per[:, 1:],
+            "k": SPIKE_KS,
+            "gap_at_largest_k": gaps[-1],
+            "from_below": far,
+            "ok": ok,
+            "witness_bracket": bracket,
+        }
+    ), ok
 
 
 @functools.lru_cache(maxsize=16)
@@ -151,40 +167,70 @@ def spike_loglik(ctx: Context, rate: float) -> SpikeLogLik:
     for k, ex in zip(ks, per.sum(axis=1), strict=True):
         dec = constructions.spike(x, k, encoder="prior").decoder
         q = log_likelihood(dec, x, method="quadrature").value
-        mc = log_likelihood(dec, x, method="mc", samples=_LL_SAMPLES, seed=ctx.seed,
-                            device=ctx.device)
+        mc = log_likelihood(
+            dec, x, method="mc", samples=_LL_SAMPLES, seed=ctx.seed, device=ctx.device
+        )
         quad.append(q)
-        lines += [agree_close(f"spike log-lik k={fmt(k)}", ex, q),
-                  agree_mc(f"spike log-lik k={fmt(k)} (IWAE, prior proposal)", ex, mc.value,
-                           mc.se, mc.n_samples)]
+        lines += [
+            agree_close(f"spike log-lik k={fmt(k)}", ex, q),
+            agree_mc(
+                f"spike log-lik k={fmt(k)} (IWAE, prior proposal)",
+                ex,
+                mc.value,
+                mc.se,
+                mc.n_samples,
+            ),
+        ]
     dec = constructions.spike(x, SPIKE_EXTREME_K, encoder="prior").decoder
     mc = log_likelihood(dec, x, method="mc", samples=_LL_SAMPLES, seed=ctx.seed, device=ctx.device)
-    lines.append(agree_mc(f"spike log-lik k={fmt(SPIKE_EXTREME_K)} (IWAE, prior proposal)",
-                          float(exact.spike_log_lik(D, SPIKE_EXTREME_K, sq).sum()), mc.value,
-                          mc.se, mc.n_samples))
-    fitted = fit_rate(SPIKE_KS, quad[:-1], expected=rate, rtol=None,
-                      corrections=_corrections(SPIKE_KS, log_term=True),
-                      symbols={"n": n, "D": D})
+    lines.append(
+        agree_mc(
+            f"spike log-lik k={fmt(SPIKE_EXTREME_K)} (IWAE, prior proposal)",
+            float(exact.spike_log_lik(D, SPIKE_EXTREME_K, sq).sum()),
+            mc.value,
+            mc.se,
+            mc.n_samples,
+        )
+    )
+    fitted = fit_rate(
+        SPIKE_KS,
+        quad[:-1],
+        expected=rate,
+        rtol=None,
+        corrections=_corrections(SPIKE_KS, log_term=True),
+        symbols={"n": n, "D": D},
+    )
     lower, upper = exact.spike_log_lik_bounds(D, ks[-1], sq)
-    wit = check_witness({"k": ks[-1], "log_sigma2_on_spike": -ks[-1], "n": n, "D": D},
-                        quad[-1], TARGET_M, line="quadrature")
+    wit = check_witness(
+        {"k": ks[-1], "log_sigma2_on_spike": -ks[-1], "n": n, "D": D},
+        quad[-1],
+        TARGET_M,
+        line="quadrature",
+    )
     bracket = {"lower": float(lower.sum()), "upper": float(upper.sum())}
     others, converge = _others(per[:-1], sq, D, bracket)
     ok = converge and bracket["lower"] <= quad[-1] <= bracket["upper"]
-    return SpikeLogLik(fitted, wit, others, lines,
-                       decide_unbounded(wit, fitted, lines) if ok else INCONCLUSIVE)
+    return SpikeLogLik(
+        fitted, wit, others, lines, decide_unbounded(wit, fitted, lines) if ok else INCONCLUSIVE
+    )
 
 
-def _elbo_on_network(x: np.ndarray, k: float, ctx: Context
-                     ) -> tuple[float, float, Estimate, float]:
+def _elbo_on_network(x: np.ndarray, k: float, ctx: Context) -> tuple[float, float, Estimate, float]:
     """The co-adapted ELBO of the App. C.2 decoder with the App. C.2 MLP encoder realising
     the co-adapted ``(m_i, s_i(k))``: (quadrature value, its KL part, MC estimate, the
     encoder's largest output error on the data)."""
     c = constructions.spike(x, k, encoder="coadapted-mlp")
     q = elbo(c.decoder, c.encoder, x, method="quadrature").value
     qm, qlv = c.encode(x)
-    mc = elbo(c.decoder, c.encoder, x, method="mc", samples=_ELBO_SAMPLES, seed=ctx.seed,
-              device=ctx.device)
+    mc = elbo(
+        c.decoder,
+        c.encoder,
+        x,
+        method="mc",
+        samples=_ELBO_SAMPLES,
+        seed=ctx.seed,
+        device=ctx.device,
+    )
     return q, float(exact.gaussian_kl(qm, qlv).sum()), mc, float(c.spec["encoder_error"])
 
 
@@ -211,20 +257,36 @@ def spike_elbo(ctx: Context, rate: float) -> SpikeElbo:
         kls.append(q_kl)
         enc_err = max(enc_err, err)
         label = f"co-adapted ELBO k={fmt(k)} (MLP encoder)"
-        lines += [agree_close(label, r - kl, q),
-                  agree_mc(label, r - kl, mc.value, mc.se, mc.n_samples)]
+        lines += [
+            agree_close(label, r - kl, q),
+            agree_mc(label, r - kl, mc.value, mc.se, mc.n_samples),
+        ]
     values, kl_arr = np.array(quad[:-1]), np.array(kls[:-1])
     corr = _corrections(SPIKE_KS, log_term=False)
     sizes = {"n": n, "D": D}
-    fitted = fit_rate(SPIKE_KS, values, expected=rate, rtol=None, extra=("log k", np.log(SPIKE_KS)),
-                      extra_expected=-(n - 1) / 2, extra_rtol=1e-3, corrections=corr,
-                      symbols=sizes)
-    rec_rate = fit_rate(SPIKE_KS, values + kl_arr, expected=rate, rtol=None, corrections=corr,
-                        symbols=sizes)
-    kl_rate = fit_rate(np.log(SPIKE_KS), kl_arr, expected=(n - 1) / 2, rtol=None,
-                       x_name="log k", corrections=corr)
-    wit = check_witness({"k": ks[-1], "q_std_others": 1 / math.sqrt(4 * ks[-1]), "n": n, "D": D},
-                        quad[-1], TARGET_M, line="quadrature")
+    fitted = fit_rate(
+        SPIKE_KS,
+        values,
+        expected=rate,
+        rtol=None,
+        extra=("log k", np.log(SPIKE_KS)),
+        extra_expected=-(n - 1) / 2,
+        extra_rtol=1e-3,
+        corrections=corr,
+        symbols=sizes,
+    )
+    rec_rate = fit_rate(
+        SPIKE_KS, values + kl_arr, expected=rate, rtol=None, corrections=corr, symbols=sizes
+    )
+    kl_rate = fit_rate(
+        np.log(SPIKE_KS), kl_arr, expected=(n - 1) / 2, rtol=None, x_name="log k", corrections=corr
+    )
+    wit = check_witness(
+        {"k": ks[-1], "q_std_others": 1 / math.sqrt(4 * ks[-1]), "n": n, "D": D},
+        quad[-1],
+        TARGET_M,
+        line="quadrature",
+    )
     fixed_ks = np.array([10.0, 20.0, 40.0])
     fixed = np.array([np.subtract(*_elbo_exact(x, k, "fixed")) for k in fixed_ks])
     falls = bool(np.all(np.diff(fixed) < 0) and fixed[-1] < -TARGET_M)
@@ -236,8 +298,16 @@ def spike_elbo(ctx: Context, rate: float) -> SpikeElbo:
         falls,
     )
     encoder = Facts(hidden=max(constructions.SPIKE_MLP_HIDDEN, n), max_abs_error=enc_err)
-    return SpikeElbo(fitted, rec_rate, kl_rate, wit, encoder, lines, control,
-                     decide_unbounded(wit, fitted, lines))
+    return SpikeElbo(
+        fitted,
+        rec_rate,
+        kl_rate,
+        wit,
+        encoder,
+        lines,
+        control,
+        decide_unbounded(wit, fitted, lines),
+    )
 
 
 @claim("S1")

@@ -98,16 +98,22 @@ def kl_is_no_coding_cost(ctx: Context, entry: Claim) -> Outcome:
     # the sympy ELBO at the library encoder's (m, s) (exact rationals of its float output)
     sym = _s7_symbolic()
     m_lib, lv_lib = (float(a.ravel()[0]) for a in c10.encode(x1))
-    at = {sym["m"]: sp.nsimplify(m_lib), sym["s"]: sp.nsimplify(math.exp(0.5 * lv_lib)),
-          sym["D"]: D}
+    at = {
+        sym["m"]: sp.nsimplify(m_lib),
+        sym["s"]: sp.nsimplify(math.exp(0.5 * lv_lib)),
+        sym["D"]: D,
+    }
     elbo_sym = sp.simplify(sym["elbo"].subs(at))
     kl_sym = sym["kl"].subs(at)
     f = sp.lambdify(sym["sigma"], elbo_sym, "math")
     grid = np.linspace(0.5, 60.0, 36)  # k = -log sigma^2
-    lib = [elbo(cc.decoder, cc.encoder, x1, method="exact").value
-           for cc in (constructions.collapse_to_point(x1, k) for k in grid)]
-    errs = [abs(f(math.exp(-0.5 * k)) - v) / max(1.0, abs(v))
-            for k, v in zip(grid, lib, strict=True)]
+    lib = [
+        elbo(cc.decoder, cc.encoder, x1, method="exact").value
+        for cc in (constructions.collapse_to_point(x1, k) for k in grid)
+    ]
+    errs = [
+        abs(f(math.exp(-0.5 * k)) - v) / max(1.0, abs(v)) for k, v in zip(grid, lib, strict=True)
+    ]
     ident = IdentityCheck(
         f"sympy ELBO at the library encoder's (m, s) = {elbo_sym} equals the library's exact "
         f"ELBO at {len(grid)} k in [0.5, 60]",
@@ -126,8 +132,12 @@ def kl_is_no_coding_cost(ctx: Context, entry: Claim) -> Outcome:
         ),
         agree_close("ELBO k=10", ex10, quad),
         agree_close(
-            "ELBO k=10 vs the sympy ELBO (derived, at the encoder's m, s)", closed, ex10,
-            line="exact", reference_line="symbolic", rtol=1e-12
+            "ELBO k=10 vs the sympy ELBO (derived, at the encoder's m, s)",
+            closed,
+            ex10,
+            line="exact",
+            reference_line="symbolic",
+            rtol=1e-12,
         ),
     ]
     kl_zero = bool(np.all(np.abs(kls) <= 1e-15)) and kl_sym == 0
@@ -149,8 +159,9 @@ def kl_is_no_coding_cost(ctx: Context, entry: Claim) -> Outcome:
             "counterexample": cx,
             "witness": wit,
             "rate": rate,
-            "symbolic": Symbolic(elbo=str(elbo_sym), kl=str(sym["kl"]),
-                                 limit_sigma_to_0=str(lim), identity=ident),
+            "symbolic": Symbolic(
+                elbo=str(elbo_sym), kl=str(sym["kl"]), limit_sigma_to_0=str(lim), identity=ident
+            ),
         },
         lines,
         f"KL = 0; ELBO slope {fmt(rate.slope, 6)} per k (D/2 = {rate.expected}); "
@@ -177,7 +188,9 @@ def _numeric_argmax(elbo_of_s: Callable[[float], float]) -> tuple[float, bool]:
     gives: the search that finds ``s*`` could have ended at the edge."""
     lo, hi = _LOG_S_RANGE
     opt = scipy.optimize.minimize_scalar(
-        lambda ls: -elbo_of_s(math.exp(ls)), bounds=(lo, hi), method="bounded",
+        lambda ls: -elbo_of_s(math.exp(ls)),
+        bounds=(lo, hi),
+        method="bounded",
         options={"xatol": 1e-10},
     )
     best = -float(opt.fun)
@@ -318,9 +331,7 @@ def worked_example(ctx: Context, entry: Claim) -> Outcome:
     )
 
 
-def _s9_identity(
-    ctx: Context, B: float
-) -> tuple[Verdict, Evidence, list[LineCheck], str]:
+def _s9_identity(ctx: Context, B: float) -> tuple[Verdict, Evidence, list[LineCheck], str]:
     """Identity decoder: every search value stays below ``B = -(1/2) log 2pi`` (the sympy
     limit of ``max_s ELBO`` as ``lambda -> inf``, the supremum), approached by s*."""
     sym = _thread_symbolic()
@@ -380,9 +391,11 @@ def _s9_identity(
         and sp.simplify(sym["limit_max"] + sp.log(2 * sp.pi) / 2) == 0
     )
     verdict = decide_bounded(bound, tight) if sym_ok and decreasing else INCONCLUSIVE
-    strict = ("ELBO <= log p(0) = log N(0 | 0, 1 + 1/lambda) < -(1/2) log 2pi at every finite "
-              "lambda (the maximiser over m, s at fixed lambda is s*; the supremum is the limit "
-              "lambda -> inf)")
+    strict = (
+        "ELBO <= log p(0) = log N(0 | 0, 1 + 1/lambda) < -(1/2) log 2pi at every finite "
+        "lambda (the maximiser over m, s at fixed lambda is s*; the supremum is the limit "
+        "lambda -> inf)"
+    )
     ev: Evidence = {
         "bound": bound,
         "tightness": tight,
@@ -395,8 +408,7 @@ def _s9_identity(
         verdict,
         ev,
         lines,
-        f"identity: fixed s ELBO -> {sym['limit_fixed_s']}, max {fmt(bound.max_value)} "
-        f"<= {fmt(B)}",
+        f"identity: fixed s ELBO -> {sym['limit_fixed_s']}, max {fmt(bound.max_value)} <= {fmt(B)}",
     )
 
 
@@ -465,8 +477,9 @@ def growing_precision(ctx: Context, entry: Claim) -> Outcome:
     v1, ev1, l1, s1 = _s9_identity(ctx, float(sym["limit_max"]))
     v2, ev2, l2, s2 = _s9_constant(ctx, entry.rate_at())
     ev: Evidence = {
-        "symbolic": Symbolic(elbo_identity=str(sym["elbo"]),
-                             limit_fixed_s=str(sym["limit_fixed_s"])),
+        "symbolic": Symbolic(
+            elbo_identity=str(sym["elbo"]), limit_fixed_s=str(sym["limit_fixed_s"])
+        ),
         "identity_decoder": ev1,
         "constant_decoder": ev2,
         "bound": ev1["bound"],
@@ -476,5 +489,6 @@ def growing_precision(ctx: Context, entry: Claim) -> Outcome:
         "witness": ev2["witness"],
         "rate": ev2["rate"],
     }
-    return Outcome(Conditional.of({"identity_decoder": v1, "constant_decoder": v2}), ev, l1 + l2,
-                   f"{s1}; {s2}")
+    return Outcome(
+        Conditional.of({"identity_decoder": v1, "constant_decoder": v2}), ev, l1 + l2, f"{s1}; {s2}"
+    )

@@ -28,8 +28,7 @@ from wellposed.training.criteria import (
 )
 from wellposed.training.suite import cached_runs, preset_configs
 
-__all__ = ["SEEDS", "t1_learned_variance_diverges", "t2_floor_holds",
-           "t3_fixed_and_bernoulli_hold"]
+__all__ = ["SEEDS", "t1_learned_variance_diverges", "t2_floor_holds", "t3_fixed_and_bernoulli_hold"]
 
 #: seeds per objective, as in ``nox -s training`` (the ``ci`` preset)
 SEEDS = 3
@@ -37,16 +36,20 @@ SEEDS = 3
 
 def _runs(ctx: Context, objectives: tuple[str, ...]) -> list[dict[str, Any]]:
     device = "cuda" if ctx.device == "cuda" else "cpu"
-    configs = preset_configs("ci", data=["digits"], objectives=objectives, seeds=SEEDS,
-                             device=device)
+    configs = preset_configs(
+        "ci", data=["digits"], objectives=objectives, seeds=SEEDS, device=device
+    )
     return cached_runs([replace(c, seed=ctx.seed + c.seed) for c in configs])
 
 
 def _seeds_text(res: dict[str, Any]) -> str:
     rows = res["per_seed"]
     bad = [r["seed"] for r in rows if not r["ok"]]
-    return (f"all {len(rows)} seeds" if not bad else
-            f"fails for seed(s) {', '.join(map(str, bad))} of {len(rows)}")
+    return (
+        f"all {len(rows)} seeds"
+        if not bad
+        else f"fails for seed(s) {', '.join(map(str, bad))} of {len(rows)}"
+    )
 
 
 @claim("T1")
@@ -55,10 +58,13 @@ def t1_learned_variance_diverges(ctx: Context, entry: Claim) -> Outcome:
     the level during training, for every seed."""
     res = t1_divergence(_runs(ctx, (T1_OBJECTIVE,)))
     worst = max(r["lowest_lv_flagged"] for r in res["per_seed"])
-    summary = (f"{_seeds_text(res)}: flagged-pixel log sigma^2 reached {worst:.3g} or lower "
-               f"(level {res['level']:g}), margin {res['margin']:.2g}")
-    return Outcome(UNBOUNDED if res["ok"] else INCONCLUSIVE, {"training": TrainingFacts(res)},
-                   [], summary)
+    summary = (
+        f"{_seeds_text(res)}: flagged-pixel log sigma^2 reached {worst:.3g} or lower "
+        f"(level {res['level']:g}), margin {res['margin']:.2g}"
+    )
+    return Outcome(
+        UNBOUNDED if res["ok"] else INCONCLUSIVE, {"training": TrainingFacts(res)}, [], summary
+    )
 
 
 def _bounded(res: dict[str, Any]) -> Verdict:

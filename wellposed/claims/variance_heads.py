@@ -42,10 +42,10 @@ from wellposed.numerics import LOG_2PI
 _L4_K_STATISTICAL = 0.25
 
 
-
 def _coef(rate: RateFit) -> float:
     """The fitted coefficient of the rate's second regressor (NaN when it has none)."""
     return rate.extra_coef if rate.extra_coef is not None else math.nan
+
 
 @claim("L4")
 def shared_variance(ctx: Context, entry: Claim) -> Outcome:
@@ -152,8 +152,9 @@ def constant_coordinate(ctx: Context, entry: Claim) -> Outcome:
     # mean b + w t on the other columns is a statistical check of the mc line
     cw = constructions.constant_coordinate(x, coord, 10.0, slope=0.5)
     ex_w = elbo(cw.decoder, cw.encoder, x, method="exact").value
-    mc_w = elbo(cw.decoder, cw.encoder, x, method="mc", samples=500, seed=ctx.seed,
-                device=ctx.device)
+    mc_w = elbo(
+        cw.decoder, cw.encoder, x, method="mc", samples=500, seed=ctx.seed, device=ctx.device
+    )
     lines = [
         agree_close(
             "ELBO (q = prior, W = 0) = log-lik, k=10",
@@ -164,8 +165,13 @@ def constant_coordinate(ctx: Context, entry: Claim) -> Outcome:
             rtol=1e-10,
         ),
         agree_mc("log-lik k=10", ll, mc.value, mc.se, mc.n_samples),
-        agree_mc("ELBO k=10, mean b + 0.5 t off the constant column", ex_w, mc_w.value,
-                 mc_w.se, mc_w.n_samples),
+        agree_mc(
+            "ELBO k=10, mean b + 0.5 t off the constant column",
+            ex_w,
+            mc_w.value,
+            mc_w.se,
+            mc_w.n_samples,
+        ),
         agree_close("log-lik k=10", ll, log_likelihood(c.decoder, x, method="quadrature").value),
     ]
     return Outcome(
@@ -203,8 +209,16 @@ def weight_decay(ctx: Context, entry: Claim) -> Outcome:
     x1 = x[:1]
     B1 = exact.weight_decay_bound(1, D, H, lam)  # the supremum at n = 1 (tightness below)
     # at n = 1 the bound is the supremum: a search there is held against it as well
-    found1 = mlp_elbo_search(ctx, lambda s: GaussianMLPDecoder(1, H, D, seed=s), x1, salt=83,
-                             penalty=penalty, scale=6.0, random_draws=8, steps=150)
+    found1 = mlp_elbo_search(
+        ctx,
+        lambda s: GaussianMLPDecoder(1, H, D, seed=s),
+        x1,
+        salt=83,
+        penalty=penalty,
+        scale=6.0,
+        random_draws=8,
+        steps=150,
+    )
     # every sample's penalized value obeys the bound, so every estimate does: no slack
     below = held_below_sup(B1, found1, nats=1e-9)
     ks = [0.5, 1.0, 2.0, 4.0, 8.0]
@@ -216,10 +230,12 @@ def weight_decay(ctx: Context, entry: Claim) -> Outcome:
             pen = float(penalty(c.decoder))
         q = elbo(c.decoder, c.encoder, x1, method="quadrature").value - pen
         vals.append(q)
-        closed.append(-0.5 * D * (LOG_2PI - a * (H * math.tanh(k) + 1.0))
-                      - 0.5 * lam * a * a * D * (H + 1))
-        lines.append(agree_close(f"n=1 L8 sequence k={fmt(k)}", closed[-1], q,
-                                 reference_line="closed form"))
+        closed.append(
+            -0.5 * D * (LOG_2PI - a * (H * math.tanh(k) + 1.0)) - 0.5 * lam * a * a * D * (H + 1)
+        )
+        lines.append(
+            agree_close(f"n=1 L8 sequence k={fmt(k)}", closed[-1], q, reference_line="closed form")
+        )
         if k == 2.0:
             ex = closed[-1]
             mc = elbo(
@@ -230,28 +246,50 @@ def weight_decay(ctx: Context, entry: Claim) -> Outcome:
             cw = constructions.weight_decay_saturation(x1, H, lam, k, slope=1.0)
             q_w = elbo(cw.decoder, cw.encoder, x1, method="quadrature").value - pen
             mc_w = elbo(
-                cw.decoder, cw.encoder, x1, method="mc", samples=200, seed=ctx.seed,
+                cw.decoder,
+                cw.encoder,
+                x1,
+                method="mc",
+                samples=200,
+                seed=ctx.seed,
                 device=ctx.device,
             )
             lines += [
                 agree_mc("n=1 L8 sequence k=2", ex, mc.value - pen, mc.se, mc.n_samples),
-                agree_mc("n=1 L8 k=2, W3 = 1 (h = tanh(t + k))", q_w, mc_w.value - pen,
-                         mc_w.se, mc_w.n_samples, reference_line="quadrature"),
+                agree_mc(
+                    "n=1 L8 k=2, W3 = 1 (h = tanh(t + k))",
+                    q_w,
+                    mc_w.value - pen,
+                    mc_w.se,
+                    mc_w.n_samples,
+                    reference_line="quadrature",
+                ),
             ]
     tight = check_tightness(B1, ks, vals, tol=1e-5)
-    strict = ("|tanh| < 1 at finite arguments, so log sigma^2 = W5 h + b5 > -(||W5||_1 + |b5|) "
-              "and the per-sample bound is strict")
-    slack = {"bound": B, "n": n, "sup": None,
-             "reason": "for n >= 2 distinct points the bound needs every point reconstructed "
-                       "exactly with the hidden layer saturated at the one sign pattern that "
-                       "minimises every log-variance, i.e. one mean for all points: the bound "
-                       "is not approached there and the supremum is not known; the margin of "
-                       "the search is reported, the bound's tightness is shown at n = 1"}
+    strict = (
+        "|tanh| < 1 at finite arguments, so log sigma^2 = W5 h + b5 > -(||W5||_1 + |b5|) "
+        "and the per-sample bound is strict"
+    )
+    slack = {
+        "bound": B,
+        "n": n,
+        "sup": None,
+        "reason": "for n >= 2 distinct points the bound needs every point reconstructed "
+        "exactly with the hidden layer saturated at the one sign pattern that "
+        "minimises every log-variance, i.e. one mean for all points: the bound "
+        "is not approached there and the supremum is not known; the margin of "
+        "the search is reported, the bound's tightness is shown at n = 1",
+    }
     return Outcome(
         BOUND_VIOLATED if not below.ok else decide_bounded(bound, tight),
-        {"bound": bound, "search": Search(tuple(found)), "search_below_sup": below,
-         "tightness": tight, "bound_slack": slack,
-         "attained": check_attained(tight, case="the bound at n = 1", strict=strict)},
+        {
+            "bound": bound,
+            "search": Search(tuple(found)),
+            "search_below_sup": below,
+            "tightness": tight,
+            "bound_slack": slack,
+            "attained": check_attained(tight, case="the bound at n = 1", strict=strict),
+        },
         lines,
         f"B = D n^2 (H+1)/(8 lam) - (nD/2) log 2pi = {fmt(B)}; search max "
         f"{fmt(bound.max_value)} (n = {n}: bound not approached, see bound_slack); n=1 gap -> "

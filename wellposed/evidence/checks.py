@@ -221,19 +221,27 @@ def check_attained(
     at: float | None = None
     if zero.size:
         attained, at = Attained.YES, float(xs[zero[0]])
-        rule = (f"the gap is <= {tol:g} * max(1, |sup|) at the finite parameter "
-                f"{tight.x_name} = {at:g}: a maximiser")
+        rule = (
+            f"the gap is <= {tol:g} * max(1, |sup|) at the finite parameter "
+            f"{tight.x_name} = {at:g}: a maximiser"
+        )
     elif strict is not None and finite and tight.ok and bool(np.all(gaps > res)):
         attained = Attained.NO
-        rule = (f"every gap > {tol:g} * max(1, |sup|) at finite {tight.x_name} while the gaps "
-                f"shrink to {tight.tol:g}, and the derivation (reason) is strict at every "
-                "finite parameter")
+        rule = (
+            f"every gap > {tol:g} * max(1, |sup|) at finite {tight.x_name} while the gaps "
+            f"shrink to {tight.tol:g}, and the derivation (reason) is strict at every "
+            "finite parameter"
+        )
     else:
         attained = Attained.UNKNOWN
-        rule = ("no strict inequality derived" if strict is None
-                else "the sequence did not reach the supremum to its tolerance")
-    return Attainment(attained, case, float(tight.sup), tight.x_name, at, min_gap, float(tol),
-                      rule, strict)
+        rule = (
+            "no strict inequality derived"
+            if strict is None
+            else "the sequence did not reach the supremum to its tolerance"
+        )
+    return Attainment(
+        attained, case, float(tight.sup), tight.x_name, at, min_gap, float(tol), rule, strict
+    )
 
 
 def agree_mc(
@@ -266,16 +274,37 @@ def agree_mc(
             "zero-variance estimator (the decoder ignores t): checks the torch code path "
             "against the reference, not a statistical agreement"
         )
-        return LineCheck(label, "mc", reference_line, ref, val, bool(ok), se=se,
-                         n=None if n is None else int(n),
-                         tol=float(zmax), note=note, mode="code path")
+        return LineCheck(
+            label,
+            "mc",
+            reference_line,
+            ref,
+            val,
+            bool(ok),
+            se=se,
+            n=None if n is None else int(n),
+            tol=float(zmax),
+            note=note,
+            mode="code path",
+        )
     plausible = math.isfinite(val) and math.isfinite(se) and 0.0 < se <= scale
     z = diff / se if plausible else math.nan
     ok = plausible and abs(z) <= zmax
     note = None if plausible else f"standard error {se!r} is not finite or exceeds max(1, |ref|)"
-    return LineCheck(label, "mc", reference_line, ref, val, bool(ok), se=se,
-                         n=None if n is None else int(n),
-                     z=float(z), tol=float(zmax), note=note, mode="statistical")
+    return LineCheck(
+        label,
+        "mc",
+        reference_line,
+        ref,
+        val,
+        bool(ok),
+        se=se,
+        n=None if n is None else int(n),
+        z=float(z),
+        tol=float(zmax),
+        note=note,
+        mode="statistical",
+    )
 
 
 def agree_close(

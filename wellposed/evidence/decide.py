@@ -47,8 +47,11 @@ def decide_unbounded(witness: Witness, rate: RateFit, lines: Sequence[LineCheck]
     """``unbounded`` iff the witness passed ``M``, the rate matched, every line comparison
     agreed and at least one Monte Carlo comparison was statistical (not a code-path check)."""
     mc_ok = any(c.line == "mc" and c.mode == "statistical" for c in lines)
-    return UNBOUNDED if witness.passed and rate.ok and mc_ok and all(c.ok for c in lines) \
+    return (
+        UNBOUNDED
+        if witness.passed and rate.ok and mc_ok and all(c.ok for c in lines)
         else INCONCLUSIVE
+    )
 
 
 def decide_bounded(bound: BoundCheck, tightness: Tightness | None = None) -> Verdict:

@@ -359,8 +359,9 @@ class Facts(Mapping[str, "EvidenceItem"]):
 
     kind: ClassVar[str] = "facts"
 
-    def __init__(self, values: Mapping[str, EvidenceItem] | None = None, /,
-                 **more: EvidenceItem) -> None:
+    def __init__(
+        self, values: Mapping[str, EvidenceItem] | None = None, /, **more: EvidenceItem
+    ) -> None:
         self._values: dict[str, EvidenceItem] = {**(values or {}), **more}
 
     def __getitem__(self, key: str) -> EvidenceItem:
@@ -406,8 +407,16 @@ class Convergence(Facts):
 
 #: one value of a claim's evidence: a record, facts, or a nesting of them (per case / part)
 EvidenceItem: TypeAlias = Union[  # noqa: UP007 (a recursive alias needs the string form)
-    _Record, Facts, Mapping[str, "EvidenceItem"], Sequence["EvidenceItem"], np.ndarray,
-    float, int, str, bool, None,
+    _Record,
+    Facts,
+    Mapping[str, "EvidenceItem"],
+    Sequence["EvidenceItem"],
+    np.ndarray,
+    float,
+    int,
+    str,
+    bool,
+    None,
 ]
 #: a claim's evidence: what it found, by the name the report files it under
 Evidence: TypeAlias = dict[str, EvidenceItem]

@@ -153,7 +153,7 @@ def as_verdict(value: VerdictValue | Mapping[str, str] | str) -> VerdictValue:
         return Conditional.of(value)
     text = str(value)
     if text.startswith(f"{CONDITIONAL}(") and text.endswith(")"):
-        pairs = (p.split("=", 1) for p in text[len(CONDITIONAL) + 1:-1].split(", ") if p)
+        pairs = (p.split("=", 1) for p in text[len(CONDITIONAL) + 1 : -1].split(", ") if p)
         return Conditional.of({name: word for name, word in pairs})
     return Verdict(text)
 

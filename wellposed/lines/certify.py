@@ -22,8 +22,18 @@ from wellposed.errors import WellposedInputError
 from wellposed.lines import certified, exact
 from wellposed.lines.enclosures import Enclosure, agrees
 
-__all__ = ["ALLOWANCES", "MIRRORS", "Call", "Certified", "certify", "certify_calls",
-           "disagreements", "pairs", "recording", "residual_rounding"]
+__all__ = [
+    "ALLOWANCES",
+    "MIRRORS",
+    "Call",
+    "Certified",
+    "certify",
+    "certify_calls",
+    "disagreements",
+    "pairs",
+    "recording",
+    "residual_rounding",
+]
 
 #: the certified mirror of each exact.py function whose values feed a verdict (same arguments)
 MIRRORS: dict[str, Callable[..., object]] = {
@@ -50,8 +60,9 @@ def certify(name: str, *args: object, **kwargs: object) -> object:
     """Enclosures of ``exact.<name>(*args, **kwargs)``, shaped like its value (a list per
     array, a dict or tuple of them, one :class:`Enclosure` per scalar)."""
     if name not in MIRRORS:
-        raise WellposedInputError(f"no certified mirror of exact.{name}; known: "
-                                  f"{', '.join(sorted(MIRRORS))}")
+        raise WellposedInputError(
+            f"no certified mirror of exact.{name}; known: {', '.join(sorted(MIRRORS))}"
+        )
     return MIRRORS[name](*args, **kwargs)
 
 
@@ -64,15 +75,19 @@ def pairs(value: object, enclosures: object) -> list[tuple[float, Enclosure]]:
         named = cast(dict[str, object], value)
         return [p for key in enclosures for p in pairs(named[key], enclosures[key])]
     if isinstance(enclosures, tuple):
-        return [p for v, e in zip(cast(tuple[object, ...], value), enclosures, strict=True)
-                for p in pairs(v, e)]
+        return [
+            p
+            for v, e in zip(cast(tuple[object, ...], value), enclosures, strict=True)
+            for p in pairs(v, e)
+        ]
     encs = cast(list[Enclosure], enclosures)
     vals = np.atleast_1d(np.asarray(value, dtype=np.float64))
     return list(zip((float(v) for v in vals), encs, strict=True))
 
 
-def residual_rounding(x: np.ndarray, W: np.ndarray, b: np.ndarray, log_var: np.ndarray,
-                      q_mean: np.ndarray, *_: object) -> np.ndarray:
+def residual_rounding(
+    x: np.ndarray, W: np.ndarray, b: np.ndarray, log_var: np.ndarray, q_mean: np.ndarray, *_: object
+) -> np.ndarray:
     """Per point, a bound on the float64 rounding of linear_expected_log_lik's scaled residual
     ``sum_j r_j^2 e^{-lv_j} / 2``: ``fl(x - (W m + b))`` is off by at most
     ``delta_j = (d + 2) eps (|x_j| + sum_k |W_jk m_k| + |b_j|)`` (Higham 2002, ch. 3), which
@@ -80,8 +95,11 @@ def residual_rounding(x: np.ndarray, W: np.ndarray, b: np.ndarray, log_var: np.n
     ``r = 0`` that is ~1e-9 (the data's own rounding, not a mesh or formula error)."""
     x, W, m = np.atleast_2d(x), np.atleast_2d(W), np.atleast_2d(q_mean)
     lv = np.broadcast_to(np.asarray(log_var, dtype=np.float64), (W.shape[0],))
-    delta = (W.shape[1] + 2) * np.finfo(np.float64).eps * (
-        np.abs(x) + np.abs(m) @ np.abs(W).T + np.abs(b))
+    delta = (
+        (W.shape[1] + 2)
+        * np.finfo(np.float64).eps
+        * (np.abs(x) + np.abs(m) @ np.abs(W).T + np.abs(b))
+    )
     r = np.abs(x - (m @ W.T + b))
     moved = r * delta + 0.5 * delta**2
     with np.errstate(over="ignore", invalid="ignore"):
@@ -95,9 +113,13 @@ ALLOWANCES: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
-def disagreements(name: str, value: object, args: tuple[object, ...],
-                  kwargs: dict[str, object] | None = None,
-                  enclosures: object = None) -> list[tuple[float, Enclosure]]:
+def disagreements(
+    name: str,
+    value: object,
+    args: tuple[object, ...],
+    kwargs: dict[str, object] | None = None,
+    enclosures: object = None,
+) -> list[tuple[float, Enclosure]]:
     """The float64 values in ``value = exact.<name>(*args, **kwargs)`` that lie outside
     their enclosures (``certify(name, *args, **kwargs)`` unless given) up to rounding
     (:data:`ALLOWANCES` where a formula cancels); empty: every value is certified."""

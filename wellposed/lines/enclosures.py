@@ -106,13 +106,13 @@ def exactly(v: float) -> arb:
     """A float64 read exactly (refuses NaN and infinities: they have no enclosure)."""
     v = float(v)
     if not math.isfinite(v):
-        raise WellposedInputError(f"cannot enclose a value computed from {v!r}: pass finite "
-                                  "float64 inputs")
+        raise WellposedInputError(
+            f"cannot enclose a value computed from {v!r}: pass finite float64 inputs"
+        )
     return arb(v)
 
 
-def agrees(value: float, enclosure: Enclosure, rtol: float = ROUNDING, atol: float = 0.0
-           ) -> bool:
+def agrees(value: float, enclosure: Enclosure, rtol: float = ROUNDING, atol: float = 0.0) -> bool:
     """``lo - e <= value <= hi + e`` with ``e = rtol * max(1, |value|) + atol``: the float64
     value is the true one up to its own rounding (:data:`ROUNDING`; ``atol``: a bound on a
     cancellation inside the float64 formula, e.g. wellposed.lines.certify's residuals).  A NaN
@@ -147,8 +147,7 @@ def prior_tail(L: float) -> arb:
     return (exactly(L) / arb(2).sqrt()).erfc()
 
 
-def integral(f: Callable[[acb, bool], acb], points: Sequence[float], size: float = 1.0
-              ) -> arb:
+def integral(f: Callable[[acb, bool], acb], points: Sequence[float], size: float = 1.0) -> arb:
     """``int f`` over ``[points[0], points[-1]]`` (real part), to about ``2^-(prec-8)`` of
     ``max(1, size)`` absolute, piece by piece (:func:`_piece`)."""
     tol = arb(2) ** -(ctx.prec - 8) * max(1.0, abs(size))
@@ -165,8 +164,7 @@ def _bound(f: Callable[[acb, bool], acb], a: float, b: float) -> arb:
     return (arb(b) - arb(a)) * whole.abs_upper() if whole.is_finite() else arb("inf")
 
 
-def _dead(f: Callable[[acb, bool], acb], a: float, b: float, tol: arb, depth: int
-          ) -> arb | None:
+def _dead(f: Callable[[acb, bool], acb], a: float, b: float, tol: arb, depth: int) -> arb | None:
     """``[-w, w]`` holding ``int_a^b f`` with ``w <= tol``, proved by halving ``[a, b]`` until
     every real-ball bound (:func:`_bound`) is small; ``None`` if ``depth`` halvings do not."""
     w = _bound(f, a, b)

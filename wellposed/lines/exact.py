@@ -70,8 +70,14 @@ def _logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
         return np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis))
 
 
-def linear_expected_log_lik(x: np.ndarray, W: np.ndarray, b: np.ndarray, log_var: np.ndarray,
-                            q_mean: np.ndarray, q_log_var: np.ndarray) -> np.ndarray:
+def linear_expected_log_lik(
+    x: np.ndarray,
+    W: np.ndarray,
+    b: np.ndarray,
+    log_var: np.ndarray,
+    q_mean: np.ndarray,
+    q_log_var: np.ndarray,
+) -> np.ndarray:
     """Per-point ``E_q log N(x | W t + b, diag e^log_var)`` (formula in the module doc)."""
     log_var = np.broadcast_to(np.asarray(log_var, dtype=np.float64), (W.shape[0],))
     resid = x - (q_mean @ W.T + b)
@@ -178,10 +184,23 @@ def ppca_fit(x: np.ndarray, latent_dim: int) -> dict[str, np.ndarray | float]:
             "likelihood is unbounded (CLAIMS L5); use a smaller latent_dim"
         )
     W = evecs[:, :d] * np.sqrt(np.maximum(evals[:d] - sigma2, 0.0)) * c  # 0: isotropic data
-    max_ll = -0.5 * n * (D * LOG_2PI + np.sum(np.log(evals[:d])) + (D - d) * np.log(sigma2) + D
-                         + 2 * D * math.log(c))
-    return {"W": W, "b": b, "log_var": math.log(sigma2) + 2 * math.log(c),
-            "max_log_lik": float(max_ll)}
+    max_ll = (
+        -0.5
+        * n
+        * (
+            D * LOG_2PI
+            + np.sum(np.log(evals[:d]))
+            + (D - d) * np.log(sigma2)
+            + D
+            + 2 * D * math.log(c)
+        )
+    )
+    return {
+        "W": W,
+        "b": b,
+        "log_var": math.log(sigma2) + 2 * math.log(c),
+        "max_log_lik": float(max_ll),
+    }
 
 
 # ---------------------------------------------------------------------------
@@ -454,8 +473,9 @@ def _linear_construction_values(c: Construction) -> dict[str, np.ndarray]:
     point): the closed-form marginal and expected log-likelihood."""
     x, enc_m, enc_lv = _with_encoder(c)
     dec = cast("LinearGaussianDecoder", c.decoder)
-    W, b, lv = (a.detach().cpu().numpy().astype(np.float64)
-                for a in (dec.W, dec.b, dec.log_var_vector))
+    W, b, lv = (
+        a.detach().cpu().numpy().astype(np.float64) for a in (dec.W, dec.b, dec.log_var_vector)
+    )
     elbo = linear_expected_log_lik(x, W, b, lv, enc_m, enc_lv) - gaussian_kl(enc_m, enc_lv)
     return {"log_lik": linear_log_marginal(x, W, b, lv), "elbo": elbo}
 

@@ -47,8 +47,12 @@ def spike_switches(D: int, k: float, R: float) -> np.ndarray:
     return np.append(0.0, sp.logit(v / k) / (2.0 * k))
 
 
-def staircase_cliffs(x: np.ndarray, spec: dict[str, Any], log_var: float | None,
-                      levels: tuple[float, ...] = (0.5, 50.0)) -> np.ndarray:
+def staircase_cliffs(
+    x: np.ndarray,
+    spec: dict[str, Any],
+    log_var: float | None,
+    levels: tuple[float, ...] = (0.5, 50.0),
+) -> np.ndarray:
     """Cliffs of ``p(x_j | u)`` next to each cut (Gaussian outputs).  Near cut ``c_l`` the
     mean leaves level ``y_l`` as ``y_l + Delta_l tau`` (``tau = sigmoid(2a(u - c_l))``) and
     reaches ``y_{l+1}`` as ``y_{l+1} - Delta_l tau`` (``tau = sigmoid(-2a(u - c_l))``); with

@@ -50,14 +50,15 @@ def _sq(z: np.ndarray, atoms: np.ndarray) -> np.ndarray:
 def _log_p(z: np.ndarray, atoms: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Per-point ``log sum_c w_c exp(-||z_i - a_c||^2 / 2)`` (unit variance, no constant)."""
     with np.errstate(divide="ignore"):
-        returned: np.ndarray = (
-            scipy.special.logsumexp(np.log(weights)[None, :] - 0.5 * _sq(z, atoms), axis=1)
+        returned: np.ndarray = scipy.special.logsumexp(
+            np.log(weights)[None, :] - 0.5 * _sq(z, atoms), axis=1
         )
         return returned
 
 
-def _max_derivative(z: np.ndarray, log_p: np.ndarray, starts: np.ndarray
-                    ) -> tuple[float, np.ndarray]:
+def _max_derivative(
+    z: np.ndarray, log_p: np.ndarray, starts: np.ndarray
+) -> tuple[float, np.ndarray]:
     """``max_m D(m)``, ``D(m) = sum_i c_i(m) - n``, ``c_i = exp(-||z_i - m||^2 / 2 - log p_i)``,
     from every start at once: mean-shift steps ``m <- sum_i c_i z_i / sum_i c_i`` (each one
     raises ``D``: a positively weighted Gaussian kernel sum), then Newton steps, each kept
@@ -110,8 +111,9 @@ def mixture_certificate(
     return value, max(0.0, top), arg * s
 
 
-def _em(z: np.ndarray, atoms: np.ndarray, w: np.ndarray, iters: int
-        ) -> tuple[np.ndarray, np.ndarray]:
+def _em(
+    z: np.ndarray, atoms: np.ndarray, w: np.ndarray, iters: int
+) -> tuple[np.ndarray, np.ndarray]:
     """EM on locations and weights; merges atoms closer than ``1e-4`` and drops weights
     below ``1e-13`` (the certificate re-adds an atom wherever one was wrongly removed)."""
     for _ in range(iters):
@@ -163,8 +165,9 @@ def floored_mixture_sup(
     return value, atoms * s, w, gap
 
 
-def _box_bound(z: list[list[arb]], log_p: list[arb], lo: np.ndarray, hi: np.ndarray
-               ) -> tuple[arb, arb]:
+def _box_bound(
+    z: list[list[arb]], log_p: list[arb], lo: np.ndarray, hi: np.ndarray
+) -> tuple[arb, arb]:
     """``(D(c), U)`` on the box ``[lo, hi]`` (centre ``c``, half-widths ``h``), in balls:
     ``U = D(c) + sum_k |dD/dm_k(c)| h_k + (1/2) Lambda |h|^2 >= max_box D`` (Taylor with a
     Lagrange remainder), ``Lambda = sum_i sup c_i sup ||z_i - m||^2 - sum_i inf c_i`` bounds
@@ -188,8 +191,15 @@ def _box_bound(z: list[list[arb]], log_p: list[arb], lo: np.ndarray, hi: np.ndar
     return value, value + lin + arb(0).max(lam) * sum((hk * hk for hk in h), arb(0)) / 2
 
 
-def certified_gap(x: np.ndarray, xi: float, atoms: np.ndarray, weights: np.ndarray, *,
-                  tol: float = 1e-10, max_boxes: int = 20000) -> tuple[float, float]:
+def certified_gap(
+    x: np.ndarray,
+    xi: float,
+    atoms: np.ndarray,
+    weights: np.ndarray,
+    *,
+    tol: float = 1e-10,
+    max_boxes: int = 20000,
+) -> tuple[float, float]:
     """``(lo, hi)`` with ``lo <= max_m D_G(m) <= hi`` (module doc; units of ``sqrt(xi)``),
     rigorously: branch and bound over the data's bounding box (the maximiser lies in the
     convex hull) with the ball-arithmetic Taylor bound of :func:`_box_bound`, halving the
@@ -202,9 +212,19 @@ def certified_gap(x: np.ndarray, xi: float, atoms: np.ndarray, weights: np.ndarr
     with ctx.workprec(96):
         z = [[arb(float(v)) for v in row] for row in zf]
         total = sum((arb(float(v)) for v in w), arb(0))
-        log_p = [sum(((arb(float(wc)) / total) * (-sum(((zi[k] - arb(float(ac[k]))) ** 2
-                 for k in range(len(zi))), arb(0)) / 2).exp() for wc, ac in zip(w, af,
-                 strict=True)), arb(0)).log() for zi in z]
+        log_p = [
+            sum(
+                (
+                    (arb(float(wc)) / total)
+                    * (
+                        -sum(((zi[k] - arb(float(ac[k]))) ** 2 for k in range(len(zi))), arb(0)) / 2
+                    ).exp()
+                    for wc, ac in zip(w, af, strict=True)
+                ),
+                arb(0),
+            ).log()
+            for zi in z
+        ]
         heap: list[tuple[float, int, np.ndarray, np.ndarray]] = []
         order = itertools.count()
         best = -math.inf
@@ -219,8 +239,10 @@ def certified_gap(x: np.ndarray, xi: float, atoms: np.ndarray, weights: np.ndarr
             _, _, blo, bhi = heapq.heappop(heap)
             k = int(np.argmax(bhi - blo))
             mid = 0.5 * (blo[k] + bhi[k])
-            for half_lo, half_hi in ((blo, np.where(np.arange(len(blo)) == k, mid, bhi)),
-                                     (np.where(np.arange(len(blo)) == k, mid, blo), bhi)):
+            for half_lo, half_hi in (
+                (blo, np.where(np.arange(len(blo)) == k, mid, bhi)),
+                (np.where(np.arange(len(blo)) == k, mid, blo), bhi),
+            ):
                 value, bound = _box_bound(z, log_p, half_lo, half_hi)
                 best = max(best, float(value.lower()))
                 heapq.heappush(heap, (-float(bound.upper()), next(order), half_lo, half_hi))

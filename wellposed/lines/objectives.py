@@ -53,15 +53,17 @@ def _no_closed_form(decoder: Decoder) -> WellposedInputError:
     )
 
 
-def _conformed(decoder: object, encoder: object, data: object, method: str
-               ) -> tuple[Decoder, torch.nn.Module | None]:
+def _conformed(
+    decoder: object, encoder: object, data: object, method: str
+) -> tuple[Decoder, torch.nn.Module | None]:
     """Any module pair through the model protocol (:mod:`wellposed.models.protocol`); a
     wrapped user module has only the Monte Carlo line."""
     dec, enc = conform(decoder, encoder, data)  # type: ignore[arg-type]
     if isinstance(dec, ModuleDecoder) and method != "mc":
         raise WellposedInputError(
             f"method={method!r} needs one of the harness's own decoders; for your "
-            f"{type(decoder).__name__} use method='mc'")
+            f"{type(decoder).__name__} use method='mc'"
+        )
     return dec, enc
 
 
@@ -93,8 +95,10 @@ def elbo(
     """
     _check_method(method)
     if encoder is None:
-        raise WellposedInputError("the ELBO needs an encoder; this construction has none "
-                                  "(evaluate its log_likelihood instead)")
+        raise WellposedInputError(
+            "the ELBO needs an encoder; this construction has none "
+            "(evaluate its log_likelihood instead)"
+        )
     decoder, conformed = _conformed(decoder, encoder, data, method)
     assert conformed is not None
     encoder = conformed

@@ -49,26 +49,45 @@ _CHUNK = 1 << 16  # nodes per call of the network
 
 # QUADPACK qk21 (Piessens et al. 1983): the 21-point Kronrod extension of 10-point Gauss on
 # [-1, 1]; the Kronrod rule is exact for polynomials of degree <= 31
-_XGK = np.array([
-    0.995657163025808080735527280689003, 0.973906528517171720077964012084452,
-    0.930157491355708226001207180059508, 0.865063366688984510732096688423493,
-    0.780817726586416897063717578345042, 0.679409568299024406234327365114874,
-    0.562757134668604683339000099272694, 0.433395394129247190799265943165784,
-    0.294392862701460198131126603103866, 0.148874338981631210884826001129720, 0.0,
-])
-_WGK = np.array([
-    0.011694638867371874278064396062192, 0.032558162307964727478818972459390,
-    0.054755896574351996031381300244580, 0.075039674810919952767043140916190,
-    0.093125454583697605535065465083366, 0.109387158802297641899210590325805,
-    0.123491976262065851077208292238365, 0.134709217311473325928054001771707,
-    0.142775938577060080797094273138717, 0.147739104901338491374841515972068,
-    0.149445554002916905664936468389821,
-])
-_WG = np.array([
-    0.066671344308688137593568809893332, 0.149451349150580593145776339657697,
-    0.219086362515982043995534934228163, 0.269266719309996355091226921569469,
-    0.295524224714752870173892994651338,
-])
+_XGK = np.array(
+    [
+        0.995657163025808080735527280689003,
+        0.973906528517171720077964012084452,
+        0.930157491355708226001207180059508,
+        0.865063366688984510732096688423493,
+        0.780817726586416897063717578345042,
+        0.679409568299024406234327365114874,
+        0.562757134668604683339000099272694,
+        0.433395394129247190799265943165784,
+        0.294392862701460198131126603103866,
+        0.148874338981631210884826001129720,
+        0.0,
+    ]
+)
+_WGK = np.array(
+    [
+        0.011694638867371874278064396062192,
+        0.032558162307964727478818972459390,
+        0.054755896574351996031381300244580,
+        0.075039674810919952767043140916190,
+        0.093125454583697605535065465083366,
+        0.109387158802297641899210590325805,
+        0.123491976262065851077208292238365,
+        0.134709217311473325928054001771707,
+        0.142775938577060080797094273138717,
+        0.147739104901338491374841515972068,
+        0.149445554002916905664936468389821,
+    ]
+)
+_WG = np.array(
+    [
+        0.066671344308688137593568809893332,
+        0.149451349150580593145776339657697,
+        0.219086362515982043995534934228163,
+        0.269266719309996355091226921569469,
+        0.295524224714752870173892994651338,
+    ]
+)
 _NODES = np.concatenate([-_XGK[:-1], _XGK[::-1]])  # the 21 nodes, ascending
 _W_K = np.concatenate([_WGK[:-1], _WGK[::-1]])
 _W_G = np.zeros(21)
@@ -140,8 +159,10 @@ def _rows_log_lik(decoder: Decoder, x_rows: np.ndarray, t: np.ndarray) -> np.nda
         xr = x_rows[sl]
         if decoder.family == "bernoulli":
             logits = res.detach().numpy()
-            out[sl] = np.sum(xr * scipy.special.log_expit(logits)
-                             + (1 - xr) * scipy.special.log_expit(-logits), axis=-1)
+            out[sl] = np.sum(
+                xr * scipy.special.log_expit(logits) + (1 - xr) * scipy.special.log_expit(-logits),
+                axis=-1,
+            )
             continue
         mean, log_var = (np.broadcast_to(o.detach().numpy(), xr.shape) for o in res)
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
@@ -235,8 +256,12 @@ def _integrate(
         tol = np.maximum(tol_abs, _EPSREL * np.abs(total))
         open_panel = (err_sum > tol) & (count < _LIMIT)
         halvable = 0.5 * (b - a) > 100.0 * _EPMACH * np.maximum(np.abs(a), np.abs(b)) + 1e3 * _UFLOW
-        split = (open_panel[panel] & (err > tol[panel] / count[panel])
-                 & (err > _EPMACH * 50.0 * rabs) & halvable)
+        split = (
+            open_panel[panel]
+            & (err > tol[panel] / count[panel])
+            & (err > _EPMACH * 50.0 * rabs)
+            & halvable
+        )
         if not split.any():
             break
         mid = 0.5 * (a[split] + b[split])
@@ -250,8 +275,10 @@ def _integrate(
         val, err = np.concatenate([val[keep], nv]), np.concatenate([err[keep], ne])
         rabs = np.concatenate([rabs[keep], nr])
     item = panel_item[panel]
-    return (np.bincount(item, weights=val, minlength=n),
-            np.bincount(item, weights=err, minlength=n))
+    return (
+        np.bincount(item, weights=val, minlength=n),
+        np.bincount(item, weights=err, minlength=n),
+    )
 
 
 def _grid_scale(grid: np.ndarray, integrand: np.ndarray) -> float:
@@ -260,9 +287,7 @@ def _grid_scale(grid: np.ndarray, integrand: np.ndarray) -> float:
     return float(np.sum(g) * (grid[1] - grid[0])) or 1.0
 
 
-def log_likelihood_quadrature(
-    decoder: Decoder, x: torch.Tensor
-) -> tuple[np.ndarray, np.ndarray]:
+def log_likelihood_quadrature(decoder: Decoder, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Per-point ``log p(x_i)`` and the absolute error of each integral (in log units)."""
     _require_1d(decoder)
     xn = x.detach().cpu().numpy()
@@ -278,8 +303,8 @@ def log_likelihood_quadrature(
 
         def integrand(t: np.ndarray, k: np.ndarray) -> np.ndarray:
             i = idx[k]
-            returned: np.ndarray = (
-                np.exp(_rows_log_lik(decoder, xn[i], t) + _std_normal_logpdf(t) - c[i])
+            returned: np.ndarray = np.exp(
+                _rows_log_lik(decoder, xn[i], t) + _std_normal_logpdf(t) - c[i]
             )
             return returned
 

@@ -25,7 +25,6 @@ __all__ = [
 ]
 
 
-
 def gaussian_sq_term(x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
     """Return ``(x - mean)^2 / sigma^2`` computed as ``exp(2 log|x - mean| - log sigma^2)``.
 

@@ -290,8 +290,10 @@ class GaussianMLPEncoder(_Settable):
         """
         xt = as_data(x, self.data_dim)
         n = xt.shape[0]
-        targets = [as_param(v, (n, self.latent_dim), f"realise {name}")
-                   for v, name in ((mean, "mean"), (log_var, "log_var"))]
+        targets = [
+            as_param(v, (n, self.latent_dim), f"realise {name}")
+            for v, name in ((mean, "mean"), (log_var, "log_var"))
+        ]
         with torch.no_grad():
             h = torch.tanh(xt @ self.W1.T + self.b1)
             F = torch.cat([h, torch.ones(n, 1, dtype=DTYPE)], dim=1)
@@ -304,7 +306,8 @@ class GaussianMLPEncoder(_Settable):
         if not err <= 1e-9:
             raise WellposedInputError(
                 f"the MLP encoder (H = {self.W1.shape[0]}) cannot realise the {n} targets "
-                f"(error {err:.3g}); use H >= {n} hidden units and distinct data points")
+                f"(error {err:.3g}); use H >= {n} hidden units and distinct data points"
+            )
         return err
 
 

@@ -61,8 +61,11 @@ ENCODER_CONTRACT = (
 
 
 def _is_pair(out: object) -> bool:
-    return (isinstance(out, tuple | list) and len(out) == 2
-            and all(isinstance(o, torch.Tensor) for o in out))
+    return (
+        isinstance(out, tuple | list)
+        and len(out) == 2
+        and all(isinstance(o, torch.Tensor) for o in out)
+    )
 
 
 def _broadcast(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,8 +80,9 @@ def decoder_distribution(out: object, *, who: str = "decoder") -> tdist.Distribu
         return out
     if isinstance(out, tuple | list) and _is_pair(out):
         mean, log_var = _broadcast(out[0], out[1])
-        return tdist.Independent(tdist.Normal(mean, torch.exp(0.5 * log_var),
-                                              validate_args=False), 1)
+        return tdist.Independent(
+            tdist.Normal(mean, torch.exp(0.5 * log_var), validate_args=False), 1
+        )
     raise WellposedInputError(f"{who} returned {_describe(out)}; {DECODER_CONTRACT}")
 
 
@@ -121,13 +125,20 @@ class ModuleDecoder(Decoder):
 
     family = "distribution"
 
-    def __init__(self, module: nn.Module, *, latent_dim: int, data_dim: int | None = None,
-                 copy_module: bool = True) -> None:
+    def __init__(
+        self,
+        module: nn.Module,
+        *,
+        latent_dim: int,
+        data_dim: int | None = None,
+        copy_module: bool = True,
+    ) -> None:
         super().__init__()
         if not isinstance(module, nn.Module):
             raise WellposedInputError(
                 f"the decoder must be a torch.nn.Module, got {type(module).__name__}; "
-                f"{DECODER_CONTRACT}")
+                f"{DECODER_CONTRACT}"
+            )
         self.module = _double(module) if copy_module else module
         self.latent_dim = int(latent_dim)
         self.data_dim = int(data_dim) if data_dim is not None else 0
@@ -149,7 +160,8 @@ class ModuleDecoder(Decoder):
             raise WellposedInputError(
                 f"{type(self.module).__name__}: log_prob of its distribution has shape "
                 f"{tuple(lp.shape)}, expected {tuple(expected)} (one value per latent row); "
-                f"{DECODER_CONTRACT}")
+                f"{DECODER_CONTRACT}"
+            )
         return lp
 
     def check_data(self, x: object) -> torch.Tensor:
@@ -171,7 +183,8 @@ class ModuleEncoder(nn.Module):
         if not isinstance(module, nn.Module):
             raise WellposedInputError(
                 f"the encoder must be a torch.nn.Module, got {type(module).__name__}; "
-                f"{ENCODER_CONTRACT}")
+                f"{ENCODER_CONTRACT}"
+            )
         self.module = _double(module) if copy_module else module
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -180,7 +193,8 @@ class ModuleEncoder(nn.Module):
             raise WellposedInputError(
                 f"{type(self.module).__name__} returned latents of shape {tuple(m.shape)} for "
                 f"{x.shape[0]} data rows; expected (n, d) = ({x.shape[0]}, d); "
-                f"{ENCODER_CONTRACT}")
+                f"{ENCODER_CONTRACT}"
+            )
         return m, lv
 
 
@@ -196,9 +210,14 @@ def _is_native_encoder(encoder: object) -> bool:
     return type(encoder).__module__ == "wellposed.models.networks"
 
 
-def conform_decoder(decoder: nn.Module, *, latent_dim: int | None = None,
-                    encoder: nn.Module | None = None, data: object = None,
-                    copy_module: bool = True) -> Decoder:
+def conform_decoder(
+    decoder: nn.Module,
+    *,
+    latent_dim: int | None = None,
+    encoder: nn.Module | None = None,
+    data: object = None,
+    copy_module: bool = True,
+) -> Decoder:
     """The harness's own decoders as they are; any other module wrapped in
     :class:`ModuleDecoder`.
 
@@ -216,13 +235,23 @@ def conform_decoder(decoder: nn.Module, *, latent_dim: int | None = None,
     if d is None or isinstance(d, bool) or int(d) < 1:
         raise WellposedInputError(
             f"cannot tell the latent size of {type(decoder).__name__}: give the module an "
-            "attribute latent_dim = d, or pass an encoder")
-    return ModuleDecoder(decoder, latent_dim=int(d),
-                         data_dim=getattr(decoder, "data_dim", None), copy_module=copy_module)
+            "attribute latent_dim = d, or pass an encoder"
+        )
+    return ModuleDecoder(
+        decoder,
+        latent_dim=int(d),
+        data_dim=getattr(decoder, "data_dim", None),
+        copy_module=copy_module,
+    )
 
 
-def conform(decoder: nn.Module, encoder: nn.Module | None = None, data: object = None, *,
-            copy_module: bool = True) -> tuple[Decoder, nn.Module | None]:
+def conform(
+    decoder: nn.Module,
+    encoder: nn.Module | None = None,
+    data: object = None,
+    *,
+    copy_module: bool = True,
+) -> tuple[Decoder, nn.Module | None]:
     """``(decoder, encoder)`` as the evaluation lines use them (see the module doc)."""
     enc = None if encoder is None else conform_encoder(encoder, copy_module=copy_module)
     dec = conform_decoder(decoder, encoder=encoder, data=data, copy_module=copy_module)

@@ -30,8 +30,10 @@ def _roll_back(done: list[Path], previous: dict[Path, bytes | None]) -> None:
 def _commit(temps: list[tuple[str, Path]], remove: Sequence[Path]) -> None:
     """Rename every temporary file onto its target, then remove ``remove``; on an error put
     every target back as it was."""
-    previous = {path: path.read_bytes() if path.exists() else None
-                for path in [*(p for _, p in temps), *remove]}
+    previous = {
+        path: path.read_bytes() if path.exists() else None
+        for path in [*(p for _, p in temps), *remove]
+    }
     done: list[Path] = []
     try:
         for tmp, path in temps:

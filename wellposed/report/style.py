@@ -20,8 +20,15 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.typing import RcKeyType
 
-__all__ = ["DPI", "LINE_COLOURS", "OBJECTIVE_COLOURS", "STYLE", "objective_colour",
-           "png_bytes", "readable"]
+__all__ = [
+    "DPI",
+    "LINE_COLOURS",
+    "OBJECTIVE_COLOURS",
+    "STYLE",
+    "objective_colour",
+    "png_bytes",
+    "readable",
+]
 
 #: pixels per inch of every PNG
 DPI = 100
@@ -36,21 +43,39 @@ STYLE: dict[RcKeyType, Any] = {
 }
 #: one colour per training objective (wellposed.training.objectives), in every figure
 OBJECTIVE_COLOURS = {
-    "learned": "#d62728", "shared": "#ff7f0e", "floor": "#2ca02c", "softclip": "#17becf",
-    "fixed": "#1f77b4", "bernoulli": "#9467bd", "cbernoulli": "#8c564b",
-    "dlogistic": "#e377c2", "dequantised": "#7f7f7f",
+    "learned": "#d62728",
+    "shared": "#ff7f0e",
+    "floor": "#2ca02c",
+    "softclip": "#17becf",
+    "fixed": "#1f77b4",
+    "bernoulli": "#9467bd",
+    "cbernoulli": "#8c564b",
+    "dlogistic": "#e377c2",
+    "dequantised": "#7f7f7f",
 }
 _FALLBACK = ("#bcbd22", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173")
 #: evaluation lines, computed values and reference marks
 LINE_COLOURS = {
-    "computed": "#d62728", "derived": "#1f77b4", "tolerance": "#1f77b4", "bound": "#000000",
-    "best": "#2ca02c", "gap": "#9467bd", "floor": "#7f7f7f", "training": "#1f77b4",
+    "computed": "#d62728",
+    "derived": "#1f77b4",
+    "tolerance": "#1f77b4",
+    "bound": "#000000",
+    "best": "#2ca02c",
+    "gap": "#9467bd",
+    "floor": "#7f7f7f",
+    "training": "#1f77b4",
     "held-out": "#ff7f0e",
 }
 #: evidence keys as words (search sources, sequences)
 _WORDS = {
-    "mc": "Monte Carlo", "npmle": "NPMLE", "crn": "CRN", "elbo": "ELBO", "exact": "exact line",
-    "n1": "n = 1", "vae": "VAE", "gmm": "GMM",
+    "mc": "Monte Carlo",
+    "npmle": "NPMLE",
+    "crn": "CRN",
+    "elbo": "ELBO",
+    "exact": "exact line",
+    "n1": "n = 1",
+    "vae": "VAE",
+    "gmm": "GMM",
 }
 
 
@@ -79,6 +104,7 @@ def png_bytes(draw: Callable[[Figure], None], size: tuple[float, float]) -> byte
         buf = io.BytesIO()
         # metadata None drops the key: no matplotlib version in the PNG (stubs say str only)
         no_software: dict[str, Any] = {"Software": None}
-        matplotlib.image.imsave(buf, rgba, format="png", origin="upper", dpi=DPI,
-                                metadata=no_software)
+        matplotlib.image.imsave(
+            buf, rgba, format="png", origin="upper", dpi=DPI, metadata=no_software
+        )
     return buf.getvalue()

@@ -53,8 +53,9 @@ def cell(text: object) -> str:
 
 
 def _github(rows: Sequence[Sequence[str]], headers: Sequence[str]) -> str:
-    text: str = tabulate([list(r) for r in rows], headers=list(headers), tablefmt="github",
-                         disable_numparse=True)
+    text: str = tabulate(
+        [list(r) for r in rows], headers=list(headers), tablefmt="github", disable_numparse=True
+    )
     return text
 
 
@@ -62,17 +63,18 @@ def _width(text: str) -> int:
     return max((len(line) for line in text.splitlines()), default=0)
 
 
-def _groups(rows: Sequence[Sequence[str]], headers: Sequence[str], keys: int,
-            max_width: int) -> list[list[int]]:
+def _groups(
+    rows: Sequence[Sequence[str]], headers: Sequence[str], keys: int, max_width: int
+) -> list[list[int]]:
     """Column indices per table: as few tables as the greedy fill needs (columns added while
     the rendered table stays within ``max_width``; a column too wide on its own gets a table
     of its own), then, among the cuts into that many tables of at least two columns each, the
     one whose widest table is narrowest (so a split does not leave one wide table beside a
     sliver); the greedy cut where no such cut fits."""
+
     def width(cols: Sequence[int]) -> int:
         picked = list(range(keys)) + list(cols)
-        return _width(_github([[r[j] for j in picked] for r in rows],
-                              [headers[j] for j in picked]))
+        return _width(_github([[r[j] for j in picked] for r in rows], [headers[j] for j in picked]))
 
     rest = list(range(keys, len(headers)))
     greedy: list[list[int]] = [[]]
@@ -95,8 +97,13 @@ def _groups(rows: Sequence[Sequence[str]], headers: Sequence[str], keys: int,
     return best
 
 
-def markdown_table(rows: Sequence[Sequence[object]], headers: Sequence[str], *,
-                   max_width: int = TABLE_WIDTH, keys: int = 1) -> str:
+def markdown_table(
+    rows: Sequence[Sequence[object]],
+    headers: Sequence[str],
+    *,
+    max_width: int = TABLE_WIDTH,
+    keys: int = 1,
+) -> str:
     """A GitHub markdown table (cells by :func:`cell`); wider than ``max_width``, it is split
     into tables over its columns, each repeating the first ``keys`` columns."""
     cells = [[cell(v) for v in row] for row in rows]
@@ -122,6 +129,7 @@ def wrap(text: str, width: int = PROSE_WIDTH, *, indent: str = "") -> str:
     before a list, quote or heading marker (``- x``, ``1. x``, ``# x``): the word before it
     moves down with it."""
     glued = _BEFORE_MARKER.sub(_GLUE, text)
-    lines = textwrap.wrap(glued, width=width, subsequent_indent=indent, break_long_words=False,
-                          break_on_hyphens=False)
+    lines = textwrap.wrap(
+        glued, width=width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )
     return "\n".join(lines).replace(_GLUE, " ")

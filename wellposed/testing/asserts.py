@@ -46,34 +46,52 @@ def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
 
-def _unbounded_failure(ks: Sequence[float], vals: Sequence[float], target: float,
-                       rate: float | None, rtol: float, x_name: str) -> str | None:
+def _unbounded_failure(
+    ks: Sequence[float],
+    vals: Sequence[float],
+    target: float,
+    rate: float | None,
+    rtol: float,
+    x_name: str,
+) -> str | None:
     """The reason ``vals`` along ``ks`` do not show an unbounded objective, or ``None``."""
     witness = check_witness({x_name: float(ks[-1])}, float(vals[-1]), float(target))
-    fit = fit_rate(ks, vals, expected=rate if rate is not None else 1.0, x_name=x_name,
-                   rtol=rtol)
+    fit = fit_rate(ks, vals, expected=rate if rate is not None else 1.0, x_name=x_name, rtol=rtol)
     problems = []
     if not witness.passed:
-        problems.append(f"the last value {_fmt(witness.value)} at {x_name} = {_fmt(ks[-1])} "
-                        f"does not pass the target M = {_fmt(target)}")
+        problems.append(
+            f"the last value {_fmt(witness.value)} at {x_name} = {_fmt(ks[-1])} "
+            f"does not pass the target M = {_fmt(target)}"
+        )
     if not np.all(np.isfinite(vals)):
         problems.append("a value is not finite")
     elif rate is not None and not fit.ok:
-        problems.append(f"fitted rate {_fmt(fit.slope)} per unit {x_name} differs from the "
-                        f"expected {_fmt(rate)} by more than rtol = {rtol:g}")
+        problems.append(
+            f"fitted rate {_fmt(fit.slope)} per unit {x_name} differs from the "
+            f"expected {_fmt(rate)} by more than rtol = {rtol:g}"
+        )
     elif rate is None and not fit.slope > 0:
-        problems.append(f"the values do not grow: fitted rate {_fmt(fit.slope)} per unit "
-                        f"{x_name}")
+        problems.append(f"the values do not grow: fitted rate {_fmt(fit.slope)} per unit {x_name}")
     if not problems:
         return None
     table = ", ".join(f"({_fmt(k)}, {_fmt(v)})" for k, v in zip(ks, vals, strict=True))
-    return ("objective not shown unbounded: " + "; ".join(problems)
-            + f"\n  ({x_name}, value) along the schedule: {table}")
+    return (
+        "objective not shown unbounded: "
+        + "; ".join(problems)
+        + f"\n  ({x_name}, value) along the schedule: {table}"
+    )
 
 
-def assert_unbounded(objective: Callable[[float], float], schedule: Any, *, target: float,
-                     rate: float | None = None, rtol: float = 0.05, x_name: str = "k",
-                     max_examples: int = 20) -> None:
+def assert_unbounded(
+    objective: Callable[[float], float],
+    schedule: Any,
+    *,
+    target: float,
+    rate: float | None = None,
+    rtol: float = 0.05,
+    x_name: str = "k",
+    max_examples: int = 20,
+) -> None:
     """Assert that ``objective(k)`` passes ``target`` at the end of ``schedule`` and grows.
 
     ``objective``: ``k -> value`` along a candidate divergent sequence (e.g. the L1 spike
@@ -90,8 +108,14 @@ def assert_unbounded(objective: Callable[[float], float], schedule: Any, *, targ
     if isinstance(schedule, st.SearchStrategy):
         failures: list[str] = []
 
-        @settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
-                  suppress_health_check=list(HealthCheck), phases=_NO_SHRINK)
+        @settings(
+            max_examples=max_examples,
+            derandomize=True,
+            database=None,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            phases=_NO_SHRINK,
+        )
         @given(schedule)
         def run(ks: list[float]) -> None:
             vals = [float(objective(float(k))) for k in ks]
@@ -103,13 +127,13 @@ def assert_unbounded(objective: Callable[[float], float], schedule: Any, *, targ
         try:
             run()
         except (AssertionError, Flaky):
-            raise AssertionError(failures[-1] if failures else "assert_unbounded failed") \
-                from None
+            raise AssertionError(failures[-1] if failures else "assert_unbounded failed") from None
         return
     ks = [float(k) for k in schedule]
     if len(ks) < 3 or any(b <= a for a, b in zip(ks, ks[1:], strict=False)):
-        raise WellposedInputError("schedule must hold at least 3 strictly increasing values, "
-                                  f"got {ks}")
+        raise WellposedInputError(
+            f"schedule must hold at least 3 strictly increasing values, got {ks}"
+        )
     vals = [float(objective(k)) for k in ks]
     reason = _unbounded_failure(ks, vals, target, rate, rtol, x_name)
     if reason is not None:
@@ -122,11 +146,17 @@ def starting_points(dim: int, scale: float = 3.0) -> st.SearchStrategy[np.ndarra
     if not isinstance(dim, int) or dim < 1:  # type: ignore[redundant-expr]
         raise WellposedInputError(f"dim must be a positive integer, got {dim!r}")
     return st.tuples(st.integers(0, 2**32 - 1), st.floats(0.1, scale)).map(
-        lambda a: np.random.default_rng(a[0]).normal(scale=a[1], size=dim))
+        lambda a: np.random.default_rng(a[0]).normal(scale=a[1], size=dim)
+    )
 
 
-def _ascent_values(objective: Callable[[torch.Tensor], torch.Tensor], start: np.ndarray,
-                   steps: int, lr: float, stop_above: float) -> list[float]:
+def _ascent_values(
+    objective: Callable[[torch.Tensor], torch.Tensor],
+    start: np.ndarray,
+    steps: int,
+    lr: float,
+    stop_above: float,
+) -> list[float]:
     """Values of ``objective`` at ``start`` and along Adam ascent from it (grad mode on, as
     a training loop sees them; stopped once a value passes ``stop_above``), then at the end
     point under ``no_grad``."""
@@ -148,9 +178,16 @@ def _ascent_values(objective: Callable[[torch.Tensor], torch.Tensor], start: np.
     return vals
 
 
-def assert_bounded(objective: Callable[[torch.Tensor], torch.Tensor], bound: float, *,
-                   search: st.SearchStrategy[np.ndarray] | int, steps: int = 100,
-                   lr: float = 0.1, tol: float = 1e-9, max_examples: int = 5) -> None:
+def assert_bounded(
+    objective: Callable[[torch.Tensor], torch.Tensor],
+    bound: float,
+    *,
+    search: st.SearchStrategy[np.ndarray] | int,
+    steps: int = 100,
+    lr: float = 0.1,
+    tol: float = 1e-9,
+    max_examples: int = 5,
+) -> None:
     """Assert that ``objective(theta) <= bound`` at every point a search reaches.
 
     ``objective``: a float64 tensor ``theta`` -> scalar tensor (higher is better).
@@ -167,37 +204,56 @@ def assert_bounded(objective: Callable[[torch.Tensor], torch.Tensor], bound: flo
     """
     strategy = starting_points(search) if isinstance(search, int) else search
     if not isinstance(strategy, st.SearchStrategy):
-        raise WellposedInputError("search must be a Hypothesis strategy of starting points or "
-                                  "the dimension (an int)")
+        raise WellposedInputError(
+            "search must be a Hypothesis strategy of starting points or the dimension (an int)"
+        )
     found: list[str] = []
 
-    @settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
-              suppress_health_check=list(HealthCheck), phases=_NO_SHRINK)
+    @settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=_NO_SHRINK,
+    )
     @given(strategy)
     def run(start: np.ndarray) -> None:
-        vals = _ascent_values(objective, start, steps, lr,
-                              float(bound) + tol * max(1.0, abs(float(bound))))
+        vals = _ascent_values(
+            objective, start, steps, lr, float(bound) + tol * max(1.0, abs(float(bound)))
+        )
         check = check_bound(float(bound), {"ascent": vals}, tol=tol)
         if not check.ok:
             at = int(np.nanargmax(vals)) if not np.isnan(vals).all() else 0
-            found.append(f"value {_fmt(check.max_value)} > bound {_fmt(bound)} at ascent step "
-                         f"{at} from start {np.array2string(np.asarray(start), precision=4)}")
+            found.append(
+                f"value {_fmt(check.max_value)} > bound {_fmt(bound)} at ascent step "
+                f"{at} from start {np.array2string(np.asarray(start), precision=4)}"
+            )
             raise AssertionError(found[-1])
 
     try:
         run()
     except (AssertionError, Flaky):
-        raise AssertionError("objective exceeds its bound: " + (found[-1] if found else "?")) \
-            from None
+        raise AssertionError(
+            "objective exceeds its bound: " + (found[-1] if found else "?")
+        ) from None
 
 
-def assert_model_bounded(decoder: torch.nn.Module, encoder: torch.nn.Module, data: Any, *,
-                         budget: float = 10.0, rows: int = 1, seed: int = 0,
-                         objective: Any = None) -> ModelAudit:
+def assert_model_bounded(
+    decoder: torch.nn.Module,
+    encoder: torch.nn.Module,
+    data: Any,
+    *,
+    budget: float = 10.0,
+    rows: int = 1,
+    seed: int = 0,
+    objective: Any = None,
+) -> ModelAudit:
     """Assert that :func:`~wellposed.audit.model.audit_model` proves the pair bounded on
     ``data`` (a recognised floor, clamp or family; the attack must not exceed the bound).
     Returns the audit; on failure the message is the audit's report (with the witness
     when the verdict is unbounded)."""
+
     def factory() -> tuple[Any, ...]:
         pair = (copy.deepcopy(decoder), copy.deepcopy(encoder))
         return pair if objective is None else (*pair, objective)

@@ -66,8 +66,12 @@ def series(run: Run, key: str) -> list[float]:
 
 def _summary(rows: list[dict[str, Any]], margins: list[float]) -> dict[str, Any]:
     ok = bool(rows) and all(r["ok"] for r in rows)
-    return {"ok": ok, "per_seed": rows, "margin": min(margins) if margins else math.nan,
-            "seeds": len(rows)}
+    return {
+        "ok": ok,
+        "per_seed": rows,
+        "margin": min(margins) if margins else math.nan,
+        "seeds": len(rows),
+    }
 
 
 def t1_divergence(runs: Sequence[Run], data: str = "digits") -> dict[str, Any]:
@@ -76,12 +80,23 @@ def t1_divergence(runs: Sequence[Run], data: str = "digits") -> dict[str, Any]:
     for r in select(runs, data, T1_OBJECTIVE):
         values = [v for v in series(r, "min_lv_flagged") if not math.isnan(v)]
         lowest = min(values) if values else math.inf
-        step = next((int(row["step"]) for row in r["log"]
-                     if row.get("min_lv_flagged") is not None
-                     and float(row["min_lv_flagged"]) < T1_LEVEL), None)
-        rows.append({"seed": r["config"]["seed"], "lowest_lv_flagged": lowest,
-                     "first_step_below": step, "stopped_at": r.get("stopped_at"),
-                     "ok": bool(lowest < T1_LEVEL)})
+        step = next(
+            (
+                int(row["step"])
+                for row in r["log"]
+                if row.get("min_lv_flagged") is not None and float(row["min_lv_flagged"]) < T1_LEVEL
+            ),
+            None,
+        )
+        rows.append(
+            {
+                "seed": r["config"]["seed"],
+                "lowest_lv_flagged": lowest,
+                "first_step_below": step,
+                "stopped_at": r.get("stopped_at"),
+                "ok": bool(lowest < T1_LEVEL),
+            }
+        )
         margins.append(T1_LEVEL - lowest)
     out = _summary(rows, margins)
     out["level"] = T1_LEVEL
@@ -96,11 +111,23 @@ def _below_bound(runs: Sequence[Run], data: str, objs: Sequence[str]) -> dict[st
             bound = r["bound"]
             batch_bound = 0.0 if spec.likelihood == "bernoulli" else bound
             logged = max(series(r, "train_elbo"))
-            ok = (bound is not None and logged <= bound and r["batch_max"] <= batch_bound
-                  and r.get("stopped_at") is None)
-            rows.append({"objective": obj, "seed": r["config"]["seed"], "bound": bound,
-                         "max_logged": logged, "batch_bound": batch_bound,
-                         "max_batch": r["batch_max"], "ok": bool(ok)})
+            ok = (
+                bound is not None
+                and logged <= bound
+                and r["batch_max"] <= batch_bound
+                and r.get("stopped_at") is None
+            )
+            rows.append(
+                {
+                    "objective": obj,
+                    "seed": r["config"]["seed"],
+                    "bound": bound,
+                    "max_logged": logged,
+                    "batch_bound": batch_bound,
+                    "max_batch": r["batch_max"],
+                    "ok": bool(ok),
+                }
+            )
             if bound is not None:
                 margins.append(min(bound - logged, batch_bound - r["batch_max"]))
     return _summary(rows, margins)

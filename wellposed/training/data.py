@@ -45,8 +45,10 @@ DATA_SEED = 20180
 HELD_OUT_FRACTION = 0.2
 BUILTIN_SETS = ("digits", "manifold", "constant", "quantised")
 _MAX_LEVELS = 255
-_INSTALL_HINT = ("the digits data set needs scikit-learn: pip install 'wellposed[train]' "
-                 "(or pip install scikit-learn)")
+_INSTALL_HINT = (
+    "the digits data set needs scikit-learn: pip install 'wellposed[train]' "
+    "(or pip install scikit-learn)"
+)
 
 
 @dataclass(frozen=True)
@@ -75,17 +77,19 @@ class TrainingData:
         return bool(np.all((both >= 0.0) & (both <= 1.0)))
 
 
-def split(x: np.ndarray, seed: int = DATA_SEED,
-          fraction: float = HELD_OUT_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+def split(
+    x: np.ndarray, seed: int = DATA_SEED, fraction: float = HELD_OUT_FRACTION
+) -> tuple[np.ndarray, np.ndarray]:
     """``(train, held_out)``: a permutation drawn from ``default_rng(seed)``; the last
     ``max(1, round(fraction n))`` permuted rows are held out.  Needs at least 2 rows."""
     n = len(x)
     if n < 2:
-        raise WellposedInputError(f"training needs at least 2 observations, got {n}; pass a "
-                                  "larger data set")
+        raise WellposedInputError(
+            f"training needs at least 2 observations, got {n}; pass a larger data set"
+        )
     held = min(n - 1, max(1, round(fraction * n)))
     perm = np.random.default_rng(seed).permutation(n)
-    return x[perm[: n - held]].copy(), x[perm[n - held:]].copy()
+    return x[perm[: n - held]].copy(), x[perm[n - held :]].copy()
 
 
 def load_digits_data() -> np.ndarray:
@@ -131,8 +135,9 @@ def _integer_levels(x: np.ndarray) -> int | None:
     return None
 
 
-def load_training_data(name: str | None = None, path: str | os.PathLike[str] | None = None,
-                       *, seed: int = DATA_SEED) -> TrainingData:
+def load_training_data(
+    name: str | None = None, path: str | os.PathLike[str] | None = None, *, seed: int = DATA_SEED
+) -> TrainingData:
     """The set ``name`` (one of :data:`BUILTIN_SETS`) or the ``.npy`` array at ``path``.
 
     A user array is validated like ``audit-data`` (2-D ``(n, D)``, finite, numeric; a 1-D
@@ -140,8 +145,10 @@ def load_training_data(name: str | None = None, path: str | os.PathLike[str] | N
     ``levels = max`` and scaled to ``[0, 1]``; anything else is used as it is.
     """
     if (name is None) == (path is None):
-        raise WellposedInputError("give exactly one of a built-in data set name "
-                                  f"({', '.join(BUILTIN_SETS)}) or --data FILE.npy")
+        raise WellposedInputError(
+            "give exactly one of a built-in data set name "
+            f"({', '.join(BUILTIN_SETS)}) or --data FILE.npy"
+        )
     shape = (0, 0)
     if path is not None:
         try:
@@ -159,8 +166,10 @@ def load_training_data(name: str | None = None, path: str | os.PathLike[str] | N
         x, levels = synthetic(name, seed=seed)
         label = name
     else:
-        raise WellposedInputError(f"unknown data set {name!r}; choose from "
-                                  f"{', '.join(BUILTIN_SETS)} or pass --data FILE.npy")
+        raise WellposedInputError(
+            f"unknown data set {name!r}; choose from "
+            f"{', '.join(BUILTIN_SETS)} or pass --data FILE.npy"
+        )
     x = validate_data(x, name=label)
     train, held = split(x, seed)
     return TrainingData(label, train, held, levels, seed, shape)

@@ -76,14 +76,25 @@ def make_model(cfg: RunConfig, data: TrainingData) -> TrainingModel:
     """The float32 model of ``cfg`` on its device (weights drawn from ``cfg.seed``)."""
     obj = objective(cfg.objective)
     obj.check(data)
-    model = TrainingModel(obj, data.dim, latent_dim=cfg.latent_dim, hidden=cfg.hidden,
-                          seed=cfg.seed, levels=data.levels)
+    model = TrainingModel(
+        obj,
+        data.dim,
+        latent_dim=cfg.latent_dim,
+        hidden=cfg.hidden,
+        seed=cfg.seed,
+        levels=data.levels,
+    )
     return model.to(device=cfg.device, dtype=torch.float32)
 
 
-def train_step(model: TrainingModel, opt: torch.optim.Optimizer, x: torch.Tensor,
-               idx: torch.Tensor, eps: torch.Tensor,
-               generator: torch.Generator) -> torch.Tensor:
+def train_step(
+    model: TrainingModel,
+    opt: torch.optim.Optimizer,
+    x: torch.Tensor,
+    idx: torch.Tensor,
+    eps: torch.Tensor,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """One Adam step on the minibatch ``x[idx]`` (one reparameterised draw ``eps``);
     returns the minibatch ELBO per point (detached)."""
     obj = model.objective
@@ -102,8 +113,15 @@ def _nearest_rms(points: torch.Tensor, ref: torch.Tensor) -> float:
     return float(torch.sqrt(d2).median())
 
 
-def evaluate(model: TrainingModel, data: TrainingData, cfg: RunConfig, step: int,
-             flagged: list[int], final: bool = False, held: bool = True) -> dict[str, Any]:
+def evaluate(
+    model: TrainingModel,
+    data: TrainingData,
+    cfg: RunConfig,
+    step: int,
+    flagged: list[int],
+    final: bool = False,
+    held: bool = True,
+) -> dict[str, Any]:
     """The float64 metrics of the module docstring for ``model`` (not modified); with
     ``held=False`` the held-out ELBO and IWAE (most of the cost: K draws per point) are
     left out."""
@@ -117,16 +135,24 @@ def evaluate(model: TrainingModel, data: TrainingData, cfg: RunConfig, step: int
         xho = torch.as_tensor(data.held_out, dtype=torch.float64, device=dev)
         for name, x in (("train", xtr), ("held", xho))[: 2 if held else 1]:
             xp = obj.prepare(x, data.levels, gen)
-            eps = torch.randn((cfg.eval_samples, *x.shape[:1], cfg.latent_dim),
-                              generator=gen, dtype=torch.float64, device=dev)
+            eps = torch.randn(
+                (cfg.eval_samples, *x.shape[:1], cfg.latent_dim),
+                generator=gen,
+                dtype=torch.float64,
+                device=dev,
+            )
             ll, kl = m64.elbo_terms(xp, eps)
             out[f"{name}_elbo"] = float((ll.mean(0) - kl).mean())
             if name == "train":
                 out["kl"] = float(kl.mean())
         if held:
             xp = obj.prepare(xho, data.levels, gen)
-            eps = torch.randn((cfg.iwae_k, len(xho), cfg.latent_dim), generator=gen,
-                              dtype=torch.float64, device=dev)
+            eps = torch.randn(
+                (cfg.iwae_k, len(xho), cfg.latent_dim),
+                generator=gen,
+                dtype=torch.float64,
+                device=dev,
+            )
             logw = m64.iwae_log_weights(xp, eps)
             out["held_iwae"] = float((torch.logsumexp(logw, 0) - math.log(cfg.iwae_k)).mean())
         m, _ = m64.encoder(obj.prepare(xtr, data.levels, gen))
@@ -145,8 +171,7 @@ def evaluate(model: TrainingModel, data: TrainingData, cfg: RunConfig, step: int
             if log_var is not None:
                 out["lv_coord_median"] = [float(v) for v in log_var.median(dim=0).values]
                 out["lv_coord_min"] = [float(v) for v in log_var.min(dim=0).values]
-            t = torch.randn((500, cfg.latent_dim), generator=gen, dtype=torch.float64,
-                            device=dev)
+            t = torch.randn((500, cfg.latent_dim), generator=gen, dtype=torch.float64, device=dev)
             out["sample_nn"] = _nearest_rms(m64.mean(t), xtr)
             out["held_nn"] = _nearest_rms(xho, xtr)
     return out
@@ -160,8 +185,9 @@ def train_run(cfg: RunConfig, on_step: Callable[[int], None] | None = None) -> d
         raise WellposedInputError("steps and batch must be positive integers")
     data = cfg.load()
     audit = audit_data(data.train)
-    flagged = sorted({j for f in audit.findings if f.kind == "constant_coordinate"
-                      for j in f.where})
+    flagged = sorted(
+        {j for f in audit.findings if f.kind == "constant_coordinate" for j in f.where}
+    )
     torch.manual_seed(cfg.seed)
     model = make_model(cfg, data)
     dev = next(model.parameters()).device
@@ -187,8 +213,9 @@ def train_run(cfg: RunConfig, on_step: Callable[[int], None] | None = None) -> d
         if step in marks:
             # held-out metrics at every other logged step, counting back from the last one
             held = (len(marks) - 1 - marks.index(step)) % 2 == 0
-            logs.append(evaluate(model, data, cfg, step, flagged, final=step == cfg.steps,
-                                 held=held))
+            logs.append(
+                evaluate(model, data, cfg, step, flagged, final=step == cfg.steps, held=held)
+            )
         if on_step is not None:
             on_step(step)
     if stopped is not None and logs:

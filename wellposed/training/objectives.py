@@ -86,14 +86,17 @@ class Objective:
         if self.needs_levels and data.levels is None:
             raise WellposedInputError(
                 f"objective {self.name!r} needs quantised data (integers 0..255 in the .npy "
-                f"file); {data.name} is continuous: drop {self.name} from --objectives")
+                f"file); {data.name} is continuous: drop {self.name} from --objectives"
+            )
         if self.needs_unit_interval and not data.in_unit_interval:
             raise WellposedInputError(
                 f"objective {self.name!r} needs data in [0, 1]; {data.name} has values "
-                f"outside it: rescale the data or drop {self.name} from --objectives")
+                f"outside it: rescale the data or drop {self.name} from --objectives"
+            )
 
-    def prepare(self, x: torch.Tensor, levels: int | None,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+    def prepare(
+        self, x: torch.Tensor, levels: int | None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
         """The data as this objective sees it: binarised at 1/2, dequantised with fresh
         uniform noise from ``generator`` (``y = (k + u) / (L + 1)``), or unchanged."""
         if self.binarise:
@@ -120,18 +123,22 @@ class Objective:
         return empirical
 
 
-OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
-    Objective("learned", "learned per-coordinate variance", "gaussian", Learned()),
-    Objective("shared", "learned shared scalar variance", "gaussian", Learned(), shared=True),
-    Objective("floor", "floor xi = 1/256", "gaussian", Floor(FLOOR_XI)),
-    Objective("softclip", "sigma-VAE soft-clip (log sigma >= -6)", "gaussian", SoftClip(-6.0)),
-    Objective("fixed", "fixed sigma^2 = 1", "gaussian", Fixed(1.0)),
-    Objective("bernoulli", "Bernoulli on binarised data", "bernoulli", binarise=True),
-    Objective("cbernoulli", "continuous Bernoulli", "cbernoulli"),
-    Objective("dlogistic", "discretised logistic", "dlogistic"),
-    Objective("dequantised", "Gaussian on dequantised data", "gaussian", Learned(),
-              dequantise=True),
-)}
+OBJECTIVES: dict[str, Objective] = {
+    o.name: o
+    for o in (
+        Objective("learned", "learned per-coordinate variance", "gaussian", Learned()),
+        Objective("shared", "learned shared scalar variance", "gaussian", Learned(), shared=True),
+        Objective("floor", "floor xi = 1/256", "gaussian", Floor(FLOOR_XI)),
+        Objective("softclip", "sigma-VAE soft-clip (log sigma >= -6)", "gaussian", SoftClip(-6.0)),
+        Objective("fixed", "fixed sigma^2 = 1", "gaussian", Fixed(1.0)),
+        Objective("bernoulli", "Bernoulli on binarised data", "bernoulli", binarise=True),
+        Objective("cbernoulli", "continuous Bernoulli", "cbernoulli"),
+        Objective("dlogistic", "discretised logistic", "dlogistic"),
+        Objective(
+            "dequantised", "Gaussian on dequantised data", "gaussian", Learned(), dequantise=True
+        ),
+    )
+}
 
 
 def objective(name: str) -> Objective:
@@ -139,8 +146,9 @@ def objective(name: str) -> Objective:
     try:
         return OBJECTIVES[name]
     except KeyError:
-        raise WellposedInputError(f"unknown objective {name!r}; choose from "
-                                  f"{', '.join(OBJECTIVES)}") from None
+        raise WellposedInputError(
+            f"unknown objective {name!r}; choose from {', '.join(OBJECTIVES)}"
+        ) from None
 
 
 def continuous_bernoulli_log_prob(x: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
@@ -151,13 +159,17 @@ def continuous_bernoulli_log_prob(x: torch.Tensor, logits: torch.Tensor) -> torc
     """
     small = logits.abs() < 1e-3
     safe = torch.where(small, torch.ones_like(logits), logits)
-    log_c = torch.where(small, math.log(2.0) + torch.log1p(logits * logits / 12.0),
-                        torch.log(safe.abs()) - torch.log(torch.tanh(safe.abs() / 2.0)))
+    log_c = torch.where(
+        small,
+        math.log(2.0) + torch.log1p(logits * logits / 12.0),
+        torch.log(safe.abs()) - torch.log(torch.tanh(safe.abs() / 2.0)),
+    )
     return bernoulli_log_prob(x, logits) + log_c
 
 
-def discretised_logistic_log_prob(x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor,
-                                  levels: int) -> torch.Tensor:
+def discretised_logistic_log_prob(
+    x: torch.Tensor, mean: torch.Tensor, log_scale: torch.Tensor, levels: int
+) -> torch.Tensor:
     """Bin mass of a logistic ``(mean, e^log_scale)`` on the bin of ``x = k / L`` (width 1/L;
     the end bins reach to -inf and +inf), in log space: with ``a, b`` the standardised upper
     and lower edges, ``sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b) (1 - e^{b - a})``
@@ -182,8 +194,16 @@ class TrainingModel(nn.Module):
     is the shared objective's learned scalar ``log sigma^2``.
     """
 
-    def __init__(self, obj: Objective, data_dim: int, *, latent_dim: int = 5,
-                 hidden: int = 200, seed: int = 0, levels: int | None = None) -> None:
+    def __init__(
+        self,
+        obj: Objective,
+        data_dim: int,
+        *,
+        latent_dim: int = 5,
+        hidden: int = 200,
+        seed: int = 0,
+        levels: int | None = None,
+    ) -> None:
         super().__init__()
         self.objective = obj
         self.levels = levels
@@ -192,10 +212,12 @@ class TrainingModel(nn.Module):
         if obj.likelihood in ("bernoulli", "cbernoulli"):
             self.decoder = BernoulliMLPDecoder(latent_dim, hidden, data_dim, seed=seed)
         else:
-            self.decoder = GaussianMLPDecoder(latent_dim, hidden, data_dim,
-                                              obj.policy or Learned(), seed=seed)
-        self.shared_log_var = nn.Parameter(torch.zeros((), dtype=torch.float64),
-                                           requires_grad=obj.shared)
+            self.decoder = GaussianMLPDecoder(
+                latent_dim, hidden, data_dim, obj.policy or Learned(), seed=seed
+            )
+        self.shared_log_var = nn.Parameter(
+            torch.zeros((), dtype=torch.float64), requires_grad=obj.shared
+        )
 
     def heads(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``(mean or logits, log sigma^2 or None)`` at latents ``t``."""

@@ -112,10 +112,21 @@ def _table(runs: Sequence[Run], data: str) -> list[str]:
     floor_runs = select(runs, data, "floor")
     floor_bound = floor_runs[0]["bound"] if floor_runs else None
     floor_iwae = [float(r["log"][-1]["held_iwae"]) for r in floor_runs]
-    head = ["objective", "train ELBO", "held-out ELBO", "held-out IWAE", "KL",
-            "min log σ²", "flagged min log σ²", "spikes", "sample NN / held NN", "bound",
-            "passed floor's bound at step", "min log σ² < log ξ at step",
-            "IWAE − floor's"]
+    head = [
+        "objective",
+        "train ELBO",
+        "held-out ELBO",
+        "held-out IWAE",
+        "KL",
+        "min log σ²",
+        "flagged min log σ²",
+        "spikes",
+        "sample NN / held NN",
+        "bound",
+        "passed floor's bound at step",
+        "min log σ² < log ξ at step",
+        "IWAE − floor's",
+    ]
     rows: list[list[str]] = []
     for obj in _objectives_of(runs, data):
         rs = select(runs, data, obj)
@@ -126,21 +137,41 @@ def _table(runs: Sequence[Run], data: str) -> list[str]:
 
         nn = [(row.get("sample_nn"), row.get("held_nn")) for row in last]
         nn_text = f"{fmt_spread([a for a, _ in nn])} / {sig(nn[0][1], 2)}" if nn else "-"
-        passed = ("-" if floor_bound is None else _steps_text(
-            [_first_step(r, "train_elbo", lambda v: v > floor_bound) for r in rs]))
+        passed = (
+            "-"
+            if floor_bound is None
+            else _steps_text([_first_step(r, "train_elbo", lambda v: v > floor_bound) for r in rs])
+        )
         # below log xi by more than the records' rounding (a floor reaches log xi itself)
-        below = _steps_text([_first_step(r, "min_lv", lambda v: v < _LOG_XI - 1e-4)
-                             for r in rs])
-        gap = "-" if not floor_iwae else fmt_spread(
-            [float(row["held_iwae"]) - statistics.fmean(floor_iwae) for row in last])
+        below = _steps_text([_first_step(r, "min_lv", lambda v: v < _LOG_XI - 1e-4) for r in rs])
+        gap = (
+            "-"
+            if not floor_iwae
+            else fmt_spread(
+                [float(row["held_iwae"]) - statistics.fmean(floor_iwae) for row in last]
+            )
+        )
         bound = rs[0]["bound"]
         bound_text = "none" if bound is None else ("finite" if math.isnan(bound) else sig(bound))
         stopped = [r["stopped_at"] for r in rs if r.get("stopped_at")]
         name = obj + (f" (float32 overflow at step {min(stopped)})" if stopped else "")
-        rows.append([
-            name, col("train_elbo"), col("held_elbo"), col("held_iwae"), col("kl"),
-            col("min_lv"), col("min_lv_flagged"), col("spikes"), nn_text, bound_text, passed,
-            below if last and last[0].get("min_lv") is not None else "-", gap])
+        rows.append(
+            [
+                name,
+                col("train_elbo"),
+                col("held_elbo"),
+                col("held_iwae"),
+                col("kl"),
+                col("min_lv"),
+                col("min_lv_flagged"),
+                col("spikes"),
+                nn_text,
+                bound_text,
+                passed,
+                below if last and last[0].get("min_lv") is not None else "-",
+                gap,
+            ]
+        )
     return markdown_table(rows, head).split("\n")
 
 
@@ -148,13 +179,23 @@ def _curves_data(runs: Sequence[Run], data: str) -> dict[str, Any]:
     panels = []
     for obj in _objectives_of(runs, data):
         rs = select(runs, data, obj)
-        panels.append({
-            "objective": obj, "bound": None if rs[0]["bound"] is None or math.isnan(
-                rs[0]["bound"]) else _r4(rs[0]["bound"]),
-            "seeds": [{"step": [int(x["step"]) for x in r["log"]],
-                       "train": [_r4(v) for v in series(r, "train_elbo")],
-                       "held": [_r4(v) for v in series(r, "held_iwae")],
-                       "min_lv": [_r4(v) for v in series(r, "min_lv")]} for r in rs]})
+        panels.append(
+            {
+                "objective": obj,
+                "bound": None
+                if rs[0]["bound"] is None or math.isnan(rs[0]["bound"])
+                else _r4(rs[0]["bound"]),
+                "seeds": [
+                    {
+                        "step": [int(x["step"]) for x in r["log"]],
+                        "train": [_r4(v) for v in series(r, "train_elbo")],
+                        "held": [_r4(v) for v in series(r, "held_iwae")],
+                        "min_lv": [_r4(v) for v in series(r, "min_lv")],
+                    }
+                    for r in rs
+                ],
+            }
+        )
     return {"kind": "curves", "data": data, "panels": panels}
 
 
@@ -168,8 +209,14 @@ def _map_data(runs: Sequence[Run], data: str) -> dict[str, Any] | None:
     if "learned" not in maps:
         return None
     rs = select(runs, data, "learned")
-    return {"kind": "map", "data": data, "shape": rs[0]["data_shape"],
-            "flagged": rs[0]["flagged"], "maps": maps, "seeds": len(rs)}
+    return {
+        "kind": "map",
+        "data": data,
+        "shape": rs[0]["data_shape"],
+        "flagged": rs[0]["flagged"],
+        "maps": maps,
+        "seeds": len(rs),
+    }
 
 
 def _draw_curves(fig: Figure, spec: dict[str, Any]) -> None:
@@ -179,28 +226,62 @@ def _draw_curves(fig: Figure, spec: dict[str, Any]) -> None:
     for k, p in enumerate(panels):
         ax = fig.add_subplot(nrow, ncol, k + 1)
         for j, s in enumerate(p["seeds"]):
-            ax.plot(s["step"], s["train"], color=LINE_COLOURS["training"], lw=1.0,
-                    label="training ELBO" if j == 0 else None)
-            held = [(x, v) for x, v in zip(s["step"], s["held"], strict=True)
-                    if math.isfinite(v)]  # logged at every other step
-            ax.plot([x for x, _ in held], [v for _, v in held], color=LINE_COLOURS["held-out"],
-                    lw=1.0, ls="--", label="held-out IWAE" if j == 0 else None)
+            ax.plot(
+                s["step"],
+                s["train"],
+                color=LINE_COLOURS["training"],
+                lw=1.0,
+                label="training ELBO" if j == 0 else None,
+            )
+            held = [
+                (x, v) for x, v in zip(s["step"], s["held"], strict=True) if math.isfinite(v)
+            ]  # logged at every other step
+            ax.plot(
+                [x for x, _ in held],
+                [v for _, v in held],
+                color=LINE_COLOURS["held-out"],
+                lw=1.0,
+                ls="--",
+                label="held-out IWAE" if j == 0 else None,
+            )
         lows = [v for s in p["seeds"] for v in s["train"] + s["held"] if math.isfinite(v)]
-        if p["bound"] is not None and lows and p["bound"] < max(lows) + 3 * (
-                max(lows) - min(lows) + 1):
-            ax.axhline(p["bound"], color=LINE_COLOURS["bound"], lw=0.8, ls=":",
-                       label=f"bound {sig(p['bound'])} nats")
+        if (
+            p["bound"] is not None
+            and lows
+            and p["bound"] < max(lows) + 3 * (max(lows) - min(lows) + 1)
+        ):
+            ax.axhline(
+                p["bound"],
+                color=LINE_COLOURS["bound"],
+                lw=0.8,
+                ls=":",
+                label=f"bound {sig(p['bound'])} nats",
+            )
         elif p["bound"] is not None:  # off the axis: still named in the legend
-            ax.plot([], [], color=LINE_COLOURS["bound"], lw=0.8, ls=":",
-                    label=f"bound {sig(p['bound'])} nats (above the axis)")
+            ax.plot(
+                [],
+                [],
+                color=LINE_COLOURS["bound"],
+                lw=0.8,
+                ls=":",
+                label=f"bound {sig(p['bound'])} nats (above the axis)",
+            )
         else:
             ax.plot([], [], " ", label="no bound (unbounded)")
         if lows:  # the last half of training decides the range: early steps are far below
-            tail = [v for s in p["seeds"] for v in (s["train"] + s["held"])[len(s["train"])
-                    // 3:] if math.isfinite(v)] or lows
+            tail = [
+                v
+                for s in p["seeds"]
+                for v in (s["train"] + s["held"])[len(s["train"]) // 3 :]
+                if math.isfinite(v)
+            ] or lows
             span = max(tail) - min(tail) + 1.0
-            top = max(max(tail), p["bound"] if p["bound"] is not None
-                      and p["bound"] < max(tail) + span else -math.inf)
+            top = max(
+                max(tail),
+                p["bound"]
+                if p["bound"] is not None and p["bound"] < max(tail) + span
+                else -math.inf,
+            )
             ax.set_ylim(min(tail) - 0.6 * span, top + 0.25 * span)
         ax.set_xscale("log")
         ax.set_title(p["objective"], color=objective_colour(p["objective"]))
@@ -217,10 +298,20 @@ def _draw_logvar(fig: Figure, spec: dict[str, Any]) -> None:
         for j, s in enumerate(p["seeds"]):
             if all(math.isnan(v) for v in s["min_lv"]):
                 continue
-            ax.plot(s["step"], s["min_lv"], color=objective_colour(p["objective"]), lw=1.0,
-                    label=p["objective"] if j == 0 else None)
-    ax.axhline(_LOG_XI, color=LINE_COLOURS["bound"], lw=0.8, ls=":",
-               label=f"log ξ = {sig(_LOG_XI)} (floor)")
+            ax.plot(
+                s["step"],
+                s["min_lv"],
+                color=objective_colour(p["objective"]),
+                lw=1.0,
+                label=p["objective"] if j == 0 else None,
+            )
+    ax.axhline(
+        _LOG_XI,
+        color=LINE_COLOURS["bound"],
+        lw=0.8,
+        ls=":",
+        label=f"log ξ = {sig(_LOG_XI)} (floor)",
+    )
     ax.set_xscale("log")
     ax.set_xlabel("step (Adam updates)")
     ax.set_ylabel("min log σ² (σ² in squared data units)")
@@ -238,41 +329,64 @@ def _draw_map(fig: Figure, spec: dict[str, Any]) -> None:
         ax = fig.add_subplot(1, len(maps), k + 1)
         image = ax.imshow(np.reshape(values, (rows, cols)), cmap="viridis", vmin=lo, vmax=hi)
         for j in spec["flagged"]:
-            ax.add_patch(Rectangle((j % cols - 0.5, j // cols - 0.5), 1, 1, fill=False,
-                                   edgecolor="red", lw=2.0))
+            ax.add_patch(
+                Rectangle(
+                    (j % cols - 0.5, j // cols - 0.5), 1, 1, fill=False, edgecolor="red", lw=2.0
+                )
+            )
         ax.set_title(f"{obj}: median log σ² per pixel")
         ax.set_xticks([])
         ax.set_yticks([])
         ax.grid(False)
     if image is not None:
         fig.colorbar(image, ax=fig.axes, shrink=0.85, label="log σ² (σ² in squared pixel units)")
-    fig.suptitle(f"{spec['data']}: final decoder log-variance (mean over {spec['seeds']} "
-                 "seeds); red: constant pixels flagged by the data audit")
+    fig.suptitle(
+        f"{spec['data']}: final decoder log-variance (mean over {spec['seeds']} "
+        "seeds); red: constant pixels flagged by the data audit"
+    )
 
 
 def render_png(spec: dict[str, Any], kind: str) -> bytes:
     """The PNG of a figure's data (``kind``: curves, logvar or map): fixed size, dpi, style
     and font, no metadata, so the same data gives the same bytes."""
-    size = {"curves": (10.0, 2.6 * math.ceil(len(spec.get("panels", [])) / 3) + 0.6),
-            "logvar": (6.5, 4.0), "map": (8.0, 3.8)}[kind]
+    size = {
+        "curves": (10.0, 2.6 * math.ceil(len(spec.get("panels", [])) / 3) + 0.6),
+        "logvar": (6.5, 4.0),
+        "map": (8.0, 3.8),
+    }[kind]
     draw = {"curves": _draw_curves, "logvar": _draw_logvar, "map": _draw_map}[kind]
     return png_bytes(lambda fig: draw(fig, spec), size)
 
 
 def _claims_section(runs: Sequence[Run]) -> list[str]:
     out = ["## T-claims on these runs", ""]
-    checks = [("T1", t1_divergence(runs),
-               f"learned variance: flagged-pixel log σ² reaches below {T1_LEVEL:g} "
-               "(the floor stops at log ξ = -5.55)"),
-              ("T2", t2_floor(runs), "floor and soft-clip below their bounds at every step"),
-              ("T3", t3_fixed_bernoulli(runs),
-               "fixed σ² = 1 and Bernoulli below their bounds at every step")]
-    rows = [[cid, text, res["seeds"], _holds(res), sig(res["margin"], 2)]
-            for cid, res, text in checks]
-    out += markdown_table(rows, ["claim", "criterion", "seeds", "holds",
-                                 "smallest margin"]).split("\n")
-    return out + ["", wrap("`wellposed check --group training` gates these criteria (exit 1 "
-                           "when one fails for any seed).")]
+    checks = [
+        (
+            "T1",
+            t1_divergence(runs),
+            f"learned variance: flagged-pixel log σ² reaches below {T1_LEVEL:g} "
+            "(the floor stops at log ξ = -5.55)",
+        ),
+        ("T2", t2_floor(runs), "floor and soft-clip below their bounds at every step"),
+        (
+            "T3",
+            t3_fixed_bernoulli(runs),
+            "fixed σ² = 1 and Bernoulli below their bounds at every step",
+        ),
+    ]
+    rows = [
+        [cid, text, res["seeds"], _holds(res), sig(res["margin"], 2)] for cid, res, text in checks
+    ]
+    out += markdown_table(rows, ["claim", "criterion", "seeds", "holds", "smallest margin"]).split(
+        "\n"
+    )
+    return out + [
+        "",
+        wrap(
+            "`wellposed check --group training` gates these criteria (exit 1 "
+            "when one fails for any seed)."
+        ),
+    ]
 
 
 def _holds(res: Mapping[str, Any]) -> str:
@@ -282,8 +396,9 @@ def _holds(res: Mapping[str, Any]) -> str:
     return HOLDS if res["ok"] else FAILS
 
 
-def write_training_report(runs: Sequence[Run], report_dir: str | Path, *,
-                          command: str = "wellposed train") -> list[Path]:
+def write_training_report(
+    runs: Sequence[Run], report_dir: str | Path, *, command: str = "wellposed train"
+) -> list[Path]:
     """Write ``report_dir/training.md``, ``report_dir/training/*.png`` and the rounded
     ``report_dir/training/summary.json``; return the paths written."""
     root = Path(report_dir)
@@ -291,28 +406,40 @@ def write_training_report(runs: Sequence[Run], report_dir: str | Path, *,
     outputs: dict[Path, bytes] = {}
     cfg0 = runs[0]["config"]
     seeds = sorted({r["config"]["seed"] for r in runs})
-    parts = ["# Training: what Adam does to each objective", "", wrap(
-             f"Generated by `{command}`. App. C.2 networks (latent d = {cfg0['latent_dim']}, "
-             f"H = {cfg0['hidden']}, tanh), Adam lr {cfg0['lr']:g}, batch {cfg0['batch']}, "
-             f"float32 training; every number below is evaluated in float64 "
-             f"(ELBO with {cfg0['eval_samples']} draws per point, IWAE with K = "
-             f"{cfg0['iwae_k']}). Seeds {', '.join(map(str, seeds))} (weights, minibatches and "
-             "noise); train / held-out split seed "
-             f"{runs[0]['split_seed']}. Values: mean ± sd over seeds at the last step, per "
-             "point, in nats (discrete objectives: nats of probability mass; they are not "
-             "comparable with densities). Float32 training differs between CPUs in the last "
-             "digits, so values are rounded to 3 significant digits."), "", wrap(
-             "*spikes*: training points decoded within half a grid step in every coordinate; "
-             "*sample NN / held NN*: median RMS distance from 500 prior samples (from held-out "
-             "points) to the nearest training point; *flagged*: the data audit's constant "
-             "coordinates; *bound*: the analytic bound per point (*none*: unbounded)."), ""]
+    parts = [
+        "# Training: what Adam does to each objective",
+        "",
+        wrap(
+            f"Generated by `{command}`. App. C.2 networks (latent d = {cfg0['latent_dim']}, "
+            f"H = {cfg0['hidden']}, tanh), Adam lr {cfg0['lr']:g}, batch {cfg0['batch']}, "
+            f"float32 training; every number below is evaluated in float64 "
+            f"(ELBO with {cfg0['eval_samples']} draws per point, IWAE with K = "
+            f"{cfg0['iwae_k']}). Seeds {', '.join(map(str, seeds))} (weights, minibatches and "
+            "noise); train / held-out split seed "
+            f"{runs[0]['split_seed']}. Values: mean ± sd over seeds at the last step, per "
+            "point, in nats (discrete objectives: nats of probability mass; they are not "
+            "comparable with densities). Float32 training differs between CPUs in the last "
+            "digits, so values are rounded to 3 significant digits."
+        ),
+        "",
+        wrap(
+            "*spikes*: training points decoded within half a grid step in every coordinate; "
+            "*sample NN / held NN*: median RMS distance from 500 prior samples (from held-out "
+            "points) to the nearest training point; *flagged*: the data audit's constant "
+            "coordinates; *bound*: the analytic bound per point (*none*: unbounded)."
+        ),
+        "",
+    ]
     summary: dict[str, Any] = {"seeds": seeds, "data": {}}
     for data in _data_sets(runs):
         rs = [r for r in runs if r["config"]["data"] == data]
         label = _slug(rs[0])
         curves = {**_curves_data(runs, data), "data": label}
-        parts += [f"## {label} (n = {rs[0]['n_train']} training, {rs[0]['n_held']} held out, "
-                  f"D = {rs[0]['dim']}, {rs[0]['config']['steps']} steps)", ""]
+        parts += [
+            f"## {label} (n = {rs[0]['n_train']} training, {rs[0]['n_held']} held out, "
+            f"D = {rs[0]['dim']}, {rs[0]['config']['steps']} steps)",
+            "",
+        ]
         parts += _table(runs, data) + [""]
         for kind in ("curves", "logvar"):
             name = f"{label}-{kind}.png"
@@ -327,8 +454,9 @@ def write_training_report(runs: Sequence[Run], report_dir: str | Path, *,
         summary["data"][label] = curves
     parts += _claims_section(runs)
     md = root / "training.md"
-    outputs[fig_dir / "summary.json"] = (json.dumps(summary, indent=1, sort_keys=True)
-                                         + "\n").encode("utf-8")
+    outputs[fig_dir / "summary.json"] = (
+        json.dumps(summary, indent=1, sort_keys=True) + "\n"
+    ).encode("utf-8")
     outputs[md] = ("\n".join(parts).rstrip() + "\n").encode("utf-8")
     fig_dir.mkdir(parents=True, exist_ok=True)
     write_files(outputs)  # all or nothing: never a new training.md beside old figures

@@ -55,10 +55,16 @@ _PLAN: dict[str, tuple[tuple[str, ...], int]] = {
 PRESETS = {"ci": (3, 1), "long": (5, 10), "smoke": (1, 0)}  # name -> (seeds, step factor)
 
 
-def preset_configs(preset: str = "ci", *, data: Sequence[str] | None = None,
-                   objectives: Sequence[str] | None = None, seeds: int | None = None,
-                   steps: int | None = None, device: str = "cpu",
-                   data_path: str | None = None) -> list[RunConfig]:
+def preset_configs(
+    preset: str = "ci",
+    *,
+    data: Sequence[str] | None = None,
+    objectives: Sequence[str] | None = None,
+    seeds: int | None = None,
+    steps: int | None = None,
+    device: str = "cpu",
+    data_path: str | None = None,
+) -> list[RunConfig]:
     """The runs of ``preset``, optionally narrowed to ``data`` sets / ``objectives``, with
     ``seeds`` seeds (0..seeds-1) and ``steps`` steps overriding the preset's.  With
     ``data_path`` the runs train on that ``.npy`` file instead (every objective asked for,
@@ -71,28 +77,40 @@ def preset_configs(preset: str = "ci", *, data: Sequence[str] | None = None,
         raise WellposedInputError("--seeds and --steps must be positive integers")
     for name in objectives or ():
         if name not in OBJECTIVES:
-            raise WellposedInputError(f"unknown objective {name!r}; choose from "
-                                      f"{', '.join(OBJECTIVES)}")
+            raise WellposedInputError(
+                f"unknown objective {name!r}; choose from {', '.join(OBJECTIVES)}"
+            )
     if data_path is not None:
         objs = tuple(objectives or ("learned", "shared", "floor", "softclip", "fixed"))
         plan = {data_path: (objs, 2000)}
     else:
         unknown = [d for d in data or () if d not in _PLAN]
         if unknown:
-            raise WellposedInputError(f"unknown data set(s) {unknown}; choose from "
-                                      f"{', '.join(_PLAN)} or pass --data FILE.npy")
+            raise WellposedInputError(
+                f"unknown data set(s) {unknown}; choose from "
+                f"{', '.join(_PLAN)} or pass --data FILE.npy"
+            )
         plan = {d: _PLAN[d] for d in (data or _PLAN)}
     configs = []
     for name, (objs, base) in plan.items():
         chosen = [o for o in objs if objectives is None or o in objectives]
         if objectives is not None and data_path is None and data is not None:
             chosen = list(objectives)
-        n_steps = steps if steps is not None else (max(50, base // 20) if factor == 0
-                                                   else base * factor)
+        n_steps = (
+            steps if steps is not None else (max(50, base // 20) if factor == 0 else base * factor)
+        )
         for obj in chosen:
             for seed in range(n_seeds):
-                configs.append(RunConfig(name, obj, seed, steps=n_steps, device=device,
-                                         data_is_path=data_path is not None))
+                configs.append(
+                    RunConfig(
+                        name,
+                        obj,
+                        seed,
+                        steps=n_steps,
+                        device=device,
+                        data_is_path=data_path is not None,
+                    )
+                )
     if not configs:
         raise WellposedInputError("no runs selected; check --data-set and --objectives")
     return configs
@@ -116,11 +134,9 @@ def progress_bar(total: int, stream: object = None) -> Callable[[int, str], None
         left = spent / done * (total - done) if done else 0.0
         filled = int(30 * done / max(total, 1))
         bar = "#" * filled + "." * (30 - filled)
-        text = (f"[{bar}] {done}/{total} runs, {spent:.0f} s, ~{left:.0f} s left "
-                f"({label})")
+        text = f"[{bar}] {done}/{total} runs, {spent:.0f} s, ~{left:.0f} s left ({label})"
         if tty:
-            print("\r" + text.ljust(100), end="" if done < total else "\n", file=out,
-                  flush=True)
+            print("\r" + text.ljust(100), end="" if done < total else "\n", file=out, flush=True)
         else:
             print(text, file=out, flush=True)
 
@@ -131,8 +147,12 @@ def _cost(cfg: RunConfig) -> float:
     return -cfg.steps * (64 if cfg.data == "digits" else 16)
 
 
-def run_suite(configs: Sequence[RunConfig], *, jobs: int | None = None,
-              progress: Callable[[int, str], None] | None = None) -> list[dict[str, Any]]:
+def run_suite(
+    configs: Sequence[RunConfig],
+    *,
+    jobs: int | None = None,
+    progress: Callable[[int, str], None] | None = None,
+) -> list[dict[str, Any]]:
     """Train every config (``jobs`` processes; 1, or a CUDA device, trains in this process)
     and return the records in the order of ``configs``."""
     if not configs:
@@ -175,8 +195,9 @@ def _floats(value: Any) -> Any:
 
 def load_runs(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The run records :func:`save_runs` wrote (non-finite numbers as floats again)."""
-    runs: list[dict[str, Any]] = _floats(json.loads(Path(path).read_text(encoding="utf-8"))
-                                         .get("runs", []))
+    runs: list[dict[str, Any]] = _floats(
+        json.loads(Path(path).read_text(encoding="utf-8")).get("runs", [])
+    )
     return runs
 
 
@@ -185,13 +206,18 @@ def save_runs(runs: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> N
     :func:`wellposed.evidence.records.jsonable`), for :func:`cached_runs`."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps({"runs": jsonable(list(runs))}, indent=None,
-                                 allow_nan=False) + "\n", encoding="utf-8")
+    target.write_text(
+        json.dumps({"runs": jsonable(list(runs))}, indent=None, allow_nan=False) + "\n",
+        encoding="utf-8",
+    )
 
 
 def _key(cfg: RunConfig | dict[str, Any]) -> str:
-    d = asdict(replace(cfg, device="cpu")) if isinstance(cfg, RunConfig) else {
-        **cfg, "device": "cpu"}
+    d = (
+        asdict(replace(cfg, device="cpu"))
+        if isinstance(cfg, RunConfig)
+        else {**cfg, "device": "cpu"}
+    )
     return json.dumps(d, sort_keys=True)
 
 
