@@ -232,13 +232,14 @@ def _conservative(evidence: Evidence, cert: certify_line.Certified) -> list[str]
 
 
 def _uncertified(claim: Claim, n_values: int) -> str:
-    """What the verdict rests on besides the exact line: ``training`` (a training run),
-    ``network (float64)`` (an audit of a network family, or no exact value but a network's
-    quadrature or search), ``MC only`` (no exact value, only Monte Carlo), or ``""``."""
+    """What the verdict rests on besides the enclosed values: ``training`` (a training run),
+    ``torch probe (float64)`` (a family audit that enclosed no closed form: only torch's
+    values), ``network (float64)`` (no exact value but a network's quadrature or search),
+    ``MC only`` (no exact value, only Monte Carlo), or ``""``."""
     if claim.group == "training" or "training" in claim.evidence:
         return "training"
     if "audit" in claim.evidence:
-        return "network (float64)"
+        return "" if n_values else "torch probe (float64)"
     if n_values == 0:
         if {"quadrature", "search"} & set(claim.evidence):
             return "network (float64)"

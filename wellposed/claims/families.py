@@ -28,6 +28,7 @@ from wellposed.claims.registry import Context, Outcome, claim
 from wellposed.evidence.decide import BOUNDED, INCONCLUSIVE, UNBOUNDED
 from wellposed.evidence.records import AuditFacts
 from wellposed.evidence.vocabulary import Conditional, Verdict, VerdictValue
+from wellposed.lines.certify import record
 
 if TYPE_CHECKING:
     from wellposed.ledger import Claim
@@ -55,7 +56,10 @@ def _spike_evidence(name: str, x: np.ndarray) -> dict[str, Any]:
     spike = fam.ANALYTIC[name].spike
     if spike is None:
         raise ValueError(f"family {name!r} has no spike sequence")
-    big = [float(spike(np.array(xi), np.array(1e6))) for xi in x]
+    big = [
+        record("family.spike", float(spike(np.array(xi), np.array(1e6))), name, float(xi), 1e6)
+        for xi in x
+    ]
     return {"fitted_rate": float(f"{np.mean(slopes):.6g}"), "value_at_k_1e6": min(big)}
 
 
@@ -124,6 +128,12 @@ _UNBOUNDED_ROWS = {
 }
 
 
+def _cb_argmax(x: float) -> float:
+    """The maximiser eta* of the continuous Bernoulli's log density at ``x`` in (0, 1), as
+    the analytic verdict finds it (:func:`wellposed.audit.densities.cb_sup_interior`)."""
+    return float(fam.cb_sup_interior(np.array([x]))[1][0])
+
+
 def _claim_f3(seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     interior = np.round(rng.uniform(0.02, 0.98, size=4), 6)
@@ -133,11 +143,18 @@ def _claim_f3(seed: int) -> dict[str, Any]:
     # the bound on (0,1) is the max of a concave function: check it against a dense grid
     eta = np.linspace(-60.0, 60.0, 24001)
     grid_max = [float(np.max(fam.cb_log_prob(np.full_like(eta, x), eta))) for x in interior]
-    bounds = [float(o.bound) for o in a_in.observations if o.bound is not None]
+    bounds = [
+        record("family.cb_interior_sup", float(o.bound), float(x), _cb_argmax(x))
+        for x, o in zip(interior, a_in.observations, strict=True)
+        if o.bound is not None
+    ]
     bound_ok = all(g <= b + 1e-9 and b - g < 1e-3 for g, b in zip(grid_max, bounds, strict=True))
     ks = np.array([10.0, 100.0, 1e3, 1e4])
     along = [
-        float(v) for v in fam.witness_log_density("continuous_bernoulli", np.zeros_like(ks), ks)
+        record("family.spike", float(v), "continuous_bernoulli", 0.0, float(k))
+        for v, k in zip(
+            fam.witness_log_density("continuous_bernoulli", np.zeros_like(ks), ks), ks, strict=True
+        )
     ]
     gen = audit_family(
         tdist.ContinuousBernoulli, np.array([0.0, 0.3]), seed=seed, method="numerical"
@@ -176,6 +193,14 @@ def _claim_f3(seed: int) -> dict[str, Any]:
     }
 
 
+def _recorded(closed: tuple[object, ...], value: float | None) -> float:
+    """``value`` handed to the open certification recording as the closed form ``closed`` =
+    (its :data:`wellposed.lines.certify.FAMILY_MIRRORS` name, the arguments)."""
+    if value is None:
+        raise AuditInputError(f"no bound for the closed form {closed!r}")
+    return record(str(closed[0]), float(value), *closed[1:])
+
+
 def _bounded_claim(
     seed: int,
     name: str,
@@ -184,14 +209,22 @@ def _bounded_claim(
     nparam: int,
     approach: Any,
     torch_bound: float,
+    closed_form: Callable[[float], tuple[object, ...]],
 ) -> dict[str, Any]:
     """Bounded claims: analytic bound, random parameter draws never above it, tightness, and
     the implementation the claim names (torch's loss or distribution, probed by the audit
     along the witness at a point whose bound is ``torch_bound``) agreeing with the
-    mathematics and never above that bound (:func:`wellposed.audit.probes.agrees_under`)."""
+    mathematics and never above that bound (:func:`wellposed.audit.probes.agrees_under`).
+    Each bound is recorded for certification as ``closed_form(x)`` = its
+    :data:`wellposed.lines.certify.FAMILY_MIRRORS` name and arguments."""
     a = audit_family(name, data, seed=seed)
     torch_ok = agrees_under(a.probe, torch_bound)
-    bounds = np.array([o.bound for o in a.observations])
+    bounds = np.array(
+        [
+            _recorded(closed_form(float(x)), o.bound)
+            for x, o in zip(data, a.observations, strict=True)
+        ]
+    )
     rng = np.random.default_rng(seed)
     worst_gap = math.inf
     for i, x in enumerate(data):
@@ -234,7 +267,10 @@ def _claim_f4(seed: int) -> dict[str, Any]:
         return float(fam.log_bernoulli(np.array(x), np.array(lg)))
 
     # the probe is torch's Bernoulli at x = 1, where the bound is log 1 = 0
-    return _bounded_claim(seed, "bernoulli", data, logp, 1, approach, 0.0)
+    bound = _recorded(("family.bernoulli_sup", 1.0), 0.0)
+    return _bounded_claim(
+        seed, "bernoulli", data, logp, 1, approach, bound, lambda x: ("family.bernoulli_sup", x)
+    )
 
 
 def _claim_f5(seed: int) -> dict[str, Any]:
@@ -256,14 +292,42 @@ def _claim_f5(seed: int) -> dict[str, Any]:
             )
         )
 
-    out = _bounded_claim(seed, "discretized_gaussian", data, logp, 2, approach, 0.0)
+    bound = _recorded(("family.discretized_sup",), 0.0)
+    out = _bounded_claim(seed, "discretized_gaussian", data, logp, 2, approach, bound, _discretized)
     out["evidence"]["also"] = audit_family("discretized_logistic", data, probe=False).verdict
     return out
+
+
+def _discretized(x: float) -> tuple[object, ...]:
+    """The closed form of F5's bound at ``x``: a bin mass's log, at most 0 at every x."""
+    return ("family.discretized_sup",)
+
+
+#: the closed form of each F6 bound (a constant: the same at every x)
+_F6_BOUNDS: dict[str, tuple[object, ...]] = {
+    "softclip_gaussian": ("family.softclip_sup", fam.SOFTCLIP_MIN),
+    "studentt_floor": ("family.studentt_floor_sup", fam.STUDENTT_SCALE_FLOOR),
+    "gaussian_nll_loss": ("family.gaussian_nll_sup", fam.GAUSSIAN_NLL_EPS),
+    "gaussian_nll_loss_default": ("family.gaussian_nll_sup", fam.GAUSSIAN_NLL_EPS, False),
+}
+
+
+def _f6_bound(name: str, value: float) -> float:
+    """The F6 constant ``value`` of part ``name``, recorded for certification."""
+    return _recorded(_F6_BOUNDS[name], value)
 
 
 def _claim_f6(seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     data = np.round(rng.normal(size=3), 6)
+    bounds = {
+        "softclip_gaussian": _f6_bound("softclip_gaussian", fam.SOFTCLIP_BOUND),
+        "studentt_floor": _f6_bound("studentt_floor", fam.STUDENTT_FLOOR_BOUND),
+        "gaussian_nll_loss": _f6_bound("gaussian_nll_loss", fam.GAUSSIAN_NLL_BOUND),
+        "gaussian_nll_loss_default": _f6_bound(
+            "gaussian_nll_loss_default", fam.GAUSSIAN_NLL_BOUND_DEFAULT
+        ),
+    }
     # the densities are looked up on the module at call time, so a patched one is what runs
     parts = {
         "softclip_gaussian": _bounded_claim(
@@ -273,7 +337,8 @@ def _claim_f6(seed: int) -> dict[str, Any]:
             lambda x, loc, raw: fam.log_softclip_gaussian(x, loc, raw),
             2,
             lambda x: float(fam.log_softclip_gaussian(np.array(x), np.array(x), np.array(-40.0))),
-            fam.SOFTCLIP_BOUND,
+            bounds["softclip_gaussian"],
+            lambda x: _F6_BOUNDS["softclip_gaussian"],
         ),
         "studentt_floor": _bounded_claim(
             seed,
@@ -284,7 +349,8 @@ def _claim_f6(seed: int) -> dict[str, Any]:
             lambda x: float(
                 fam.log_studentt_floor(np.array(x), np.array(x), np.array(-40.0), np.array(1e7))
             ),
-            fam.STUDENTT_FLOOR_BOUND,
+            bounds["studentt_floor"],
+            lambda x: _F6_BOUNDS["studentt_floor"],
         ),
         "gaussian_nll_loss": _bounded_claim(
             seed,
@@ -293,7 +359,8 @@ def _claim_f6(seed: int) -> dict[str, Any]:
             lambda x, mean, lv: fam.log_gaussian_nll_value(x, mean, np.exp(lv)),
             2,
             lambda x: float(fam.log_gaussian_nll_value(np.array(x), np.array(x), np.array(1e-9))),
-            fam.GAUSSIAN_NLL_BOUND,
+            bounds["gaussian_nll_loss"],
+            lambda x: _F6_BOUNDS["gaussian_nll_loss"],
         ),
         "gaussian_nll_loss_default": _bounded_claim(  # torch's default full=False
             seed,
@@ -304,16 +371,12 @@ def _claim_f6(seed: int) -> dict[str, Any]:
             lambda x: float(
                 fam.log_gaussian_nll_value(np.array(x), np.array(x), np.array(1e-9), full=False)
             ),
-            fam.GAUSSIAN_NLL_BOUND_DEFAULT,
+            bounds["gaussian_nll_loss_default"],
+            lambda x: _F6_BOUNDS["gaussian_nll_loss_default"],
         ),
     }
     ev: dict[str, Any] = {k: v["evidence"] for k, v in parts.items()}
-    ev["per_coordinate_bounds"] = {
-        "softclip_gaussian": fam.SOFTCLIP_BOUND,
-        "studentt_floor": fam.STUDENTT_FLOOR_BOUND,
-        "gaussian_nll_loss": fam.GAUSSIAN_NLL_BOUND,
-        "gaussian_nll_loss_default": fam.GAUSSIAN_NLL_BOUND_DEFAULT,
-    }
+    ev["per_coordinate_bounds"] = bounds
     observed = BOUNDED if all(v["observed"] == BOUNDED for v in parts.values()) else UNBOUNDED
     return {
         "observed": observed,

@@ -210,8 +210,10 @@ class Certification(_Record):
     certified mirror could enclose, ``conservative`` each verdict that does not hold at the
     enclosure's conservative end (a witness whose ``lo`` is not above its target, a bound
     check whose ``hi`` exceeds the bound); ``ok`` iff all three are empty.  ``uncertified``
-    names what else the verdict rests on (``MC only``, ``training``, ``network (float64)``;
-    empty when nothing: the claim is certified, docs/design.md "What certified means").
+    names what else the verdict rests on (``MC only``, ``training``, ``network (float64)``,
+    ``torch probe (float64)``; empty when nothing: the claim is certified, docs/design.md
+    "What certified means").  A family claim's values are its closed forms (suprema, spike
+    values; :data:`wellposed.lines.certify.FAMILY_MIRRORS`).
     """
 
     values: int

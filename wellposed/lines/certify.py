@@ -19,11 +19,12 @@ from typing import cast
 import numpy as np
 
 from wellposed.errors import WellposedInputError
-from wellposed.lines import certified, exact
+from wellposed.lines import certified, exact, family_certified
 from wellposed.lines.enclosures import Enclosure, agrees
 
 __all__ = [
     "ALLOWANCES",
+    "FAMILY_MIRRORS",
     "MIRRORS",
     "Call",
     "Certified",
@@ -31,6 +32,7 @@ __all__ = [
     "certify_calls",
     "disagreements",
     "pairs",
+    "record",
     "recording",
     "residual_rounding",
 ]
@@ -56,14 +58,44 @@ MIRRORS: dict[str, Callable[..., object]] = {
 }
 
 
+#: the closed forms of the family claims F1-F6 (audit/densities.py, audit/analytic.py values),
+#: enclosed by :mod:`wellposed.lines.family_certified`; a claim hands each float64 value it
+#: uses to :func:`record` under one of these names with the enclosure's arguments
+FAMILY_MIRRORS: dict[str, Callable[..., object]] = {
+    "family.bernoulli_sup": family_certified.bernoulli_sup,
+    "family.cb_interior_sup": family_certified.cb_interior_sup,
+    "family.discretized_sup": family_certified.discretized_sup,
+    "family.gaussian_nll_sup": family_certified.gaussian_nll_sup,
+    "family.softclip_sup": family_certified.softclip_sup,
+    "family.spike": family_certified.spike,
+    "family.studentt_floor_sup": family_certified.studentt_floor_sup,
+}
+
+_ACTIVE: list[list[Call]] = []  # the open recordings, innermost last
+
+
 def certify(name: str, *args: object, **kwargs: object) -> object:
-    """Enclosures of ``exact.<name>(*args, **kwargs)``, shaped like its value (a list per
-    array, a dict or tuple of them, one :class:`Enclosure` per scalar)."""
-    if name not in MIRRORS:
+    """Enclosures of ``exact.<name>(*args, **kwargs)`` (or of the family closed form
+    ``name`` in :data:`FAMILY_MIRRORS`), shaped like its value (a list per array, a dict or
+    tuple of them, one :class:`Enclosure` per scalar)."""
+    mirror = MIRRORS.get(name) or FAMILY_MIRRORS.get(name)
+    if mirror is None:
+        known = ", ".join(sorted((*MIRRORS, *FAMILY_MIRRORS)))
+        raise WellposedInputError(f"no certified mirror of {name}; known: {known}")
+    return mirror(*args, **kwargs)
+
+
+def record(name: str, value: float, *args: object) -> float:
+    """Hand the float64 ``value`` of the closed form ``name`` (:data:`FAMILY_MIRRORS`) at
+    ``args`` to the open :func:`recording`, if any, to be certified after it; returns
+    ``value`` (a claim records each closed-form value its verdict compares)."""
+    if name not in FAMILY_MIRRORS:
         raise WellposedInputError(
-            f"no certified mirror of exact.{name}; known: {', '.join(sorted(MIRRORS))}"
+            f"no family closed form {name!r}; known: {sorted(FAMILY_MIRRORS)}"
         )
-    return MIRRORS[name](*args, **kwargs)
+    if _ACTIVE:
+        _ACTIVE[-1].append(Call(name, tuple(args), {}, float(value)))
+    return value
 
 
 def pairs(value: object, enclosures: object) -> list[tuple[float, Enclosure]]:
@@ -144,8 +176,9 @@ class Call:
 def recording() -> Iterator[list[Call]]:
     """Record the outermost call of every :data:`MIRRORS` function of exact.py made inside
     the block (a nested call, e.g. construction_values -> staircase_values, is part of its
-    caller's).  The wrappers are removed on exit: certify only after it, since the certified
-    mirrors call exact.py themselves.  Not thread-safe (one claim per process at a time)."""
+    caller's), and every family closed form handed to :func:`record`.  The wrappers are
+    removed on exit: certify only after it, since the certified mirrors call exact.py
+    themselves.  Not thread-safe (one claim per process at a time)."""
     calls: list[Call] = []
     depth = [0]
 
@@ -166,9 +199,11 @@ def recording() -> Iterator[list[Call]]:
     originals = {name: getattr(exact, name) for name in MIRRORS}
     for name, fn in originals.items():
         setattr(exact, name, wrap(name, fn))
+    _ACTIVE.append(calls)
     try:
         yield calls
     finally:
+        _ACTIVE.remove(calls)
         for name, fn in originals.items():
             setattr(exact, name, fn)
 
