@@ -1,10 +1,15 @@
 """The gate's certification: planted exact-line shifts fail it; conservative ends decide."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
+from wellposed.audit import analytic
+from wellposed.errors import WellposedInputError
 from wellposed.evidence.records import BoundCheck, Certification, Witness
-from wellposed.gate import _conservative, run_claims
+from wellposed.gate import _conservative, _uncertified, run_claims
+from wellposed.ledger import load_ledger
 from wellposed.lines import certify, exact
 from wellposed.lines.enclosures import Enclosure
 
@@ -82,3 +87,73 @@ def test_certified_cell_names_what_is_not_certified():
     assert Certification(3, outside=("x",)).certified == "no: 1 outside"
     assert not Certification(3, conservative=("w",)).ok
     assert Certification(3).to_dict()["certified"] == "yes"
+
+
+def _plant_softclip(monkeypatch):
+    monkeypatch.setattr(analytic, "SOFTCLIP_BOUND", analytic.SOFTCLIP_BOUND * (1 + 1e-7))
+
+
+def _plant_entropy(monkeypatch):
+    monkeypatch.setattr(analytic, "binary_entropy", _shifted(analytic.binary_entropy, 1e-7))
+
+
+def _plant_spike(monkeypatch):
+    normal = analytic.ANALYTIC["normal"]
+    spike = dataclasses.replace(normal, spike=_shifted(normal.spike, 1e-7))
+    monkeypatch.setitem(analytic.ANALYTIC, "normal", spike)
+
+
+def _plant_cb_sup(monkeypatch):
+    original = analytic.cb_sup_interior
+
+    def moved(x):
+        sup, eta = original(x)
+        return sup * (1 + 1e-7), eta
+
+    monkeypatch.setattr(analytic, "cb_sup_interior", moved)
+
+
+@pytest.mark.parametrize(
+    ("claim", "plant", "name"),
+    [
+        ("F6", _plant_softclip, "family.softclip_sup"),
+        ("F4", _plant_entropy, "family.bernoulli_sup"),
+        ("F1", _plant_spike, "family.spike"),
+        ("F3", _plant_cb_sup, "family.cb_interior_sup"),
+    ],
+)
+def test_a_planted_1e7_shift_in_a_family_closed_form_fails_the_gate(
+    monkeypatch, claim, plant, name
+):
+    plant(monkeypatch)
+    (bad,) = run_claims([claim], device="cpu", jobs=1)
+    cert = bad.evidence["certification"]
+    assert not bad.ok and not cert.ok and cert.outside
+    assert all(f"{name} " in p for p in cert.outside)
+    assert bad.certified.startswith("no:")
+
+
+def test_family_claims_are_certified_closed_forms():
+    results = run_claims(["F1", "F2", "F3", "F4", "F5", "F6"], device="cpu", jobs=1)
+    for r in results:
+        cert = r.evidence["certification"]
+        assert r.ok and cert.ok and cert.values > 0 and r.certified == "yes", (r.id, cert)
+
+
+def test_an_audit_with_no_closed_form_names_the_torch_probe():
+    f4 = next(c for c in load_ledger() if c.id == "F4")
+    assert _uncertified(f4, 3) == ""
+    assert _uncertified(f4, 0) == "torch probe (float64)"
+    assert Certification(0, uncertified="torch probe (float64)").certified == (
+        "torch probe (float64)"
+    )
+
+
+def test_record_feeds_only_an_open_recording():
+    assert certify.record("family.discretized_sup", 0.0) == 0.0  # nothing open: no-op
+    with certify.recording() as calls:
+        certify.record("family.softclip_sup", analytic.SOFTCLIP_BOUND, analytic.SOFTCLIP_MIN)
+    assert [c.name for c in calls] == ["family.softclip_sup"]
+    assert not certify.certify_calls(calls).outside
+    with pytest.raises(WellposedInputError, match="no family closed form"):
+        certify.record("family.nope", 1.0)
