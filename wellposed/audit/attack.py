@@ -18,7 +18,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributions as tdist
@@ -208,7 +208,7 @@ def _adam(
         loss = -_surrogate(run, row, weight)
         if not torch.isfinite(loss):
             return ENDED_NONFINITE
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch's Tensor.backward: no annotations
         opt.step()
         run.done += 1
         if trace is not None and (i + 1) % RECORD_EVERY == 0:
@@ -247,7 +247,7 @@ def _mean_of(out: object) -> torch.Tensor | None:
     """The decoder's mean (location) tensor: a ``(mean, log_var)`` tuple's first entry, or
     the ``loc`` of a location-scale distribution; None for other families."""
     if isinstance(out, tuple | list):
-        return out[0]
+        return cast(torch.Tensor, out[0])  # the (mean, log_var) protocol: a tensor first
     base = out
     while isinstance(base, tdist.Independent):
         base = base.base_dist
@@ -270,7 +270,10 @@ def _reconstruct(run: _Run, row: int) -> None:
         return
     r = mean.reshape(-1) - xi.reshape(-1)
     u = torch.zeros_like(r, requires_grad=True)
-    jtu = torch.autograd.grad(r, params, grad_outputs=u, create_graph=True, allow_unused=True)
+    # allow_unused: None for a parameter the output does not use (torch's stub omits that)
+    jtu: tuple[torch.Tensor | None, ...] = torch.autograd.grad(
+        r, params, grad_outputs=u, create_graph=True, allow_unused=True
+    )
     live = [(p, g) for p, g in zip(params, jtu, strict=True) if g is not None]
 
     def jt(a: torch.Tensor) -> list[torch.Tensor]:
@@ -343,7 +346,9 @@ def _isolated_unit_step(
         return None
     G = []
     for j in range(idx.numel()):
-        g = torch.autograd.grad(ks[j], params, retain_graph=True, allow_unused=True)
+        g: tuple[torch.Tensor | None, ...] = torch.autograd.grad(
+            ks[j], params, retain_graph=True, allow_unused=True
+        )
         G.append(
             torch.cat(
                 [
@@ -372,7 +377,7 @@ def _unit_step(
     k = scale()
     if not (torch.isfinite(k) and k.requires_grad):
         return None
-    grads = torch.autograd.grad(k, params, allow_unused=True)
+    grads: tuple[torch.Tensor | None, ...] = torch.autograd.grad(k, params, allow_unused=True)
     sq = sum(float((g * g).sum()) for g in grads if g is not None)
     if not sq > 0:
         return None

@@ -22,8 +22,9 @@ parameter or a ``Linear`` with free weights starts a path); :class:`DistVal` is 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributions as tdist
@@ -46,7 +47,11 @@ def trace(module: nn.Module) -> fx.GraphModule:
     """``torch.fx`` graph of ``module.forward``; distribution constructors (called as
     ``torch.distributions.X`` or imported by name into a module's file) stay single nodes.
     Raises what ``torch.fx`` raises (data-dependent control flow, ...)."""
-    tracer = fx.Tracer(autowrap_modules=(math, tdist), autowrap_functions=DISTRIBUTIONS)
+    # torch's stub types autowrap_modules as a one-module tuple; the runtime takes any number
+    tracer = fx.Tracer(
+        autowrap_modules=(math, tdist),  # type: ignore[arg-type]
+        autowrap_functions=DISTRIBUTIONS,
+    )
     graph = tracer.trace(module)
     for node in graph.nodes:  # no code generation that registers global wraps
         node.meta.pop("is_wrapped", None)
@@ -81,26 +86,37 @@ def _tensor_val(c: Any, name: str) -> Val:
     return Val(c, FREE, True, (name,), name)
 
 
+# fx types map_aggregate's leaves as Argument, which names neither Val nor DistVal: the
+# callbacks below take their leaves as object and return Any
+
+
 def _concrete(x: Any) -> Any:
-    return fx.node.map_aggregate(x, lambda v: v.c if isinstance(v, Val | DistVal) else v)
+    def unwrap(v: object) -> Any:
+        return v.c if isinstance(v, Val | DistVal) else v
+
+    return fx.node.map_aggregate(x, unwrap)
 
 
 def _leaves(x: Any) -> list[Val | DistVal]:
     out: list[Val | DistVal] = []
-    fx.node.map_aggregate(x, lambda v: out.append(v) if isinstance(v, Val | DistVal) else None)
+
+    def keep(v: object) -> None:
+        if isinstance(v, Val | DistVal):
+            out.append(v)
+
+    fx.node.map_aggregate(x, keep)
     return out
 
 
 def _fixed_output(out: Any, name: str) -> Any:
     """Every tensor / number of a fixed node's output as a fixed :class:`Val`."""
-    return fx.node.map_aggregate(
-        out,
-        lambda v: (
-            _tensor_val(v, name)
-            if isinstance(v, torch.Tensor | float | int) and not isinstance(v, bool)
-            else v
-        ),
-    )
+
+    def fix(v: object) -> Any:
+        if isinstance(v, torch.Tensor | float | int) and not isinstance(v, bool):
+            return _tensor_val(v, name)
+        return v
+
+    return fx.node.map_aggregate(out, fix)
 
 
 class _Walker:
@@ -204,7 +220,7 @@ class _Walker:
 
     def _run(self, node: fx.Node, args: Any, kwargs: Any) -> Any:
         if node.op == "call_function":
-            return node.target(*args, **kwargs)
+            return cast(Callable[..., Any], node.target)(*args, **kwargs)  # not a str target
         if node.op == "call_method":
             return getattr(args[0], str(node.target))(*args[1:], **kwargs)
         return self.gm.get_submodule(str(node.target))(*args, **kwargs)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +48,7 @@ LOSSES = (
 
 def distribution(ctx: Ctx) -> Any:
     """A distribution constructor node: its family and parameters' values."""
-    cls = ctx.node.target
+    cls = cast(Callable[..., Any], ctx.node.target)  # a call_function node: not a str target
     if ctx.op == "Independent":
         base = ctx.arg(0, "base_distribution")
         if not isinstance(base, DistVal):
@@ -125,7 +125,9 @@ def _options(ctx: Ctx) -> dict[str, Any]:
     if m is not None:
         return {k: getattr(m, k) for k in ("reduction", "full", "eps", "weight") if hasattr(m, k)}
     try:
-        bound = inspect.signature(ctx.node.target).bind(*ctx.args, **ctx.kwargs)
+        bound = inspect.signature(cast(Callable[..., Any], ctx.node.target)).bind(
+            *ctx.args, **ctx.kwargs
+        )
     except (TypeError, ValueError):
         return {"reduction": None}
     bound.apply_defaults()

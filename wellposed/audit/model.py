@@ -330,7 +330,7 @@ def _decide(name: str, model: AuditedModel, x: torch.Tensor, X: np.ndarray, fami
     if proof is not None:
         bound_check = check_bound(proof.bound, {"attack": trace.value, "fresh draws": [value]},
                                   tol=1e-9)
-        verdict = BOUNDED if bound_check.ok else BOUND_VIOLATED
+        verdict: str = BOUNDED if bound_check.ok else BOUND_VIOLATED
     elif (witness.passed and rate is not None and rate.slope > 0
           and (row is None or row["passed"])):
         verdict = UNBOUNDED

@@ -104,9 +104,13 @@ def _wrap_class(cls: Callable[..., Any]) -> Callable[..., Any]:
 
     def call(*args: Any, **kwargs: Any) -> Any:
         found: list[fx.Proxy] = []
-        fx.node.map_aggregate(
-            (args, kwargs), lambda v: found.append(v) if isinstance(v, fx.Proxy) else None
-        )
+
+        def keep(v: object) -> None:
+            # fx types the leaves as Argument, which does not name Proxy: take them as object
+            if isinstance(v, fx.Proxy):
+                found.append(v)
+
+        fx.node.map_aggregate((args, kwargs), keep)
         if found:
             return found[0].tracer.create_proxy("call_function", cls, args, kwargs)
         return cls(*args, **kwargs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.fx as fx
@@ -151,7 +151,7 @@ def _clamp(ctx: Ctx) -> Any:
 
 
 def _softplus(ctx: Ctx) -> Any:
-    m = ctx.module
+    m = cast(nn.Softplus | None, ctx.module)  # the rule is looked up by the module's class
     beta = float(m.beta if m is not None else ctx.const(1, "beta", 1.0))
     thr = float(m.threshold if m is not None else ctx.const(2, "threshold", 20.0))
     return ctx.make(I.softplus(ctx.x(), beta, thr))
@@ -173,16 +173,16 @@ def _below(floor: float) -> Callable[[Ctx], Any]:
 
 
 def _leaky(ctx: Ctx) -> Any:
-    s = float(ctx.module.negative_slope if ctx.module is not None
-              else ctx.const(1, "negative_slope", 0.01))
+    m = cast(nn.LeakyReLU | None, ctx.module)
+    s = float(m.negative_slope if m is not None else ctx.const(1, "negative_slope", 0.01))
     if s < 0.0:
         return None
     return ctx.make(I.increasing(lambda x: x if x >= 0 else (0.0 if s == 0 else s * x), ctx.x()))
 
 
 def _elu(ctx: Ctx) -> Any:
-    alpha = float(ctx.module.alpha if ctx.module is not None
-                  else ctx.const(1, "alpha", 1.0))
+    m = cast(nn.ELU | None, ctx.module)
+    alpha = float(m.alpha if m is not None else ctx.const(1, "alpha", 1.0))
     if alpha < 0.0:
         return None
     return ctx.make(I.increasing(lambda x: x if x > 0 else alpha * math.expm1(x)
@@ -190,7 +190,7 @@ def _elu(ctx: Ctx) -> Any:
 
 
 def _hardtanh(ctx: Ctx) -> Any:
-    m = ctx.module
+    m = cast(nn.Hardtanh | None, ctx.module)
     lo = float(m.min_val if m is not None else ctx.const(1, "min_val", -1.0))
     hi = float(m.max_val if m is not None else ctx.const(2, "max_val", 1.0))
     return ctx.make(I.clamp(ctx.x(), (lo, lo), (hi, hi)))
@@ -302,7 +302,7 @@ def _resize(ctx: Ctx) -> Any:
 
 
 def _dropout(ctx: Ctx) -> Any:
-    m = ctx.module
+    m = cast(nn.Dropout | nn.Dropout1d | nn.Dropout2d | None, ctx.module)
     p = float(m.p if m is not None else ctx.const(1, "p", 0.5))
     training = bool(m.training if m is not None else ctx.const(2, "training", True))
     if not training or p == 0.0:
@@ -433,6 +433,14 @@ _QUERIES = frozenset({"size", "dim", "numel", "ndimension", "nelement", "len", "
                       "is_floating_point", "get_device"})
 
 
+def _fixed_leaf(c: object, name: str) -> Any:
+    """A fixed maker's output tensor (non-empty, no NaN) as a fixed :class:`Val` of its own
+    range ``[min c, max c]``; anything else as it is."""
+    if isinstance(c, torch.Tensor) and c.numel() and not c.isnan().any():
+        return Val(c, (float(c.min()), float(c.max())), True, (name,), name)
+    return c
+
+
 def apply(ctx: Ctx) -> Any:
     """The rule for ``ctx.op`` (in-place forms ``op_`` use ``op``'s rule), or ``None``."""
     op = ctx.op
@@ -445,9 +453,7 @@ def apply(ctx: Ctx) -> Any:
         skip = 1 if op.endswith("_like") or op.startswith("new_") else 0
         if not all(v.fixed for v in vals((ctx.args[skip:], ctx.kwargs))):
             return None
-        return fx.node.map_aggregate(ctx.out, lambda c: Val(c, (float(c.min()), float(
-            c.max())), True, (ctx.node.name,), ctx.node.name) if isinstance(
-            c, torch.Tensor) and c.numel() and not c.isnan().any() else c)
+        return fx.node.map_aggregate(ctx.out, lambda c: _fixed_leaf(c, ctx.node.name))
     base = op[:-1] if op.endswith("_") and not op.endswith("__") else op
     rule = TABLE.get(op) or TABLE.get(base)
     return None if rule is None else rule(ctx)

@@ -18,7 +18,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributions as tdist
@@ -77,7 +77,7 @@ class AuditedModel:
 # ----------------------------------------------------------------------------------------
 
 
-def load_factory(spec: str) -> Callable[..., Any]:
+def load_factory(spec: object) -> Callable[..., Any]:
     """``"pkg.module:factory"`` -> the callable (the current directory is importable, as
     with ``python -m``); anything else is a :class:`WellposedInputError`."""
     if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
@@ -102,7 +102,7 @@ def load_factory(spec: str) -> Callable[..., Any]:
         raise WellposedInputError(
             f"{mod_name} has no callable {attr!r}; define def {attr}(): return decoder, encoder"
         )
-    return fn
+    return cast(Callable[..., Any], fn)  # callable(): a user's attribute, checked above
 
 
 def build_model(
@@ -111,7 +111,8 @@ def build_model(
     """Call ``factory`` (with ``data_dim=`` when it takes that argument; torch seeded with
     ``seed``) and wrap what it returns: ``(decoder, encoder[, objective])``."""
     torch.manual_seed(int(seed))
-    params = inspect.signature(factory).parameters if callable(factory) else {}
+    # a Python caller may pass anything: typed as object so the check is not redundant
+    params = inspect.signature(factory).parameters if callable(cast(object, factory)) else {}
     try:
         out = factory(data_dim=data_dim) if "data_dim" in params else factory()
     except WellposedInputError:
@@ -173,7 +174,8 @@ def _reconstruction(model: AuditedModel, x: torch.Tensor, t: torch.Tensor) -> to
         )
     mean, log_var = out
     loss = nn.GaussianNLLLoss(full=model.loss.full, eps=model.loss.eps, reduction="none")
-    return -loss(mean, x.expand_as(mean), torch.exp(log_var)).sum(-1)
+    nll: torch.Tensor = loss(mean, x.expand_as(mean), torch.exp(log_var))
+    return -nll.sum(-1)
 
 
 def objective_value(
@@ -183,7 +185,7 @@ def objective_value(
     KL, Kingma & Welling 2014), or the factory's own objective (torch seeded)."""
     if model.custom is not None:
         torch.manual_seed(int(seed))
-        out = model.custom(model.decoder.module, model.encoder.module, x)
+        out: object = model.custom(model.decoder.module, model.encoder.module, x)  # user code
         if not (isinstance(out, torch.Tensor) and out.numel() == 1):
             raise WellposedInputError(
                 "the factory's objective must return a scalar tensor "
@@ -196,7 +198,8 @@ def objective_value(
 def row_terms(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
     """Each row's ELBO term ``mean_s log p(x_i | m_i + s_i eps_si) - KL(q_i || N(0, I))``,
     shape ``(n,)`` (analytic KL, Kingma & Welling 2014); not for a factory's own objective."""
-    m, lv = model.encoder(x)
+    encoded: tuple[torch.Tensor, torch.Tensor] = model.encoder(x)
+    m, lv = encoded
     t = m + torch.exp(0.5 * lv) * eps
     recon = _reconstruction(model, x, t).mean(0)
     return recon - 0.5 * (m * m + torch.exp(lv) - 1.0 - lv).sum(-1)
@@ -245,7 +248,11 @@ def row_progress(model: AuditedModel, x: torch.Tensor) -> torch.Tensor:
     out = model.decoder.module(m)
     n = x.shape[0]
     if isinstance(out, tuple | list):
-        return -torch.broadcast_tensors(out[0], out[1])[1].reshape(n, -1).mean(-1)
+        # torch.broadcast_tensors (torch/functional.py) carries no annotations
+        pair: tuple[torch.Tensor, ...] = torch.broadcast_tensors(  # type: ignore[no-untyped-call]
+            out[0], out[1]
+        )
+        return -pair[1].reshape(n, -1).mean(-1)
     base = out
     while isinstance(base, tdist.Independent):
         base = base.base_dist

@@ -121,7 +121,8 @@ class Ctx:
         input value)."""
         name = self.node.name
         if origin:
-            self.origin, path = origin, (name,)
+            path: tuple[str, ...] = (name,)
+            self.origin = origin
         else:
             seen: list[str] = []
             for v in vals((self.args, self.kwargs) if using is None else using):
@@ -145,5 +146,11 @@ class Ctx:
 
 def vals(x: Any) -> list[Val]:
     out: list[Val] = []
-    fx.node.map_aggregate(x, lambda v: out.append(v) if isinstance(v, Val) else None)
+
+    def keep(v: object) -> None:
+        # fx types the leaves as Argument, which does not name Val: take them as object
+        if isinstance(v, Val):
+            out.append(v)
+
+    fx.node.map_aggregate(x, keep)
     return out

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import scipy.special as sp
@@ -60,14 +60,14 @@ __all__ = [
 def gaussian_kl(mean: np.ndarray, log_var: np.ndarray) -> np.ndarray:
     """Per-point ``KL(N(m, diag e^lv) || N(0, I))``; arrays ``(n, d)`` -> ``(n,)``."""
     mean, log_var = np.asarray(mean, dtype=np.float64), np.asarray(log_var, dtype=np.float64)
-    return 0.5 * np.sum(mean**2 + np.exp(log_var) - 1.0 - log_var, axis=-1)
+    return cast(np.ndarray, 0.5 * np.sum(mean**2 + np.exp(log_var) - 1.0 - log_var, axis=-1))
 
 
 def _logsumexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
     top = np.max(a, axis=axis, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
     with np.errstate(divide="ignore"):
-        return np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis))
+        return cast(np.ndarray, np.squeeze(top, axis) + np.log(np.sum(np.exp(a - top), axis=axis)))
 
 
 def linear_expected_log_lik(
@@ -86,13 +86,13 @@ def linear_expected_log_lik(
         log_spread = _logsumexp(2.0 * np.log(np.abs(W))[None] + q_log_var[:, None, :], axis=-1)
         log_r2 = 2.0 * np.log(np.abs(resid))
     scaled = _scaled_exp(np.logaddexp(log_r2, log_spread) - log_var)
-    return -0.5 * np.sum(LOG_2PI + log_var + scaled, axis=-1)
+    return cast(np.ndarray, -0.5 * np.sum(LOG_2PI + log_var + scaled, axis=-1))
 
 
 def _scaled_exp(log_value: np.ndarray) -> np.ndarray:
     """``exp`` that is exactly 0 at ``-inf`` and ``inf`` (not a warning) past float64."""
     with np.errstate(over="ignore"):
-        return np.exp(log_value)
+        return cast(np.ndarray, np.exp(log_value))
 
 
 def _whitened_svd(W: np.ndarray, log_var: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -114,7 +114,7 @@ def _diag_log_marginal(x: np.ndarray, b: np.ndarray, log_var: np.ndarray) -> np.
     r = np.abs(x - b)
     with np.errstate(divide="ignore", over="ignore"):
         scaled = np.where(r > 0, np.exp(2.0 * np.log(np.where(r > 0, r, 1.0)) - log_var), 0.0)
-    return -0.5 * np.sum(LOG_2PI + log_var + scaled, axis=1)
+    return cast(np.ndarray, -0.5 * np.sum(LOG_2PI + log_var + scaled, axis=1))
 
 
 def linear_log_marginal(
@@ -140,7 +140,7 @@ def linear_log_marginal(
         quad = np.sum(perp**2, axis=1) + np.sum(coef**2 / (1.0 + s**2), axis=1)
     quad = np.where(np.isnan(quad), np.inf, quad)
     log_det = np.sum(log_var) + np.sum(np.logaddexp(0.0, 2.0 * np.log(s[s > 0])))
-    return -0.5 * (D * LOG_2PI + log_det + quad)
+    return cast(np.ndarray, -0.5 * (D * LOG_2PI + log_det + quad))
 
 
 def linear_posterior(
@@ -241,7 +241,7 @@ def gmm_log_lik(
     scaled = _scaled_exp(log_sq - log_vars)
     comp = np.log(weights) - 0.5 * (D * LOG_2PI + D * log_vars + scaled)
     top = comp.max(axis=1, keepdims=True)
-    return (top + np.log(np.sum(np.exp(comp - top), axis=1, keepdims=True)))[:, 0]
+    return cast(np.ndarray, (top + np.log(np.sum(np.exp(comp - top), axis=1, keepdims=True)))[:, 0])
 
 
 def thread_elbo(lam: float, s: float, kind: str = "identity", m: float = 0.0) -> float:
@@ -288,7 +288,7 @@ def thread_answer_sigma_star(lam: float) -> float:
 
 
 def _log_phi(u: np.ndarray) -> np.ndarray:
-    return -0.5 * (LOG_2PI + u * u)
+    return cast(np.ndarray, -0.5 * (LOG_2PI + u * u))
 
 
 def _spike_parts(D: int, k: float, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -366,11 +366,16 @@ def _staircase_residuals(
     up, down = sp.expit(arg), sp.expit(-arg)
     below = np.arange(n - 1)[None, :] < np.asarray(rows)[:, None]  # l < j
     coeff = np.where(below[:, None, :], down[None], -up[None])  # (n, G, n-1)
-    return coeff @ delta  # (n, G, D)
+    return cast(np.ndarray, coeff @ delta)  # (n, G, D)
 
 
 def _staircase_point_log_lik(
-    x: np.ndarray, spec: dict, log_var: float | None, u: np.ndarray, k: float, rows: np.ndarray
+    x: np.ndarray,
+    spec: dict[str, Any],
+    log_var: float | None,
+    u: np.ndarray,
+    k: float,
+    rows: np.ndarray,
 ) -> np.ndarray:
     """``log p(x_j | u)`` for ``j`` in ``rows`` and every node, shape ``(len(rows), G)``;
     with ``spec["levels"]`` (weighted staircase) ``r_j = (x_j - L_a) + (L_a - mu(u))``,
@@ -383,17 +388,17 @@ def _staircase_point_log_lik(
         r = _staircase_residuals(x, spec["cuts"], spec["steepness"], u, rows)
     if spec["family"] == "bernoulli":
         sign = 2.0 * x[rows][:, None, :] - 1.0
-        return -np.sum(np.logaddexp(0.0, -k * (1.0 - 2.0 * sign * r)), axis=-1)
+        return cast(np.ndarray, -np.sum(np.logaddexp(0.0, -k * (1.0 - 2.0 * sign * r)), axis=-1))
     assert log_var is not None  # Gaussian outputs have a log-variance
     D = x.shape[1]
     sq = np.sum(r * r, axis=-1)
     with np.errstate(divide="ignore", over="ignore"):
         scaled = np.where(sq > 0, np.exp(np.log(np.where(sq > 0, sq, 1.0)) - log_var), 0.0)
-    return -0.5 * (D * (LOG_2PI + log_var) + scaled)
+    return cast(np.ndarray, -0.5 * (D * (LOG_2PI + log_var) + scaled))
 
 
 def staircase_values(
-    x: np.ndarray, spec: dict, log_var: float | None, k: float
+    x: np.ndarray, spec: dict[str, Any], log_var: float | None, k: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-point log-likelihood and ELBO of the staircase (``constructions.staircase``).
 
