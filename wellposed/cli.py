@@ -18,7 +18,10 @@ from typing import Any
 
 from wellposed import __version__
 from wellposed.errors import WellposedInputError
+from wellposed.evidence.vocabulary import NO_WITNESS, OUTSIDE_SUPPORT, Verdict
 from wellposed.training.options import add_train_parser
+
+UNBOUNDED, BOUNDED = Verdict.UNBOUNDED.value, Verdict.BOUNDED.value
 
 __all__ = ["JSON_SCHEMA_VERSION", "add_audit_parsers", "build_parser", "main"]
 
@@ -329,7 +332,6 @@ def _cmd_audit_family(ns: argparse.Namespace) -> int:
                   "values": None if ns.values is None else [float(v) for v in X],
                   "seed": ns.seed, "method": ns.method}
         _write_text(ns.json, _json_document("audit-family", inputs, res.to_dict()))
-    from wellposed.evidence.vocabulary import Verdict
 
     return 1 if ns.fail_on == Verdict.UNBOUNDED and res.verdict == Verdict.UNBOUNDED else 0
 
@@ -345,7 +347,6 @@ def _cmd_audit_data(ns: argparse.Namespace) -> int:
     if ns.json is not None:
         inputs = {"data": ns.path, "latent_dim": ns.latent_dim}  # the seed: in the record
         _write_text(ns.json, _json_document("audit-data", inputs, res.to_dict()))
-    from wellposed.evidence.vocabulary import Verdict
 
     return 1 if ns.fail_on == Verdict.UNBOUNDED and res.breaks_an_objective() else 0
 
@@ -368,7 +369,7 @@ def add_audit_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     pf = subparsers.add_parser(
         "audit-family", help="per-observation boundedness of a family",
         description="Is sup over parameters of log p(x | params) finite at each observation? "
-        "Observations outside the family's support get the verdict 'outside support' and are "
+        f"Observations outside the family's support get the verdict '{OUTSIDE_SUPPORT}' and are "
         "left out of the overall verdict; if every observation is outside it, that is an "
         "input error (exit 2).", epilog=_EXIT_AUDIT_FAIL, formatter_class=fmt)
     pf.add_argument("family", help=f"built-in name ({names}), a torch.distributions class "
@@ -378,8 +379,8 @@ def add_audit_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     pf.add_argument("--seed", type=int, default=0)
     pf.add_argument("--method", choices=("auto", "analytic", "numerical"), default="auto")
     pf.add_argument("--json", metavar="PATH", help=_JSON_HELP)
-    pf.add_argument("--fail-on", choices=("unbounded",), default=None,
-                    help="exit 1 when the verdict over the data is unbounded (for CI)")
+    pf.add_argument("--fail-on", choices=(UNBOUNDED,), default=None,
+                    help=f"exit 1 when the verdict over the data is {UNBOUNDED} (for CI)")
     pf.set_defaults(func=_cmd_audit_family)
     pd = subparsers.add_parser("audit-data", help="data features that break objectives",
                                description="Find constant coordinates, exact 0/1 values, low "
@@ -394,7 +395,7 @@ def add_audit_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     pd.add_argument("--seed", type=int, default=0,
                     help="seed of the subsample for the intrinsic-dimension estimate (default 0)")
     pd.add_argument("--json", metavar="PATH", help=_JSON_HELP)
-    pd.add_argument("--fail-on", choices=("unbounded",), default=None,
+    pd.add_argument("--fail-on", choices=(UNBOUNDED,), default=None,
                     help="exit 1 when a finding makes a named objective unbounded on these "
                     "data (constant coordinate, exact 0/1, low rank, low intrinsic dimension)")
     pd.set_defaults(func=_cmd_audit_data)
@@ -420,7 +421,6 @@ def _cmd_audit_model(ns: argparse.Namespace) -> int:
     if ns.json is not None:
         inputs = {k: v for k, v in vars(ns).items() if k not in ("func", "command")}
         _write_text(ns.json, _json_document("audit-model", inputs, body))
-    from wellposed.evidence.vocabulary import Verdict
 
     return 1 if ns.fail_on == Verdict.UNBOUNDED and res.verdict == Verdict.UNBOUNDED else 0
 
@@ -428,8 +428,8 @@ def _cmd_audit_model(ns: argparse.Namespace) -> int:
 def _add_audit_model(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("audit-model", help="attack your own decoder / encoder on your data",
                        description="Audit PKG.MODULE:FACTORY (returns decoder, encoder[, "
-                       "objective]) on --data: unbounded (witness), bounded (a recognised "
-                       "proof) or 'no witness within budget'; docs/your-model.md.",
+                       f"objective]) on --data: {UNBOUNDED} (witness), {BOUNDED} (a recognised "
+                       f"proof) or '{NO_WITNESS}'; docs/your-model.md.",
                        epilog=_EXIT_AUDIT.replace("2  bad usage", "1  --fail-on unbounded "
                                                   "met\n  2  bad usage"),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -440,7 +440,7 @@ def _add_audit_model(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     p.add_argument("--budget", type=float, metavar="S", help="deprecated: --max-seconds")
     p.add_argument("--rows", type=int, help="objective over the first N rows (default all)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--fail-on", choices=("unbounded",), default=None)
+    p.add_argument("--fail-on", choices=(UNBOUNDED,), default=None)
     p.add_argument("--json", metavar="PATH", help=_JSON_HELP)
     p.add_argument("--out", metavar="DIR", help="where witness.pt goes when unbounded")
     p.set_defaults(func=_cmd_audit_model)

@@ -1,54 +1,58 @@
-"""Evidence: the verdict vocabulary, typed records (one JSON policy), checks and verdict rules."""
+"""Evidence: the verdict vocabulary, typed records (one JSON policy), checks and verdict rules.
 
-from wellposed.evidence.checks import (
-    agree_close,
-    agree_mc,
-    check_attained,
-    check_bound,
-    check_tightness,
-    check_witness,
-    fit_rate,
-)
-from wellposed.evidence.decide import (
-    BOUND_VIOLATED,
-    BOUNDED,
-    IDENTITY,
-    INCONCLUSIVE,
-    REFUTED,
-    UNBOUNDED,
-    VERDICTS,
-    decide_bounded,
-    decide_unbounded,
-)
-from wellposed.evidence.records import (
-    ATTAINED,
-    Attainment,
-    AuditFacts,
-    BoundCheck,
-    Convergence,
-    Counterexample,
-    Evidence,
-    EvidenceItem,
-    Facts,
-    IdentityCheck,
-    LineCheck,
-    RateFit,
-    Search,
-    Symbolic,
-    Tightness,
-    TrainingFacts,
-    Witness,
-    evidence_kinds,
-    jsonable,
-)
-from wellposed.evidence.vocabulary import (
-    Attained,
-    Conditional,
-    Verdict,
-    VerdictValue,
-    as_verdict,
-    format_verdict,
-)
+The names below load on first use (PEP 562), so ``wellposed.evidence.vocabulary`` (every verdict
+word) can be imported without numpy (the command line's help texts spell verdicts from it).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from wellposed._lazy import lazy_attributes
+
+_LAZY = {
+    "agree_close": "wellposed.evidence.checks",
+    "agree_mc": "wellposed.evidence.checks",
+    "check_attained": "wellposed.evidence.checks",
+    "check_bound": "wellposed.evidence.checks",
+    "check_tightness": "wellposed.evidence.checks",
+    "check_witness": "wellposed.evidence.checks",
+    "fit_rate": "wellposed.evidence.checks",
+    "BOUND_VIOLATED": "wellposed.evidence.decide",
+    "BOUNDED": "wellposed.evidence.decide",
+    "IDENTITY": "wellposed.evidence.decide",
+    "INCONCLUSIVE": "wellposed.evidence.decide",
+    "REFUTED": "wellposed.evidence.decide",
+    "UNBOUNDED": "wellposed.evidence.decide",
+    "VERDICTS": "wellposed.evidence.decide",
+    "decide_bounded": "wellposed.evidence.decide",
+    "decide_unbounded": "wellposed.evidence.decide",
+    "ATTAINED": "wellposed.evidence.records",
+    "Attainment": "wellposed.evidence.records",
+    "AuditFacts": "wellposed.evidence.records",
+    "BoundCheck": "wellposed.evidence.records",
+    "Convergence": "wellposed.evidence.records",
+    "Counterexample": "wellposed.evidence.records",
+    "Evidence": "wellposed.evidence.records",
+    "EvidenceItem": "wellposed.evidence.records",
+    "Facts": "wellposed.evidence.records",
+    "IdentityCheck": "wellposed.evidence.records",
+    "LineCheck": "wellposed.evidence.records",
+    "RateFit": "wellposed.evidence.records",
+    "Search": "wellposed.evidence.records",
+    "Symbolic": "wellposed.evidence.records",
+    "Tightness": "wellposed.evidence.records",
+    "TrainingFacts": "wellposed.evidence.records",
+    "Witness": "wellposed.evidence.records",
+    "evidence_kinds": "wellposed.evidence.records",
+    "jsonable": "wellposed.evidence.records",
+    "Attained": "wellposed.evidence.vocabulary",
+    "Conditional": "wellposed.evidence.vocabulary",
+    "Verdict": "wellposed.evidence.vocabulary",
+    "VerdictValue": "wellposed.evidence.vocabulary",
+    "as_verdict": "wellposed.evidence.vocabulary",
+    "format_verdict": "wellposed.evidence.vocabulary",
+}
 
 __all__ = [
     "ATTAINED",
@@ -93,3 +97,56 @@ __all__ = [
     "format_verdict",
     "jsonable",
 ]
+
+if TYPE_CHECKING:
+    from wellposed.evidence.checks import (
+        agree_close,
+        agree_mc,
+        check_attained,
+        check_bound,
+        check_tightness,
+        check_witness,
+        fit_rate,
+    )
+    from wellposed.evidence.decide import (
+        BOUND_VIOLATED,
+        BOUNDED,
+        IDENTITY,
+        INCONCLUSIVE,
+        REFUTED,
+        UNBOUNDED,
+        VERDICTS,
+        decide_bounded,
+        decide_unbounded,
+    )
+    from wellposed.evidence.records import (
+        ATTAINED,
+        Attainment,
+        AuditFacts,
+        BoundCheck,
+        Convergence,
+        Counterexample,
+        Evidence,
+        EvidenceItem,
+        Facts,
+        IdentityCheck,
+        LineCheck,
+        RateFit,
+        Search,
+        Symbolic,
+        Tightness,
+        TrainingFacts,
+        Witness,
+        evidence_kinds,
+        jsonable,
+    )
+    from wellposed.evidence.vocabulary import (
+        Attained,
+        Conditional,
+        Verdict,
+        VerdictValue,
+        as_verdict,
+        format_verdict,
+    )
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
