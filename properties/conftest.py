@@ -235,7 +235,12 @@ def render(rows: dict[str, _Row], coverage: dict[str, list[str]], profile: str) 
             ]
         )
     head = ["property", "claims", "examples", "best value found", "bound", "margin", "sequence gap"]
-    cov = [[c, ", ".join(sorted(set(props)))] for c, props in sorted(coverage.items(), key=_key)]
+    # one wrapped list item a claim: a two-column table of long property lists would be
+    # wider than the output layer's table width
+    cov = [
+        wrap(f"- **{c}**: {', '.join(sorted(set(props)))}")
+        for c, props in sorted(coverage.items(), key=_key)
+    ]
     return "\n".join(
         [
             "# Property suite: best scores",
@@ -261,7 +266,7 @@ def render(rows: dict[str, _Row], coverage: dict[str, list[str]], profile: str) 
             "",
             "## Claims exercised",
             "",
-            markdown_table(cov, ["claim", "properties"]),
+            *cov,
             "",
         ]
     )
