@@ -138,3 +138,15 @@ def test_f6_floor_bounds(name: str, bound: float) -> None:
 def test_softclip_number() -> None:
     assert pytest.approx(5.081061, abs=1e-6) == fam.SOFTCLIP_BOUND
     assert pytest.approx(5.988817, abs=1e-6) == fam.STUDENTT_FLOOR_BOUND
+
+
+def test_sequence_verdict_is_the_verdict_of_its_own_sequence() -> None:
+    """The memoised decision keys on the computed values: a growing and a levelling-off
+    sequence at the same k, decided one after the other, keep their own verdicts."""
+    k = np.array([10.0, 20.0, 40.0, 80.0])
+    grows = fam.sequence_verdict(k, k - 1.0, "k", "grows")
+    levels = fam.sequence_verdict(k, 5.0 - np.exp(-k), "k", "levels")
+    again = fam.sequence_verdict(k.copy(), (k - 1.0).copy(), "k", "grows")
+    assert grows.verdict == "unbounded" and grows.rate == 1.0
+    assert levels.verdict == "inconclusive"
+    assert again == grows

@@ -320,26 +320,10 @@ def _objective_proof(model: AuditedModel, X: np.ndarray) -> tuple[Proof | None, 
 # ----------------------------------------------------------------------------------------
 
 
-#: families whose ``sup over (loc, scale) log p(x)`` is infinite at every x (docs/claims.md,
-#: F1): their family audit cannot give the family route, so a sample of rows describes it
-EVERYWHERE_UNBOUNDED = frozenset({"Normal", "Laplace", "Cauchy", "StudentT"})
-#: rows the family audit of an everywhere-unbounded family looks at
-SAMPLE_ROWS = 64
-
-
-def _family_audit(family: str, X: np.ndarray, notes: list[str]) -> FamilyAudit | None:
-    """The family audit on the rows ``X`` (all of them where the family route may apply:
-    a bound must hold at every row), or on ``SAMPLE_ROWS`` evenly spaced rows for a family
-    unbounded at every x (the audit of 200,000 distinct pixel values takes a minute)."""
-    rows = X
-    if family in EVERYWHERE_UNBOUNDED and X.shape[0] > SAMPLE_ROWS:
-        rows = X[np.unique(np.linspace(0, X.shape[0] - 1, SAMPLE_ROWS).astype(int))]
-        notes.append(
-            f"family audit of {family} on {SAMPLE_ROWS} of {X.shape[0]} rows: "
-            f"{family} is unbounded at every x, so no family bound exists to check"
-        )
+def _family_audit(family: str, X: np.ndarray) -> FamilyAudit | None:
+    """The family audit on every row (the family route's bound must hold at each one)."""
     try:
-        return audit_family(family, rows, probe=False)
+        return audit_family(family, X, probe=False)
     except Exception:  # noqa: BLE001 - a family the audit cannot resolve proves nothing
         return None
 
@@ -353,7 +337,7 @@ def prove(
     X = X[:, None] if X.ndim == 1 else X
     n, D = X.shape
     notes: list[str] = []
-    fam = _family_audit(family, X, notes)
+    fam = _family_audit(family, X)
     if model.custom is not None:
         proof, why = _objective_proof(model, X)
         return proof, fam, tuple(notes + ([why] if why else []))
