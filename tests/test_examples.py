@@ -48,6 +48,7 @@ class Case:
     bound: float | None  # the true supremum of the objective when bounded
     steps: int
     what: str
+    gap: str = ""  # a known gap of the attack: the case may fall short of its right verdict
 
 
 def _sup(per: float, case_n: int, dim: int) -> float:
@@ -95,6 +96,7 @@ CASES = [
         None,
         60,
         "conv VAE, per-pixel log-variance channel (28x28, 1.7M parameters)",
+        "the constructive spike needs output heads that read the rewired unit directly",
     ),
     Case(
         "decoy_policy",
@@ -257,7 +259,7 @@ def audit(case: Case, tmp: Path, seed: int = 0) -> tuple[int, dict, str]:
                 "--json",
                 str(out),
                 "--out",
-                str(tmp / "witness"),
+                str(tmp / f"witness-{case.name}-{case.data}-{case.dim}"),
             ]
         )
     return code, json.loads(out.read_text()), buf.getvalue()
@@ -308,8 +310,8 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[int, di
 def test_example_verdict_and_bound(results, i: int) -> None:
     case = CASES[i]
     code, doc, text = results[i]
-    if doc["verdict"] != case.verdict and case.verdict == UNBOUNDED:
-        pytest.xfail(f"the attack does not reach the target yet: {doc['verdict']}")
+    if doc["verdict"] != case.verdict and case.gap:
+        pytest.xfail(f"{case.gap}: {doc['verdict']}")
     assert doc["verdict"] == case.verdict, text
     assert f"verdict: {case.verdict}" in text
     assert code == (1 if case.verdict == UNBOUNDED else 0)

@@ -24,6 +24,7 @@ import torch
 import torch.distributions as tdist
 from torch import nn
 
+from wellposed.audit.construct import construct
 from wellposed.audit.usermodel import (
     CHECK_SAMPLES,
     AuditedModel,
@@ -38,6 +39,7 @@ from wellposed.audit.usermodel import (
     row_terms,
 )
 from wellposed.models.protocol import ModuleDecoder, ModuleEncoder
+from wellposed.models.validate import DTYPE
 
 __all__ = [
     "CHECK_SAMPLES",
@@ -116,6 +118,10 @@ class AttackTrace:
     margin: float = 0.0
     rows_tried: list[int] = field(default_factory=list)
     per_row: dict[int | None, tuple[list[float], list[float]]] = field(default_factory=dict)
+    #: what the constructive spike rewired, or why it was not built
+    constructed: str = ""
+    #: the row spiked at the best state
+    best_row: int | None = None
 
 
 def search_copy(model: AuditedModel) -> AuditedModel:
@@ -240,6 +246,7 @@ def _record(run: _Run, trace: AttackTrace) -> bool:
     if v > trace.best_value:
         trace.best_value, trace.best_k, trace.row_value = v, k, row_v
         trace.best_state, trace.k, trace.value = run.model.state(), ks, vs
+        trace.best_row = trace.row
     return v > trace.target + trace.margin and not row_v <= trace.level + trace.margin
 
 
@@ -425,6 +432,41 @@ def _choose_row(run: _Run, tried: list[int]) -> int | None:
     return int(torch.argmax(terms))
 
 
+def _construct_stage(
+    model: AuditedModel, x: torch.Tensor, run: _Run, trace: AttackTrace, fit: dict[str, Any]
+) -> bool:
+    """The constructive spike (:mod:`wellposed.audit.construct`) on the float64 modules,
+    from the fitted state and, when that fails (e.g. the fit silenced the encoder's units),
+    from the factory's initial state ``fit``; its path is recorded as the trace's, and True
+    when its best point passes the goal.  Each column solve counts as a step."""
+    eps = draws(run.seed, RECORD_SAMPLES, x.shape[0], model.decoder.latent_dim)
+    start, why = model.state(), []
+    for state in (run.model.state(), fit):
+        model.load(state)
+        c = construct(model, x, eps, run.seed)
+        run.done += c.solves
+        if c.k:
+            break
+        why.append(c.stopped)
+    model.load(start)
+    if not c.k or c.row is None:
+        trace.constructed = "not built: " + "; ".join(dict.fromkeys(why))
+        return False
+    trace.constructed = c.rewired + (f"; stopped: {c.stopped}" if c.stopped else "")
+    trace.row = c.row
+    trace.rows_tried.append(c.row)
+    trace.per_row[c.row] = (list(c.k), list(c.value))
+    best = max(range(len(c.value)), key=lambda j: c.value[j])
+    model.load(c.states[best])
+    with torch.no_grad():
+        row_v = float(row_terms(model, x[c.row : c.row + 1], eps[:, c.row : c.row + 1]).sum())
+    model.load(start)
+    trace.best_value, trace.best_k, trace.row_value = c.value[best], c.k[best], row_v
+    trace.best_state, trace.k, trace.value = c.states[best], list(c.k), list(c.value)
+    trace.best_row = c.row
+    return c.value[best] > trace.target + trace.margin and row_v > trace.level + trace.margin
+
+
 def attack(
     model: AuditedModel,
     x: torch.Tensor,
@@ -441,6 +483,7 @@ def attack(
     remain.  The target is ``max(F_ref + level, floor_target)`` with ``F_ref`` the
     objective after the fit; the attack stops when the objective passes it (and the chosen
     row's term passes ``level``), when ``steps`` are spent or after ``max_seconds``."""
+    initial = model.state()
     search = search_copy(model)
     xs = x.to(SEARCH_DTYPE)
     fixed = draws(seed, RECORD_SAMPLES, x.shape[0], model.decoder.latent_dim, SEARCH_DTYPE)
@@ -452,6 +495,8 @@ def attack(
     if not math.isfinite(trace.reference):
         trace.reference = -math.inf
     trace.target = max(trace.reference + level, floor_target)
+    if not ended and _construct_stage(model, x.to(DTYPE), run, trace, initial):
+        ended = ENDED_TARGET
     start_state = search.state()
     for attempt in range(1 if search.custom is not None else MAX_ROWS):
         if ended:
@@ -470,4 +515,5 @@ def attack(
     trace.ended, trace.steps, trace.seconds = ended, run.done, time.monotonic() - run.start
     if trace.best_state is not None:
         model.load(trace.best_state)
+        trace.row = trace.best_row
     return trace

@@ -21,21 +21,25 @@ parameter or a ``Linear`` with free weights starts a path); :class:`DistVal` is 
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import torch
 import torch.distributions as tdist
 import torch.fx as fx
+import torch.nn.functional as F
 from torch import nn
 
 from wellposed.audit import rules
 from wellposed.audit.intervals import FREE, Iv, hull
+from wellposed.audit.likelihoods import LOSSES
 from wellposed.audit.values import Ctx, DistVal, Val
 
-__all__ = ["DistVal", "Propagation", "Val", "propagate", "trace"]
+__all__ = ["DistVal", "Propagation", "Val", "propagate", "trace", "trace_patched"]
 
 #: every distribution class torch ships: a single graph node each (not traced through)
 DISTRIBUTIONS = tuple(
@@ -56,6 +60,66 @@ def trace(module: nn.Module) -> fx.GraphModule:
     for node in graph.nodes:  # no code generation that registers global wraps
         node.meta.pop("is_wrapped", None)
     return fx.GraphModule(tracer.root, graph)
+
+
+def _wrap_class(cls: Callable[..., Any]) -> Callable[..., Any]:
+    """A distribution class (or a loss function) that, given a traced value, records one
+    graph node."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        found: list[fx.Proxy] = []
+
+        def keep(v: object) -> None:
+            # fx types the leaves as Argument, which does not name Proxy: take them as object
+            if isinstance(v, fx.Proxy):
+                found.append(v)
+
+        fx.node.map_aggregate((args, kwargs), keep)
+        if found:
+            return found[0].tracer.create_proxy("call_function", cls, args, kwargs)
+        return cls(*args, **kwargs)
+
+    return call
+
+
+@contextlib.contextmanager
+def _names_patched(namespaces: list[dict[str, Any]]) -> Iterator[None]:
+    """Distribution classes and torch's functional losses in ``namespaces`` (the user's
+    files, ``torch.nn.functional``) record one node each while tracing (``torch.fx`` itself
+    patches only ``forward``'s own file)."""
+    saved: list[tuple[dict[str, Any], str, Any]] = []
+    try:
+        for ns in namespaces:
+            for key, value in list(ns.items()):
+                if (isinstance(value, type) and value in DISTRIBUTIONS) or any(
+                    value is f for f in LOSSES
+                ):
+                    saved.append((ns, key, value))
+                    ns[key] = _wrap_class(value)
+        yield
+    finally:
+        for ns, key, value in saved:
+            ns[key] = value
+
+
+def _namespaces(root: nn.Module, extra: Callable[..., Any] | None = None) -> list[dict[str, Any]]:
+    names = {type(m).__module__ for m in root.modules()}
+    out = [
+        vars(sys.modules[n])
+        for n in sorted(names)
+        if n in sys.modules and not n.startswith("torch")
+    ]
+    if extra is not None and hasattr(extra, "__globals__"):
+        out.append(extra.__globals__)
+    out.append(vars(F))
+    return out
+
+
+def trace_patched(root: nn.Module, extra: Callable[..., Any] | None = None) -> fx.GraphModule:
+    """:func:`trace` with the distribution classes and torch's functional losses that the
+    user's files (and ``extra``'s) import by name recording one node each."""
+    with _names_patched(_namespaces(root, extra)):
+        return trace(root)
 
 
 @dataclass

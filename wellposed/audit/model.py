@@ -136,7 +136,7 @@ class ModelAudit:
                "trace": {"k": list(self.trace_k), "value": list(self.trace_value)},
                "attack": {"steps": self.steps, "steps_done": t.steps, "ended": t.ended,
                           "max_seconds": self.max_seconds, "seconds": t.seconds,
-                          "rows_tried": list(t.rows_tried)},
+                          "rows_tried": list(t.rows_tried), "constructed": t.constructed},
                "seed": self.seed, "notes": list(self.notes)}
         res = jsonable(out)
         assert isinstance(res, dict)
@@ -158,6 +158,8 @@ class ModelAudit:
                  f"  attack: {t.steps} of {self.steps} steps, ended: {t.ended}"
                  + (f" (--max-seconds {self.max_seconds:g} cut it short)"
                     if t.ended == "time cap" else "")]
+        if t.constructed:
+            lines.append(f"  constructive spike: {t.constructed}")
         if self.witness is not None:
             lines.append(f"  best point: objective over the rows with {CHECK_SAMPLES} or fewer "
                          f"fresh draws - 4 SE = {num(self.witness.value)} "

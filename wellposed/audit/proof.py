@@ -23,25 +23,21 @@ notes say why, and no floor is proved.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-import torch.fx as fx
-import torch.nn.functional as F
 from torch import nn
 
 from wellposed.audit.attack import AuditedModel
 from wellposed.audit.family import FamilyAudit, audit_family
-from wellposed.audit.graph import DISTRIBUTIONS, DistVal, Propagation, Val, propagate, trace
+from wellposed.audit.graph import DistVal, Propagation, Val, propagate, trace_patched
 from wellposed.audit.intervals import up
-from wellposed.audit.likelihoods import LOSSES, location_scale_sup
+from wellposed.audit.likelihoods import location_scale_sup
 from wellposed.audit.values import LOG_2PI
 from wellposed.evidence.decide import BOUNDED
 from wellposed.models.validate import DTYPE
@@ -98,59 +94,6 @@ def _why_not(path: tuple[str, ...], prop: Propagation, what: str) -> str:
 # ----------------------------------------------------------------------------------------
 
 
-def _wrap_class(cls: Callable[..., Any]) -> Callable[..., Any]:
-    """A distribution class (or a loss function) that, given a traced value, records one
-    graph node."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        found: list[fx.Proxy] = []
-
-        def keep(v: object) -> None:
-            # fx types the leaves as Argument, which does not name Proxy: take them as object
-            if isinstance(v, fx.Proxy):
-                found.append(v)
-
-        fx.node.map_aggregate((args, kwargs), keep)
-        if found:
-            return found[0].tracer.create_proxy("call_function", cls, args, kwargs)
-        return cls(*args, **kwargs)
-
-    return call
-
-
-@contextlib.contextmanager
-def _names_patched(namespaces: list[dict[str, Any]]) -> Iterator[None]:
-    """Distribution classes and torch's functional losses in ``namespaces`` (the user's
-    files, ``torch.nn.functional``) record one node each while tracing (``torch.fx`` itself
-    patches only ``forward``'s own file)."""
-    saved: list[tuple[dict[str, Any], str, Any]] = []
-    try:
-        for ns in namespaces:
-            for key, value in list(ns.items()):
-                if (isinstance(value, type) and value in DISTRIBUTIONS) or any(
-                    value is f for f in LOSSES
-                ):
-                    saved.append((ns, key, value))
-                    ns[key] = _wrap_class(value)
-        yield
-    finally:
-        for ns, key, value in saved:
-            ns[key] = value
-
-
-def _namespaces(root: nn.Module, extra: Callable[..., Any] | None = None) -> list[dict[str, Any]]:
-    names = {type(m).__module__ for m in root.modules()}
-    out = [
-        vars(sys.modules[n])
-        for n in sorted(names)
-        if n in sys.modules and not n.startswith("torch")
-    ]
-    if extra is not None and hasattr(extra, "__globals__"):
-        out.append(extra.__globals__)
-    out.append(vars(F))
-    return out
-
-
 def _traced(
     root: nn.Module, inputs: list[tuple[Any, bool]], fn: Callable[..., Any] | None = None
 ) -> Propagation:
@@ -158,8 +101,7 @@ def _traced(
     their defaults, fixed)."""
     root = copy.deepcopy(root)  # the walk runs the graph: the user's modules stay as they are
     before = {k: b.detach().clone() for k, b in root.named_buffers()}
-    with _names_patched(_namespaces(root, fn)):
-        gm = trace(root)
+    gm = trace_patched(root, fn)
     feeds: dict[str, tuple[Any, bool]] = {}
     holders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     for i, node in enumerate(holders):

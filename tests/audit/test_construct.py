@@ -1,0 +1,176 @@
+"""The constructive spike and its sites, on decoders written in plain torch without this project."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.distributions as tdist
+import torch.nn.functional as F
+from torch import nn
+
+from wellposed.audit.construct import LEVELS, construct, placement
+from wellposed.audit.sites import find_sites
+from wellposed.audit.usermodel import build_model, draws, evaluate
+
+D, d, H = 16, 2, 24
+
+
+class Enc(nn.Module):
+    def __init__(self, act: nn.Module) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(D, H), act)
+        self.out = nn.Linear(H, 2 * d)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m, lv = self.out(self.body(x)).chunk(2, dim=-1)
+        return m, lv
+
+
+class OneHead(nn.Module):
+    """One Linear layer for both halves, split with chunk; functional activation."""
+
+    def __init__(self, act: str) -> None:
+        super().__init__()
+        self.inp, self.head, self.act = nn.Linear(d, H), nn.Linear(H, 2 * D), act
+
+    def forward(self, t: torch.Tensor) -> tdist.Distribution:
+        h = getattr(F, self.act)(self.inp(t))
+        mu, lv = self.head(h).chunk(2, dim=-1)
+        return tdist.Independent(tdist.Normal(mu, torch.exp(0.5 * lv)), 1)
+
+
+class SoftplusScale(nn.Module):
+    """``sigma = softplus(s)``: no floor (softplus tends to 0)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.h = nn.Sequential(nn.Linear(d, H), nn.ELU())
+        self.mu, self.s = nn.Linear(H, D), nn.Linear(H, D)
+
+    def forward(self, t: torch.Tensor) -> tdist.Distribution:
+        h = self.h(t)
+        return tdist.Normal(self.mu(h), F.softplus(self.s(h)))
+
+
+class Floored(SoftplusScale):
+    """``sigma = 0.05 + softplus(s)``: bounded."""
+
+    def forward(self, t: torch.Tensor) -> tdist.Distribution:
+        h = self.h(t)
+        return tdist.Normal(self.mu(h), 0.05 + F.softplus(self.s(h)))
+
+
+class Shared(nn.Module):
+    """One learned log-variance shared by every coordinate and row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.h = nn.Sequential(nn.Linear(d, H), nn.Tanh(), nn.Linear(H, D))
+        self.log_var = nn.Parameter(torch.zeros(()))
+
+    def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu = self.h(t)
+        return mu, self.log_var.expand_as(mu)
+
+
+def _data(n: int = 40) -> torch.Tensor:
+    rng = np.random.default_rng(3)
+    return torch.as_tensor(rng.uniform(0.05, 0.95, size=(n, D)))
+
+
+def _path(dec: nn.Module, enc: nn.Module, x: torch.Tensor):
+    model = build_model(lambda: (dec, enc), D, seed=1)
+    eps = draws(0, 2, x.shape[0], d)
+    before = {k: v.clone() for k, v in model.decoder.module.state_dict().items()}
+    out = construct(model, x, eps, seed=0)
+    after = model.decoder.module.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), "the start state is restored"
+    return model, eps, out
+
+
+@pytest.mark.parametrize(
+    "dec,act",
+    [
+        (OneHead("relu"), nn.ReLU()),
+        (OneHead("tanh"), nn.Tanh()),
+        (OneHead("leaky_relu"), nn.LeakyReLU(0.2)),
+        (OneHead("silu"), nn.GELU()),
+        (SoftplusScale(), nn.Softplus()),
+    ],
+    ids=["relu-chunk", "tanh-chunk", "leaky-two-units", "silu-gelu", "softplus-scale"],
+)
+def test_path_rises_linearly_in_k(dec: nn.Module, act: nn.Module) -> None:
+    x = _data()
+    model, eps, out = _path(dec, Enc(act), x)
+    assert out.stopped == "" and len(out.k) == len(LEVELS), out.stopped
+    assert out.k == pytest.approx(list(LEVELS), abs=1e-6)
+    slope = np.polyfit(out.k, out.value, 1)[0]
+    assert 0.5 * (D - d) / 2 < slope < 1.1 * (D - d) / 2  # the row's (D - d)/2 per unit k
+    # with fresh draws the top level is above the first by the row's growth
+    fresh = []
+    for state in (out.states[0], out.states[-1]):
+        model.load(state)
+        fresh.append(evaluate(model, x, samples=256, seed=99))
+    (low, se_low), (top, se_top) = fresh
+    rise = 0.5 * (D - d) / 2 * (LEVELS[-1] - LEVELS[0])
+    assert top - 4 * se_top > low + 4 * se_low + rise
+
+
+def test_leaky_relu_needs_two_units() -> None:
+    sites, _ = find_sites(OneHead("leaky_relu").double(), torch.zeros(3, d, dtype=torch.float64))
+    assert [s.units for s in sites] == [2] and sites[0].from_input
+
+
+@pytest.mark.parametrize("dec", [Floored(), Shared()], ids=["floor-0.05", "shared-log-var"])
+def test_no_path_where_the_row_cannot_be_singled_out(dec: nn.Module) -> None:
+    _, _, out = _path(dec, Enc(nn.Tanh()), _data())
+    assert out.k == [] and "did not reach" in out.stopped
+
+
+def test_conv_stack_after_the_unit_is_declined_quickly() -> None:
+    class Conv(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = nn.Sequential(nn.Linear(d, 32), nn.ReLU(), nn.Linear(32, 8 * 4 * 4))
+            self.up = nn.ConvTranspose2d(8, 2, 4, 2, 1)
+
+        def forward(self, t: torch.Tensor) -> tdist.Distribution:
+            lead = t.shape[:-1]  # fx cannot trace *lead: the sites come from hooks
+            out = self.up(self.dense(t.reshape(-1, d)).reshape(-1, 8, 4, 4))
+            out = out.reshape(*lead, 2, 64)
+            return tdist.Independent(tdist.Normal(out[..., 0, :], torch.exp(out[..., 1, :])), 1)
+
+    sites, why = find_sites(Conv().double(), torch.zeros(3, d, dtype=torch.float64))
+    assert "tracing failed" in why and [s.name for s in sites] == ["dense.0"]
+    assert sites[0].from_input
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(rng.uniform(0.05, 0.95, size=(12, 64)))
+    model = build_model(lambda: (Conv(), _Enc64()), 64, seed=0)
+    out = construct(model, x, draws(0, 2, 12, d), seed=0)
+    assert out.k == [] and "heads do not read dense.0" in out.stopped
+
+
+class _Enc64(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(64, 16), nn.Linear(16, 2 * d)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m, lv = self.b(torch.relu(self.a(x))).chunk(2, -1)
+        return m, lv
+
+
+def test_placement_keeps_other_rows_mass_off_the_half_space() -> None:
+    gen = torch.Generator().manual_seed(0)
+    m = torch.randn(30, d, generator=gen, dtype=torch.float64)
+    s = 0.3 + torch.rand(30, d, generator=gen, dtype=torch.float64)
+    k = 30.0
+    v, c0, mstar = placement(m, s, k, 31, D, seed=0)
+    # each other row's Gaussian mass past c0: Phi(-(c0 - v.m_j) / |v s_j|) < e^{-k} / (n D)
+    z = (c0 - m @ v) / torch.sqrt((s * s) @ (v * v))
+    tail = 0.5 * torch.erfc(z / math.sqrt(2.0))
+    assert float(tail.max()) < math.exp(-k) / (31 * D)
+    assert float(mstar @ v) > c0

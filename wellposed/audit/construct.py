@@ -1,0 +1,478 @@
+"""The constructive spike of ``audit-model``: one unit of each network rewired to single out a row.
+
+Mattei & Frellsen's spike (docs/claims.md, L1), built in the user's own parameters rather
+than searched for (docs/your-model.md, "The constructive spike"):
+
+1. **encoder**: a unit at an encoder site (:mod:`wellposed.audit.sites`) is rewired to a
+   hyperplane that separates one row ``i``'s features from every other row's; its
+   consumers' columns then set ``m_i = m*`` and ``log s_i^2 = lv*`` while the other rows'
+   encoder outputs keep their values (the old unit's mean contribution moves into the
+   biases);
+2. **decoder**: a unit at a decoder site that reads the latent is rewired to the half-space
+   ``v . t >= c0``, placed so that each other row's ``q_j`` puts less than
+   ``exp(-k) / (n D)`` of its mass there (``c0 >= v . m_j + z_k |v s_j|``,
+   ``z_k^2 = 2 (k + log nD + 2)``), and ``m*`` just past it (:func:`placement`); the
+   consumers' columns are solved (Gauss-Newton, float64) so that at ``m*`` the output's
+   location is ``x_i`` and its log-scale ``-k / 2``;
+3. ``lv* = log(1e-4) - k - 2 log |d loc / dt|_F`` keeps the location within ``1e-2 e^{-k/2}``
+   over ``q_i``; the decoder's columns are solved again at the encoder's actual ``m_i``.
+
+Row ``i``'s term grows like ``(D - d) k / 2``; the others' terms change only by the two
+rewired units' lost variation and a placement cost that grows like ``log k``.  Each level
+``k`` of :data:`LEVELS` is built from the same fitted state; :func:`construct` returns the
+path ``(k, objective over all rows)`` and the states, which the attack judges as its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+import torch.distributions as tdist
+from torch import nn
+from torch.func import functional_call, jacrev
+
+from wellposed.audit.sites import SATURATE, SHIFT, Site, find_sites, unit_values
+from wellposed.audit.usermodel import AuditedModel, objective_value, row_progress
+from wellposed.models.protocol import encoder_gaussian
+
+__all__ = ["LEVELS", "Construction", "construct", "placement"]
+
+#: the decoder log-variance levels ``k`` of the constructed path
+LEVELS = (16.0, 20.0, 24.0, 28.0, 32.0, 36.0, 40.0, 44.0)
+#: Gauss-Newton iterations of one column solve
+GN_ITERS = 40
+#: conjugate-gradient iterations of one Gauss-Newton step
+CG_ITERS = 200
+#: the decoder unit's margin past its hyperplane (``lam = SATURATE / PAD``)
+PAD = 0.25
+#: random directions tried for a separating hyperplane (besides the rows' own)
+DIRECTIONS = 256
+
+
+@dataclass
+class Construction:
+    """The constructed path: levels ``k``, the objective over all rows at each, their
+    states, the row, what was rewired, and why it stopped (empty: every level built)."""
+
+    row: int | None = None
+    k: list[float] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    states: list[dict[str, dict[str, torch.Tensor]]] = field(default_factory=list)
+    rewired: str = ""
+    stopped: str = ""
+    solves: int = 0
+
+
+@contextmanager
+def _no_validation() -> Iterator[None]:
+    """Distributions skip argument validation (data-dependent checks cannot be batched by
+    ``torch.func``); the user's setting is restored."""
+    saved = tdist.Distribution._validate_args
+    tdist.Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        tdist.Distribution.set_default_validate_args(saved)
+
+
+def _loc_log_scale(out: object) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(location, log scale)`` of a decoder output (a ``(mean, log_var)`` tuple or a
+    location-scale distribution), flattened; None for other families."""
+    if isinstance(out, tuple | list):
+        mean, log_var = torch.broadcast_tensors(out[0], out[1])  # type: ignore[no-untyped-call]
+        return mean.reshape(-1), 0.5 * log_var.reshape(-1)
+    base = out
+    while isinstance(base, tdist.Independent):
+        base = base.base_dist
+    loc, scale = getattr(base, "loc", None), getattr(base, "scale", None)
+    if isinstance(loc, torch.Tensor) and isinstance(scale, torch.Tensor):
+        loc, scale = torch.broadcast_tensors(loc, scale)  # type: ignore[no-untyped-call]
+        return loc.reshape(-1), torch.log(scale).reshape(-1)
+    return None
+
+
+def _features(module: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """What ``layer`` reads when ``module`` runs on ``x``, one row per row of ``x``."""
+    grabbed: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda m, inp, out: grabbed.append(inp[0].detach()))
+    try:
+        with torch.no_grad():
+            module(x)
+    finally:
+        hook.remove()
+    f = grabbed[0] if grabbed else None
+    return f if f is not None and f.ndim == 2 and f.shape[0] == x.shape[0] else None
+
+
+def _separate(F: torch.Tensor, seed: int) -> tuple[int, torch.Tensor, float, float]:
+    """``(row i, unit w, threshold c, half-gap g)`` with ``w . f_i >= c + g`` and ``w . f_j <=
+    c - g`` for every other row: the widest gap among the rows' own directions (their
+    feature minus the others' span, or minus the mean) and :data:`DIRECTIONS` random ones."""
+    n, p = F.shape
+    cands = [F - F.mean(0)]
+    if p >= n:  # each row's component off the other rows' span: the others project to 0
+        for i in range(min(n, 64)):
+            others = torch.cat([F[:i], F[i + 1 :]]).T
+            q, _ = torch.linalg.qr(others)
+            cands.append((F[i] - q @ (q.T @ F[i]))[None])
+    gen = torch.Generator().manual_seed(seed)
+    cands.append(torch.randn(DIRECTIONS, p, generator=gen, dtype=F.dtype))
+    W = torch.cat(cands)
+    W = W / W.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    proj = F @ W.T  # (n, K)
+    top = torch.topk(proj, 2, dim=0)
+    gaps = top.values[0] - top.values[1]
+    best = int(torch.argmax(gaps))
+    hi, lo = float(top.values[0, best]), float(top.values[1, best])
+    return int(top.indices[0, best]), W[best], 0.5 * (hi + lo), 0.5 * (hi - lo)
+
+
+@dataclass
+class _Rewire:
+    """A rewired site: the units, their far-side value ``u_left`` and the consumers'
+    biases with the old units' mean contribution absorbed."""
+
+    site: Site
+    units: list[int]
+    u_left: float
+    bias: dict[str, torch.Tensor]
+
+    def params(self, base: dict[str, torch.Tensor], vec: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``base`` with the consumers' columns set to ``vec`` (stacked) and their biases
+        taking the columns' constant ``col * u_left`` back out."""
+        out, at = dict(base), 0
+        idx = torch.tensor(self.units)
+        for name, lin in self.site.consumers:
+            col = vec[at : at + lin.out_features]
+            at += lin.out_features
+            cols = torch.stack([col, -col][: len(self.units)], 1)
+            out[f"{name}.weight"] = base[f"{name}.weight"].index_copy(1, idx, cols)
+            out[f"{name}.bias"] = self.bias[name] - col * self.u_left
+        return out
+
+    def width(self) -> int:
+        return sum(lin.out_features for _, lin in self.site.consumers)
+
+
+def _rewire(
+    site: Site, inputs: torch.Tensor, w: torch.Tensor, c: float, lam: float
+) -> _Rewire | None:
+    """Rewire the least-used units of ``site`` (smallest column norm times spread over
+    ``inputs``, the other rows' inputs) to ``f(lam (w . a - c))``; None when the unit is
+    not constant on ``inputs`` afterwards."""
+    with torch.no_grad():
+        old = site.act(site.layer(inputs))
+        use = old.std(0) if old.shape[0] > 1 else old.abs()[0]
+        for _, lin in site.consumers:
+            use = use * lin.weight.norm(dim=0)
+        units = [int(j) for j in torch.argsort(use)[: site.units]]
+        bias = {}
+        for name, lin in site.consumers:
+            bias[name] = lin.bias + lin.weight[:, units] @ old[:, units].mean(0)
+            lin.weight[:, units] = 0.0
+        for q, j in enumerate(units):
+            site.layer.weight[j] = lam * w
+            site.layer.bias[j] = -lam * c - q * SHIFT
+        pre = lam * (inputs @ w - c)
+        u = unit_values(site, pre[:, None])
+        u_left = float(u[0, 0])
+        if not torch.all((u - u_left).abs() <= 1e-12 * (1.0 + abs(u_left))):
+            return None
+        for name, lin in site.consumers:
+            lin.bias.copy_(bias[name] - 0.0)
+    return _Rewire(site, units, u_left, bias)
+
+
+def _cg(op: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int) -> torch.Tensor:
+    """Conjugate gradients for ``op(y) = b`` (``op`` symmetric positive definite), keeping
+    the iterate with the smallest residual."""
+    y, r = torch.zeros_like(b), b.clone()
+    p, rr = r.clone(), float(r @ r)
+    best, best_rr = y, rr
+    for _ in range(iters):
+        ap = op(p)
+        step = rr / float(p @ ap)
+        y, r = y + step * p, r - step * ap
+        new = float(r @ r)
+        if new < best_rr:
+            best, best_rr = y, new
+        if new <= 1e-28 * float(b @ b):
+            break
+        p, rr = r + (new / rr) * p, new
+    return best
+
+
+def _solve(
+    module: nn.Module,
+    rw: _Rewire,
+    inp: torch.Tensor,
+    residual: Callable[[object], torch.Tensor],
+    tol: torch.Tensor,
+    start: torch.Tensor | None = None,
+) -> tuple[bool, torch.Tensor]:
+    """Levenberg-Marquardt on the consumers' columns (from ``start``, else their values)
+    until ``|residual| <= tol`` entrywise: minimum-norm steps ``-J^T (J J^T + mu I)^{-1} r``,
+    the system solved by conjugate gradients with Jacobian-vector products (nothing of size
+    outputs x columns is formed), float64; writes the columns into ``module``;
+    ``(converged, columns)``."""
+    base = {k: v.detach() for k, v in module.named_parameters()}
+    vec = (
+        start
+        if start is not None
+        else torch.cat([lin.weight[:, rw.units[0]].detach() for _, lin in rw.site.consumers])
+    )
+
+    def res(v: torch.Tensor) -> torch.Tensor:
+        return residual(functional_call(module, rw.params(base, v), (inp,)))
+
+    mu, ok = 1e-9, False
+    with _no_validation():
+        r = res(vec).detach()
+        for _ in range(GN_ITERS):
+            if not torch.isfinite(r).all():
+                break
+            if bool(torch.all(r.abs() <= tol)):
+                ok = True
+                break
+            v = vec.detach().requires_grad_(True)
+            out = res(v)
+            u = torch.zeros_like(out, requires_grad=True)
+            (jtu,) = torch.autograd.grad(out, v, grad_outputs=u, create_graph=True)
+
+            def pull(y: torch.Tensor, out: torch.Tensor = out, v: torch.Tensor = v) -> torch.Tensor:
+                return torch.autograd.grad(out, v, grad_outputs=y, retain_graph=True)[0]
+
+            def push(w: torch.Tensor, jtu: torch.Tensor = jtu, u: torch.Tensor = u) -> torch.Tensor:
+                return torch.autograd.grad(jtu, u, grad_outputs=w, retain_graph=True)[0]
+
+            damp = mu * (float(pull(r).norm()) / max(float(r.norm()), 1e-300)) ** 2
+
+            def normal(y: torch.Tensor, damp: float = damp) -> torch.Tensor:
+                return push(pull(y)) + damp * y
+
+            step = -pull(_cg(normal, r, CG_ITERS)).detach()
+            now = float(r.norm())
+            for _ in range(12):
+                trial = res(vec + step).detach()
+                if torch.isfinite(trial).all() and float(trial.norm()) < now:
+                    vec, r = vec + step, trial
+                    mu = max(mu / 10.0, 1e-15)
+                    break
+                step = 0.5 * step
+            else:
+                mu *= 1e3
+    with torch.no_grad():
+        for name, value in rw.params(base, vec).items():
+            module.get_parameter(name).copy_(value)
+    return ok, vec
+
+
+def placement(
+    m: torch.Tensor, s: torch.Tensor, k: float, rows: int, dim: int, seed: int
+) -> tuple[torch.Tensor, float, torch.Tensor]:
+    """``(v, c0, m*)``: the half-space ``v . t >= c0`` holding less than ``exp(-k) / (n D)``
+    of each other row's ``q_j = N(m_j, diag s_j^2)`` (``c0 = max_j v . m_j + z_k |v s_j| +
+    PAD``, ``z_k^2 = 2 (k + log nD + 2)``: Gaussian tails), and the smallest ``m* = (c0 +
+    PAD) v`` past it; ``v`` minimises ``|m*|`` over the axes and random directions."""
+    d = m.shape[1]
+    z = math.sqrt(2.0 * (k + math.log(rows * dim) + 2.0))
+    gen = torch.Generator().manual_seed(seed)
+    eye = torch.eye(d, dtype=m.dtype)
+    V = torch.cat([eye, -eye, torch.randn(DIRECTIONS, d, generator=gen, dtype=m.dtype)])
+    V = V / V.norm(dim=1, keepdim=True)
+    reach = m @ V.T + z * torch.sqrt((s * s) @ (V * V).T)  # (n - 1, K)
+    c0 = reach.max(0).values + PAD
+    best = int(torch.argmin((c0 + PAD).clamp_min(0.0)))
+    v, c = V[best], float(c0[best])
+    return v, c, max(c + PAD, 0.0) * v
+
+
+def _sites(model: AuditedModel, x: torch.Tensor) -> tuple[Site | None, Site | None, str]:
+    """The encoder's last site and the decoder's first site that reads the latent."""
+    enc, why_e = find_sites(model.encoder.module, x[:3])
+    t = torch.randn(
+        3, model.decoder.latent_dim, generator=torch.Generator().manual_seed(0), dtype=x.dtype
+    )
+    dec, why_d = find_sites(model.decoder.module, t)
+    dec = [s for s in dec if s.from_input]
+    if not enc:
+        return None, None, f"encoder: {why_e or 'no site'}"
+    if not dec:
+        return None, None, f"decoder: {why_d or 'no Linear layer reading the latent'}"
+    return enc[-1], dec[0], ""
+
+
+def _units(units: list[int]) -> str:
+    return f"unit {units[0]}" if len(units) == 1 else f"units {units[0]} - {units[1]}"
+
+
+def _heads(module: nn.Module, rw: _Rewire, inp: torch.Tensor) -> bool:
+    """The consumers are the output's heads: one entry of their columns moves at most two
+    of the output's location and log-scale coordinates (a few seeded entries tried).  A
+    deeper network after the unit (a convolution stack) mixes them; it is left to the
+    attack's ascent (docs/your-model.md)."""
+    base = {k: v.detach() for k, v in module.named_parameters()}
+    gen = torch.Generator().manual_seed(0)
+    zero = torch.zeros(rw.width(), dtype=inp.dtype)
+
+    def outputs(v: torch.Tensor) -> torch.Tensor | None:
+        pair = _loc_log_scale(functional_call(module, rw.params(base, v), (inp,)))
+        return None if pair is None else torch.cat(pair)
+
+    with torch.no_grad(), _no_validation():
+        at = outputs(zero)
+        for entry in torch.randint(rw.width(), (4,), generator=gen):
+            moved = outputs(zero.index_fill(0, entry, 1.0))
+            if at is None or moved is None or int((moved != at).sum()) > 2:
+                return False
+    return True
+
+
+def _dec_residual(xi: torch.Tensor, k: float) -> Callable[[object], torch.Tensor]:
+    """``[location - x_i, log scale + k / 2]`` of a decoder output."""
+
+    def res(o: object) -> torch.Tensor:
+        pair = _loc_log_scale(o)
+        if pair is None:
+            raise ValueError("the decoder's output has no location and scale")
+        return torch.cat([pair[0] - xi.reshape(-1), pair[1] + 0.5 * k])
+
+    return res
+
+
+def _enc_residual(mstar: torch.Tensor, lv_star: float) -> Callable[[object], torch.Tensor]:
+    """``[m - m*, log s^2 - lv*]`` of an encoder output."""
+
+    def res(o: object) -> torch.Tensor:
+        mi, lvi = encoder_gaussian(o)
+        return torch.cat([mi.reshape(-1) - mstar, lvi.reshape(-1) - lv_star])
+
+    return res
+
+
+@dataclass
+class _Warm:
+    """The columns of the previous level: the next level's starting point."""
+
+    dec: torch.Tensor | None = None
+    enc: torch.Tensor | None = None
+
+
+def _level(
+    model: AuditedModel,
+    x: torch.Tensor,
+    row: int,
+    enc: _Rewire,
+    dec_site: Site,
+    k: float,
+    seed: int,
+    out: Construction,
+    warm: _Warm,
+) -> bool:
+    """Build level ``k`` on the encoder-rewired state (module doc, steps 2 and 3)."""
+    dec_mod, enc_mod = model.decoder.module, model.encoder.module
+    n, D = x.shape
+    others = torch.cat([torch.arange(row), torch.arange(row + 1, n)])
+    with torch.no_grad():
+        m, lv = model.encoder(x)
+    s = torch.exp(0.5 * lv[others])
+    v, c0, mstar = placement(m[others], s, k, n, D, seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    draws = torch.randn(16, *s.shape, generator=gen, dtype=s.dtype)
+    dec = _rewire(dec_site, (m[others] + s * draws).reshape(-1, m.shape[1]), v, c0, SATURATE / PAD)
+    if dec is None:
+        out.stopped = f"the decoder unit at {dec_site.name} does not saturate"
+        return False
+    if not _heads(dec_mod, dec, mstar[None]):
+        out.stopped = (
+            f"the decoder's output heads do not read {dec_site.name} directly (layers in "
+            "between mix the coordinates): no constructive spike"
+        )
+        return False
+    dec_res = _dec_residual(x[row], k)
+    loc_tol = torch.full((D,), 1e-3 * math.exp(-0.5 * k), dtype=x.dtype)
+    tol = torch.cat([loc_tol, torch.full((D,), 1e-6, dtype=x.dtype)])
+    out.solves += 1
+    ok, warm.dec = _solve(dec_mod, dec, mstar[None], dec_res, tol, warm.dec)
+    if not ok:
+        out.stopped = (
+            f"the decoder's location and log-scale did not reach x_i and -k/2 through "
+            f"{dec_site.name} (k = {k:g})"
+        )
+        return False
+    with _no_validation():
+        G = float(jacrev(lambda t: dec_res(dec_mod(t))[:D])(mstar[None]).detach().norm())
+    lv_star = math.log(1e-4) - k - 2.0 * math.log(max(G, 1e-12))
+    etol = torch.full((2 * m.shape[1],), 1e-6, dtype=x.dtype)
+    out.solves += 1
+    ok, warm.enc = _solve(
+        enc_mod, enc, x[row : row + 1], _enc_residual(mstar, lv_star), etol, warm.enc
+    )
+    if not ok:
+        out.stopped = f"the encoder's output for row {row} did not reach m*, lv* (k = {k:g})"
+        return False
+    with torch.no_grad():
+        mi = model.encoder(x[row : row + 1])[0]
+    out.solves += 1
+    ok, warm.dec = _solve(dec_mod, dec, mi, dec_res, tol, warm.dec)
+    return ok
+
+
+def construct(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int) -> Construction:
+    """The constructed path on ``model`` (float64, changed in place; its state at the start
+    is restored): one level per :data:`LEVELS`, recorded as ``(k of the row, objective
+    over all rows at the draws eps)``."""
+    out = Construction()
+    if model.custom is not None or model.loss is not None:
+        out.stopped = "a factory's own objective: no per-row construction"
+        return out
+    enc_site, dec_site, why = _sites(model, x)
+    if enc_site is None or dec_site is None:
+        out.stopped = why
+        return out
+    start = model.state()
+    feats = _features(model.encoder.module, enc_site.layer, x)
+    if feats is None:
+        out.stopped = (
+            f"the encoder layer {enc_site.name} does not read one feature row per data row"
+        )
+        return out
+    row, w, c, g = _separate(feats, seed)
+    out.row = row
+    others = torch.cat([torch.arange(row), torch.arange(row + 1, x.shape[0])])
+    try:
+        enc = _rewire(enc_site, feats[others], w, c, SATURATE / g) if g > 0 else None
+        if enc is None:
+            out.stopped = "no encoder unit separates one row from the others"
+            return out
+        base = model.state()
+        out.rewired = (
+            f"row {row} singled out by {_units(enc.units)} of the encoder's {enc_site.name} "
+            f"and the half-space v . t >= c0 by the decoder's {dec_site.name}"
+        )
+        warm = _Warm()
+        for k in LEVELS:
+            model.load(base)
+            try:
+                built = _level(model, x, row, enc, dec_site, k, seed, out, warm)
+            except (ValueError, RuntimeError) as exc:
+                out.stopped = f"{type(exc).__name__}: {exc}"[:200]
+                built = False
+            if not built:
+                break
+            with torch.no_grad():
+                kk = float(row_progress(model, x[row : row + 1])[0])
+                value = float(objective_value(model, x, eps, seed))
+            if not math.isfinite(value):
+                out.stopped = f"the objective is not finite at k = {k:g}"
+                break
+            out.k.append(kk)
+            out.value.append(value)
+            out.states.append(model.state())
+    finally:
+        model.load(start)
+    return out

@@ -1,0 +1,225 @@
+"""Where a network can be rewired: a ``Linear`` layer's unit, its activation, the layers reading it.
+
+A *site* (docs/your-model.md, "The constructive spike") is found in a module's own
+``torch.fx`` graph (:func:`wellposed.audit.graph.trace_patched`): a ``torch.nn.Linear`` node
+``A`` whose only user is an elementwise activation ``f`` (any module, function or method with
+one tensor input, checked numerically to act on each entry alone), whose users are all
+``torch.nn.Linear`` layers with a bias (the *consumers*).  Rewiring unit ``j`` of ``A`` to
+``u(z) = f(lam (w . a - c))`` (or, where ``f`` is not constant far to the left, the
+difference ``f(z) - f(z - SHIFT)`` of two units) makes ``u`` constant on every input with
+``w . a < c - 60 / lam``; the consumers' column ``j`` then acts on the inputs past the
+hyperplane alone, once their biases absorb the constant (:func:`unit_values`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+import torch.fx as fx
+from torch import nn
+
+from wellposed.audit.graph import trace_patched
+from wellposed.models.validate import DTYPE
+
+__all__ = ["SATURATE", "SHIFT", "Site", "find_sites", "unit_values"]
+
+#: pre-activation distance (in units of ``lam``) past which an activation counts as saturated
+SATURATE = 60.0
+#: the offset of the second unit of a two-unit site
+SHIFT = 30.0
+
+
+@dataclass(frozen=True)
+class Site:
+    """A rewirable unit's layer: ``layer`` (its qualified name ``name``), the activation
+    ``act``, the consumers ``(name, Linear)``, ``units`` (1, or 2 for a difference of two),
+    and whether ``layer`` reads the module's input directly (through reshapes only)."""
+
+    name: str
+    layer: nn.Linear
+    act: Callable[[torch.Tensor], torch.Tensor]
+    consumers: tuple[tuple[str, nn.Linear], ...]
+    units: int
+    from_input: bool
+
+
+def _biased(layer: nn.Linear) -> bool:
+    """The layer has a bias (torch's stub types ``Linear.bias`` as always a tensor)."""
+    return getattr(layer, "bias", None) is not None
+
+
+def _activation(node: fx.Node, root: nn.Module, src: fx.Node) -> Callable[..., torch.Tensor] | None:
+    """The node as a function of ``src``'s value alone (its other arguments constants), or
+    None when it takes another traced value."""
+    rest = [*node.args[1:], *node.kwargs.values()]
+    if not node.args or node.args[0] is not src or any(isinstance(a, fx.Node) for a in rest):
+        return None
+    args, kwargs = node.args[1:], dict(node.kwargs)
+    if node.op == "call_module":
+        mod = root.get_submodule(str(node.target))
+        return lambda z: mod(z, *args, **kwargs)
+    if node.op == "call_function" and callable(node.target):
+        fn = node.target
+        return lambda z: fn(z, *args, **kwargs)
+    if node.op == "call_method":
+        name = str(node.target)
+        return lambda z: getattr(z, name)(*args, **kwargs)
+    return None
+
+
+def _elementwise(act: Callable[..., torch.Tensor], width: int) -> bool:
+    """``act`` maps each entry alone (a column permutation and a row subset commute with
+    it, to rounding: vectorised kernels round a tail differently), keeps the shape, and is
+    not constant."""
+    gen = torch.Generator().manual_seed(0)
+    z = 4.0 * torch.randn(3, width, generator=gen, dtype=DTYPE)
+    perm = torch.randperm(width, generator=gen)
+    try:
+        with torch.no_grad():
+            out: object = act(z)
+            ok = (
+                isinstance(out, torch.Tensor)
+                and out.shape == z.shape
+                and torch.allclose(act(z[:, perm]), out[:, perm], rtol=1e-12, atol=0.0)
+                and torch.allclose(act(z[:1]), out[:1], rtol=1e-12, atol=0.0)
+            )
+            ends = act(torch.tensor([[-SATURATE, SATURATE]], dtype=DTYPE))
+    except Exception:  # noqa: BLE001 - an operation that fails on a probe is no activation
+        return False
+    return bool(ok and float(ends[0, 1] - ends[0, 0]) != 0.0)
+
+
+def _units_needed(act: Callable[..., torch.Tensor]) -> int:
+    """1 when ``act`` is constant far to the left (ReLU, tanh, sigmoid, ELU, softplus, SiLU,
+    GELU), 2 when only ``f(z) - f(z - SHIFT)`` is (leaky ReLU, PReLU), 0 otherwise."""
+    z = torch.tensor([[-2 * SATURATE, -SATURATE]], dtype=DTYPE)
+    with torch.no_grad():
+        one = act(z)
+        two = one - act(z - SHIFT)
+    for units, v in ((1, one), (2, two)):
+        a, b = float(v[0, 0]), float(v[0, 1])
+        if abs(a - b) <= 1e-12 * (1.0 + abs(a)):
+            return units
+    return 0
+
+
+def _fx_sites(root: nn.Module) -> tuple[list[Site], str]:
+    """The sites of ``root``'s ``torch.fx`` graph, or why tracing failed."""
+    try:
+        gm = trace_patched(root)
+    except Exception as exc:  # noqa: BLE001 - a model fx cannot trace is read by hooks
+        return [], f"tracing failed ({type(exc).__name__}: {exc})"[:200]
+    found: list[Site] = []
+    for node in gm.graph.nodes:
+        if node.op != "call_module":
+            continue
+        layer = root.get_submodule(str(node.target))
+        if not isinstance(layer, nn.Linear) or not _biased(layer) or len(node.users) != 1:
+            continue
+        (act_node,) = node.users
+        act = _activation(act_node, root, node)
+        consumers: list[tuple[str, nn.Linear]] = []
+        for user in act_node.users:
+            mod = root.get_submodule(str(user.target)) if user.op == "call_module" else None
+            if not (isinstance(mod, nn.Linear) and _biased(mod) and user.args[0] is act_node):
+                break
+            consumers.append((str(user.target), mod))
+        else:
+            site = _site(str(node.target), layer, act, consumers)
+            if site is not None:
+                found.append(site)
+    return found, ""
+
+
+def _hook_sites(root: nn.Module, probe: torch.Tensor) -> list[Site]:
+    """Sites read off one call of ``root`` on ``probe`` with forward hooks on its leaf
+    modules (for models ``torch.fx`` cannot trace): a ``Linear`` whose output tensor is the
+    input of an activation module whose output is the input of ``Linear`` layers only."""
+    calls: list[tuple[str, nn.Module, tuple[Any, ...], Any]] = []
+    hooks = [
+        mod.register_forward_hook(lambda m, i, o, name=name: calls.append((name, m, i, o)))
+        for name, mod in root.named_modules()
+        if not list(mod.children())
+    ]
+    try:
+        with torch.no_grad():
+            root(probe)
+    except Exception:  # noqa: BLE001 - a probe the model rejects finds no sites
+        return []
+    finally:
+        for h in hooks:
+            h.remove()
+
+    def readers(t: object, after: int) -> list[int]:
+        return [j for j in range(after + 1, len(calls)) if calls[j][2] and calls[j][2][0] is t]
+
+    found: list[Site] = []
+    for i, (name, layer, _, out) in enumerate(calls):
+        if not isinstance(layer, nn.Linear) or not _biased(layer) or not readers(out, i):
+            continue
+        j = readers(out, i)[0]
+        act_mod = calls[j][1]
+        consumers = [calls[c] for c in readers(calls[j][3], j)]
+        linear = [(c[0], c[1]) for c in consumers if isinstance(c[1], nn.Linear) and _biased(c[1])]
+        if len(linear) == len(consumers):
+            site = _site(name, layer, act_mod, linear)
+            if site is not None:
+                found.append(site)
+    return found
+
+
+def _site(
+    name: str,
+    layer: nn.Linear,
+    act: Callable[..., torch.Tensor] | None,
+    consumers: list[tuple[str, nn.Linear]],
+) -> Site | None:
+    """A site when ``act`` is elementwise, some consumer reads it and there are units to
+    spare."""
+    if act is None or not consumers or not _elementwise(act, layer.out_features):
+        return None
+    units = _units_needed(act)
+    if not units or layer.out_features < units:
+        return None
+    return Site(name, layer, act, tuple(consumers), units, False)
+
+
+def _reads(root: nn.Module, layer: nn.Linear, probe: torch.Tensor) -> bool:
+    """``layer`` reads ``root``'s input itself (its values, possibly reshaped)."""
+    seen: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda m, i, o: seen.append(i[0]))
+    try:
+        with torch.no_grad():
+            root(probe)
+    except Exception:  # noqa: BLE001 - a probe the model rejects reads nothing
+        return False
+    finally:
+        hook.remove()
+    return (
+        bool(seen)
+        and seen[0].numel() == probe.numel()
+        and torch.equal(seen[0].reshape(-1), probe.reshape(-1))
+    )
+
+
+def find_sites(root: nn.Module, probe: torch.Tensor) -> tuple[list[Site], str]:
+    """The sites of ``root`` in call order (its ``torch.fx`` graph, or where tracing fails,
+    forward hooks on one call on ``probe``), each marked when its layer reads ``root``'s
+    input; and a note (why tracing failed, or why there are none)."""
+    found, why = _fx_sites(root)
+    if not found:
+        found = _hook_sites(root, probe)
+    found = [replace(s, from_input=_reads(root, s.layer, probe)) for s in found]
+    if not found:
+        why = "; ".join(w for w in (why, "no Linear -> activation -> Linear layers") if w)
+    return found, why
+
+
+def unit_values(site: Site, pre: torch.Tensor) -> torch.Tensor:
+    """The rewired unit's output for pre-activations ``pre``: ``f(pre)``, or
+    ``f(pre) - f(pre - SHIFT)`` for a two-unit site."""
+    out = site.act(pre)
+    return out - site.act(pre - SHIFT) if site.units == 2 else out
