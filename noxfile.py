@@ -230,7 +230,8 @@ def _committed(session: nox.Session) -> Path:
 
 @nox.session(default=False)
 def seeds(session: nox.Session) -> None:
-    """Every claim under 20 seeds (sweeps/seeds.py): reports/seeds.md, fails on a flip, then
+    """Every claim under 20 seeds, the cheap ones under 100 (sweeps/seeds.py):
+    reports/seeds.md, fails on a flip, then
     compares it with the committed one (its seconds aside; stale = review and commit it)."""
     _install(session)
     committed = _committed(session)

@@ -1,14 +1,16 @@
 """Seed sweep: every claim under many seeds; a verdict that changes with the seed is a flip.
 
-Runs every core claim under seeds ``0 .. N-1`` and writes ``reports/seeds.md``: per claim,
-how many seeds gave the ledger's verdict with every check passing, and each failing
-(claim, seed) with its problems.  Exits 1 on any flip.  Each (claim, seed) pair is one task
+Runs every core claim under seeds ``0 .. N-1``, and the cheap ones (a cost hint of at most
+:data:`CHEAP_SECONDS`, :func:`wellposed.gate.cost_hint`) under seeds ``0 .. M-1`` as well
+(``--cheap-seeds``, default 100), and writes ``reports/seeds.md``: per claim, how many seeds
+gave the ledger's verdict with every check passing, and each failing (claim, seed) with its
+problems.  Exits 1 on any flip.  Each (claim, seed) pair is one task
 (:func:`wellposed.gate.run_claims` of one id in one process, seeded by the pair only), so
 the tasks run on a local process pool (default) or on a Dask cluster with ``--executor dask``
 (``$WELLPOSED_DASK_SCHEDULER``, or a local cluster of ``-j`` workers) with the same results.
 
-    python sweeps/seeds.py [--seeds 20] [--first 0] [--report PATH] [--executor local|dask]
-                           [-j N] [--ids S1 L5 ...]
+    python sweeps/seeds.py [--seeds 20] [--cheap-seeds 100] [--first 0] [--report PATH]
+                           [--executor local|dask] [-j N] [--ids S1 L5 ...]
 """
 
 from __future__ import annotations
@@ -22,11 +24,27 @@ from functools import partial
 from pathlib import Path
 
 from wellposed.executor import EXECUTORS, map_unordered
-from wellposed.gate import ClaimResult, run_claims
+from wellposed.gate import ClaimResult, cost_hint, run_claims
 from wellposed.ledger import load_ledger
 from wellposed.report import wrap, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
+#: a claim whose cost hint is at most this many seconds is swept over ``--cheap-seeds``
+CHEAP_SECONDS = 1.0
+
+
+def plan(
+    seeds: Iterable[int], ids: Sequence[str] | None = None, cheap_seeds: Iterable[int] = ()
+) -> list[tuple[str, int]]:
+    """The ``(claim id, seed)`` pairs of a sweep: every core claim (or ``ids``) under every
+    seed of ``seeds``, then the cheap ones (cost hint <= :data:`CHEAP_SECONDS`) under the
+    seeds of ``cheap_seeds`` not swept already."""
+    claim_ids = list(ids) if ids else [c.id for c in load_ledger() if c.group == "core"]
+    seeds = list(seeds)
+    cheap = [cid for cid in claim_ids if cost_hint(cid) <= CHEAP_SECONDS]
+    pairs = [(cid, seed) for seed in seeds for cid in claim_ids]
+    more = [seed for seed in cheap_seeds if seed not in set(seeds)]
+    return pairs + [(cid, seed) for seed in more for cid in cheap]
 
 
 def sweep(
@@ -35,11 +53,12 @@ def sweep(
     *,
     kind: str = "local",
     jobs: int | None = None,
+    cheap_seeds: Iterable[int] = (),
 ) -> dict[tuple[str, int], ClaimResult]:
-    """``{(claim id, seed): result}`` for every core claim (or ``ids``) under every seed, each
-    pair one task on an executor of ``kind`` (:func:`wellposed.executor.open_executor`)."""
-    claim_ids = list(ids) if ids else [c.id for c in load_ledger() if c.group == "core"]
-    pairs = [(cid, seed) for seed in seeds for cid in claim_ids]
+    """``{(claim id, seed): result}`` for every core claim (or ``ids``) under every seed of
+    ``seeds``, and the cheap ones under ``cheap_seeds`` too, each pair one task on an
+    executor of ``kind`` (:func:`wellposed.executor.open_executor`)."""
+    pairs = plan(seeds, ids, cheap_seeds)
     tasks = [partial(run_claims, [cid], seed=seed, device="cpu", jobs=1) for cid, seed in pairs]
     out: dict[tuple[str, int], ClaimResult] = {}
     for i, (result,) in map_unordered(operator.call, tasks, kind=kind, jobs=jobs):
@@ -56,6 +75,12 @@ def sweep(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument(
+        "--cheap-seeds",
+        type=int,
+        default=100,
+        help=f"seeds of the claims with a cost hint <= {CHEAP_SECONDS} s (from --first)",
+    )
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--report", default=str(ROOT / "reports" / "seeds.md"))
     parser.add_argument("--executor", choices=EXECUTORS, default="local")
@@ -69,11 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ids", nargs="*", default=None, help="claim ids (default: all core)")
     ns = parser.parse_args(argv)
     seeds = range(ns.first, ns.first + ns.seeds)
+    cheap_seeds = range(ns.first, ns.first + max(ns.cheap_seeds, ns.seeds))
     ok: dict[str, int] = {}
+    tried: dict[str, int] = {}
     flips: list[tuple[str, int, str]] = []
     start = time.perf_counter()
-    for (cid, seed), r in sweep(seeds, ns.ids, kind=ns.executor, jobs=ns.jobs).items():
+    results = sweep(seeds, ns.ids, kind=ns.executor, jobs=ns.jobs, cheap_seeds=cheap_seeds)
+    for (cid, seed), r in results.items():
         ok[cid] = ok.get(cid, 0) + int(r.ok)
+        tried[cid] = tried.get(cid, 0) + 1
         if not r.ok:
             flips.append((cid, seed, "; ".join(r.problems)))
     lines = [
@@ -81,14 +110,16 @@ def main(argv: list[str] | None = None) -> int:
         "",
         wrap(
             f"Generated by `nox -s seeds` (sweeps/seeds.py): seeds {seeds.start} to "
-            f"{seeds.stop - 1}, CPU, {time.perf_counter() - start:.0f} s. A claim is ok "
-            "under a seed when its verdict equals the ledger's and every check passes."
+            f"{seeds.stop - 1} for every claim, to {cheap_seeds.stop - 1} for the cheap ones "
+            f"(a cost hint of at most {CHEAP_SECONDS:g} s), CPU, "
+            f"{time.perf_counter() - start:.0f} s. A claim is ok under a seed when its "
+            "verdict equals the ledger's and every check passes."
         ),
         "",
         "| claim | seeds ok |",
         "|---|---|",
     ]
-    lines += [f"| {cid} | {n} / {len(seeds)} |" for cid, n in ok.items()]
+    lines += [f"| {cid} | {n} / {tried[cid]} |" for cid, n in ok.items()]
     lines += ["", "## Flips", ""]
     lines += [wrap(f"* {cid}, seed {seed}: {why}", indent="  ") for cid, seed, why in flips] or [
         "None."

@@ -70,3 +70,11 @@ def test_a_two_worker_dask_cluster_gives_the_local_pools_results(
     assert _as_json(remote) == _as_json(local)
     # the seed reaches the evidence: the same claim under another seed is another record
     assert _as_json(local)["L4@0"] != _as_json(local)["L4@7"]
+
+
+def test_the_sweep_gives_cheap_claims_more_seeds() -> None:
+    seeds = _seeds_script()
+    pairs = seeds.plan(range(2), ["L6", "S2"], cheap_seeds=range(4))
+    assert sorted(s for c, s in pairs if c == "L6") == [0, 1, 2, 3]  # cheap: 0.07 s
+    assert sorted(s for c, s in pairs if c == "S2") == [0, 1]  # 2.6 s: the first seeds only
+    assert len(pairs) == len(set(pairs))

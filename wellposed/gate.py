@@ -47,7 +47,7 @@ from wellposed.lines import certify as certify_line
 from wellposed.lines import exact
 from wellposed.lines.montecarlo import resolve_device
 
-__all__ = ["MAX_SEED", "ClaimResult", "default_jobs", "exit_status", "run_claims"]
+__all__ = ["MAX_SEED", "ClaimResult", "cost_hint", "default_jobs", "exit_status", "run_claims"]
 
 
 @dataclass(frozen=True)
@@ -443,9 +443,15 @@ _COST_HINT = {  # seconds in one warm process (2-core VM); S3, S10, L1 reuse S1'
 _UNKNOWN_COST = 2.0  # a claim without a hint (a new one) is fed early: it may be slow
 
 
+def cost_hint(claim_id: str) -> float:
+    """The claim's rough CPU seconds (:data:`_COST_HINT`; a claim without a hint counts as
+    slow): the seed sweep gives the cheap ones more seeds."""
+    return _COST_HINT.get(claim_id, _UNKNOWN_COST)
+
+
 def _slowest_first(claims: list[Claim]) -> list[Claim]:
     """``claims`` by decreasing :data:`_COST_HINT` (ledger order among equals)."""
-    return sorted(claims, key=lambda c: -_COST_HINT.get(c.id, _UNKNOWN_COST))
+    return sorted(claims, key=lambda c: -cost_hint(c.id))
 
 
 def default_jobs() -> int:
