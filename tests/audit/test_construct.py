@@ -11,8 +11,8 @@ import torch.distributions as tdist
 import torch.nn.functional as F
 from torch import nn
 
-from wellposed.audit.construct import LEVELS, construct, placement
-from wellposed.audit.sites import find_sites
+from wellposed.audit.construct import LEVELS, construct
+from wellposed.audit.sites import find_sites, placement
 from wellposed.audit.usermodel import build_model, draws, evaluate
 
 D, d, H = 16, 2, 24
@@ -92,7 +92,7 @@ def _path(dec: nn.Module, enc: nn.Module, x: torch.Tensor):
 
 
 @pytest.mark.parametrize(
-    "dec,act",
+    ("dec", "act"),
     [
         (OneHead("relu"), nn.ReLU()),
         (OneHead("tanh"), nn.Tanh()),
@@ -174,3 +174,23 @@ def test_placement_keeps_other_rows_mass_off_the_half_space() -> None:
     tail = 0.5 * torch.erfc(z / math.sqrt(2.0))
     assert float(tail.max()) < math.exp(-k) / (31 * D)
     assert float(mstar @ v) > c0
+
+
+class Deep(nn.Module):
+    """Two hidden layers before the heads (the detector passes through the middle one)."""
+
+    def __init__(self, act: type[nn.Module]) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(d, H), act(), nn.Linear(H, H), act())
+        self.mu, self.log_var = nn.Linear(H, D), nn.Linear(H, D)
+
+    def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.body(t)
+        return self.mu(h), self.log_var(h)
+
+
+@pytest.mark.parametrize("act", [nn.ReLU, nn.Tanh, nn.LeakyReLU], ids=["relu", "tanh", "leaky"])
+def test_the_detector_passes_through_hidden_layers(act: type[nn.Module]) -> None:
+    _, _, out = _path(Deep(act), Enc(act()), _data())
+    assert out.stopped == "" and len(out.k) == len(LEVELS), out.stopped
+    assert np.polyfit(out.k, out.value, 1)[0] > 0.5 * (D - d) / 2

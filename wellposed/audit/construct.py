@@ -35,11 +35,20 @@ import torch.distributions as tdist
 from torch import nn
 from torch.func import functional_call, jacrev
 
-from wellposed.audit.sites import SATURATE, SHIFT, Site, find_sites, unit_values
+from wellposed.audit.sites import (
+    PAD,
+    SATURATE,
+    SHIFT,
+    Site,
+    find_sites,
+    placement,
+    separate,
+    unit_values,
+)
 from wellposed.audit.usermodel import AuditedModel, objective_value, row_progress
 from wellposed.models.protocol import encoder_gaussian
 
-__all__ = ["LEVELS", "Construction", "construct", "placement"]
+__all__ = ["LEVELS", "Construction", "construct"]
 
 #: the decoder log-variance levels ``k`` of the constructed path
 LEVELS = (16.0, 20.0, 24.0, 28.0, 32.0, 36.0, 40.0, 44.0)
@@ -47,10 +56,6 @@ LEVELS = (16.0, 20.0, 24.0, 28.0, 32.0, 36.0, 40.0, 44.0)
 GN_ITERS = 40
 #: conjugate-gradient iterations of one Gauss-Newton step
 CG_ITERS = 200
-#: the decoder unit's margin past its hyperplane (``lam = SATURATE / PAD``)
-PAD = 0.25
-#: random directions tried for a separating hyperplane (besides the rows' own)
-DIRECTIONS = 256
 
 
 @dataclass
@@ -106,29 +111,6 @@ def _features(module: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Ten
         hook.remove()
     f = grabbed[0] if grabbed else None
     return f if f is not None and f.ndim == 2 and f.shape[0] == x.shape[0] else None
-
-
-def _separate(F: torch.Tensor, seed: int) -> tuple[int, torch.Tensor, float, float]:
-    """``(row i, unit w, threshold c, half-gap g)`` with ``w . f_i >= c + g`` and ``w . f_j <=
-    c - g`` for every other row: the widest gap among the rows' own directions (their
-    feature minus the others' span, or minus the mean) and :data:`DIRECTIONS` random ones."""
-    n, p = F.shape
-    cands = [F - F.mean(0)]
-    if p >= n:  # each row's component off the other rows' span: the others project to 0
-        for i in range(min(n, 64)):
-            others = torch.cat([F[:i], F[i + 1 :]]).T
-            q, _ = torch.linalg.qr(others)
-            cands.append((F[i] - q @ (q.T @ F[i]))[None])
-    gen = torch.Generator().manual_seed(seed)
-    cands.append(torch.randn(DIRECTIONS, p, generator=gen, dtype=F.dtype))
-    W = torch.cat(cands)
-    W = W / W.norm(dim=1, keepdim=True).clamp_min(1e-300)
-    proj = F @ W.T  # (n, K)
-    top = torch.topk(proj, 2, dim=0)
-    gaps = top.values[0] - top.values[1]
-    best = int(torch.argmax(gaps))
-    hi, lo = float(top.values[0, best]), float(top.values[1, best])
-    return int(top.indices[0, best]), W[best], 0.5 * (hi + lo), 0.5 * (hi - lo)
 
 
 @dataclass
@@ -271,39 +253,20 @@ def _solve(
     return ok, vec
 
 
-def placement(
-    m: torch.Tensor, s: torch.Tensor, k: float, rows: int, dim: int, seed: int
-) -> tuple[torch.Tensor, float, torch.Tensor]:
-    """``(v, c0, m*)``: the half-space ``v . t >= c0`` holding less than ``exp(-k) / (n D)``
-    of each other row's ``q_j = N(m_j, diag s_j^2)`` (``c0 = max_j v . m_j + z_k |v s_j| +
-    PAD``, ``z_k^2 = 2 (k + log nD + 2)``: Gaussian tails), and the smallest ``m* = (c0 +
-    PAD) v`` past it; ``v`` minimises ``|m*|`` over the axes and random directions."""
-    d = m.shape[1]
-    z = math.sqrt(2.0 * (k + math.log(rows * dim) + 2.0))
-    gen = torch.Generator().manual_seed(seed)
-    eye = torch.eye(d, dtype=m.dtype)
-    V = torch.cat([eye, -eye, torch.randn(DIRECTIONS, d, generator=gen, dtype=m.dtype)])
-    V = V / V.norm(dim=1, keepdim=True)
-    reach = m @ V.T + z * torch.sqrt((s * s) @ (V * V).T)  # (n - 1, K)
-    c0 = reach.max(0).values + PAD
-    best = int(torch.argmin((c0 + PAD).clamp_min(0.0)))
-    v, c = V[best], float(c0[best])
-    return v, c, max(c + PAD, 0.0) * v
-
-
-def _sites(model: AuditedModel, x: torch.Tensor) -> tuple[Site | None, Site | None, str]:
-    """The encoder's last site and the decoder's first site that reads the latent."""
+def _sites(model: AuditedModel, x: torch.Tensor) -> tuple[Site | None, list[Site], str]:
+    """The encoder's last site and the decoder's sites, the first of them one that reads
+    the latent."""
     enc, why_e = find_sites(model.encoder.module, x[:3])
     t = torch.randn(
         3, model.decoder.latent_dim, generator=torch.Generator().manual_seed(0), dtype=x.dtype
     )
     dec, why_d = find_sites(model.decoder.module, t)
-    dec = [s for s in dec if s.from_input]
+    first = [s for s in dec if s.from_input]
     if not enc:
-        return None, None, f"encoder: {why_e or 'no site'}"
-    if not dec:
-        return None, None, f"decoder: {why_d or 'no Linear layer reading the latent'}"
-    return enc[-1], dec[0], ""
+        return None, [], f"encoder: {why_e or 'no site'}"
+    if not first:
+        return None, [], f"decoder: {why_d or 'no Linear layer reading the latent'}"
+    return enc[-1], [first[0], *(s for s in dec if s is not first[0])], ""
 
 
 def _units(units: list[int]) -> str:
@@ -354,6 +317,50 @@ def _enc_residual(mstar: torch.Tensor, lv_star: float) -> Callable[[object], tor
     return res
 
 
+def _chain(
+    module: nn.Module,
+    sites: list[Site],
+    cloud: torch.Tensor,
+    mstar: torch.Tensor,
+    v: torch.Tensor,
+    c0: float,
+    out: Construction,
+) -> _Rewire | None:
+    """Rewire the first decoder site to the half-space ``v . t >= c0``, then, while its
+    readers are not the output's heads, a unit of the next site (a layer that reads it) to
+    read that unit alone with its threshold halfway between the unit's value on the other
+    rows (``cloud``) and at ``m*``: the detector passes through every hidden layer.  The
+    last rewired site, or None (``out.stopped`` says why)."""
+    site, w, c, lam = sites[0], v, c0, SATURATE / PAD
+    while True:
+        feats = cloud if site is sites[0] else _features(module, site.layer, cloud)
+        at = mstar[None] if site is sites[0] else _features(module, site.layer, mstar[None])
+        rw = _rewire(site, feats, w, c, lam) if feats is not None and at is not None else None
+        if rw is None or at is None:
+            out.stopped = f"the decoder unit at {site.name} does not saturate"
+            return None
+        if _heads(module, rw, mstar[None]):
+            return rw
+        nxt = next((s for s in sites if any(s.layer is lin for _, lin in site.consumers)), None)
+        if nxt is None:
+            out.stopped = (
+                f"the decoder's output heads do not read {site.name} directly, nor through "
+                "Linear layers (a convolution stack mixes the coordinates): no constructive spike"
+            )
+            return None
+        with torch.no_grad():
+            u_row = float(unit_values(site, lam * (at @ w - c))[0])
+        w = torch.zeros(site.layer.out_features, dtype=cloud.dtype)
+        w[rw.units] = torch.tensor([1.0, -1.0][: len(rw.units)], dtype=cloud.dtype)
+        c, half = 0.5 * (u_row + rw.u_left), 0.5 * abs(u_row - rw.u_left)
+        if not half > 0:
+            out.stopped = f"the decoder unit at {site.name} is the same at m* and elsewhere"
+            return None
+        site, lam = nxt, SATURATE / half
+        if u_row < rw.u_left:
+            w, c = -w, -c
+
+
 @dataclass
 class _Warm:
     """The columns of the previous level: the next level's starting point."""
@@ -367,7 +374,7 @@ def _level(
     x: torch.Tensor,
     row: int,
     enc: _Rewire,
-    dec_site: Site,
+    dec_sites: list[Site],
     k: float,
     seed: int,
     out: Construction,
@@ -383,15 +390,9 @@ def _level(
     v, c0, mstar = placement(m[others], s, k, n, D, seed)
     gen = torch.Generator().manual_seed(seed + 1)
     draws = torch.randn(16, *s.shape, generator=gen, dtype=s.dtype)
-    dec = _rewire(dec_site, (m[others] + s * draws).reshape(-1, m.shape[1]), v, c0, SATURATE / PAD)
+    cloud = (m[others] + s * draws).reshape(-1, m.shape[1])
+    dec = _chain(dec_mod, dec_sites, cloud, mstar, v, c0, out)
     if dec is None:
-        out.stopped = f"the decoder unit at {dec_site.name} does not saturate"
-        return False
-    if not _heads(dec_mod, dec, mstar[None]):
-        out.stopped = (
-            f"the decoder's output heads do not read {dec_site.name} directly (layers in "
-            "between mix the coordinates): no constructive spike"
-        )
         return False
     dec_res = _dec_residual(x[row], k)
     loc_tol = torch.full((D,), 1e-3 * math.exp(-0.5 * k), dtype=x.dtype)
@@ -401,7 +402,7 @@ def _level(
     if not ok:
         out.stopped = (
             f"the decoder's location and log-scale did not reach x_i and -k/2 through "
-            f"{dec_site.name} (k = {k:g})"
+            f"{dec.site.name} (k = {k:g})"
         )
         return False
     with _no_validation():
@@ -430,8 +431,8 @@ def construct(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int
     if model.custom is not None or model.loss is not None:
         out.stopped = "a factory's own objective: no per-row construction"
         return out
-    enc_site, dec_site, why = _sites(model, x)
-    if enc_site is None or dec_site is None:
+    enc_site, dec_sites, why = _sites(model, x)
+    if enc_site is None or not dec_sites:
         out.stopped = why
         return out
     start = model.state()
@@ -441,7 +442,7 @@ def construct(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int
             f"the encoder layer {enc_site.name} does not read one feature row per data row"
         )
         return out
-    row, w, c, g = _separate(feats, seed)
+    row, w, c, g = separate(feats, seed)
     out.row = row
     others = torch.cat([torch.arange(row), torch.arange(row + 1, x.shape[0])])
     try:
@@ -452,13 +453,13 @@ def construct(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int
         base = model.state()
         out.rewired = (
             f"row {row} singled out by {_units(enc.units)} of the encoder's {enc_site.name} "
-            f"and the half-space v . t >= c0 by the decoder's {dec_site.name}"
+            f"and the half-space v . t >= c0 by the decoder's {dec_sites[0].name}"
         )
         warm = _Warm()
         for k in LEVELS:
             model.load(base)
             try:
-                built = _level(model, x, row, enc, dec_site, k, seed, out, warm)
+                built = _level(model, x, row, enc, dec_sites, k, seed, out, warm)
             except (ValueError, RuntimeError) as exc:
                 out.stopped = f"{type(exc).__name__}: {exc}"[:200]
                 built = False

@@ -1,4 +1,4 @@
-"""Where a network can be rewired: a ``Linear`` layer's unit, its activation, the layers reading it.
+"""Where a network can be rewired: a ``Linear`` unit, its activation, its readers, its hyperplane.
 
 A *site* (docs/your-model.md, "The constructive spike") is found in a module's own
 ``torch.fx`` graph (:func:`wellposed.audit.graph.trace_patched`): a ``torch.nn.Linear`` node
@@ -13,6 +13,7 @@ hyperplane alone, once their biases absorb the constant (:func:`unit_values`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,12 +25,25 @@ from torch import nn
 from wellposed.audit.graph import trace_patched
 from wellposed.models.validate import DTYPE
 
-__all__ = ["SATURATE", "SHIFT", "Site", "find_sites", "unit_values"]
+__all__ = [
+    "PAD",
+    "SATURATE",
+    "SHIFT",
+    "Site",
+    "find_sites",
+    "placement",
+    "separate",
+    "unit_values",
+]
 
 #: pre-activation distance (in units of ``lam``) past which an activation counts as saturated
 SATURATE = 60.0
 #: the offset of the second unit of a two-unit site
 SHIFT = 30.0
+#: the decoder unit's margin past its hyperplane (``lam = SATURATE / PAD``)
+PAD = 0.25
+#: random directions tried for a separating hyperplane (besides the rows' own)
+DIRECTIONS = 256
 
 
 @dataclass(frozen=True)
@@ -223,3 +237,46 @@ def unit_values(site: Site, pre: torch.Tensor) -> torch.Tensor:
     ``f(pre) - f(pre - SHIFT)`` for a two-unit site."""
     out = site.act(pre)
     return out - site.act(pre - SHIFT) if site.units == 2 else out
+
+
+def separate(F: torch.Tensor, seed: int) -> tuple[int, torch.Tensor, float, float]:
+    """``(row i, unit w, threshold c, half-gap g)`` with ``w . f_i >= c + g`` and ``w . f_j <=
+    c - g`` for every other row: the widest gap among the rows' own directions (their
+    feature minus the others' span, or minus the mean) and :data:`DIRECTIONS` random ones."""
+    n, p = F.shape
+    cands = [F - F.mean(0)]
+    if p >= n:  # each row's component off the other rows' span: the others project to 0
+        for i in range(min(n, 64)):
+            others = torch.cat([F[:i], F[i + 1 :]]).T
+            q, _ = torch.linalg.qr(others)
+            cands.append((F[i] - q @ (q.T @ F[i]))[None])
+    gen = torch.Generator().manual_seed(seed)
+    cands.append(torch.randn(DIRECTIONS, p, generator=gen, dtype=F.dtype))
+    W = torch.cat(cands)
+    W = W / W.norm(dim=1, keepdim=True).clamp_min(1e-300)
+    proj = F @ W.T  # (n, K)
+    top = torch.topk(proj, 2, dim=0)
+    gaps = top.values[0] - top.values[1]
+    best = int(torch.argmax(gaps))
+    hi, lo = float(top.values[0, best]), float(top.values[1, best])
+    return int(top.indices[0, best]), W[best], 0.5 * (hi + lo), 0.5 * (hi - lo)
+
+
+def placement(
+    m: torch.Tensor, s: torch.Tensor, k: float, rows: int, dim: int, seed: int
+) -> tuple[torch.Tensor, float, torch.Tensor]:
+    """``(v, c0, m*)``: the half-space ``v . t >= c0`` holding less than ``exp(-k) / (n D)``
+    of each other row's ``q_j = N(m_j, diag s_j^2)`` (``c0 = max_j v . m_j + z_k |v s_j| +
+    PAD``, ``z_k^2 = 2 (k + log nD + 2)``: Gaussian tails), and the smallest ``m* = (c0 +
+    PAD) v`` past it; ``v`` minimises ``|m*|`` over the axes and random directions."""
+    d = m.shape[1]
+    z = math.sqrt(2.0 * (k + math.log(rows * dim) + 2.0))
+    gen = torch.Generator().manual_seed(seed)
+    eye = torch.eye(d, dtype=m.dtype)
+    V = torch.cat([eye, -eye, torch.randn(DIRECTIONS, d, generator=gen, dtype=m.dtype)])
+    V = V / V.norm(dim=1, keepdim=True)
+    reach = m @ V.T + z * torch.sqrt((s * s) @ (V * V).T)  # (n - 1, K)
+    c0 = reach.max(0).values + PAD
+    best = int(torch.argmin((c0 + PAD).clamp_min(0.0)))
+    v, c = V[best], float(c0[best])
+    return v, c, max(c + PAD, 0.0) * v
