@@ -58,7 +58,7 @@ def test_a_two_worker_dask_cluster_gives_the_local_pools_results(
     assert set(local) == {(cid, s) for s in SEEDS for cid in IDS}
     assert all(r.ok for r in local.values()), [r.problems for r in local.values()]
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster:
         monkeypatch.setenv(SCHEDULER_ENV, cluster.scheduler_address)
         with distributed.Client(cluster) as client:

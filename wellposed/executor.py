@@ -81,7 +81,7 @@ def _dask_executor(jobs: int) -> Iterator[Executor]:
             n_workers=jobs,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: never clashes with another cluster
             silence_logs=logging.ERROR,
         )
         client = distributed.Client(cluster)

@@ -165,7 +165,7 @@ def _rewire(
         if not torch.all((u - u_left).abs() <= 1e-12 * (1.0 + abs(u_left))):
             return None
         for name, lin in site.consumers:
-            lin.bias.copy_(bias[name] - 0.0)
+            lin.bias.copy_(bias[name])
     return _Rewire(site, units, u_left, bias)
 
 
