@@ -401,7 +401,8 @@ def _claims_section(runs: Sequence[Run]) -> list[str]:
         wrap(
             "`wellposed check --group training` gates these criteria (exit 1, `check failed`, "
             "when one fails for any seed). Margins: T1 in log σ² (the weakest seed's distance "
-            "below log ξ), T2 and T3 in the ratio of trained to untrained gap, T4 as the "
+            "below log ξ, or the mean distance less 3 seed sd if smaller), T2 and T3 in the "
+            "ratio of trained to untrained gap, T4 as the "
             "fraction of the tolerance left."
         ),
     ]
