@@ -369,25 +369,25 @@ def _claims_section(runs: Sequence[Run]) -> list[str]:
         (
             "T1",
             t1_divergence(runs),
-            f"learned variance: flagged-pixel log σ² goes below log ξ = {T1_LEVEL:.3g} (where "
-            f"the floor stops), by more than {T1_SPREADS:g} seed sd on average",
+            f"learned variance: flagged-pixel log σ² below log ξ = {T1_LEVEL:.3g}, by > "
+            f"{T1_SPREADS:g} seed sd on average",
         ),
         (
             "T2",
             t2_floor(runs),
-            f"floor and soft-clip: training closes ≥ {1 - T2_RATIO:.0%} of the constant pixels' "
-            "gap to their supremum and never passes it",
+            f"floor, soft-clip: closes ≥ {1 - T2_RATIO:.0%} of the constant pixels' gap to "
+            "their supremum, never passes it",
         ),
         (
             "T3",
             t3_fixed_bernoulli(runs),
-            f"fixed σ² = 1 and Bernoulli: training closes ≥ {1 - T3_RATIO:.0%} of the gap to "
-            "the bound and never passes it",
+            f"fixed σ² = 1, Bernoulli: closes ≥ {1 - T3_RATIO:.0%} of the gap to the bound, "
+            "never passes it",
         ),
         (
             "T4",
             t4_objective_check(select_data(runs, "digits")),
-            "every training objective = its float64 reference, initial and trained",
+            "each training objective = its float64 reference, initial and trained",
         ),
     ]
     rows = [
