@@ -214,6 +214,15 @@ def training(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def training_seeds(session: nox.Session) -> None:
+    """The T-criteria's seed spread (sweeps/training_seeds.py): digits at the CI budget over
+    10 seeds (extra arguments go to the script, e.g. ``-- --seeds 20``), printed, not gated:
+    where the thresholds of wellposed/training/criteria.py get their margins."""
+    _install(session, extras="test,train")
+    session.run("python", "sweeps/training_seeds.py", *session.posargs)
+
+
+@nox.session(default=False)
 def benchmark(session: nox.Session) -> None:
     """Monte Carlo ELBO throughput (benchmarks/), printed, never asserted."""
     _install(session)
@@ -242,8 +251,9 @@ def seeds(session: nox.Session) -> None:
 @nox.session(default=False)
 def mutants(session: nox.Session) -> None:
     """Planted faults (mutants/faults.toml) against gate, tests, properties: reports/mutants.md,
-    then compared with the committed one (its seconds aside)."""
-    _install(session)
+    then compared with the committed one (its seconds aside).  Installs the ``train`` extra
+    (scikit-learn): the training gate stage trains short digits runs."""
+    _install(session, extras="test,train")
     committed = _committed(session)
     session.run("python", "mutants/run.py", *session.posargs)
     session.run("python", "-m", "wellposed.staleness", str(committed), "reports")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,13 +11,13 @@ import torch
 
 from wellposed.cli import main
 from wellposed.errors import WellposedInputError
-from wellposed.gate import _choose, run_claims
+from wellposed.gate import _choose
 from wellposed.ledger import load_ledger
 from wellposed.lines import exact
 from wellposed.lines.objectives import elbo, log_likelihood
 from wellposed.training import data as tdata
 from wellposed.training.criteria import T1_LEVEL, t1_divergence, t2_floor
-from wellposed.training.loop import RunConfig, log_steps, train_run
+from wellposed.training.loop import RunConfig, log_steps
 from wellposed.training.objectives import (
     FLOOR_XI,
     TrainingModel,
@@ -26,8 +26,9 @@ from wellposed.training.objectives import (
     objective,
 )
 from wellposed.training.report import render_png, write_training_report
-from wellposed.training.suite import preset_configs, run_suite, save_runs
+from wellposed.training.suite import run_suite
 
+# as tests/training/conftest.py trains the shared tiny runs
 TINY = {
     "hidden": 16,
     "latent_dim": 2,
@@ -36,26 +37,7 @@ TINY = {
     "log_points": 4,
     "eval_samples": 2,
 }
-
-
-@pytest.fixture(scope="module")
-def tiny_npy(tmp_path_factory) -> str:
-    """60 points of the synthetic 'constant' set (a constant last coordinate), as .npy."""
-    x, _ = tdata.synthetic("constant", n=60, seed=3)
-    path = tmp_path_factory.mktemp("data") / "tiny.npy"
-    np.save(path, x)
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def tiny_runs(tiny_npy) -> list[dict]:
-    torch.set_num_threads(1)
-    cfgs = [
-        RunConfig(tiny_npy, obj, seed, steps=120, data_is_path=True, **TINY)
-        for obj in ("learned", "floor")
-        for seed in (0, 1)
-    ]
-    return [train_run(c) for c in cfgs]
+TINY_STEPS = 300
 
 
 def test_split_is_deterministic_for_a_seed_and_partitions_the_rows() -> None:
@@ -133,7 +115,7 @@ def test_floored_training_never_exceeds_its_bound(tiny_runs) -> None:
         assert r["batch_max"] <= r["bound"]
         assert min(row["min_lv"] for row in r["log"]) >= math.log(FLOOR_XI) - 1e-12
     assert t2_floor(tiny_runs, data=floors[0]["config"]["data"])["ok"]
-    assert [row["step"] for row in floors[0]["log"]] == log_steps(120, TINY["log_points"])
+    assert [row["step"] for row in floors[0]["log"]] == log_steps(TINY_STEPS, TINY["log_points"])
 
 
 def test_criteria_fail_when_a_seed_breaks_them(tiny_runs) -> None:
@@ -146,7 +128,7 @@ def test_criteria_fail_when_a_seed_breaks_them(tiny_runs) -> None:
             r["log"] = [{**row, "min_lv_flagged": T1_LEVEL + 1.0} for row in r["log"]]
     res = t2_floor(broken, data=data)
     assert not res["ok"] and [row["ok"] for row in res["per_seed"]] == [True, False]
-    assert res["margin"] == pytest.approx(-1.0)
+    assert res["margin"] == -math.inf
     t1 = t1_divergence(broken, data=data)
     assert not t1["per_seed"][0]["ok"] and t1["margin"] < 0
 
@@ -248,48 +230,3 @@ def test_train_cli_writes_the_report(tmp_path, tiny_npy) -> None:
 def test_replace_keeps_configs_hashable() -> None:
     cfg = RunConfig("digits", "learned", 0)
     assert replace(cfg, seed=3).seed == 3 and cfg.steps == 3000
-
-
-def _fake_record(cfg: RunConfig, lowest_lv: float, bound: float | None, elbo_value: float) -> dict:
-    row = {
-        "step": cfg.steps,
-        "train_elbo": elbo_value,
-        "held_elbo": elbo_value,
-        "held_iwae": elbo_value,
-        "min_lv": lowest_lv,
-        "min_lv_flagged": lowest_lv,
-    }
-    return {
-        "config": asdict(cfg),
-        "bound": bound,
-        "batch_max": elbo_value,
-        "log": [row],
-        "stopped_at": None,
-    }
-
-
-def test_t_claims_gate_every_seed_of_the_cached_runs(tmp_path, monkeypatch) -> None:
-    """The gate reads $WELLPOSED_TRAINING_RUNS (what `nox -s training` passes): records that
-    meet the criteria pass T1-T3 (exit 0); one seed over its bound fails T2 (exit 1)."""
-    bounds = {
-        "learned": None,
-        "floor": 118.6,
-        "softclip": 325.2,
-        "fixed": -58.8,
-        "bernoulli": -7.27,
-    }
-    cfgs = preset_configs("ci", data=["digits"], objectives=list(bounds), seeds=3)
-    records = [
-        _fake_record(c, -11.0, bounds[c.objective], -60.0 if c.objective == "fixed" else -20.0)
-        for c in cfgs
-    ]
-    path = tmp_path / "runs.json"
-    save_runs(records, path)
-    monkeypatch.setenv("WELLPOSED_TRAINING_RUNS", str(path))
-    assert main(["check", "--group", "training", "--no-report", "-j", "1", "-q"]) == 0
-    for r in records:
-        if r["config"]["objective"] == "softclip" and r["config"]["seed"] == 2:
-            r["batch_max"] = 326.0
-    save_runs(records, path)
-    results = run_claims(["T2"], jobs=1)
-    assert not results[0].ok and "seed(s) 2" in results[0].summary

@@ -8,7 +8,8 @@ serialises to it) or a :class:`Conditional` verdict, a mapping from case name to
 
 Besides the verdicts this module holds the other words a report or the terminal prints for
 an outcome: the attainment answers (:class:`Attained`), what the gate records when a claim
-could not run (:data:`NO_RUNNER`, :data:`ERROR`), the family audit's words
+could not run (:data:`NO_RUNNER`, :data:`ERROR`) or whose own check failed
+(:data:`CHECK_FAILED`), the family audit's words
 (:data:`OUTSIDE_SUPPORT`, :data:`PARTLY`), the model audit's (:data:`NO_WITNESS`) and the
 pass/fail words of the tables (:data:`OK`, :data:`FAIL`, :data:`AGREE`, :data:`DISAGREE`,
 :data:`HOLDS`, :data:`FAILS`, :data:`NO_RUNS`).
@@ -23,6 +24,7 @@ from enum import StrEnum
 
 __all__ = [
     "AGREE",
+    "CHECK_FAILED",
     "CONDITIONAL",
     "DISAGREE",
     "ERROR",
@@ -62,6 +64,9 @@ class Verdict(StrEnum):
     NO_RUNNER = "no runner"
     #: the gate: the claim's function raised
     ERROR = "error"
+    #: a claim's own check failed (a T-claim's training criterion): a regression of the
+    #: code or of training, never a finding about the objective
+    CHECK_FAILED = "check failed"
 
     def __repr__(self) -> str:
         """As its word (``'bounded'``): a verdict reads like the string it compares equal to."""
@@ -74,6 +79,7 @@ LEDGER_VERDICTS = (Verdict.UNBOUNDED, Verdict.BOUNDED, Verdict.IDENTITY, Verdict
 CONDITIONAL = "conditional"
 NO_RUNNER = Verdict.NO_RUNNER
 ERROR = Verdict.ERROR
+CHECK_FAILED = Verdict.CHECK_FAILED
 
 
 class Attained(StrEnum):
@@ -99,7 +105,7 @@ OK = "ok"
 FAIL = "FAIL"
 AGREE = "agree"
 DISAGREE = "DISAGREE"
-#: a training criterion (T1-T3) holds on every seed / fails on one / had no runs
+#: a training criterion (T1-T4) holds on every seed / fails on one / had no runs
 HOLDS = "yes"
 FAILS = "NO"
 NO_RUNS = "no runs"

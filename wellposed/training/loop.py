@@ -2,8 +2,11 @@
 
 :func:`train_run` trains one :class:`RunConfig` (data set x objective x seed) and returns a
 JSON-able dict: the configuration and its seeds, the metrics at every logged step
-(:func:`evaluate`), the final per-coordinate decoder log-variances, the largest minibatch
-objective seen at any step and the timing.  Training is float32 (speed); every reported
+(:func:`evaluate`) and of the untrained model (``initial``), the final per-coordinate decoder
+log-variances, the largest minibatch objective seen at any step, the training objective
+against its float64 reference at the initial and the trained parameters
+(``objective_check``, :func:`wellposed.training.reference.objective_check`) and the
+timing.  Training is float32 (speed); every reported
 number is computed on a float64 copy of the model with its own seeded noise:
 
 * ``train_elbo`` / ``held_elbo``: ``(1/n) sum_i E_q[log p(x_i|t)] - KL(q(t|x_i) || N(0,I))``
@@ -14,6 +17,8 @@ number is computed on a float64 copy of the model with its own seeded noise:
 * ``min_lv`` / ``median_lv`` / ``min_lv_flagged``: decoder ``log sigma^2`` at the encoder
   means of the training points (all coordinates, and the coordinates the data audit flags
   as constant, docs/claims.md L6);
+* ``flagged_ll``: ``E_q log p(x_j | t)`` per constant coordinate (mean over those
+  coordinates, the training points and the draws), against its supremum in T2;
 * ``spikes``: training points whose decoded mean is within ``tol`` of the point in every
   coordinate (half a grid step on quantised data, else 0.01);
 * ``sample_nn``: median RMS distance of 500 prior samples' decoded means to their nearest
@@ -37,6 +42,7 @@ from wellposed.audit.data import audit_data
 from wellposed.errors import WellposedInputError
 from wellposed.training.data import TrainingData, load_training_data
 from wellposed.training.objectives import TrainingModel, objective
+from wellposed.training.reference import CHECK_POINTS, objective_check
 
 __all__ = ["RunConfig", "evaluate", "log_steps", "make_model", "train_run", "train_step"]
 
@@ -99,8 +105,7 @@ def train_step(
     returns the minibatch ELBO per point (detached)."""
     obj = model.objective
     xb = obj.prepare(x[idx], model.levels, generator)
-    ll, kl = model.elbo_terms(xb, eps)
-    elbo = (ll[0] - kl).mean()
+    elbo = model.elbo(xb, eps).mean()
     opt.zero_grad(set_to_none=True)
     (-elbo).backward()  # type: ignore[no-untyped-call]
     opt.step()
@@ -141,10 +146,13 @@ def evaluate(
                 dtype=torch.float64,
                 device=dev,
             )
-            ll, kl = m64.elbo_terms(xp, eps)
-            out[f"{name}_elbo"] = float((ll.mean(0) - kl).mean())
+            t, kl = m64.encode(xp, eps)
+            ll = m64.log_lik_coords(xp, t)
+            out[f"{name}_elbo"] = float((ll.sum(-1).mean(0) - kl).mean())
             if name == "train":
                 out["kl"] = float(kl.mean())
+                # E_q log p(x_j | t) on the constant coordinates, per coordinate
+                out["flagged_ll"] = float(ll[..., flagged].mean()) if flagged else None
         if held:
             xp = obj.prepare(xho, data.levels, gen)
             eps = torch.randn(
@@ -194,6 +202,9 @@ def train_run(cfg: RunConfig, on_step: Callable[[int], None] | None = None) -> d
     gen = torch.Generator(device=dev).manual_seed(cfg.seed)
     x = torch.as_tensor(data.train, dtype=torch.float32, device=dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    check_x, check_seed = data.train[:CHECK_POINTS], cfg.seed * 1_000_003 + 7
+    initial = evaluate(model, data, cfg, 0, flagged, held=False)
+    checks = {"initial": objective_check(model, check_x, check_seed)}
     marks = log_steps(cfg.steps, cfg.log_points)
     logs: list[dict[str, Any]] = []
     batch_max = -math.inf
@@ -220,6 +231,7 @@ def train_run(cfg: RunConfig, on_step: Callable[[int], None] | None = None) -> d
             on_step(step)
     if stopped is not None and logs:
         logs[-1]["final"] = True
+    checks["trained"] = objective_check(model, check_x, check_seed)
     obj = objective(cfg.objective)
     return {
         "config": asdict(cfg),
@@ -233,6 +245,8 @@ def train_run(cfg: RunConfig, on_step: Callable[[int], None] | None = None) -> d
         "flagged": flagged,
         "bound": obj.bound_per_point(data),
         "batch_max": batch_max,
+        "initial": initial,
+        "objective_check": checks,
         "stopped_at": stopped,
         "log": logs,
         "seconds": time.perf_counter() - start,

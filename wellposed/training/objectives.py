@@ -228,20 +228,24 @@ class TrainingModel(nn.Module):
             log_var = self.shared_log_var.expand(mean.shape)
         return mean, log_var
 
-    def log_lik(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """``log p(x | t)`` summed over coordinates; ``x`` as :meth:`Objective.prepare`
-        returns it, ``t`` of shape ``(..., n, d)``; result ``(..., n)``."""
+    def log_lik_coords(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """``log p(x_j | t)`` per coordinate; ``x`` as :meth:`Objective.prepare` returns it,
+        ``t`` of shape ``(..., n, d)``; result ``(..., n, D)``."""
         out, log_var = self.heads(t)
         kind = self.objective.likelihood
         if kind == "bernoulli":
-            return bernoulli_log_prob(x, out).sum(-1)
+            return bernoulli_log_prob(x, out)
         if kind == "cbernoulli":
-            return continuous_bernoulli_log_prob(x, out).sum(-1)
+            return continuous_bernoulli_log_prob(x, out)
         assert log_var is not None
         if kind == "dlogistic":
             assert self.levels is not None
-            return discretised_logistic_log_prob(x, out, 0.5 * log_var, self.levels).sum(-1)
-        return gaussian_log_prob(x, out, log_var).sum(-1)
+            return discretised_logistic_log_prob(x, out, 0.5 * log_var, self.levels)
+        return gaussian_log_prob(x, out, log_var)
+
+    def log_lik(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """``log p(x | t)`` summed over coordinates, ``(..., n)``."""
+        return self.log_lik_coords(x, t).sum(-1)
 
     def mean(self, t: torch.Tensor) -> torch.Tensor:
         """The decoder's mean in data units (``sigmoid(logits)`` for the Bernoulli ones; the
@@ -253,13 +257,25 @@ class TrainingModel(nn.Module):
             return ((self.levels + 1) * out - 0.5) / self.levels
         return out
 
-    def elbo_terms(self, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """``(log p(x | t), KL(q || N(0, I)))`` per point for ``t = m + e^{lv/2} eps``;
-        ``eps`` has shape ``(S, n, d)``; the KL is the closed form (docs/design.md)."""
+    def encode(self, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(t, KL(q || N(0, I)))``: latents ``t = m + e^{lv/2} eps`` (``eps`` of shape
+        ``(S, n, d)``) and the closed-form KL per point (docs/design.md)."""
         m, lv = self.encoder(x)
         t = m + torch.exp(0.5 * lv) * eps
         kl = 0.5 * (torch.exp(lv) + m * m - 1.0 - lv).sum(-1)
+        return t, kl
+
+    def elbo_terms(self, x: torch.Tensor, eps: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """``(log p(x | t), KL(q || N(0, I)))`` per point for ``t = m + e^{lv/2} eps``."""
+        t, kl = self.encode(x, eps)
         return self.log_lik(x, t), kl
+
+    def elbo(self, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """The objective training maximises, per point: ``mean_s log p(x | t_s) - KL`` over
+        the ``S`` draws of ``eps`` (``(S, n, d)``; training uses ``S = 1``)."""
+        ll, kl = self.elbo_terms(x, eps)
+        out: torch.Tensor = ll.mean(0) - kl
+        return out
 
     def iwae_log_weights(self, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
         """``log p(x | t_k) + log p(t_k) - log q(t_k | x)`` for ``K`` draws, ``(K, n)``."""

@@ -36,6 +36,7 @@ from wellposed.training.objectives import OBJECTIVES
 __all__ = [
     "PRESETS",
     "RUNS_ENV",
+    "cached_only",
     "cached_runs",
     "load_runs",
     "preset_configs",
@@ -221,13 +222,19 @@ def _key(cfg: RunConfig | dict[str, Any]) -> str:
     return json.dumps(d, sort_keys=True)
 
 
-def cached_runs(configs: Sequence[RunConfig]) -> list[dict[str, Any]]:
-    """The records of ``configs``: from ``$WELLPOSED_TRAINING_RUNS`` when that file holds
-    every one of them (same config, any device), else trained now."""
+def cached_only(configs: Sequence[RunConfig]) -> list[dict[str, Any]] | None:
+    """The records of ``configs`` from ``$WELLPOSED_TRAINING_RUNS`` when that file holds
+    every one of them (same config, any device), else None."""
     path = os.environ.get(RUNS_ENV)
     if path and Path(path).is_file():
         by_key = {_key(r["config"]): r for r in load_runs(path)}
         found = [by_key.get(_key(c)) for c in configs]
         if all(r is not None for r in found):
             return found  # type: ignore[return-value]
-    return run_suite(configs, jobs=1)
+    return None
+
+
+def cached_runs(configs: Sequence[RunConfig]) -> list[dict[str, Any]]:
+    """The records of ``configs``: :func:`cached_only`'s, else trained now."""
+    found = cached_only(configs)
+    return run_suite(configs, jobs=1) if found is None else found
