@@ -414,7 +414,8 @@ def _evaluate_alone(claim: Claim, ctx: Context, certify: bool = False) -> ClaimR
 #: rough CPU seconds of each claim (one thread, seed 0; S2's includes torch.optim's first
 #: import): only the order in which the pool is fed, slowest first, so that no long claim
 #: starts last and leaves the other workers idle (results never depend on it)
-_COST_HINT = {  # seconds in one warm process (2-core VM); S3, S10, L1 reuse S1's / S6's cache
+_COST_HINT = {  # seconds in one warm process (2-core VM), without certification (which clears
+    # the claims' caches first, so S3, S10 and L1 then recompute the spike S1 / S6 computed)
     "S2": 2.6,
     "S1": 2.3,
     "S6": 1.8,
