@@ -398,3 +398,19 @@ def test_help_is_fast_imports_no_numpy_and_lists_exit_codes():
     )
     assert "default: ./reports when all claims run" in res.stdout
     assert "created if missing" in res.stdout
+
+
+def test_an_internal_error_exits_3_never_the_verdict_status(tmp_path, capsys, monkeypatch):
+    """A bug inside a command (here: the data audit raising) is exit 3 with its traceback,
+    never 1 (the status of a regression or of --fail-on unbounded)."""
+    import wellposed.audit as audit
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("planted bug")
+
+    monkeypatch.setattr(audit, "audit_data", broken)
+    data = tmp_path / "x.npy"
+    np.save(data, np.random.default_rng(0).uniform(size=(5, 3)))
+    assert main(["audit-data", str(data), "--latent-dim", "1"]) == 3
+    err = capsys.readouterr().err
+    assert "planted bug" in err and "internal error (exit 3)" in err

@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,21 +35,25 @@ _EXIT_CHECK = """\
 exit status:
   0  every observed verdict equals the ledger's and the evaluation lines agree
   1  a claim regressed (each problem is printed on stderr)
-  2  bad usage or input (message on stderr; nothing is written)"""
+  2  bad usage or input (message on stderr; nothing is written)
+  3  an internal error of wellposed (message and traceback on stderr: please report it)"""
 _EXIT_AUDIT = """\
 exit status:
   0  the audit ran (whatever its verdicts)
-  2  bad usage or input (message on stderr; nothing is written)"""
+  2  bad usage or input (message on stderr; nothing is written)
+  3  an internal error of wellposed (message and traceback on stderr: please report it)"""
 _EXIT_AUDIT_FAIL = """\
 exit status:
   0  the audit ran (whatever its verdicts, unless --fail-on is met)
   1  --fail-on unbounded was given and met
-  2  bad usage or input (message on stderr; nothing is written)"""
+  2  bad usage or input (message on stderr; nothing is written)
+  3  an internal error of wellposed (message and traceback on stderr: please report it)"""
 _EXIT_MAIN = """\
 exit status:
   0  ok (check: every verdict as the ledger says; audit-*: the audit ran)
   1  check: a claim regressed
   2  bad usage or input (message on stderr; nothing is written)
+  3  an internal error of wellposed (message and traceback on stderr: please report it)
 
 --json PATH writes one JSON document to PATH; --json - writes it to stdout.
 A full `wellposed check` writes ./reports (created if missing)."""
@@ -293,29 +298,6 @@ def _parse_values(text: str) -> Any:
         raise AuditInputError(f"--values must be comma-separated numbers, got {text!r}") from exc
 
 
-def _family_text(res: Any) -> str:
-    """The audit-family text output: summary table, at most MAX_ROWS observations, counts."""
-    from wellposed.evidence.vocabulary import OUTSIDE_SUPPORT
-    from wellposed.render import render_families_markdown
-    from wellposed.report.text import fmt_number, markdown_table, wrap
-
-    counts = res.counts()
-    left_out = counts.get(OUTSIDE_SUPPORT, 0)
-    head = f"family {res.family} ({res.method}); verdict: {res.verdict}"
-    if left_out:
-        k = len(res.observations) - left_out
-        head += f" (over the {k} observation{'' if k == 1 else 's'} inside the support)"
-    rows = [[o.index, o.verdict, fmt_number(o.rate), o.rate_unit, fmt_number(o.bound), o.reason]
-            for o in res.observations[:MAX_ROWS]]
-    parts = [wrap(head), render_families_markdown([res.in_support()]),
-             markdown_table(rows, ["obs", "verdict", "rate", "unit", "bound", "reason"])]
-    more = len(res.observations) - MAX_ROWS
-    if more > 0:
-        parts.append(f"... and {more} more observations (use --json for all)")
-    parts.append(", ".join(f"{n} {verdict}" for verdict, n in counts.items()))
-    return "\n".join(parts) + "\n"
-
-
 def _cmd_audit_family(ns: argparse.Namespace) -> int:
     from wellposed.audit import AuditInputError, audit_family, load_data, validate_data
 
@@ -326,7 +308,9 @@ def _cmd_audit_family(ns: argparse.Namespace) -> int:
                                                                      name="--values")
     res = audit_family(ns.family, X, seed=ns.seed, method=ns.method)
     if ns.json != "-":
-        sys.stdout.write(_family_text(res))
+        from wellposed.render import render_family_text
+
+        sys.stdout.write(render_family_text(res, MAX_ROWS))
     if ns.json is not None:
         inputs = {"family": ns.family, "data": ns.data,
                   "values": None if ns.values is None else [float(v) for v in X],
@@ -510,6 +494,14 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `wellposed check | head`: the reader left, no traceback
         _silence_broken_pipe()
         return 1
+    except Exception:  # a bug of ours: never the exit status of a verdict (1)
+        traceback.print_exc(file=sys.stderr)
+        print(
+            "wellposed: internal error (exit 3): the traceback above is a bug of wellposed, "
+            "not a verdict; please report it with the command that gave it",
+            file=sys.stderr,
+        )
+        return 3
     except SystemExit:  # --help, --version, usage errors: flush here, not at interpreter exit
         try:
             sys.stdout.flush()

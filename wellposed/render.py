@@ -32,6 +32,7 @@ from wellposed.evidence.vocabulary import (
     DISAGREE,
     FAIL,
     OK,
+    OUTSIDE_SUPPORT,
     Attained,
     Conditional,
     Verdict,
@@ -52,7 +53,8 @@ if TYPE_CHECKING:
     from wellposed.audit.family import FamilyAudit
 
 __all__ = ["FIGURE_DIR", "HEADER", "attained_text", "lines_text", "render_families",
-           "render_families_markdown", "render_families_summary", "render_json",
+           "render_families_markdown", "render_families_summary", "render_family_text",
+           "render_json",
            "render_markdown", "versions", "write_reports"]
 
 HEADER = (
@@ -431,3 +433,23 @@ def write_reports(
         raise WellposedInputError(f"cannot write the reports ({exc.strerror}): {exc.filename}"
                                   ) from exc
     return list(outputs) + ([fig_dir] if figures else [])
+
+
+def render_family_text(res: FamilyAudit, max_rows: int) -> str:
+    """``wellposed audit-family``'s text: the summary table, at most ``max_rows``
+    observations, the counts."""
+    counts = res.counts()
+    left_out = counts.get(OUTSIDE_SUPPORT, 0)
+    head = f"family {res.family} ({res.method}); verdict: {res.verdict}"
+    if left_out:
+        k = len(res.observations) - left_out
+        head += f" (over the {k} observation{'' if k == 1 else 's'} inside the support)"
+    rows = [[o.index, o.verdict, fmt_number(o.rate), o.rate_unit, fmt_number(o.bound), o.reason]
+            for o in res.observations[:max_rows]]
+    parts = [wrap(head), render_families_markdown([res.in_support()]),
+             markdown_table(rows, ["obs", "verdict", "rate", "unit", "bound", "reason"])]
+    more = len(res.observations) - max_rows
+    if more > 0:
+        parts.append(f"... and {more} more observations (use --json for all)")
+    parts.append(", ".join(f"{n} {verdict}" for verdict, n in counts.items()))
+    return "\n".join(parts) + "\n"

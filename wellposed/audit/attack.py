@@ -366,10 +366,13 @@ def _isolated_unit_step(
         )
     Gm = torch.stack(G).double()
     gram = Gm @ Gm.T
-    gram += 1e-9 * float(gram.diagonal().max()) * torch.eye(gram.shape[0], dtype=gram.dtype)
+    top = float(gram.diagonal().max())
+    if not top > 0:  # every row's scale is flat here (e.g. clamped): no step raises it
+        return None
+    gram += 1e-9 * top * torch.eye(gram.shape[0], dtype=gram.dtype)
     e0 = torch.zeros(gram.shape[0], dtype=gram.dtype)
     e0[0] = 1.0
-    flat = (Gm.T @ torch.linalg.solve(gram, e0)).to(run.x.dtype)
+    flat = (Gm.T @ torch.linalg.lstsq(gram, e0[:, None]).solution[:, 0]).to(run.x.dtype)
     out, at = [], 0
     for p in params:
         out.append(flat[at : at + p.numel()].reshape(p.shape))
@@ -453,17 +456,15 @@ def _construct_stage(
         trace.constructed = "not built: " + "; ".join(dict.fromkeys(why))
         return False
     trace.constructed = c.rewired + (f"; stopped: {c.stopped}" if c.stopped else "")
-    trace.row = c.row
+    trace.row = trace.best_row = c.row
     trace.rows_tried.append(c.row)
     trace.per_row[c.row] = (list(c.k), list(c.value))
     best = max(range(len(c.value)), key=lambda j: c.value[j])
     model.load(c.states[best])
-    with torch.no_grad():
-        row_v = float(row_terms(model, x[c.row : c.row + 1], eps[:, c.row : c.row + 1]).sum())
+    row_v = float(row_terms(model, x[c.row : c.row + 1], eps[:, c.row : c.row + 1]).detach().sum())
     model.load(start)
     trace.best_value, trace.best_k, trace.row_value = c.value[best], c.k[best], row_v
     trace.best_state, trace.k, trace.value = c.states[best], list(c.k), list(c.value)
-    trace.best_row = c.row
     return c.value[best] > trace.target + trace.margin and row_v > trace.level + trace.margin
 
 

@@ -123,17 +123,21 @@ class _Rewire:
     u_left: float
     bias: dict[str, torch.Tensor]
 
-    def params(self, base: dict[str, torch.Tensor], vec: torch.Tensor) -> dict[str, torch.Tensor]:
+    def params(
+        self, base: dict[str, torch.Tensor], vec: torch.Tensor, names: dict[int, str]
+    ) -> dict[str, torch.Tensor]:
         """``base`` with the consumers' columns set to ``vec`` (stacked) and their biases
-        taking the columns' constant ``col * u_left`` back out."""
+        taking the columns' constant ``col * u_left`` back out (``names``: each
+        parameter's name in ``base``, by identity: a module registered twice has one)."""
         out, at = dict(base), 0
         idx = torch.tensor(self.units)
         for name, lin in self.site.consumers:
             col = vec[at : at + lin.out_features]
             at += lin.out_features
             cols = torch.stack([col, -col][: len(self.units)], 1)
-            out[f"{name}.weight"] = base[f"{name}.weight"].index_copy(1, idx, cols)
-            out[f"{name}.bias"] = self.bias[name] - col * self.u_left
+            weight, bias = names[id(lin.weight)], names[id(lin.bias)]
+            out[weight] = base[weight].index_copy(1, idx, cols)
+            out[bias] = self.bias[name] - col * self.u_left
         return out
 
     def width(self) -> int:
@@ -202,6 +206,7 @@ def _solve(
     outputs x columns is formed), float64; writes the columns into ``module``;
     ``(converged, columns)``."""
     base = {k: v.detach() for k, v in module.named_parameters()}
+    names = {id(v): k for k, v in module.named_parameters()}
     vec = (
         start
         if start is not None
@@ -209,7 +214,7 @@ def _solve(
     )
 
     def res(v: torch.Tensor) -> torch.Tensor:
-        return residual(functional_call(module, rw.params(base, v), (inp,)))
+        return residual(functional_call(module, rw.params(base, v, names), (inp,)))
 
     mu, ok = 1e-9, False
     with _no_validation():
@@ -247,9 +252,11 @@ def _solve(
                 step = 0.5 * step
             else:
                 mu *= 1e3
+    final = rw.params(base, vec, names)
     with torch.no_grad():
-        for name, value in rw.params(base, vec).items():
-            module.get_parameter(name).copy_(value)
+        for _, lin in rw.site.consumers:
+            lin.weight.copy_(final[names[id(lin.weight)]])
+            lin.bias.copy_(final[names[id(lin.bias)]])
     return ok, vec
 
 
@@ -263,9 +270,13 @@ def _sites(model: AuditedModel, x: torch.Tensor) -> tuple[Site | None, list[Site
     dec, why_d = find_sites(model.decoder.module, t)
     first = [s for s in dec if s.from_input]
     if not enc:
-        return None, [], f"encoder: {why_e or 'no site'}"
+        return None, [], f"no rewirable unit in the encoder: {why_e}"
     if not first:
-        return None, [], f"decoder: {why_d or 'no Linear layer reading the latent'}"
+        return (
+            None,
+            [],
+            (f"no rewirable unit in the decoder: {why_d or 'no Linear layer reads the latent'}"),
+        )
     return enc[-1], [first[0], *(s for s in dec if s is not first[0])], ""
 
 
@@ -279,11 +290,12 @@ def _heads(module: nn.Module, rw: _Rewire, inp: torch.Tensor) -> bool:
     deeper network after the unit (a convolution stack) mixes them; it is left to the
     attack's ascent (docs/your-model.md)."""
     base = {k: v.detach() for k, v in module.named_parameters()}
+    names = {id(v): k for k, v in module.named_parameters()}
     gen = torch.Generator().manual_seed(0)
     zero = torch.zeros(rw.width(), dtype=inp.dtype)
 
     def outputs(v: torch.Tensor) -> torch.Tensor | None:
-        pair = _loc_log_scale(functional_call(module, rw.params(base, v), (inp,)))
+        pair = _loc_log_scale(functional_call(module, rw.params(base, v, names), (inp,)))
         return None if pair is None else torch.cat(pair)
 
     with torch.no_grad(), _no_validation():
@@ -337,15 +349,19 @@ def _chain(
         at = mstar[None] if site is sites[0] else _features(module, site.layer, mstar[None])
         rw = _rewire(site, feats, w, c, lam) if feats is not None and at is not None else None
         if rw is None or at is None:
-            out.stopped = f"the decoder unit at {site.name} does not saturate"
+            out.stopped = (
+                f"the decoder's unit at {site.name} cannot be made to switch on at one row's "
+                "latent alone"
+            )
             return None
         if _heads(module, rw, mstar[None]):
             return rw
         nxt = next((s for s in sites if any(s.layer is lin for _, lin in site.consumers)), None)
         if nxt is None:
             out.stopped = (
-                f"the decoder's output heads do not read {site.name} directly, nor through "
-                "Linear layers (a convolution stack mixes the coordinates): no constructive spike"
+                f"the decoder's output heads read {site.name} only through layers that mix "
+                "the coordinates (e.g. transposed convolutions): one row cannot be "
+                "reconstructed alone"
             )
             return None
         with torch.no_grad():
@@ -354,7 +370,9 @@ def _chain(
         w[rw.units] = torch.tensor([1.0, -1.0][: len(rw.units)], dtype=cloud.dtype)
         c, half = 0.5 * (u_row + rw.u_left), 0.5 * abs(u_row - rw.u_left)
         if not half > 0:
-            out.stopped = f"the decoder unit at {site.name} is the same at m* and elsewhere"
+            out.stopped = (
+                f"the decoder's unit at {site.name} takes the same value at the row and elsewhere"
+            )
             return None
         site, lam = nxt, SATURATE / half
         if u_row < rw.u_left:
@@ -401,8 +419,8 @@ def _level(
     ok, warm.dec = _solve(dec_mod, dec, mstar[None], dec_res, tol, warm.dec)
     if not ok:
         out.stopped = (
-            f"the decoder's location and log-scale did not reach x_i and -k/2 through "
-            f"{dec.site.name} (k = {k:g})"
+            f"the decoder cannot reconstruct row {row} with scale e^-{k / 2:g} through "
+            f"{dec.site.name} (a floor on its scale, or a scale shared by all rows, stops it)"
         )
         return False
     with _no_validation():
@@ -414,7 +432,10 @@ def _level(
         enc_mod, enc, x[row : row + 1], _enc_residual(mstar, lv_star), etol, warm.enc
     )
     if not ok:
-        out.stopped = f"the encoder's output for row {row} did not reach m*, lv* (k = {k:g})"
+        out.stopped = (
+            f"the encoder cannot give row {row} the width e^{lv_star / 2:.3g} the spike needs "
+            "(e.g. a floor on the encoder's variance)"
+        )
         return False
     with torch.no_grad():
         mi = model.encoder(x[row : row + 1])[0]
@@ -426,54 +447,63 @@ def _level(
 def construct(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int) -> Construction:
     """The constructed path on ``model`` (float64, changed in place; its state at the start
     is restored): one level per :data:`LEVELS`, recorded as ``(k of the row, objective
-    over all rows at the draws eps)``."""
+    over all rows at the draws eps)``.  Any failure ends the path where it is and says
+    why (the attack's ascent goes on)."""
     out = Construction()
+    start = model.state()
+    try:
+        _build(model, x, eps, seed, out)
+    except Exception as exc:  # noqa: BLE001 - a model it cannot handle: the ascent goes on
+        out.stopped = f"the construction failed on this model ({type(exc).__name__}: {exc})"
+        out.stopped = out.stopped[:300]
+    finally:
+        model.load(start)
+    return out
+
+
+def _build(
+    model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int, out: Construction
+) -> None:
+    """:func:`construct`'s path, written into ``out``."""
     if model.custom is not None or model.loss is not None:
         out.stopped = "a factory's own objective: no per-row construction"
-        return out
+        return
     enc_site, dec_sites, why = _sites(model, x)
     if enc_site is None or not dec_sites:
         out.stopped = why
-        return out
-    start = model.state()
+        return
     feats = _features(model.encoder.module, enc_site.layer, x)
     if feats is None:
         out.stopped = (
             f"the encoder layer {enc_site.name} does not read one feature row per data row"
         )
-        return out
+        return
     row, w, c, g = separate(feats, seed)
     out.row = row
     others = torch.cat([torch.arange(row), torch.arange(row + 1, x.shape[0])])
-    try:
-        enc = _rewire(enc_site, feats[others], w, c, SATURATE / g) if g > 0 else None
-        if enc is None:
-            out.stopped = "no encoder unit separates one row from the others"
-            return out
-        base = model.state()
-        out.rewired = (
-            f"row {row} singled out by {_units(enc.units)} of the encoder's {enc_site.name} "
-            f"and the half-space v . t >= c0 by the decoder's {dec_sites[0].name}"
+    enc = _rewire(enc_site, feats[others], w, c, SATURATE / g) if g > 0 else None
+    if enc is None:
+        out.stopped = (
+            f"no unit of the encoder's {enc_site.name} can single out one row (its "
+            "inputs are the same for every row, e.g. units silenced by the fit)"
         )
-        warm = _Warm()
-        for k in LEVELS:
-            model.load(base)
-            try:
-                built = _level(model, x, row, enc, dec_sites, k, seed, out, warm)
-            except (ValueError, RuntimeError) as exc:
-                out.stopped = f"{type(exc).__name__}: {exc}"[:200]
-                built = False
-            if not built:
-                break
-            with torch.no_grad():
-                kk = float(row_progress(model, x[row : row + 1])[0])
-                value = float(objective_value(model, x, eps, seed))
-            if not math.isfinite(value):
-                out.stopped = f"the objective is not finite at k = {k:g}"
-                break
-            out.k.append(kk)
-            out.value.append(value)
-            out.states.append(model.state())
-    finally:
-        model.load(start)
-    return out
+        return
+    base = model.state()
+    out.rewired = (
+        f"row {row} singled out by {_units(enc.units)} of the encoder's {enc_site.name} "
+        f"and the half-space v . t >= c0 by the decoder's {dec_sites[0].name}"
+    )
+    warm = _Warm()
+    for k in LEVELS:
+        model.load(base)
+        if not _level(model, x, row, enc, dec_sites, k, seed, out, warm):
+            return
+        with torch.no_grad():
+            kk = float(row_progress(model, x[row : row + 1])[0])
+            value = float(objective_value(model, x, eps, seed))
+        if not math.isfinite(value):
+            out.stopped = f"the objective is not finite at k = {k:g}"
+            return
+        out.k.append(kk)
+        out.value.append(value)
+        out.states.append(model.state())

@@ -228,7 +228,15 @@ def find_sites(root: nn.Module, probe: torch.Tensor) -> tuple[list[Site], str]:
         found = _hook_sites(root, probe)
     found = [replace(s, from_input=_reads(root, s.layer, probe)) for s in found]
     if not found:
-        why = "; ".join(w for w in (why, "no Linear -> activation -> Linear layers") if w)
+        why = "; ".join(
+            w
+            for w in (
+                why,
+                "no Linear layer whose activation only Linear layers read (a residual "
+                "connection, or activations called as functions where tracing failed, hide it)",
+            )
+            if w
+        )
     return found, why
 
 

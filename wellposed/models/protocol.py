@@ -112,8 +112,10 @@ def _describe(out: object) -> str:
 
 
 def _double(module: nn.Module) -> nn.Module:
-    """A float64 copy (the evidence path is float64); the user's module is left as it is."""
-    return copy.deepcopy(module).to(DTYPE)
+    """A float64 copy in eval mode (the evidence path is float64, and the objective a
+    deterministic function of the parameters: dropout off, batch norm on its running
+    statistics); the user's module is left as it is."""
+    return copy.deepcopy(module).to(DTYPE).eval()
 
 
 class ModuleDecoder(Decoder):
