@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from wellposed import cli
-from wellposed.audit.attack import build_model, load_factory
 from wellposed.audit import model as audit_model_module
+from wellposed.audit.attack import build_model, load_factory
 from wellposed.audit.model import (
     BOUND_VIOLATED,
     BOUNDED,
