@@ -316,11 +316,14 @@ def weight_decay(ctx: Context, entry: Claim) -> Outcome:
             "search_below_sup": below,
             "tightness": tight,
             "bound_slack": slack,
-            "attained": check_attained(tight, case="the bound at n = 1", strict=strict),
+            "attained": (
+                attained := check_attained(tight, case="the bound at n = 1", strict=strict)
+            ),
         },
         lines,
         f"B = D n^2 (H+1)/(8 lam) - (nD/2) log 2pi = {fmt(B)}; search max "
         f"{fmt(bound.max_value)} (n = {n}: bound not approached, see bound_slack); n=1 gap -> "
-        f"{fmt(tight.final_gap, 3)}, not attained (tanh < 1); n=1 search max "
+        f"{fmt(tight.final_gap, 3)}, attained: {attained.attained.value} (tanh < 1); "
+        f"n=1 search max "
         f"{fmt(below.max_value)} <= sup {fmt(B1)}",
     )
