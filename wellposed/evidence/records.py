@@ -4,10 +4,9 @@ Every record serialises through :func:`jsonable`, the single rule for reports, c
 report is the same on any CPU (other SIMD widths and BLAS kernels change the last bits):
 
 * a value is rounded to :data:`SIG` (6) significant digits;
-* an *error* (a field or key named ``rel_error``, ``residual``, ``max_abs_error``, ``rtol`` or
-  ``error_estimate``:
-  the difference of two computations of one number, or a tolerance derived from one, whose
-  low digits are rounding noise) is
+* an *error* (a field or key named ``rel_error``, ``residual``, ``max_abs_error``, ``rtol``,
+  ``error_estimate`` or ``se_batch``: the difference of two computations of one number, a
+  tolerance derived from one or a rough estimate of one, whose low digits are noise) is
   written as an upper bound: rounded up to 2 significant digits, and never below
   :data:`ERROR_FLOOR` (1e-8), which then reads "at most 1e-8";
 * a *difference to a bound* (``margin``, ``gaps``, ``final_gap``, ``min_gap``, ``slack``,
@@ -64,7 +63,9 @@ ATTAINED = tuple(a.value for a in Attained)
 SIG = 6
 #: errors are reported as upper bounds no smaller than this; differences on this grid
 ERROR_FLOOR = 1e-8
-_ERROR_KEYS = frozenset({"rel_error", "residual", "max_abs_error", "rtol", "error_estimate"})
+_ERROR_KEYS = frozenset(
+    {"rel_error", "residual", "max_abs_error", "rtol", "error_estimate", "se_batch"}
+)
 _DIFFERENCE_KEYS = frozenset({"margin", "gaps", "final_gap", "min_gap", "slack", "search_gap"})
 
 
