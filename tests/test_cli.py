@@ -63,7 +63,8 @@ def test_reports_are_deterministic_and_complete(tmp_path, capsys):
             )
             == 0
         )
-        assert f"wrote {d / 'sub' / 'twin.json'}" in capsys.readouterr().err
+        printed = capsys.readouterr()
+        assert f"wrote {d / 'sub' / 'twin.json'}" in printed.err
     for name in ("claims.md", "claims.json", "sub/twin.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes()
     doc = json.loads((a / "claims.json").read_text())
@@ -89,6 +90,24 @@ def test_reports_are_deterministic_and_complete(tmp_path, capsys):
     assert lam10["answer_sigma_star"] == pytest.approx(19**-0.5, rel=1e-5)
     md = (a / "claims.md").read_text()
     assert "nox -s properties" in md and "| S8" in md and str(tmp_path) not in md
+    # the terminal table spells every attained cell as claims.md does (no "-" for "")
+    assert _column_by_id(printed.out, "attained") == _column_by_id(md, "attained")
+    assert _column_by_id(md, "attained")["S9"] in {"yes", "no", "unknown"}
+
+
+def _column_by_id(markdown: str, name: str) -> dict[str, str]:
+    """``{id: cell}`` of column ``name`` in every markdown table of ``markdown`` that has it."""
+    found: dict[str, str] = {}
+    header: list[str] | None = None
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if "|" in line else []
+        if not cells:
+            header = None
+        elif cells[0] == "id":
+            header = cells
+        elif header and name in header and not set(cells[0]) <= set("-: "):
+            found[cells[0]] = cells[header.index(name)]
+    return found
 
 
 # ---------------------------------------------------------------------------------------

@@ -47,6 +47,24 @@ def test_unbounded_witnesses_pass_target(results):
         assert w.passed and w.value > 1000
 
 
+def test_every_estimator_comparison_checks_the_estimators_own_error(results):
+    """Every statistical Monte Carlo comparison holds its SE against the batch-means SE of
+    the same draws, and every quadrature comparison carries quadrature's error estimate
+    (docs/design.md, "The estimators' own error estimates")."""
+    lines = [
+        (i, c)
+        for i, r in results.items()
+        for c in r.evidence.get("lines", ())
+        if c.mode != "code path"
+    ]
+    mc = [(i, c) for i, c in lines if c.line == "mc"]
+    quad = [(i, c) for i, c in lines if c.line == "quadrature"]
+    assert len(mc) > 20 and len(quad) > 20
+    assert [(i, c.label) for i, c in mc if c.se_batch is None] == []
+    assert [(i, c.label) for i, c in quad if c.error_estimate is None] == []
+    assert all(1 / 3 <= c.se / c.se_batch <= 3 for _, c in mc)
+
+
 def test_unknown_id():
     with pytest.raises(WellposedInputError, match="unknown claim id"):
         run_claims(["S1", "Z9"])

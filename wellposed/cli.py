@@ -165,10 +165,10 @@ def _check(args: argparse.Namespace) -> int:
     import json
 
     from wellposed.audit import report_family_audits
-    from wellposed.evidence.vocabulary import CONDITIONAL, FAIL, OK, format_verdict
+    from wellposed.evidence.vocabulary import FAIL, OK, format_verdict
     from wellposed.gate import run_claims
     try:
-        from wellposed.render import lines_text, render_json, write_reports
+        from wellposed.render import attained_text, lines_text, render_json, write_reports
     except ModuleNotFoundError as exc:  # matplotlib (the report extra) draws the figures
         raise WellposedInputError(f"{exc.name} missing: pip install 'wellposed[report]'") from exc
     from wellposed.report.text import markdown_table
@@ -222,7 +222,7 @@ def _check(args: argparse.Namespace) -> int:
         _write_text(args.json, _json_document("check", inputs, json.loads(
             render_json(results, seed=args.seed))))
     rows = [[r.id, r.title, format_verdict(r.expected), format_verdict(r.observed),
-             format_verdict(r.attained).removeprefix(CONDITIONAL) or "-", lines_text(r),
+             attained_text(r), lines_text(r),
              f"{r.seconds:.1f}", OK if r.ok else FAIL] for r in results]
     print(markdown_table(rows, ["id", "title", "expected", "observed", "attained", "lines",
                                 "s", "ok"]),

@@ -339,21 +339,27 @@ def _rate_or_bound(a: FamilyAudit, width: int | None = 120) -> str:
             return f"{fmt_number(r)} per coordinate per unit {per[0].rate_unit}"
         return f"{Verdict.UNBOUNDED} (" + per[0].reason.split(":")[0][:60] + ")"
     if a.verdict == Verdict.BOUNDED:
-        att = all(o.attained for o in a.observations)
         per_obs = a.observations[0].bound
         return (f"sup log p <= {fmt_number(per_obs)} (first observation), total "
-                f"{fmt_number(a.bound)}; " + ("attained" if att else "approached, not attained"))
+                f"{fmt_number(a.bound)}; {family_attained(a)}")
     reasons = sorted({o.reason for o in a.observations if o.verdict == Verdict.INCONCLUSIVE})
     return f"{Verdict.INCONCLUSIVE}: " + (reasons[0][:width] if reasons else "")
+
+
+def family_attained(a: FamilyAudit) -> str:
+    """``attained: yes`` / ``attained: no`` (the words of :class:`Attained`, as in claims.md)
+    for a bounded family audit; an analytic audit's answer is its closed form's, written by
+    hand, and says so (``(derived by hand)``); a numerical audit's is the search's."""
+    att = Attained.YES if all(o.attained for o in a.observations) else Attained.NO
+    return f"attained: {att.value}" + (" (derived by hand)" if a.method == "analytic" else "")
 
 
 def _rate_or_bound_short(a: FamilyAudit) -> str:
     """The narrow table's cell: a bound as ``sup <= b (first obs.), total B; attained``, any
     other text cut to 80 characters (the details hold the whole text)."""
     if a.verdict == Verdict.BOUNDED:
-        att = all(o.attained for o in a.observations)
         return (f"sup <= {fmt_number(a.observations[0].bound)} (first obs.), total "
-                f"{fmt_number(a.bound)}; " + ("attained" if att else "not attained"))
+                f"{fmt_number(a.bound)}; {family_attained(a)}")
     return _short(_rate_or_bound(a, None))
 
 

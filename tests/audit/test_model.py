@@ -12,13 +12,16 @@ import pytest
 import torch
 
 from wellposed import cli
+from wellposed.audit import model as audit_model_module
 from wellposed.audit.attack import build_model, load_factory
 from wellposed.audit.model import (
+    BOUND_VIOLATED,
     BOUNDED,
     NO_WITNESS,
+    TARGET_LOG_SCALE,
     audit_model,
 )
-from wellposed.audit.proof import prove
+from wellposed.audit.proof import Proof, prove
 from wellposed.errors import WellposedInputError
 
 ROOT = Path(__file__).parents[2]  # examples/ is a package here, outside wellposed
@@ -256,3 +259,29 @@ def test_cli_json_document(user_pkg, capsys) -> None:
     assert "data_audit" in doc and doc["inputs"]["max_seconds"] == 2.0
     with torch.no_grad():
         assert all(v <= 0.0 for v in doc["trace"]["value"])
+
+
+def test_the_target_level_is_beyond_every_recognised_floor(monkeypatch) -> None:
+    """A row's level ``D (T - log(2 pi)/2)`` must lie above the per-row supremum of the
+    weakest floor an example proves (GaussianNLLLoss's eps = 1e-6: 6.0 nats a coordinate):
+    a lower target would let a hand-written, unrecognised floor pass as unbounded."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    rows = X[:2]
+    per_row = []
+    for name in ("floored_variance", "sigma_vae_softclip", "gaussian_nll_loss"):
+        proof, _, _ = prove(_model(name), rows, "Normal")
+        assert proof is not None
+        per_row.append(proof.bound / len(rows))
+    level = 8 * (TARGET_LOG_SCALE - 0.5 * LOG_2PI)
+    assert max(per_row) == pytest.approx(8 * (-0.5 * math.log(1e-6) - 0.5 * LOG_2PI))
+    assert level > max(per_row) + 1.0
+
+
+def test_an_attack_above_a_proved_bound_is_a_violation_not_bounded(user_pkg, monkeypatch):
+    """audit-model holds the attack's values against the proved bound: a (planted, wrong)
+    proof whose bound lies below the model's own starting value must read bound violated."""
+    wrong = Proof("floor", -1e6, "planted: a bound below every value of the model")
+    monkeypatch.setattr(audit_model_module, "prove", lambda *a, **k: (wrong, None, []))
+    res = audit_model("userpkg:hand_floor", X, steps=8, audits=False)
+    assert res.bound is not None and not res.bound.ok
+    assert res.verdict == BOUND_VIOLATED

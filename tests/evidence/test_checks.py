@@ -59,7 +59,7 @@ def test_mc_agreement_and_decision():
     assert not agree_close("x", 1.0, 1.0 + 1e-6).ok
     w = check_witness({"k": 1}, 2e3, 1e3)
     r = fit_rate([1, 2, 3], [1, 2, 3], expected=1)
-    mc = agree_mc("x", 0.0, 0.0, 1.0, 10)
+    mc = agree_mc("x", 0.0, 0.1, 1.0, 10)  # an exact tie would be a code path
     assert decide_unbounded(w, r, [mc]) == UNBOUNDED
     assert decide_unbounded(w, r, []) == INCONCLUSIVE  # no MC line: not enough
     assert decide_unbounded(check_witness({}, 5.0, 1e3), r, [mc]) == INCONCLUSIVE
@@ -121,3 +121,37 @@ def test_default_rate_tolerance_is_one_percent() -> None:
     assert fit_rate(k, 1.009 * k, expected=1.0).ok
     assert not fit_rate(k, 1.011 * k, expected=1.0).ok
     assert not fit_rate(k, 0.98 * k, expected=1.0).ok
+
+
+def test_a_standard_error_off_its_batch_means_estimate_fails() -> None:
+    """The gate checks the Monte Carlo line's own SE against its batch-means estimate."""
+    good = agree_mc("m", 1.0, 1.01, 0.01, 400, se_batch=0.012)
+    assert good.ok and good.se_batch == pytest.approx(0.012)
+    inflated = agree_mc("m", 1.0, 1.01, 0.1, 400, se_batch=0.01)  # x10: z reads 0.1
+    assert not inflated.ok and "batch-means" in (inflated.note or "")
+    deflated = agree_mc("m", 1.0, 1.0001, 0.001, 400, se_batch=0.01)  # x0.1: z still small
+    assert not deflated.ok
+    assert not agree_mc("m", 1.0, 1.01, 0.01, 400, se_batch=math.nan).ok  # none formed
+    assert not agree_mc("m", 1.0, 1.01, 0.01, 400, se_batch=0.0).ok
+    assert agree_mc("m", 1.0, 1.01, 0.01, 400, se_batch=0.029).ok  # within the factor 3
+    assert not agree_mc("m", 1.0, 1.01, 0.01, 400, se_batch=0.031).ok
+
+
+def test_a_round_off_difference_is_a_code_path_check_whatever_the_se() -> None:
+    """L6: an IWAE whose weights are constant has a round-off SE (4.2e-9); an estimate equal
+    to the reference to 64 eps |value| is no statistical agreement (z = 0)."""
+    c = agree_mc("const", 7.93401, 7.93401 + 8.9e-16, 4.2e-9, 200, se_batch=1e-9)
+    assert c.ok and c.mode == "code path" and c.z is None
+    near = agree_mc("m", 7.93401, 7.93401 + 1e-6, 4.2e-3, 200, se_batch=4e-3)
+    assert near.mode == "statistical" and near.ok
+
+
+def test_a_quadrature_error_estimate_must_support_the_tolerance_and_cover_the_difference():
+    ok = agree_close("q", 12.0, 12.0 + 3e-15, error=1.4e-13)
+    assert ok.ok and ok.error_estimate == pytest.approx(1.4e-13)
+    loose = agree_close("q", 12.0, 12.0 + 3e-15, error=2e-6)  # the values agree, the line
+    assert not loose.ok and "exceeds" in (loose.note or "")  # does not claim 1e-8
+    hidden = agree_close("q", 12.0, 12.0 + 5e-8, rtol=1e-7, error=1e-12)  # understated
+    assert not hidden.ok and "understates" in (hidden.note or "")
+    assert agree_close("q", 12.0, 12.0 + 5e-8, rtol=1e-7, error=1e-8).ok
+    assert not agree_close("q", 12.0, 12.0, error=math.nan).ok

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from wellposed.evidence.checks import SE_RATIO_MAX
 from wellposed.lines import exact, montecarlo
 from wellposed.models.networks import (
     GaussianMLPDecoder,
@@ -133,3 +134,25 @@ def test_auto_device_is_recorded() -> None:
     dec, enc, x, _, _ = _linear_problem(seed=7)
     res = montecarlo.elbo_mc(dec, enc, x, samples=10, seed=0, device="auto")
     assert res.device == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_standard_errors_agree_with_their_batch_means_over_seeds(seed: int) -> None:
+    """``se`` and the batch-means ``se_batch`` of the same draws (the gate's check of the
+    SE, ratio within [1/3, 3]) agree for the ELBO and the delta-method IWAE at every seed;
+    a planted x10 would not."""
+    dec, enc, x, _, _ = _linear_problem()
+    e = montecarlo.elbo_mc(dec, enc, x, samples=200, seed=seed, device="cpu")
+    w = montecarlo.iwae_mc(dec, x, enc, samples=200, seed=seed, device="cpu")
+    r = montecarlo.iwae_mc(dec, x, enc, samples=10, replicates=40, seed=seed, device="cpu")
+    for res in (e, w, r):
+        assert res.se > 0 and np.isfinite(res.se_batch)
+        assert 1 / SE_RATIO_MAX < res.se / res.se_batch < SE_RATIO_MAX
+        assert not 1 / SE_RATIO_MAX < 10 * res.se / res.se_batch < SE_RATIO_MAX
+
+
+def test_batch_means_need_a_sample_per_batch() -> None:
+    dec, enc, x, _, _ = _linear_problem()
+    assert np.isnan(montecarlo.elbo_mc(dec, enc, x, samples=10, seed=0, device="cpu").se_batch)
+    one = montecarlo.iwae_mc(dec, x, enc, samples=1, seed=0, device="cpu")
+    assert one.se == 0.0 and one.se_batch == 0.0

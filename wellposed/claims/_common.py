@@ -59,6 +59,7 @@ def staircase_tightness(
                     mc.se,
                     mc.n_samples,
                     reference_line="quadrature",
+                    se_batch=mc.se_batch,
                 )
             )
     return check_tightness(sup, ks, vals, tol=tol), lines, vals

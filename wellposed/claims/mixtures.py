@@ -42,7 +42,7 @@ from wellposed.evidence import (
     fit_rate,
 )
 from wellposed.ledger import Claim
-from wellposed.lines import exact, npmle
+from wellposed.lines import exact, montecarlo, npmle
 from wellposed.models.validate import DTYPE
 from wellposed.models.variance import Floor
 from wellposed.numerics import LOG_2PI
@@ -63,8 +63,11 @@ def _gmm_scipy(x: np.ndarray, g: dict[str, np.ndarray]) -> float:
     return float(scipy.special.logsumexp(np.stack(comps), axis=0).sum())
 
 
-def _gmm_mc(ctx: Context, x: np.ndarray, g: dict[str, np.ndarray], K: int) -> tuple[float, float]:
-    """IWAE over the discrete component (proposal = mixing weights), delta-method SE (torch)."""
+def _gmm_mc(
+    ctx: Context, x: np.ndarray, g: dict[str, np.ndarray], K: int
+) -> tuple[float, float, float]:
+    """IWAE over the discrete component (proposal = mixing weights), delta-method SE (torch),
+    and that SE by batch means of the same weights (:func:`montecarlo.iwae_batch_se`)."""
     dev = torch.device("cuda" if ctx.device != "cpu" and torch.cuda.is_available() else "cpu")
     gen = torch.Generator(device=dev).manual_seed(ctx.seed)
     w = torch.as_tensor(g["weights"], dtype=DTYPE, device=dev)
@@ -77,7 +80,7 @@ def _gmm_mc(ctx: Context, x: np.ndarray, g: dict[str, np.ndarray], K: int) -> tu
     lse = torch.logsumexp(logw, 0) - math.log(K)
     lse2 = torch.logsumexp(2 * logw, 0) - math.log(K)
     rel = torch.expm1(lse2 - 2 * lse).clamp(min=0) / (K - 1)
-    return float(lse.sum()), math.sqrt(float(rel.sum()))
+    return float(lse.sum()), math.sqrt(float(rel.sum())), montecarlo.iwae_batch_se(logw)
 
 
 def _collapse_fit(x: np.ndarray, rate: float) -> RateFit:
@@ -110,7 +113,7 @@ def _gmm_unbounded(ctx: Context, rate: float) -> UnboundedCase:
     wit = check_witness({"log_sigma2": -k_w, "n": n, "D": D}, wv, TARGET_M)
     g8 = constructions.collapsing_gmm(x, 8.0)
     ex = float(exact.gmm_log_lik(x, **g8).sum())
-    mcv, se = _gmm_mc(ctx, x, g8, 20000)
+    mcv, se, se_batch = _gmm_mc(ctx, x, g8, 20000)
     others = exact.gmm_log_lik(x, **constructions.collapsing_gmm(x, 40.0))[1:]
     g_top = constructions.collapsing_gmm(x, float(_KS[-1]))
     lines = [
@@ -121,7 +124,7 @@ def _gmm_unbounded(ctx: Context, rate: float) -> UnboundedCase:
             _gmm_scipy(x, g_top),
             line="scipy",
         ),
-        agree_mc("GMM log-lik k=8", ex, mcv, se, 20000),
+        agree_mc("GMM log-lik k=8", ex, mcv, se, 20000, se_batch=se_batch),
     ]
     return UnboundedCase(
         wit, fitted, lines, Facts(other_points_min_log_density_k40=float(others.min()))

@@ -117,7 +117,14 @@ def _full_rank(ctx: Context) -> BoundedCase:
             reference_line="closed form",
             rtol=1e-10,
         ),
-        agree_mc("pPCA ELBO at exact posterior", e_ex.value, e_mc.value, e_mc.se, e_mc.n_samples),
+        agree_mc(
+            "pPCA ELBO at exact posterior",
+            e_ex.value,
+            e_mc.value,
+            e_mc.se,
+            e_mc.n_samples,
+            se_batch=e_mc.se_batch,
+        ),
     ]
     x1 = seeded_data(ctx, 152, 12, 3) * np.array([2.0, 1.0, 0.5])
     f1 = _fit(x1, 1)
@@ -126,8 +133,9 @@ def _full_rank(ctx: Context) -> BoundedCase:
         agree_close(
             "pPCA d=1 log-lik",
             f1.max_log_lik,
-            log_likelihood(d1, x1, method="quadrature").value,
+            (q1 := log_likelihood(d1, x1, method="quadrature")).value,
             reference_line="closed form",
+            error=q1.se,
         )
     )
     found = _ppca_search(ctx, x, d)
@@ -168,7 +176,9 @@ def _rank_deficient(ctx: Context, entry: Claim) -> UnboundedCase:
     )
     ll5 = log_likelihood(c5.decoder, x, method="exact").value
     lines = [
-        agree_mc("rank-deficient ELBO k=5", ex, mc.value, mc.se, mc.n_samples),
+        agree_mc(
+            "rank-deficient ELBO k=5", ex, mc.value, mc.se, mc.n_samples, se_batch=mc.se_batch
+        ),
         agree_close(
             "rank-deficient ELBO at exact posterior = log-lik, k=5",
             ll5,

@@ -166,19 +166,21 @@ def spike_loglik(ctx: Context, rate: float) -> SpikeLogLik:
     quad, lines = [], []
     for k, ex in zip(ks, per.sum(axis=1), strict=True):
         dec = constructions.spike(x, k, encoder="prior").decoder
-        q = log_likelihood(dec, x, method="quadrature").value
+        q_est = log_likelihood(dec, x, method="quadrature")
+        q = q_est.value
         mc = log_likelihood(
             dec, x, method="mc", samples=_LL_SAMPLES, seed=ctx.seed, device=ctx.device
         )
         quad.append(q)
         lines += [
-            agree_close(f"spike log-lik k={fmt(k)}", ex, q),
+            agree_close(f"spike log-lik k={fmt(k)}", ex, q, error=q_est.se),
             agree_mc(
                 f"spike log-lik k={fmt(k)} (IWAE, prior proposal)",
                 ex,
                 mc.value,
                 mc.se,
                 mc.n_samples,
+                se_batch=mc.se_batch,
             ),
         ]
     dec = constructions.spike(x, SPIKE_EXTREME_K, encoder="prior").decoder
@@ -190,6 +192,7 @@ def spike_loglik(ctx: Context, rate: float) -> SpikeLogLik:
             mc.value,
             mc.se,
             mc.n_samples,
+            se_batch=mc.se_batch,
         )
     )
     fitted = fit_rate(
@@ -215,12 +218,14 @@ def spike_loglik(ctx: Context, rate: float) -> SpikeLogLik:
     )
 
 
-def _elbo_on_network(x: np.ndarray, k: float, ctx: Context) -> tuple[float, float, Estimate, float]:
+def _elbo_on_network(
+    x: np.ndarray, k: float, ctx: Context
+) -> tuple[Estimate, float, Estimate, float]:
     """The co-adapted ELBO of the App. C.2 decoder with the App. C.2 MLP encoder realising
     the co-adapted ``(m_i, s_i(k))``: (quadrature value, its KL part, MC estimate, the
     encoder's largest output error on the data)."""
     c = constructions.spike(x, k, encoder="coadapted-mlp")
-    q = elbo(c.decoder, c.encoder, x, method="quadrature").value
+    q = elbo(c.decoder, c.encoder, x, method="quadrature")
     qm, qlv = c.encode(x)
     mc = elbo(
         c.decoder,
@@ -253,13 +258,13 @@ def spike_elbo(ctx: Context, rate: float) -> SpikeElbo:
     quad, kls, lines, enc_err = [], [], [], 0.0
     for k, (r, kl) in zip(ks, exact_parts, strict=True):
         q, q_kl, mc, err = _elbo_on_network(x, k, ctx)
-        quad.append(q)
+        quad.append(q.value)
         kls.append(q_kl)
         enc_err = max(enc_err, err)
         label = f"co-adapted ELBO k={fmt(k)} (MLP encoder)"
         lines += [
-            agree_close(label, r - kl, q),
-            agree_mc(label, r - kl, mc.value, mc.se, mc.n_samples),
+            agree_close(label, r - kl, q.value, error=q.se),
+            agree_mc(label, r - kl, mc.value, mc.se, mc.n_samples, se_batch=mc.se_batch),
         ]
     values, kl_arr = np.array(quad[:-1]), np.array(kls[:-1])
     corr = _corrections(SPIKE_KS, log_term=False)

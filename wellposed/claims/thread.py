@@ -87,7 +87,8 @@ def kl_is_no_coding_cost(ctx: Context, entry: Claim) -> Outcome:
     mc = elbo(
         c10.decoder, c10.encoder, x1, method="mc", samples=500, seed=ctx.seed, device=ctx.device
     )
-    quad = elbo(c10.decoder, c10.encoder, x1, method="quadrature").value
+    quad_est = elbo(c10.decoder, c10.encoder, x1, method="quadrature")
+    quad = quad_est.value
     # the collapse ignores t (zero-variance MC: a code-path check); the member with mean
     # x_1 + w t is a statistical check of the mc line against the exact one
     cw10 = constructions.collapse_to_point(x1, 10.0, slope=_S7_SLOPE)
@@ -126,11 +127,16 @@ def kl_is_no_coding_cost(ctx: Context, entry: Claim) -> Outcome:
     lim = sp.limit(elbo_sym, sym["sigma"], 0, "+")
     closed = float(f(math.exp(-5.0)))  # k = 10
     lines = [
-        agree_mc("ELBO k=10", ex10, mc.value, mc.se, mc.n_samples),
+        agree_mc("ELBO k=10", ex10, mc.value, mc.se, mc.n_samples, se_batch=mc.se_batch),
         agree_mc(
-            f"ELBO k=10, mean x_1 + {_S7_SLOPE:g} t", ex_w, mc_w.value, mc_w.se, mc_w.n_samples
+            f"ELBO k=10, mean x_1 + {_S7_SLOPE:g} t",
+            ex_w,
+            mc_w.value,
+            mc_w.se,
+            mc_w.n_samples,
+            se_batch=mc_w.se_batch,
         ),
-        agree_close("ELBO k=10", ex10, quad),
+        agree_close("ELBO k=10", ex10, quad, error=quad_est.se),
         agree_close(
             "ELBO k=10 vs the sympy ELBO (derived, at the encoder's m, s)",
             closed,
@@ -206,14 +212,19 @@ def _s8_lines(ctx: Context) -> list[LineCheck]:
         dec = constructions.thread_decoder("identity", lam)
         enc = constructions.thread_encoder(0.0, 2.0 * math.log(s_star))
         ex = _thread_exact("identity", lam, s_star)
-        q = elbo(dec, enc, _x0(), method="quadrature").value
-        lines.append(agree_close(f"ELBO(s*) lam={fmt(lam)}", ex, q))
+        q = elbo(dec, enc, _x0(), method="quadrature")
+        lines.append(agree_close(f"ELBO(s*) lam={fmt(lam)}", ex, q.value, error=q.se))
     dec = constructions.thread_decoder("identity", 4.0)
     enc = constructions.thread_encoder(0.0, -math.log(5.0))
     mc = elbo(dec, enc, _x0(), method="mc", samples=4000, seed=ctx.seed, device=ctx.device)
     lines.append(
         agree_mc(
-            "ELBO(s*) lam=4", _thread_exact("identity", 4.0, 5**-0.5), mc.value, mc.se, mc.n_samples
+            "ELBO(s*) lam=4",
+            _thread_exact("identity", 4.0, 5**-0.5),
+            mc.value,
+            mc.se,
+            mc.n_samples,
+            se_batch=mc.se_batch,
         )
     )
     return lines
@@ -384,7 +395,11 @@ def _s9_identity(ctx: Context, B: float) -> tuple[Verdict, Evidence, list[LineCh
     mc_dec = constructions.thread_decoder("identity", 100.0)
     mc_enc = constructions.thread_encoder(0.0, -math.log(101.0))
     mc = elbo(mc_dec, mc_enc, _x0(), method="mc", samples=4000, seed=ctx.seed, device=ctx.device)
-    lines.append(agree_mc("identity ELBO(s*) lam=100", seq[2], mc.value, mc.se, mc.n_samples))
+    lines.append(
+        agree_mc(
+            "identity ELBO(s*) lam=100", seq[2], mc.value, mc.se, mc.n_samples, se_batch=mc.se_batch
+        )
+    )
     decreasing = bool(np.all(np.diff(fixed) < 0))
     sym_ok = bool(
         sym["limit_fixed_s"] == -sp.oo
@@ -438,13 +453,16 @@ def _s9_constant(ctx: Context, rate: float) -> tuple[Verdict, Evidence, list[Lin
     ex_w = elbo(dec_w, enc, x, method="exact").value
     mc_w = elbo(dec_w, enc, x, method="mc", samples=500, seed=ctx.seed, device=ctx.device)
     lines = [
-        agree_mc("constant ELBO lam=100, s=0.5", ex, mc.value, mc.se, mc.n_samples),
+        agree_mc(
+            "constant ELBO lam=100, s=0.5", ex, mc.value, mc.se, mc.n_samples, se_batch=mc.se_batch
+        ),
         agree_mc(
             f"ELBO N(x | {_S9_SLOPE:g} t, 1/lam), lam=100, s=0.5",
             ex_w,
             mc_w.value,
             mc_w.se,
             mc_w.n_samples,
+            se_batch=mc_w.se_batch,
         ),
         agree_close(
             "constant ELBO lam=100, s=0.5",
@@ -455,7 +473,10 @@ def _s9_constant(ctx: Context, rate: float) -> tuple[Verdict, Evidence, list[Lin
             rtol=1e-12,
         ),
         agree_close(
-            "constant ELBO lam=100, s=0.5", ex, elbo(dec, enc, x, method="quadrature").value
+            "constant ELBO lam=100, s=0.5",
+            ex,
+            (q_est := elbo(dec, enc, x, method="quadrature")).value,
+            error=q_est.se,
         ),
     ]
     verdict = decide_unbounded(wit, fitted, lines)

@@ -38,6 +38,15 @@ FIT_RTOL_CEILING = 0.01
 FIT_RTOL_FLOOR = 1e-8
 # the tolerance is this many times the fit's own error estimate
 FIT_RTOL_FACTOR = 10.0
+# a Monte Carlo SE agrees with its batch-means estimate within this factor either way (the
+# ratio's spread is ~16% with 20 batches: a factor 3 is ~7 of those spreads on the log scale)
+SE_RATIO_MAX = 3.0
+# float64 round-off of one value: a difference within this many ulps of it is no statistics
+ROUNDOFF_ULPS = 64.0
+# a quadrature error estimate must cover the difference to the reference, up to this factor
+# and the reference's own accuracy (the exact line: certified to 2^-36 relative)
+ERROR_COVER_FACTOR = 10.0
+REFERENCE_RTOL = 2.0**-36
 
 
 def _lstsq_slope(A: np.ndarray, ys: np.ndarray) -> np.ndarray:
@@ -244,6 +253,20 @@ def check_attained(
     )
 
 
+def _se_problem(se: float, se_batch: float | None) -> str | None:
+    """Why ``se`` disagrees with its batch-means estimate ``se_batch`` (``None``: it agrees,
+    or the line gave none)."""
+    if se_batch is None:
+        return None
+    ratio = se / se_batch if math.isfinite(se_batch) and se_batch > 0 else math.nan
+    if 1.0 / SE_RATIO_MAX <= ratio <= SE_RATIO_MAX:
+        return None
+    return (
+        f"standard error {se:.6g} disagrees with its batch-means estimate {se_batch:.6g} "
+        f"(ratio outside [1/{SE_RATIO_MAX:g}, {SE_RATIO_MAX:g}])"
+    )
+
+
 def agree_mc(
     label: str,
     reference: float,
@@ -253,26 +276,36 @@ def agree_mc(
     *,
     zmax: float = 4.0,
     reference_line: str = "exact",
+    se_batch: float | None = None,
 ) -> LineCheck:
     """Monte Carlo vs reference within ``zmax`` standard errors (``mode="statistical"``).
 
     The estimate and its SE must be finite, and the SE at most ``max(1, |reference|)``: an
     SE as large as the value (e.g. overflowed by a broken estimator) shows nothing, so the
-    check fails instead of reading ``z = diff / inf = 0`` as agreement.  A zero-variance
-    estimate (the decoder ignores ``t``: SE below ``1e-12`` relative; or a value that
-    overflowed to ``-inf``, whose SE the Monte Carlo line reports as 0) is a ``code path``
-    check: it must equal the reference to float64 round-off (``1e-11`` relative; ``-inf``
-    equals ``-inf``), ``z`` is not reported, and it never counts as statistical agreement.
+    check fails instead of reading ``z = diff / inf = 0`` as agreement.  ``se_batch`` (the
+    line's batch-means SE of the same draws, :class:`wellposed.lines.montecarlo.MCResult`)
+    checks the SE itself: a ratio ``se / se_batch`` outside ``[1/3, 3]`` fails, so an
+    inflated SE cannot buy agreement nor a deflated one fake precision.
+    A zero-variance estimate is a ``code path`` check: the SE is below ``1e-12`` relative
+    (the decoder ignores ``t``; or a value that overflowed to ``-inf``, whose SE the Monte
+    Carlo line reports as 0), or the estimate equals the reference to its own float64
+    round-off (``64 eps |value|``: a round-off SE such as ``4e-9`` with ``z = 0`` is not
+    statistics).  It must equal the reference to float64 round-off (``1e-11`` relative;
+    ``-inf`` equals ``-inf``), ``z`` is not reported, and it never counts as statistical
+    agreement.
     """
     ref, val, se = float(reference), float(value), float(se)
     scale = max(1.0, abs(ref))
     diff = val - ref
-    if math.isfinite(se) and 0.0 <= se <= 1e-12 * scale:
+    roundoff = ROUNDOFF_ULPS * np.finfo(np.float64).eps * max(abs(ref), abs(val))
+    tiny_se = math.isfinite(se) and 0.0 <= se <= 1e-12 * scale
+    if tiny_se or (math.isfinite(se) and math.isfinite(diff) and abs(diff) <= roundoff):
         # equal infinities (both -inf: a value that overflowed on both lines) agree exactly
         ok = val == ref or (math.isfinite(diff) and abs(diff) <= 1e-11 * scale)
         note: str | None = (
-            "zero-variance estimator (the decoder ignores t): checks the torch code path "
-            "against the reference, not a statistical agreement"
+            "zero-variance estimator (the decoder ignores t, or the estimate equals the "
+            "reference to round-off): checks the torch code path against the reference, "
+            "not a statistical agreement"
         )
         return LineCheck(
             label,
@@ -289,8 +322,11 @@ def agree_mc(
         )
     plausible = math.isfinite(val) and math.isfinite(se) and 0.0 < se <= scale
     z = diff / se if plausible else math.nan
-    ok = plausible and abs(z) <= zmax
-    note = None if plausible else f"standard error {se!r} is not finite or exceeds max(1, |ref|)"
+    se_wrong = _se_problem(se, se_batch) if plausible else None
+    ok = plausible and abs(z) <= zmax and se_wrong is None
+    note = (
+        se_wrong if plausible else f"standard error {se!r} is not finite or exceeds max(1, |ref|)"
+    )
     return LineCheck(
         label,
         "mc",
@@ -304,6 +340,7 @@ def agree_mc(
         tol=float(zmax),
         note=note,
         mode="statistical",
+        se_batch=None if se_batch is None else float(se_batch),
     )
 
 
@@ -315,20 +352,40 @@ def agree_close(
     line: str = "quadrature",
     rtol: float = 1e-8,
     reference_line: str = "exact",
+    error: float | None = None,
 ) -> LineCheck:
-    """``|value - reference| <= rtol * max(1, |reference|)``."""
+    """``|value - reference| <= rtol * max(1, |reference|)``.
+
+    ``error`` is the line's own error estimate (quadrature: the summed QUADPACK estimates,
+    :attr:`wellposed.lines.objectives.Estimate.se`).  Given, it is checked too: it must be
+    ``<= rtol * max(1, |reference|)`` (the line claims the accuracy the comparison relies
+    on: a loosened tolerance fails here even where the value happens to agree), and it must
+    cover the difference, ``|value - reference| <= 10 error + 2^-36 max(1, |reference|)``
+    (the reference's own certified accuracy): an estimate that understates the error fails.
+    """
     ref, val = float(reference), float(value)
+    scale = max(1.0, abs(ref))
     if math.isfinite(ref) and math.isfinite(val):
-        rel = abs(val - ref) / max(1.0, abs(ref))
+        rel = abs(val - ref) / scale
     else:
         rel = 0.0 if ref == val else math.inf
+    ok = rel <= rtol
+    note = None
+    if error is not None:
+        err = float(error)
+        if not (math.isfinite(err) and 0.0 <= err <= rtol * scale):
+            ok, note = False, f"the line's error estimate {err:.3g} exceeds the tolerance"
+        elif not rel * scale <= ERROR_COVER_FACTOR * err + REFERENCE_RTOL * scale:
+            ok, note = False, f"the line's error estimate {err:.3g} understates the difference"
     return LineCheck(
         label,
         line,
         reference_line,
         ref,
         val,
-        bool(rel <= rtol),
+        bool(ok),
         rel_error=float(rel),
         tol=float(rtol),
+        note=note,
+        error_estimate=None if error is None else float(error),
     )

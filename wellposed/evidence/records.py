@@ -4,9 +4,9 @@ Every record serialises through :func:`jsonable`, the single rule for reports, c
 report is the same on any CPU (other SIMD widths and BLAS kernels change the last bits):
 
 * a value is rounded to :data:`SIG` (6) significant digits;
-* an *error* (a field or key named ``rel_error``, ``residual``, ``max_abs_error`` or ``rtol``:
-  the difference of two computations of one number, or a tolerance derived from one, whose
-  low digits are rounding noise) is
+* an *error* (a field or key named ``rel_error``, ``residual``, ``max_abs_error``, ``rtol``,
+  ``error_estimate`` or ``se_batch``: the difference of two computations of one number, a
+  tolerance derived from one or a rough estimate of one, whose low digits are noise) is
   written as an upper bound: rounded up to 2 significant digits, and never below
   :data:`ERROR_FLOOR` (1e-8), which then reads "at most 1e-8";
 * a *difference to a bound* (``margin``, ``gaps``, ``final_gap``, ``min_gap``, ``slack``,
@@ -63,7 +63,9 @@ ATTAINED = tuple(a.value for a in Attained)
 SIG = 6
 #: errors are reported as upper bounds no smaller than this; differences on this grid
 ERROR_FLOOR = 1e-8
-_ERROR_KEYS = frozenset({"rel_error", "residual", "max_abs_error", "rtol"})
+_ERROR_KEYS = frozenset(
+    {"rel_error", "residual", "max_abs_error", "rtol", "error_estimate", "se_batch"}
+)
 _DIFFERENCE_KEYS = frozenset({"margin", "gaps", "final_gap", "min_gap", "slack", "search_gap"})
 
 
@@ -261,8 +263,11 @@ class Tightness(_Record):
 class LineCheck(_Record):
     """One comparison between an evaluation line and the reference (usually ``exact``).
 
-    For ``mc``: ``z = (value - reference) / se``, ``ok`` iff ``|z| <= zmax``.  For
-    ``quadrature`` / ``scipy`` / ``symbolic``: relative error, ``ok`` iff ``<= rtol``.
+    For ``mc``: ``z = (value - reference) / se``, ``ok`` iff ``|z| <= zmax`` and, where the
+    line gave one, ``se`` is within a factor of the batch-means SE ``se_batch``.  For
+    ``quadrature`` / ``scipy`` / ``symbolic``: relative error, ``ok`` iff ``<= rtol`` and,
+    where the line gave one, its own ``error_estimate`` supports ``rtol`` and covers the
+    difference (:func:`wellposed.evidence.checks.agree_close`).
     ``mode`` says what the comparison can show: ``statistical`` (Monte Carlo with a
     positive standard error), ``numerical`` (two deterministic computations within a
     tolerance) or ``code path`` (a zero-variance Monte Carlo estimate: it exercises the
@@ -282,6 +287,8 @@ class LineCheck(_Record):
     tol: float | None = None
     note: str | None = None
     mode: str = "numerical"
+    se_batch: float | None = None
+    error_estimate: float | None = None
     kind: str = field(default="line", init=False)
 
 

@@ -8,6 +8,11 @@
   on ``log p(x)`` that tightens as K grows.  Standard error by the delta method,
   ``sqrt(Var(w) / K) / E[w]`` computed in log space, or across replicates when ``replicates > 1``.
   With ``K = 1`` and common random numbers it equals the sampled-KL ELBO exactly.
+* Every estimate also carries ``se_batch``, its standard error by *batch means* from the same
+  draws (no extra samples): the samples cut into ``BATCHES`` contiguous batches, the spread
+  of the batch means (of the IWAE weights, for one replicate) over ``sqrt(B)``, in numpy,
+  sharing no code with ``se``.  :func:`wellposed.evidence.checks.agree_mc` holds ``se``
+  against it, so an inflated or deflated standard error fails the gate.
 
 Randomness: one ``torch.Generator`` seeded with ``seed`` on the evaluation device.  Each
 Monte Carlo sample consumes one row of ``n * d`` standard normals padded to a multiple of 16
@@ -24,6 +29,7 @@ import math
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 import torch
 
 from wellposed.errors import WellposedInputError
@@ -33,14 +39,17 @@ from wellposed.models.validate import DTYPE, check_encoder
 
 _M = TypeVar("_M", bound=torch.nn.Module)
 
-__all__ = ["MCResult", "elbo_mc", "iwae_mc", "resolve_device"]
+__all__ = ["BATCHES", "MCResult", "elbo_mc", "iwae_batch_se", "iwae_mc", "resolve_device"]
 
 _CHUNK_ELEMENTS = 2**22  # samples x points x max(D, d) per chunk (32 MiB of float64 per array)
+#: batches of the batch-means standard error (``se_batch``; ~16% relative spread around ``se``)
+BATCHES = 20
 
 
 @dataclass(frozen=True)
 class MCResult:
-    """A Monte Carlo estimate: total ``value``, per-point values, standard error, sample count."""
+    """A Monte Carlo estimate: total ``value``, per-point values, standard error, sample count,
+    and the standard error again by batch means (``se_batch``, NaN where it cannot be formed)."""
 
     value: float
     per_point: torch.Tensor
@@ -48,6 +57,7 @@ class MCResult:
     n_samples: int
     device: str
     seed: int
+    se_batch: float = math.nan
 
 
 def resolve_device(device: str) -> torch.device:
@@ -138,6 +148,51 @@ def _mean_se(rows: torch.Tensor) -> float:
     return scale * math.sqrt(var / S)
 
 
+def _batches(count: int) -> tuple[int, float]:
+    """Batch size for ``count`` samples in :data:`BATCHES` batches (the remainder left out)
+    and the factor ``sqrt(used / count)`` that scales the batch SE to all ``count`` samples."""
+    size = count // BATCHES
+    return size, math.sqrt(size * BATCHES / count) if size else math.nan
+
+
+def _batch_means_se(rows: torch.Tensor) -> float:
+    """The standard error of the mean of ``rows`` by batch means (numpy; no code shared with
+    :func:`_mean_se`): ``std(batch means) / sqrt(B)``; the edge cases as there (constant or
+    ``-inf`` rows 0, NaN / ``+inf`` rows ``inf``), NaN with fewer rows than batches."""
+    r = rows.detach().cpu().numpy().astype(np.float64).ravel()
+    size, factor = _batches(r.size)
+    if size == 0:
+        return math.nan
+    if np.all(r == r[0]):
+        return 0.0
+    if not np.all(np.isfinite(r)):
+        return math.inf if bool(np.any(np.isnan(r) | (r == np.inf))) else 0.0
+    means = r[: size * BATCHES].reshape(BATCHES, size).mean(axis=1)
+    top = float(np.max(np.abs(means))) or 1.0
+    spread = float(np.std(means / top, ddof=1)) * top
+    return spread / math.sqrt(BATCHES) * factor
+
+
+def iwae_batch_se(log_w: torch.Tensor) -> float:
+    """The delta-method standard error of one IWAE replicate by batch means: the ``K`` weights
+    of each point (``log_w``: ``(K, n)``) cut into :data:`BATCHES` batches, the relative
+    spread of the batch means of ``w`` (in log space, numpy), summed over points in variance."""
+    lw = log_w.detach().cpu().numpy().astype(np.float64)
+    size, factor = _batches(lw.shape[0])
+    if size == 0:
+        return math.nan
+    batched = lw[: size * BATCHES].reshape(BATCHES, size, -1)
+    top = np.max(batched, axis=(0, 1))
+    live = np.isfinite(top)  # a point whose every weight is 0 has no spread
+    with np.errstate(invalid="ignore", under="ignore"):
+        means = np.exp(batched - np.where(live, top, 0.0)).mean(axis=1)  # (B, n)
+    means = means[:, live]
+    if not means.size:
+        return 0.0
+    rel_var = np.var(means, axis=0, ddof=1) / (BATCHES * np.mean(means, axis=0) ** 2)
+    return math.sqrt(float(np.sum(rel_var))) * factor
+
+
 @torch.no_grad()
 def elbo_mc(
     decoder: Decoder,
@@ -176,8 +231,11 @@ def elbo_mc(
     per_point = sums / samples
     if kl == "analytic":
         per_point = per_point - 0.5 * (mean**2 + std**2 - 1.0 - log_var).sum(-1)
-    se = _mean_se(torch.cat(rows))
-    return MCResult(float(per_point.sum()), per_point.cpu(), se, samples, dev.type, int(seed))
+    all_rows = torch.cat(rows)
+    se, se_batch = _mean_se(all_rows), _batch_means_se(all_rows)
+    return MCResult(
+        float(per_point.sum()), per_point.cpu(), se, samples, dev.type, int(seed), se_batch
+    )
 
 
 @torch.no_grad()
@@ -219,12 +277,14 @@ def iwae_mc(
         reps = room // K
         estimates: list[torch.Tensor] = []
         lse2_last: torch.Tensor | None = None
+        last_w = torch.zeros(0, n, dtype=DTYPE)  # the last replicate's log-weights
         for start in range(0, R, reps):
             count = min(reps, R - start)
             log_w = _log_weights(dec, x, mean, log_var, std, gen, count * K, dev)
             log_w = log_w.reshape(count, K, n)
             estimates.append(torch.logsumexp(log_w, 1) - math.log(K))
             lse2_last = torch.logsumexp(2.0 * log_w[-1], 0)
+            last_w = log_w[-1]
         stacked = torch.cat(estimates)
         lse1_last = stacked[-1] + math.log(K)
     else:
@@ -240,8 +300,11 @@ def iwae_mc(
             rows.append(lse1 - math.log(K))
         stacked, lse1_last, lse2_last = torch.stack(rows), lse1, lse2
     per_point = stacked.mean(0)
+    # a replicate chunked over K keeps no weights: its batch SE is NaN (never checked as ok)
+    se_batch = math.nan if room < K else iwae_batch_se(last_w)
     if R > 1:
         se = _mean_se(stacked.sum(-1))
+        se_batch = _batch_means_se(stacked.sum(-1))
     elif K > 1:
         assert lse2_last is not None  # R >= 1 replicates ran
         # delta method: Var(mean w)/E[w]^2 = (E[w^2]/E[w]^2 - 1)/(K-1) (unbiased), in log space;
@@ -251,5 +314,7 @@ def iwae_mc(
         rel_var = torch.expm1(ratio).clamp(min=0.0)
         se = math.sqrt(float((rel_var / (K - 1)).sum()))
     else:
-        se = 0.0
-    return MCResult(float(per_point.sum()), per_point.cpu(), se, K * R, dev.type, int(seed))
+        se, se_batch = 0.0, 0.0
+    return MCResult(
+        float(per_point.sum()), per_point.cpu(), se, K * R, dev.type, int(seed), se_batch
+    )

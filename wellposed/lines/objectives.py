@@ -29,7 +29,8 @@ class Estimate:
     """An objective value from one evaluation line.
 
     ``se`` is the Monte Carlo standard error (``mc``), the integration error bound
-    (``quadrature``) or 0 (``exact``); ``n_samples``/``seed``/``device`` are set for ``mc``.
+    (``quadrature``) or 0 (``exact``); ``n_samples``/``seed``/``device`` are set for ``mc``,
+    and ``se_batch``: the standard error again, by batch means of the same draws.
     """
 
     value: float
@@ -39,6 +40,7 @@ class Estimate:
     n_samples: int | None = None
     seed: int | None = None
     device: str | None = None
+    se_batch: float | None = None
 
 
 def _check_method(method: str) -> None:
@@ -73,7 +75,14 @@ def _linear_arrays(decoder: LinearGaussianDecoder) -> tuple[np.ndarray, ...]:
 
 def _from_mc(res: montecarlo.MCResult) -> Estimate:
     return Estimate(
-        res.value, res.per_point.numpy(), "mc", res.se, res.n_samples, res.seed, res.device
+        res.value,
+        res.per_point.numpy(),
+        "mc",
+        res.se,
+        res.n_samples,
+        res.seed,
+        res.device,
+        res.se_batch,
     )
 
 
