@@ -42,21 +42,17 @@ from wellposed.evidence.records import (
 )
 from wellposed.evidence.vocabulary import Conditional, Verdict
 
-__all__ = ["SEARCH_SUP_NATS", "BoundedCase", "UnboundedCase", "conditional", "held_below_sup"]
-
-#: how far (nats) a search's *estimate* of the ELBO may sit above a known supremum of ``l``:
-#: the common-random-number values an ascent climbs, and a 256-sample Monte Carlo estimate at
-#: its end, are unbiased or overfitted estimates of an ELBO <= l <= sup, not exact values
-#: (the searches' margins below the certified suprema are >= 0.4 nats at seed 0)
-SEARCH_SUP_NATS = 0.05
+__all__ = ["BoundedCase", "UnboundedCase", "conditional", "held_below_sup"]
 
 
 def held_below_sup(
-    sup: float, found: Mapping[str, Sequence[float] | np.ndarray], *, nats: float = SEARCH_SUP_NATS
+    sup: float, found: Mapping[str, Sequence[float] | np.ndarray], *, nats: float
 ) -> BoundCheck:
     """Every searched value ``<= sup + nats`` (:func:`~wellposed.evidence.check_bound` against
-    the known supremum ``sup`` with an absolute tolerance of ``nats``): no search may pass the
-    supremum, which lies below the bound ``B`` whenever ``B`` is not approached."""
+    the known supremum ``sup`` with an absolute tolerance of ``nats``: the values' own error,
+    e.g. a Monte Carlo estimate's standard errors, or the supremum's certificate gap): no
+    search may pass the supremum, which lies below the bound ``B`` whenever ``B`` is not
+    approached."""
     return check_bound(sup, found, tol=nats / max(1.0, abs(sup)))
 
 
