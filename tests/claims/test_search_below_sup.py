@@ -2,15 +2,19 @@
 
 For each claim with a known supremum (S2, S4, L2: the certified floored NPMLE; L7: the GMM's
 NPMLE; L8: the bound at n = 1), a search value above that supremum but below the bound ``B``
-is injected: the bound check still passes, the supremum check must not, and the gate fails.
+is injected (S2, S4, L2: as the exact log-likelihood of the searched decoder, the value held
+against it): the bound check still passes, the supremum check must not, and the gate
+fails.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from wellposed.claims import floors, mixtures, variance_heads
+from wellposed.claims import _search, mixtures, variance_heads
 from wellposed.claims._common import seeded_data
 from wellposed.claims.registry import Context
 from wellposed.gate import run_claims
@@ -19,19 +23,20 @@ from wellposed.lines import exact, npmle
 ABOVE = 0.5  # nats above the supremum: far past the searches' tolerance, far below B - sup
 
 
-def _inject_mlp(monkeypatch, module, xi: float) -> list[float]:
-    """Wrap ``module.mlp_elbo_search`` to add ``sup + ABOVE`` to its ascent (``sup``: the
-    floored NPMLE of the searched data); returns the injected values."""
-    original, injected = module.mlp_elbo_search, []
+def _inject_mlp(monkeypatch, xi: float) -> list[float]:
+    """Make the exact log-likelihood of the searched decoder read ``sup + ABOVE`` (``sup``:
+    the floored NPMLE of the searched data), the value held against the supremum; returns
+    the injected values."""
+    original, injected = _search.log_likelihood, []
 
-    def search(ctx, make, x, **kw):
-        found = original(ctx, make, x, **kw)
+    def lik(dec, x, **kw):
+        res = original(dec, x, **kw)
         value = npmle.floored_mixture_sup(x, xi)[0] + ABOVE
         assert value < exact.floor_bound(x.shape[0], x.shape[1], xi)  # below B
         injected.append(value)
-        return {**found, "ascent": np.append(found["ascent"], value)}
+        return dataclasses.replace(res, value=value)
 
-    monkeypatch.setattr(module, "mlp_elbo_search", search)
+    monkeypatch.setattr(_search, "log_likelihood", lik)
     return injected
 
 
@@ -45,7 +50,7 @@ def _caught(cid: str) -> None:
 
 @pytest.mark.parametrize(("cid", "xi"), [("S2", 1.0), ("S4", 1e-2), ("L2", 1e-2)])
 def test_a_search_above_the_floored_npmle_is_caught(monkeypatch, cid, xi):
-    injected = _inject_mlp(monkeypatch, floors, xi)
+    injected = _inject_mlp(monkeypatch, xi)
     _caught(cid)
     assert injected
 

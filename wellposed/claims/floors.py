@@ -7,9 +7,9 @@ supremum of ``l`` is the floored NPMLE (:mod:`wellposed.lines.npmle`), which a s
 atoms approaches (S4 and L2, gap and the bound's slack reported); at ``n = 1`` the bound is the
 supremum, approached by the floored collapse (S4).  Every bound compared with the ledger is
 derived here (:func:`wellposed.lines.exact.floor_bound`), never read from it; every search's
-fresh-draw estimate (and every floored spike) is also held against the certified supremum
-within its standard errors (:func:`~wellposed.claims._search.mlp_elbo_search_held`; the
-ascent's own values are of its fixed draws, overfitted, and obey only ``B``).
+final decoder (and every floored spike) has its exact ``l`` held against the certified
+supremum too (:func:`~wellposed.claims._search.mlp_elbo_search_held`; the ascent's own
+values are of its fixed draws, overfitted, and obey only ``B``).
 Neither is attained: ``Floor`` keeps
 ``sigma^2 = xi + softplus(r) > xi`` at every finite ``r`` (``attained = no``).
 """
@@ -279,17 +279,15 @@ def eigenvalue_floor(ctx: Context, entry: Claim) -> Outcome:
     # gate's bound_expr check catches an edited ledger formula (tests/test_ledger_edits.py)
     B = exact.floor_bound(n, D, xi)
     # the spike under a floor: log-likelihood by quadrature and ELBO by MC
-    cons, ses = [], [0.0]
+    cons, exact_l = [], []
     for k in (5.0, 20.0, 80.0):
         c = constructions.floored_spike(x, xi, k)
-        cons.append(log_likelihood(c.decoder, x, method="quadrature").value)
+        exact_l.append(log_likelihood(c.decoder, x, method="quadrature").value)
         est = elbo(c.decoder, c.encoder, x, method="mc", samples=256, seed=ctx.seed, device="cpu")
-        cons.append(est.value)
-        ses.append(est.se)
+        cons += [exact_l[-1], est.value]
     # n = 4: the supremum is the floored NPMLE, approached by the staircase on its atoms; the
-    # search's fresh estimate and the floored spikes are held against it (within their
-    # standard errors), the staircase (built from the NPMLE's answer) is not a search and
-    # only joins the bound check
+    # searched decoder's and the floored spikes' exact l are held against it, the staircase
+    # (built from the NPMLE's answer) is not a search and only joins the bound check
     st = _npmle_staircase(ctx, x, xi, quadrature=False)
     found, below = mlp_elbo_search_held(
         ctx,
@@ -297,8 +295,7 @@ def eigenvalue_floor(ctx: Context, entry: Claim) -> Outcome:
         x,
         st.sup,
         salt=42,
-        extra={"constructions": np.array(cons)},
-        extra_se=max(ses),
+        extra={"constructions": np.array(exact_l)},
     )
     found["constructions"] = np.array(cons)
     tight_n = st.tightness
