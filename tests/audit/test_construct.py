@@ -194,3 +194,21 @@ def test_the_detector_passes_through_hidden_layers(act: type[nn.Module]) -> None
     _, _, out = _path(Deep(act), Enc(act()), _data())
     assert out.stopped == "" and len(out.k) == len(LEVELS), out.stopped
     assert np.polyfit(out.k, out.value, 1)[0] > 0.5 * (D - d) / 2
+
+
+class TwoBranches(nn.Module):
+    """A mean network and a separate log-variance network, each reading the latent."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.mean = nn.Sequential(nn.Linear(d, H), nn.ReLU(), nn.Linear(H, D))
+        self.log_var = nn.Sequential(nn.Linear(d, H), nn.Tanh(), nn.Linear(H, D))
+
+    def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.mean(t), self.log_var(t)
+
+
+def test_a_detector_in_each_branch_that_reads_the_latent() -> None:
+    _, _, out = _path(TwoBranches(), Enc(nn.ReLU()), _data())
+    assert out.stopped == "" and len(out.k) == len(LEVELS), out.stopped
+    assert "mean.0, log_var.0" in out.rewired

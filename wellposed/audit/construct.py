@@ -26,12 +26,10 @@ path ``(k, objective over all rows)`` and the states, which the attack judges as
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
-import torch.distributions as tdist
 from torch import nn
 from torch.func import functional_call, jacrev
 
@@ -45,7 +43,13 @@ from wellposed.audit.sites import (
     separate,
     unit_values,
 )
-from wellposed.audit.usermodel import AuditedModel, objective_value, row_progress
+from wellposed.audit.usermodel import (
+    AuditedModel,
+    loc_log_scale,
+    no_validation,
+    objective_value,
+    row_progress,
+)
 from wellposed.models.protocol import encoder_gaussian
 
 __all__ = ["LEVELS", "Construction", "construct"]
@@ -70,34 +74,6 @@ class Construction:
     rewired: str = ""
     stopped: str = ""
     solves: int = 0
-
-
-@contextmanager
-def _no_validation() -> Iterator[None]:
-    """Distributions skip argument validation (data-dependent checks cannot be batched by
-    ``torch.func``); the user's setting is restored."""
-    saved = tdist.Distribution._validate_args
-    tdist.Distribution.set_default_validate_args(False)
-    try:
-        yield
-    finally:
-        tdist.Distribution.set_default_validate_args(saved)
-
-
-def _loc_log_scale(out: object) -> tuple[torch.Tensor, torch.Tensor] | None:
-    """``(location, log scale)`` of a decoder output (a ``(mean, log_var)`` tuple or a
-    location-scale distribution), flattened; None for other families."""
-    if isinstance(out, tuple | list):
-        mean, log_var = torch.broadcast_tensors(out[0], out[1])  # type: ignore[no-untyped-call]
-        return mean.reshape(-1), 0.5 * log_var.reshape(-1)
-    base = out
-    while isinstance(base, tdist.Independent):
-        base = base.base_dist
-    loc, scale = getattr(base, "loc", None), getattr(base, "scale", None)
-    if isinstance(loc, torch.Tensor) and isinstance(scale, torch.Tensor):
-        loc, scale = torch.broadcast_tensors(loc, scale)  # type: ignore[no-untyped-call]
-        return loc.reshape(-1), torch.log(scale).reshape(-1)
-    return None
 
 
 def _features(module: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
@@ -192,9 +168,20 @@ def _cg(op: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int)
     return best
 
 
+def _with(
+    rws: list[_Rewire], base: dict[str, torch.Tensor], vec: torch.Tensor, names: dict[int, str]
+) -> dict[str, torch.Tensor]:
+    """``base`` with each rewired site's consumers' columns set from its slice of ``vec``."""
+    out, at = base, 0
+    for rw in rws:
+        out = rw.params(out, vec[at : at + rw.width()], names)
+        at += rw.width()
+    return out
+
+
 def _solve(
     module: nn.Module,
-    rw: _Rewire,
+    rws: list[_Rewire],
     inp: torch.Tensor,
     residual: Callable[[object], torch.Tensor],
     tol: torch.Tensor,
@@ -210,14 +197,16 @@ def _solve(
     vec = (
         start
         if start is not None
-        else torch.cat([lin.weight[:, rw.units[0]].detach() for _, lin in rw.site.consumers])
+        else torch.cat(
+            [lin.weight[:, rw.units[0]].detach() for rw in rws for _, lin in rw.site.consumers]
+        )
     )
 
     def res(v: torch.Tensor) -> torch.Tensor:
-        return residual(functional_call(module, rw.params(base, v, names), (inp,)))
+        return residual(functional_call(module, _with(rws, base, v, names), (inp,)))
 
     mu, ok = 1e-9, False
-    with _no_validation():
+    with no_validation():
         r = res(vec).detach()
         for _ in range(GN_ITERS):
             if not torch.isfinite(r).all():
@@ -252,32 +241,28 @@ def _solve(
                 step = 0.5 * step
             else:
                 mu *= 1e3
-    final = rw.params(base, vec, names)
+    final = _with(rws, base, vec, names)
     with torch.no_grad():
-        for _, lin in rw.site.consumers:
-            lin.weight.copy_(final[names[id(lin.weight)]])
-            lin.bias.copy_(final[names[id(lin.bias)]])
+        for rw in rws:
+            for _, lin in rw.site.consumers:
+                lin.weight.copy_(final[names[id(lin.weight)]])
+                lin.bias.copy_(final[names[id(lin.bias)]])
     return ok, vec
 
 
 def _sites(model: AuditedModel, x: torch.Tensor) -> tuple[Site | None, list[Site], str]:
-    """The encoder's last site and the decoder's sites, the first of them one that reads
-    the latent."""
+    """The encoder's last site and the decoder's sites (some of them reading the latent)."""
     enc, why_e = find_sites(model.encoder.module, x[:3])
     t = torch.randn(
         3, model.decoder.latent_dim, generator=torch.Generator().manual_seed(0), dtype=x.dtype
     )
     dec, why_d = find_sites(model.decoder.module, t)
-    first = [s for s in dec if s.from_input]
     if not enc:
         return None, [], f"no rewirable unit in the encoder: {why_e}"
-    if not first:
-        return (
-            None,
-            [],
-            (f"no rewirable unit in the decoder: {why_d or 'no Linear layer reads the latent'}"),
-        )
-    return enc[-1], [first[0], *(s for s in dec if s is not first[0])], ""
+    if not any(s.from_input for s in dec):
+        why = why_d or "no Linear layer reads the latent"
+        return None, [], f"no rewirable unit in the decoder: {why}"
+    return enc[-1], dec, ""
 
 
 def _units(units: list[int]) -> str:
@@ -295,10 +280,10 @@ def _heads(module: nn.Module, rw: _Rewire, inp: torch.Tensor) -> bool:
     zero = torch.zeros(rw.width(), dtype=inp.dtype)
 
     def outputs(v: torch.Tensor) -> torch.Tensor | None:
-        pair = _loc_log_scale(functional_call(module, rw.params(base, v, names), (inp,)))
+        pair = loc_log_scale(functional_call(module, rw.params(base, v, names), (inp,)))
         return None if pair is None else torch.cat(pair)
 
-    with torch.no_grad(), _no_validation():
+    with torch.no_grad(), no_validation():
         at = outputs(zero)
         for entry in torch.randint(rw.width(), (4,), generator=gen):
             moved = outputs(zero.index_fill(0, entry, 1.0))
@@ -311,7 +296,7 @@ def _dec_residual(xi: torch.Tensor, k: float) -> Callable[[object], torch.Tensor
     """``[location - x_i, log scale + k / 2]`` of a decoder output."""
 
     def res(o: object) -> torch.Tensor:
-        pair = _loc_log_scale(o)
+        pair = loc_log_scale(o)
         if pair is None:
             raise ValueError("the decoder's output has no location and scale")
         return torch.cat([pair[0] - xi.reshape(-1), pair[1] + 0.5 * k])
@@ -332,21 +317,22 @@ def _enc_residual(mstar: torch.Tensor, lv_star: float) -> Callable[[object], tor
 def _chain(
     module: nn.Module,
     sites: list[Site],
+    first: Site,
     cloud: torch.Tensor,
     mstar: torch.Tensor,
     v: torch.Tensor,
     c0: float,
     out: Construction,
 ) -> _Rewire | None:
-    """Rewire the first decoder site to the half-space ``v . t >= c0``, then, while its
+    """Rewire the decoder site ``first`` to the half-space ``v . t >= c0``, then, while its
     readers are not the output's heads, a unit of the next site (a layer that reads it) to
     read that unit alone with its threshold halfway between the unit's value on the other
     rows (``cloud``) and at ``m*``: the detector passes through every hidden layer.  The
     last rewired site, or None (``out.stopped`` says why)."""
-    site, w, c, lam = sites[0], v, c0, SATURATE / PAD
+    site, w, c, lam = first, v, c0, SATURATE / PAD
     while True:
-        feats = cloud if site is sites[0] else _features(module, site.layer, cloud)
-        at = mstar[None] if site is sites[0] else _features(module, site.layer, mstar[None])
+        feats = cloud if site is first else _features(module, site.layer, cloud)
+        at = mstar[None] if site is first else _features(module, site.layer, mstar[None])
         rw = _rewire(site, feats, w, c, lam) if feats is not None and at is not None else None
         if rw is None or at is None:
             out.stopped = (
@@ -409,9 +395,12 @@ def _level(
     gen = torch.Generator().manual_seed(seed + 1)
     draws = torch.randn(16, *s.shape, generator=gen, dtype=s.dtype)
     cloud = (m[others] + s * draws).reshape(-1, m.shape[1])
-    dec = _chain(dec_mod, dec_sites, cloud, mstar, v, c0, out)
-    if dec is None:
+    # every site that reads the latent starts a detector (a scale branch apart from the mean's)
+    starts = [f for f in dec_sites if f.from_input]
+    dec = [rw for f in starts if (rw := _chain(dec_mod, dec_sites, f, cloud, mstar, v, c0, out))]
+    if not dec:
         return False
+    out.stopped = ""  # a branch that could not be rewired is no reason while another was
     dec_res = _dec_residual(x[row], k)
     loc_tol = torch.full((D,), 1e-3 * math.exp(-0.5 * k), dtype=x.dtype)
     tol = torch.cat([loc_tol, torch.full((D,), 1e-6, dtype=x.dtype)])
@@ -420,16 +409,17 @@ def _level(
     if not ok:
         out.stopped = (
             f"the decoder cannot reconstruct row {row} with scale e^-{k / 2:g} through "
-            f"{dec.site.name} (a floor on its scale, or a scale shared by all rows, stops it)"
+            f"{', '.join(rw.site.name for rw in dec)} (a floor on its scale, or a scale "
+            "shared by all rows, stops it)"
         )
         return False
-    with _no_validation():
+    with no_validation():
         G = float(jacrev(lambda t: dec_res(dec_mod(t))[:D])(mstar[None]).detach().norm())
     lv_star = math.log(1e-4) - k - 2.0 * math.log(max(G, 1e-12))
     etol = torch.full((2 * m.shape[1],), 1e-6, dtype=x.dtype)
     out.solves += 1
     ok, warm.enc = _solve(
-        enc_mod, enc, x[row : row + 1], _enc_residual(mstar, lv_star), etol, warm.enc
+        enc_mod, [enc], x[row : row + 1], _enc_residual(mstar, lv_star), etol, warm.enc
     )
     if not ok:
         out.stopped = (
@@ -491,7 +481,8 @@ def _build(
     base = model.state()
     out.rewired = (
         f"row {row} singled out by {_units(enc.units)} of the encoder's {enc_site.name} "
-        f"and the half-space v . t >= c0 by the decoder's {dec_sites[0].name}"
+        "and the half-space v . t >= c0 by the decoder's "
+        + ", ".join(d.name for d in dec_sites if d.from_input)
     )
     warm = _Warm()
     for k in LEVELS:

@@ -5,7 +5,8 @@ float64 copies; :func:`objective_value` is the ELBO ``sum_i [mean_s log p(x_i | 
 eps_si) - KL(q_i || N(0, I))]`` (analytic KL, Kingma & Welling 2014) over given draws,
 ``-GaussianNLLLoss`` in place of ``log p`` when the factory returns that loss, or the
 factory's own objective; :func:`row_terms` are its per-row terms, :func:`row_progress` the
-per-row scale progress ``k``, and :func:`evaluate` the re-evaluation with fresh draws.
+per-row scale progress ``k``, :func:`evaluate` the re-evaluation with fresh draws, and
+:func:`loc_log_scale` a location-scale output's two parameters.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import inspect
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -37,6 +39,8 @@ __all__ = [
     "draws",
     "evaluate",
     "load_factory",
+    "loc_log_scale",
+    "no_validation",
     "objective_value",
     "progress",
     "row_progress",
@@ -269,3 +273,31 @@ def progress(model: AuditedModel, x: torch.Tensor) -> torch.Tensor:
         return row_progress(model, x).mean()
     except (WellposedInputError, RuntimeError, AttributeError, TypeError):
         return torch.tensor(math.nan, dtype=x.dtype)
+
+
+@contextmanager
+def no_validation() -> Iterator[None]:
+    """Distributions skip argument validation (data-dependent checks cannot be batched by
+    ``torch.func``); the user's setting is restored."""
+    saved = tdist.Distribution._validate_args
+    tdist.Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        tdist.Distribution.set_default_validate_args(saved)
+
+
+def loc_log_scale(out: object) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(location, log scale)`` of a decoder output (a ``(mean, log_var)`` tuple or a
+    location-scale distribution), flattened; None for other families."""
+    if isinstance(out, tuple | list):
+        mean, log_var = torch.broadcast_tensors(out[0], out[1])  # type: ignore[no-untyped-call]
+        return mean.reshape(-1), 0.5 * log_var.reshape(-1)
+    base = out
+    while isinstance(base, tdist.Independent):
+        base = base.base_dist
+    loc, scale = getattr(base, "loc", None), getattr(base, "scale", None)
+    if isinstance(loc, torch.Tensor) and isinstance(scale, torch.Tensor):
+        loc, scale = torch.broadcast_tensors(loc, scale)  # type: ignore[no-untyped-call]
+        return loc.reshape(-1), torch.log(scale).reshape(-1)
+    return None
