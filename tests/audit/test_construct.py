@@ -138,13 +138,13 @@ def test_conv_stack_after_the_unit_is_declined_quickly() -> None:
             self.up = nn.ConvTranspose2d(8, 2, 4, 2, 1)
 
         def forward(self, t: torch.Tensor) -> tdist.Distribution:
-            lead = t.shape[:-1]  # fx cannot trace *lead: the sites come from hooks
+            lead = t.shape[:-1]  # fx cannot trace *lead: the sites come from torch.export
             out = self.up(self.dense(t.reshape(-1, d)).reshape(-1, 8, 4, 4))
             out = out.reshape(*lead, 2, 64)
             return tdist.Independent(tdist.Normal(out[..., 0, :], torch.exp(out[..., 1, :])), 1)
 
     sites, why = find_sites(Conv().double(), torch.zeros(3, d, dtype=torch.float64))
-    assert "tracing failed" in why and [s.name for s in sites] == ["dense.0"]
+    assert why == "" and [s.name for s in sites] == ["dense.0"]
     assert sites[0].from_input
     rng = np.random.default_rng(0)
     x = torch.as_tensor(rng.uniform(0.05, 0.95, size=(12, 64)))
@@ -212,3 +212,62 @@ def test_a_detector_in_each_branch_that_reads_the_latent() -> None:
     _, _, out = _path(TwoBranches(), Enc(nn.ReLU()), _data())
     assert out.stopped == "" and len(out.k) == len(LEVELS), out.stopped
     assert "mean.0, log_var.0" in out.rewired
+
+
+class Reshaped(nn.Module):
+    """``x.reshape(*lead, -1)`` (torch.fx cannot trace it) and activations called as
+    functions (forward hooks cannot see them): the sites come from torch.export."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp, self.mu, self.lv = nn.Linear(d, H), nn.Linear(H, D), nn.Linear(H, D)
+
+    def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lead = t.shape[:-1]
+        h = F.silu(self.inp(t.reshape(-1, d)))
+        return self.mu(h).reshape(*lead, -1), self.lv(h).reshape(*lead, -1)
+
+
+def test_sites_from_torch_export_where_fx_fails() -> None:
+    sites, why = find_sites(Reshaped().double(), torch.zeros(3, d, dtype=torch.float64))
+    assert why == "" and [(s.name, s.from_input) for s in sites] == [("inp", True)]
+    assert [c for c, _ in sites[0].consumers] == ["mu", "lv"]
+    _, _, out = _path(Reshaped(), Enc(nn.ReLU()), _data())
+    assert out.stopped == "" and len(out.k) == len(LEVELS), out.stopped
+
+
+def test_an_identity_is_no_activation() -> None:
+    class Plain(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(d, H), nn.Linear(H, 2 * D)
+
+        def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            mu, lv = self.b(nn.functional.dropout(self.a(t), 0.1, training=False)).chunk(2, -1)
+            return mu, lv
+
+    sites, why = find_sites(Plain().double(), torch.zeros(3, d, dtype=torch.float64))
+    assert sites == [] and "no Linear layer whose activation" in why
+
+
+class Branchy(nn.Module):
+    """Control flow on a value (torch.fx and torch.export both refuse it): the sites come
+    from forward hooks on one real call (module activations only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(d, H), nn.Tanh())
+        self.mu, self.lv = nn.Linear(H, D), nn.Linear(H, D)
+
+    def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.body(t)
+        if float(h.abs().max()) > 2.0:  # never true for tanh: a data-dependent branch
+            h = h / 2
+        return self.mu(h), self.lv(h)
+
+
+def test_sites_from_hooks_where_tracing_and_export_fail() -> None:
+    sites, why = find_sites(Branchy().double(), torch.zeros(3, d, dtype=torch.float64))
+    assert why == "" and [(s.name, s.from_input) for s in sites] == [("body.0", True)]
+    _, _, out = _path(Branchy(), Enc(nn.Tanh()), _data())
+    assert out.stopped == "" and len(out.k) == len(LEVELS), out.stopped

@@ -23,6 +23,7 @@ import torch.fx as fx
 from torch import nn
 
 from wellposed.audit.graph import trace_patched
+from wellposed.audit.usermodel import no_validation
 from wellposed.models.validate import DTYPE
 
 __all__ = [
@@ -109,14 +110,14 @@ def _elementwise(act: Callable[..., torch.Tensor], width: int) -> bool:
 def _units_needed(act: Callable[..., torch.Tensor]) -> int:
     """1 when ``act`` is constant far to the left (ReLU, tanh, sigmoid, ELU, softplus, SiLU,
     GELU), 2 when only ``f(z) - f(z - SHIFT)`` is (leaky ReLU, PReLU), 0 otherwise."""
-    z = torch.tensor([[-2 * SATURATE, -SATURATE]], dtype=DTYPE)
+    z = torch.tensor([[-2 * SATURATE, -SATURATE, 2 * SATURATE]], dtype=DTYPE)
     with torch.no_grad():
         one = act(z)
         two = one - act(z - SHIFT)
     for units, v in ((1, one), (2, two)):
-        a, b = float(v[0, 0]), float(v[0, 1])
-        if abs(a - b) <= 1e-12 * (1.0 + abs(a)):
-            return units
+        a, b, right = float(v[0, 0]), float(v[0, 1]), float(v[0, 2])
+        if abs(a - b) <= 1e-12 * (1.0 + abs(a)) and abs(right - a) > 1e-6 * (1.0 + abs(a)):
+            return units  # constant on the left, another value on the right: a detector
     return 0
 
 
@@ -185,6 +186,59 @@ def _hook_sites(root: nn.Module, probe: torch.Tensor) -> list[Site]:
     return found
 
 
+class _Tensors(nn.Module):
+    """``root``'s output as tensors (``torch.export`` returns no distributions)."""
+
+    def __init__(self, root: nn.Module) -> None:
+        super().__init__()
+        self.root = root
+
+    def forward(self, t: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        out = self.root(t)
+        if isinstance(out, torch.Tensor):
+            return (out,)
+        if isinstance(out, tuple | list):
+            return tuple(o for o in out if isinstance(o, torch.Tensor))
+        return tuple(v for v in (getattr(out, "mean", None),) if isinstance(v, torch.Tensor))
+
+
+def _export_sites(root: nn.Module, probe: torch.Tensor) -> list[Site]:
+    """Sites of ``root``'s ``torch.export`` graph at ``probe``'s shape (shapes are concrete
+    there, so ``x.reshape(*lead, -1)`` and functional activations are no obstacle): an
+    ``aten.linear`` whose weight is a parameter, read only by an elementwise operation read
+    only by such ``aten.linear`` nodes."""
+    try:
+        with no_validation():
+            ep = torch.export.export(_Tensors(root), (probe,), strict=False)
+    except Exception:  # noqa: BLE001 - a model export cannot handle has no sites from it
+        return []
+    params = ep.graph_signature.inputs_to_parameters
+
+    def layer(node: fx.Node) -> tuple[str, nn.Linear] | None:
+        if node.target is not torch.ops.aten.linear.default or len(node.args) < 3:
+            return None
+        w, b = node.args[1], node.args[2]
+        if not (isinstance(w, fx.Node) and isinstance(b, fx.Node) and w.name in params):
+            return None
+        name = params[w.name].removeprefix("root.").removesuffix(".weight")
+        mod = root.get_submodule(name)
+        return (name, mod) if isinstance(mod, nn.Linear) and _biased(mod) else None
+
+    found = []
+    for node in ep.graph.nodes:
+        here = layer(node)
+        if here is None or len(node.users) != 1:
+            continue
+        (act_node,) = node.users
+        readers = [layer(u) if u.args and u.args[0] is act_node else None for u in act_node.users]
+        consumers = [r for r in readers if r is not None]
+        if act_node.op == "call_function" and len(consumers) == len(readers):
+            site = _site(*here, _activation(act_node, root, node), consumers)
+            if site is not None:
+                found.append(site)
+    return found
+
+
 def _site(
     name: str,
     layer: nn.Linear,
@@ -220,24 +274,17 @@ def _reads(root: nn.Module, layer: nn.Linear, probe: torch.Tensor) -> bool:
 
 
 def find_sites(root: nn.Module, probe: torch.Tensor) -> tuple[list[Site], str]:
-    """The sites of ``root`` in call order (its ``torch.fx`` graph, or where tracing fails,
-    forward hooks on one call on ``probe``), each marked when its layer reads ``root``'s
-    input; and a note (why tracing failed, or why there are none)."""
+    """The sites of ``root`` in call order (its ``torch.fx`` graph; where tracing fails, its
+    ``torch.export`` graph on ``probe``'s shape, else forward hooks on one call on
+    ``probe``), each marked when its layer reads ``root``'s input; and, when there are none,
+    why (tracing failed, no such pattern)."""
     found, why = _fx_sites(root)
     if not found:
-        found = _hook_sites(root, probe)
-    found = [replace(s, from_input=_reads(root, s.layer, probe)) for s in found]
-    if not found:
-        why = "; ".join(
-            w
-            for w in (
-                why,
-                "no Linear layer whose activation only Linear layers read (a residual "
-                "connection, or activations called as functions where tracing failed, hide it)",
-            )
-            if w
-        )
-    return found, why
+        found = _export_sites(root, probe) or _hook_sites(root, probe)
+    if found:
+        return [replace(s, from_input=_reads(root, s.layer, probe)) for s in found], ""
+    none = "no Linear layer whose activation only Linear layers read (e.g. a residual connection)"
+    return [], f"{why}; {none}" if why else none
 
 
 def unit_values(site: Site, pre: torch.Tensor) -> torch.Tensor:
