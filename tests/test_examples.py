@@ -96,7 +96,8 @@ CASES = [
         None,
         60,
         "conv VAE, per-pixel log-variance channel (28x28, 1.7M parameters)",
-        "the constructive spike needs output heads that read the rewired unit through Linear layers",
+        "the constructive spike needs output heads that read the rewired unit through Linear "
+        "layers",
     ),
     Case(
         "decoy_policy",
