@@ -28,17 +28,6 @@ from wellposed.training.objectives import (
 from wellposed.training.report import render_png, write_training_report
 from wellposed.training.suite import run_suite
 
-# as tests/training/conftest.py trains the shared tiny runs
-TINY = {
-    "hidden": 16,
-    "latent_dim": 2,
-    "batch": 20,
-    "iwae_k": 16,
-    "log_points": 4,
-    "eval_samples": 2,
-}
-TINY_STEPS = 300
-
 
 def test_split_is_deterministic_for_a_seed_and_partitions_the_rows() -> None:
     x = np.arange(50.0).reshape(25, 2)
@@ -115,7 +104,8 @@ def test_floored_training_never_exceeds_its_bound(tiny_runs) -> None:
         assert r["batch_max"] <= r["bound"]
         assert min(row["min_lv"] for row in r["log"]) >= math.log(FLOOR_XI) - 1e-12
     assert t2_floor(tiny_runs, data=floors[0]["config"]["data"])["ok"]
-    assert [row["step"] for row in floors[0]["log"]] == log_steps(TINY_STEPS, TINY["log_points"])
+    cfg = floors[0]["config"]
+    assert [row["step"] for row in floors[0]["log"]] == log_steps(cfg["steps"], cfg["log_points"])
 
 
 def test_criteria_fail_when_a_seed_breaks_them(tiny_runs) -> None:
@@ -135,8 +125,8 @@ def test_criteria_fail_when_a_seed_breaks_them(tiny_runs) -> None:
 
 @pytest.mark.slow  # two spawned workers import torch (10-40 s on a busy 2-core machine):
 # the only test that the pool's records equal the one-process records
-def test_same_seed_same_run_in_a_pool_or_in_process(tiny_npy) -> None:
-    cfgs = [RunConfig(tiny_npy, "shared", s, steps=40, data_is_path=True, **TINY) for s in (0, 1)]
+def test_same_seed_same_run_in_a_pool_or_in_process(tiny_npy, tiny_config) -> None:
+    cfgs = [tiny_config(tiny_npy, "shared", s, steps=40) for s in (0, 1)]
     alone = run_suite(cfgs, jobs=1)
     pooled = run_suite(cfgs, jobs=2)
     for a, b in zip(alone, pooled, strict=True):

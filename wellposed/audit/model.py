@@ -170,7 +170,8 @@ class ModelAudit:
                          f" ({'passes' if r['passed'] else 'below'} L), k = {num(t.best_k)}")
         if self.rate is not None:
             lines.append(f"  growth rate {num(self.rate.slope)} per unit k over the last "
-                         f"{len(self.rate.x)} records")
+                         f"{len(self.rate.x)} records" + ("" if self.verdict == UNBOUNDED else
+                         " (the attack's own path; no witness, so no evidence of a blow-up)"))
         if self.proof is not None:
             lines.append(f"  proof ({self.proof.kind}): bound {num(self.proof.bound)}; "
                          f"{self.proof.reason}")
