@@ -13,7 +13,8 @@ than searched for (docs/your-model.md, "The constructive spike"):
    ``exp(-k) / (n D)`` of its mass there (``c0 >= v . m_j + z_k |v s_j|``,
    ``z_k^2 = 2 (k + log nD + 2)``), and ``m*`` just past it (:func:`placement`); the
    consumers' columns are solved (Gauss-Newton, float64) so that at ``m*`` the output's
-   location is ``x_i`` and its log-scale ``-k / 2``;
+   location is ``x_i`` and its log-scale ``-k / 2`` (through a convolution stack: the
+   routed entries of the column, :mod:`wellposed.audit.route`);
 3. ``lv* = log(1e-4) - k - 2 log |d loc / dt|_F`` keeps the location within ``1e-2 e^{-k/2}``
    over ``q_i``; the decoder's columns are solved again at the encoder's actual ``m_i``.
 
@@ -28,11 +29,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from torch import nn
 from torch.func import functional_call, jacrev
 
+from wellposed.audit.columns import Rewire, solve_columns
+from wellposed.audit.route import plan_route
 from wellposed.audit.sites import (
     PAD,
     SATURATE,
@@ -56,10 +60,6 @@ __all__ = ["LEVELS", "Construction", "construct"]
 
 #: the decoder log-variance levels ``k`` of the constructed path
 LEVELS = (16.0, 20.0, 24.0, 28.0, 32.0, 36.0, 40.0, 44.0)
-#: Gauss-Newton iterations of one column solve
-GN_ITERS = 40
-#: conjugate-gradient iterations of one Gauss-Newton step
-CG_ITERS = 200
 
 
 @dataclass
@@ -89,40 +89,9 @@ def _features(module: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Ten
     return f if f is not None and f.ndim == 2 and f.shape[0] == x.shape[0] else None
 
 
-@dataclass
-class _Rewire:
-    """A rewired site: the units, their far-side value ``u_left`` and the consumers'
-    biases with the old units' mean contribution absorbed."""
-
-    site: Site
-    units: list[int]
-    u_left: float
-    bias: dict[str, torch.Tensor]
-
-    def params(
-        self, base: dict[str, torch.Tensor], vec: torch.Tensor, names: dict[int, str]
-    ) -> dict[str, torch.Tensor]:
-        """``base`` with the consumers' columns set to ``vec`` (stacked) and their biases
-        taking the columns' constant ``col * u_left`` back out (``names``: each
-        parameter's name in ``base``, by identity: a module registered twice has one)."""
-        out, at = dict(base), 0
-        idx = torch.tensor(self.units)
-        for name, lin in self.site.consumers:
-            col = vec[at : at + lin.out_features]
-            at += lin.out_features
-            cols = torch.stack([col, -col][: len(self.units)], 1)
-            weight, bias = names[id(lin.weight)], names[id(lin.bias)]
-            out[weight] = base[weight].index_copy(1, idx, cols)
-            out[bias] = self.bias[name] - col * self.u_left
-        return out
-
-    def width(self) -> int:
-        return sum(lin.out_features for _, lin in self.site.consumers)
-
-
 def _rewire(
     site: Site, inputs: torch.Tensor, w: torch.Tensor, c: float, lam: float
-) -> _Rewire | None:
+) -> Rewire | None:
     """Rewire the least-used units of ``site`` (smallest column norm times spread over
     ``inputs``, the other rows' inputs) to ``f(lam (w . a - c))``; None when the unit is
     not constant on ``inputs`` afterwards."""
@@ -146,108 +115,7 @@ def _rewire(
             return None
         for name, lin in site.consumers:
             lin.bias.copy_(bias[name])
-    return _Rewire(site, units, u_left, bias)
-
-
-def _cg(op: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int) -> torch.Tensor:
-    """Conjugate gradients for ``op(y) = b`` (``op`` symmetric positive definite), keeping
-    the iterate with the smallest residual."""
-    y, r = torch.zeros_like(b), b.clone()
-    p, rr = r.clone(), float(r @ r)
-    best, best_rr = y, rr
-    for _ in range(iters):
-        ap = op(p)
-        step = rr / float(p @ ap)
-        y, r = y + step * p, r - step * ap
-        new = float(r @ r)
-        if new < best_rr:
-            best, best_rr = y, new
-        if new <= 1e-28 * float(b @ b):
-            break
-        p, rr = r + (new / rr) * p, new
-    return best
-
-
-def _with(
-    rws: list[_Rewire], base: dict[str, torch.Tensor], vec: torch.Tensor, names: dict[int, str]
-) -> dict[str, torch.Tensor]:
-    """``base`` with each rewired site's consumers' columns set from its slice of ``vec``."""
-    out, at = base, 0
-    for rw in rws:
-        out = rw.params(out, vec[at : at + rw.width()], names)
-        at += rw.width()
-    return out
-
-
-def _solve(
-    module: nn.Module,
-    rws: list[_Rewire],
-    inp: torch.Tensor,
-    residual: Callable[[object], torch.Tensor],
-    tol: torch.Tensor,
-    start: torch.Tensor | None = None,
-) -> tuple[bool, torch.Tensor]:
-    """Levenberg-Marquardt on the consumers' columns (from ``start``, else their values)
-    until ``|residual| <= tol`` entrywise: minimum-norm steps ``-J^T (J J^T + mu I)^{-1} r``,
-    the system solved by conjugate gradients with Jacobian-vector products (nothing of size
-    outputs x columns is formed), float64; writes the columns into ``module``;
-    ``(converged, columns)``."""
-    base = {k: v.detach() for k, v in module.named_parameters()}
-    names = {id(v): k for k, v in module.named_parameters()}
-    vec = (
-        start
-        if start is not None
-        else torch.cat(
-            [lin.weight[:, rw.units[0]].detach() for rw in rws for _, lin in rw.site.consumers]
-        )
-    )
-
-    def res(v: torch.Tensor) -> torch.Tensor:
-        return residual(functional_call(module, _with(rws, base, v, names), (inp,)))
-
-    mu, ok = 1e-9, False
-    with no_validation():
-        r = res(vec).detach()
-        for _ in range(GN_ITERS):
-            if not torch.isfinite(r).all():
-                break
-            if bool(torch.all(r.abs() <= tol)):
-                ok = True
-                break
-            v = vec.detach().requires_grad_(True)
-            out = res(v)
-            u = torch.zeros_like(out, requires_grad=True)
-            (jtu,) = torch.autograd.grad(out, v, grad_outputs=u, create_graph=True)
-
-            def pull(y: torch.Tensor, out: torch.Tensor = out, v: torch.Tensor = v) -> torch.Tensor:
-                return torch.autograd.grad(out, v, grad_outputs=y, retain_graph=True)[0]
-
-            def push(w: torch.Tensor, jtu: torch.Tensor = jtu, u: torch.Tensor = u) -> torch.Tensor:
-                return torch.autograd.grad(jtu, u, grad_outputs=w, retain_graph=True)[0]
-
-            damp = mu * (float(pull(r).norm()) / max(float(r.norm()), 1e-300)) ** 2
-
-            def normal(y: torch.Tensor, damp: float = damp) -> torch.Tensor:
-                return push(pull(y)) + damp * y
-
-            step = -pull(_cg(normal, r, CG_ITERS)).detach()
-            now = float(r.norm())
-            for _ in range(12):
-                trial = res(vec + step).detach()
-                if torch.isfinite(trial).all() and float(trial.norm()) < now:
-                    vec, r = vec + step, trial
-                    mu = max(mu / 10.0, 1e-15)
-                    break
-                step = 0.5 * step
-            else:
-                mu *= 1e3
-    final = _with(rws, base, vec, names)
-    with torch.no_grad():
-        for rw in rws:
-            for _, lin in rw.site.consumers:
-                lin.weight.copy_(final[names[id(lin.weight)]])
-                lin.bias.copy_(final[names[id(lin.bias)]])
-    return ok, vec
+    return Rewire(site, units, u_left, bias)
 
 
 def _sites(model: AuditedModel, x: torch.Tensor) -> tuple[Site | None, list[Site], str]:
@@ -269,7 +137,7 @@ def _units(units: list[int]) -> str:
     return f"unit {units[0]}" if len(units) == 1 else f"units {units[0]} - {units[1]}"
 
 
-def _heads(module: nn.Module, rw: _Rewire, inp: torch.Tensor) -> bool:
+def _heads(module: nn.Module, rw: Rewire, inp: torch.Tensor) -> bool:
     """The consumers are the output's heads: one entry of their columns moves at most two
     of the output's location and log-scale coordinates (a few seeded entries tried).  A
     deeper network after the unit (a convolution stack) mixes them; it is left to the
@@ -304,6 +172,25 @@ def _dec_residual(xi: torch.Tensor, k: float) -> Callable[[object], torch.Tensor
     return res
 
 
+def _targets(
+    dec: list[Rewire], xi: torch.Tensor, k: float
+) -> tuple[list[Rewire], Callable[[object], torch.Tensor], torch.Tensor, torch.Tensor | None]:
+    """The decoder solve's sites, residual, tolerances and free entries: a routed stack's
+    (its column's routed entries, the location and the blocks' log-scales) when there is
+    one, else the heads' (location within ``1e-3`` of the scale ``e^{-k/2}``, log-scale
+    within ``1e-6``)."""
+    routed = [rw for rw in dec if rw.route is not None]
+    if routed:
+        rw, route = routed[0], routed[0].route
+        assert route is not None
+        free = torch.zeros(rw.width(), dtype=xi.dtype).index_fill(0, route.free, 1.0)
+        return [rw], partial(route.residual, xi, k), route.tolerance(k), free
+    D = xi.numel()
+    loc_tol = torch.full((D,), 1e-3 * math.exp(-0.5 * k), dtype=xi.dtype)
+    tol = torch.cat([loc_tol, torch.full((D,), 1e-6, dtype=xi.dtype)])
+    return dec, _dec_residual(xi, k), tol, None
+
+
 def _enc_residual(mstar: torch.Tensor, lv_star: float) -> Callable[[object], torch.Tensor]:
     """``[m - m*, log s^2 - lv*]`` of an encoder output."""
 
@@ -323,7 +210,7 @@ def _chain(
     v: torch.Tensor,
     c0: float,
     out: Construction,
-) -> _Rewire | None:
+) -> Rewire | None:
     """Rewire the decoder site ``first`` to the half-space ``v . t >= c0``, then, while its
     readers are not the output's heads, a unit of the next site (a layer that reads it) to
     read that unit alone with its threshold halfway between the unit's value on the other
@@ -344,12 +231,7 @@ def _chain(
             return rw
         nxt = next((s for s in sites if any(s.layer is lin for _, lin in site.consumers)), None)
         if nxt is None:
-            out.stopped = (
-                f"the decoder's output heads read {site.name} only through layers that mix "
-                "the coordinates (e.g. transposed convolutions): one row cannot be "
-                "reconstructed alone"
-            )
-            return None
+            return _routed(module, rw, mstar, out)
         with torch.no_grad():
             u_row = float(unit_values(site, lam * (at @ w - c))[0])
         w = torch.zeros(site.layer.out_features, dtype=cloud.dtype)
@@ -365,6 +247,24 @@ def _chain(
             w, c = -w, -c
 
 
+def _routed(module: nn.Module, rw: Rewire, mstar: torch.Tensor, out: Construction) -> Rewire | None:
+    """``rw`` with its consumer's convolution stack wired as a pixel shuffle
+    (:mod:`wellposed.audit.route`), or None (``out.stopped`` says why)."""
+    route, why = None, "it has two readers"
+    if len(rw.site.consumers) == 1:
+        name, lin = rw.site.consumers[0]
+        route, why = plan_route(module, lin, mstar[None])
+    if route is None:
+        out.stopped = (
+            f"the decoder's output reads {rw.site.name} through layers that mix the "
+            f"coordinates, and no route passes them: {why}"
+        )
+        return None
+    rw.bias[name] = lin.bias.detach().clone()
+    rw.route = route
+    return rw
+
+
 @dataclass
 class _Warm:
     """The columns of the previous level: the next level's starting point."""
@@ -377,7 +277,7 @@ def _level(
     model: AuditedModel,
     x: torch.Tensor,
     row: int,
-    enc: _Rewire,
+    enc: Rewire,
     dec_sites: list[Site],
     k: float,
     seed: int,
@@ -401,11 +301,13 @@ def _level(
     if not dec:
         return False
     out.stopped = ""  # a branch that could not be rewired is no reason while another was
-    dec_res = _dec_residual(x[row], k)
-    loc_tol = torch.full((D,), 1e-3 * math.exp(-0.5 * k), dtype=x.dtype)
-    tol = torch.cat([loc_tol, torch.full((D,), 1e-6, dtype=x.dtype)])
+    dec, dec_res, tol, free = _targets(dec, x[row], k)
+    route = dec[0].route
+    if route is not None and warm.dec is None:
+        warm.dec = route.start
+        out.rewired += f"; the convolutions after {dec[0].site.name}: {route.rewired}"
     out.solves += 1
-    ok, warm.dec = _solve(dec_mod, dec, mstar[None], dec_res, tol, warm.dec)
+    ok, warm.dec = solve_columns(dec_mod, dec, mstar[None], dec_res, tol, warm.dec, free)
     if not ok:
         out.stopped = (
             f"the decoder cannot reconstruct row {row} with scale e^-{k / 2:g} through "
@@ -418,7 +320,7 @@ def _level(
     lv_star = math.log(1e-4) - k - 2.0 * math.log(max(G, 1e-12))
     etol = torch.full((2 * m.shape[1],), 1e-6, dtype=x.dtype)
     out.solves += 1
-    ok, warm.enc = _solve(
+    ok, warm.enc = solve_columns(
         enc_mod, [enc], x[row : row + 1], _enc_residual(mstar, lv_star), etol, warm.enc
     )
     if not ok:
@@ -430,7 +332,7 @@ def _level(
     with torch.no_grad():
         mi = model.encoder(x[row : row + 1])[0]
     out.solves += 1
-    ok, warm.dec = _solve(dec_mod, dec, mi, dec_res, tol, warm.dec)
+    ok, warm.dec = solve_columns(dec_mod, dec, mi, dec_res, tol, warm.dec, free)
     return ok
 
 
