@@ -272,3 +272,39 @@ def test_sites_from_hooks_where_tracing_and_export_fail() -> None:
     assert why == "" and [(s.name, s.from_input) for s in sites] == [("body.0", True)]
     _, _, out = _path(Branchy(), Enc(nn.Tanh()), _data())
     assert out.stopped == "" and len(out.k) == len(LEVELS), out.stopped
+
+
+class DeepEnc(nn.Module):
+    """Two hidden layers: the site's inputs are the first layer's ReLU features."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Linear(D, H)
+        self.body = nn.Sequential(nn.Linear(H, H), nn.ReLU())
+        self.out = nn.Linear(H, 2 * d)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        m, lv = self.out(self.body(torch.relu(self.first(x)))).chunk(2, dim=-1)
+        return m, lv
+
+
+def test_an_encoder_silenced_by_the_fit_is_revived_with_its_outputs_unchanged() -> None:
+    x = _data()
+    model = build_model(lambda: (OneHead("relu"), DeepEnc()), D, seed=1)
+    initial = model.state()
+    with torch.no_grad():  # what a fit that collapsed the encoder leaves: no feature alive
+        model.encoder.module.first.bias.fill_(-100.0)
+        fitted = [t.clone() for t in model.encoder(x)]
+    eps = draws(0, 2, x.shape[0], d)
+    dead = construct(model, x, eps, seed=0)
+    assert dead.k == [] and "can single out one row (its inputs are the same" in dead.stopped
+    out = construct(model, x, eps, seed=0, revive=initial["encoder"])
+    assert out.revived and out.stopped == "" and len(out.k) == len(LEVELS), out.stopped
+    assert "silenced by the fit, back at their initial values" in out.rewired
+    # every other row's encoder output at the built levels is the fitted one
+    model.load(out.states[0])
+    with torch.no_grad():
+        now = model.encoder(x)
+    others = [i for i in range(x.shape[0]) if i != out.row]
+    for a, b in zip(now, fitted, strict=True):
+        assert torch.allclose(a[others], b[others], rtol=1e-9, atol=1e-9)

@@ -67,6 +67,10 @@ class Enc(nn.Module):
         return m, lv
 
 
+def _cloud() -> torch.Tensor:
+    return torch.randn(30, d, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+
+
 def _data(n: int = 12) -> torch.Tensor:
     return torch.as_tensor(np.random.default_rng(0).uniform(0.05, 0.95, size=(n, D)))
 
@@ -92,7 +96,7 @@ def test_taps_partition_the_output_grid(conv, n_in: int, n_out: int, taps) -> No
 def test_route_maps_each_unit_to_one_pixel(last: str) -> None:
     dec = ConvDec(last=last).double()
     probe = torch.randn(1, d, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    route, why = plan_route(dec, dec.dense[2], probe)
+    route, why = plan_route(dec, dec.dense[2], probe, _cloud())
     assert route is not None, why
     assert sorted(route.pixel.tolist()) == list(range(D))
     assert sorted(int(p) for b in route.blocks for p in b) == list(range(D))
@@ -117,7 +121,7 @@ def test_route_maps_each_unit_to_one_pixel(last: str) -> None:
 )
 def test_route_declines_with_a_reason(dec: nn.Module, why: str) -> None:
     dec = dec.double()
-    route, reason = plan_route(dec, dec.dense[2], torch.zeros(1, d, dtype=torch.float64))
+    route, reason = plan_route(dec, dec.dense[2], torch.zeros(1, d, dtype=torch.float64), _cloud())
     assert route is None and why in reason
 
 

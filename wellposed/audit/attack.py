@@ -446,7 +446,7 @@ def _construct_stage(
     start, why = model.state(), []
     for state in (run.model.state(), fit):
         model.load(state)
-        c = construct(model, x, eps, run.seed)
+        c = construct(model, x, eps, run.seed, revive=fit["encoder"])
         run.done += c.solves
         if c.k:
             break

@@ -59,13 +59,14 @@ from wellposed.models.protocol import encoder_gaussian
 __all__ = ["LEVELS", "Construction", "construct"]
 
 #: the decoder log-variance levels ``k`` of the constructed path
-LEVELS = (16.0, 20.0, 24.0, 28.0, 32.0, 36.0, 40.0, 44.0)
+LEVELS = (16.0, 20.0, 24.0, 28.0, 32.0, 36.0, 40.0, 44.0, 48.0, 52.0)
 
 
 @dataclass
 class Construction:
     """The constructed path: levels ``k``, the objective over all rows at each, their
-    states, the row, what was rewired, and why it stopped (empty: every level built)."""
+    states, the row, what was rewired, why it stopped (empty: every level built), and
+    whether the encoder's silenced layers were revived."""
 
     row: int | None = None
     k: list[float] = field(default_factory=list)
@@ -74,6 +75,7 @@ class Construction:
     rewired: str = ""
     stopped: str = ""
     solves: int = 0
+    revived: bool = False
 
 
 def _features(module: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
@@ -231,7 +233,7 @@ def _chain(
             return rw
         nxt = next((s for s in sites if any(s.layer is lin for _, lin in site.consumers)), None)
         if nxt is None:
-            return _routed(module, rw, mstar, out)
+            return _routed(module, rw, mstar, cloud, out)
         with torch.no_grad():
             u_row = float(unit_values(site, lam * (at @ w - c))[0])
         w = torch.zeros(site.layer.out_features, dtype=cloud.dtype)
@@ -247,13 +249,15 @@ def _chain(
             w, c = -w, -c
 
 
-def _routed(module: nn.Module, rw: Rewire, mstar: torch.Tensor, out: Construction) -> Rewire | None:
+def _routed(
+    module: nn.Module, rw: Rewire, mstar: torch.Tensor, cloud: torch.Tensor, out: Construction
+) -> Rewire | None:
     """``rw`` with its consumer's convolution stack wired as a pixel shuffle
     (:mod:`wellposed.audit.route`), or None (``out.stopped`` says why)."""
     route, why = None, "it has two readers"
     if len(rw.site.consumers) == 1:
         name, lin = rw.site.consumers[0]
-        route, why = plan_route(module, lin, mstar[None])
+        route, why = plan_route(module, lin, mstar[None], cloud)
     if route is None:
         out.stopped = (
             f"the decoder's output reads {rw.site.name} through layers that mix the "
@@ -336,15 +340,55 @@ def _level(
     return ok
 
 
-def construct(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int) -> Construction:
+def _revive(
+    encoder: nn.Module, layer: nn.Linear, x: torch.Tensor, initial: dict[str, torch.Tensor]
+) -> torch.Tensor | None:
+    """Where the fit silenced every feature ``layer`` reads (the same vector ``f0`` for every
+    row: a collapsed encoder), the modules that run before it go back to ``initial`` and
+    its weights fold into its bias (``b <- W f0 + b``, ``W <- 0``): every row's encoder
+    output is unchanged (checked), and the layer's inputs tell the rows apart again.  The
+    new inputs, or None (the encoder then keeps its fitted state)."""
+    f0 = _features(encoder, layer, x)
+    order: list[nn.Module] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in encoder.modules()]
+    try:
+        with torch.no_grad(), no_validation():
+            before = torch.cat([t.reshape(-1) for t in encoder(x)])
+    finally:
+        for h in hooks:
+            h.remove()
+    if f0 is None or layer not in order:
+        return None
+    upstream = {id(m) for m in order[: order.index(layer)]}
+    with torch.no_grad():
+        folded = layer.weight @ f0[0] + layer.bias
+        for name, mod in encoder.named_modules():
+            if id(mod) in upstream and not list(mod.children()):
+                for key, val in mod.state_dict().items():
+                    val.copy_(initial[f"{name}.{key}" if name else key])
+        layer.weight.zero_()
+        layer.bias.copy_(folded)
+        after = torch.cat([t.reshape(-1) for t in encoder(x)])
+    same = torch.allclose(after, before, rtol=1e-12, atol=1e-12)
+    return _features(encoder, layer, x) if same else None
+
+
+def construct(
+    model: AuditedModel,
+    x: torch.Tensor,
+    eps: torch.Tensor,
+    seed: int,
+    revive: dict[str, torch.Tensor] | None = None,
+) -> Construction:
     """The constructed path on ``model`` (float64, changed in place; its state at the start
     is restored): one level per :data:`LEVELS`, recorded as ``(k of the row, objective
-    over all rows at the draws eps)``.  Any failure ends the path where it is and says
-    why (the attack's ascent goes on)."""
+    over all rows at the draws eps)``; ``revive``: an encoder state whose layers before the
+    encoder's site may stand in for silenced ones (:func:`_revive`).  Any failure ends the
+    path where it is and says why (the attack's ascent goes on)."""
     out = Construction()
     start = model.state()
     try:
-        _build(model, x, eps, seed, out)
+        _build(model, x, eps, seed, out, revive)
     except Exception as exc:  # noqa: BLE001 - a model it cannot handle: the ascent goes on
         out.stopped = f"the construction failed on this model ({type(exc).__name__}: {exc})"
         out.stopped = out.stopped[:300]
@@ -354,7 +398,12 @@ def construct(model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int
 
 
 def _build(
-    model: AuditedModel, x: torch.Tensor, eps: torch.Tensor, seed: int, out: Construction
+    model: AuditedModel,
+    x: torch.Tensor,
+    eps: torch.Tensor,
+    seed: int,
+    out: Construction,
+    revive: dict[str, torch.Tensor] | None,
 ) -> None:
     """:func:`construct`'s path, written into ``out``."""
     if model.custom is not None or model.loss is not None:
@@ -370,6 +419,10 @@ def _build(
             f"the encoder layer {enc_site.name} does not read one feature row per data row"
         )
         return
+    if revive is not None and bool((feats == feats[0]).all()):
+        alive = _revive(model.encoder.module, enc_site.layer, x, revive)
+        if alive is not None:
+            feats, out.revived = alive, True
     row, w, c, g = separate(feats, seed)
     out.row = row
     others = torch.cat([torch.arange(row), torch.arange(row + 1, x.shape[0])])
@@ -385,6 +438,12 @@ def _build(
         f"row {row} singled out by {_units(enc.units)} of the encoder's {enc_site.name} "
         "and the half-space v . t >= c0 by the decoder's "
         + ", ".join(d.name for d in dec_sites if d.from_input)
+        + (
+            f" (the encoder's layers before {enc_site.name}, silenced by the fit, back at "
+            "their initial values, every row's encoder output unchanged)"
+            if out.revived
+            else ""
+        )
     )
     warm = _Warm()
     for k in LEVELS:

@@ -150,20 +150,50 @@ def _isolate(conv: _Conv, ded_in: list[int], ded_out: list[int]) -> None:
         conv.bias[tout] = 0.0
 
 
-def _least_used(conv: _Conv, n: int) -> list[int] | None:
-    """``n`` input channels of ``conv`` whose kernels are smallest (the least normal content
-    lost), keeping :data:`KEEP`; None when there are too few."""
+def _statistics(module: nn.Module, convs: list[Any], cloud: torch.Tensor) -> list[Any]:
+    """Each convolution's input channels' mean and standard deviation over ``cloud`` (the
+    other rows' latents) and the grid: what a dedicated channel's normal content was."""
+    seen: dict[int, torch.Tensor] = {}
+    hooks = [
+        conv.register_forward_hook(lambda m, i, o, j=j: seen.update({j: i[0].detach()}))
+        for j, (conv, *_) in enumerate(convs)
+    ]
+    try:
+        with torch.no_grad(), no_validation():
+            module(cloud)
+    finally:
+        for h in hooks:
+            h.remove()
+    return [(seen[j].mean((0, 2, 3)), seen[j].std((0, 2, 3))) for j in range(len(convs))]
+
+
+def _least_used(conv: _Conv, n: int, spread: torch.Tensor) -> list[int] | None:
+    """``n`` input channels of ``conv`` whose variation reaches the output least (their
+    spread over the rows times their kernels' norm), keeping :data:`KEEP`; None when there
+    are too few."""
     w = conv.weight if isinstance(conv, nn.ConvTranspose2d) else conv.weight.transpose(0, 1)
-    per_in = w.flatten(1).norm(dim=1)
-    if n + KEEP > per_in.numel():
+    use = spread * w.flatten(1).norm(dim=1)
+    if n + KEEP > use.numel():
         return None
-    return [int(j) for j in torch.argsort(per_in)[:n]]
+    return [int(j) for j in torch.argsort(use)[:n]]
+
+
+def _absorb(conv: _Conv, ded: list[int], mean: torch.Tensor, shape_in: tuple[int, ...]) -> None:
+    """The dedicated input channels' mean content, as ``conv`` spread it over its output
+    grid, averaged into the output channels' biases (they lose only its variation)."""
+    if conv.bias is None:
+        return
+    x = torch.zeros((1, *shape_in[-3:]), dtype=conv.weight.dtype)
+    x[0, ded] = mean[ded, None, None]
+    moved = conv(x) - conv(torch.zeros_like(x))
+    conv.bias += moved.mean((0, 2, 3))
 
 
 def plan_route(
-    module: nn.Module, consumer: nn.Linear, probe: torch.Tensor
+    module: nn.Module, consumer: nn.Linear, probe: torch.Tensor, cloud: torch.Tensor
 ) -> tuple[Route | None, str]:
-    """Wire the stack after ``consumer`` (changed in place) and read the route off it."""
+    """Wire the stack after ``consumer`` (changed in place; the channels whose content on
+    the other rows' latents ``cloud`` varies least) and read the route off it at ``probe``."""
     convs, why = _stack(module, consumer, probe)
     if not convs:
         return None, why
@@ -175,7 +205,7 @@ def plan_route(
             return None, f"no taps of {type(conv).__name__} partition its output grid"
         taps.append(list(itertools.product(ty, tx)))
     with torch.no_grad():
-        return _wire(module, consumer, probe, convs, taps)
+        return _wire(module, consumer, probe, convs, taps, _statistics(module, convs, cloud))
 
 
 def _wire(
@@ -184,6 +214,7 @@ def _wire(
     probe: torch.Tensor,
     convs: list[Any],
     taps: list[list[tuple[int, int]]],
+    stats: list[Any],
 ) -> tuple[Route | None, str]:
     """:func:`plan_route`'s wiring: channels chosen, kernels set, output channels found."""
     L = len(convs)
@@ -192,7 +223,7 @@ def _wire(
         need[j] = len(taps[j]) * need[j + 1]
     chans: list[list[int]] = []  # dedicated inputs of each conv: location ones, then scale
     for j, (conv, *_) in enumerate(convs):
-        got = _least_used(conv, need[j] + 1)
+        got = _least_used(conv, need[j] + 1, stats[j][1])
         if got is None:
             return None, (
                 f"{type(conv).__name__} {j + 1} has too few channels for a pixel shuffle "
@@ -202,8 +233,9 @@ def _wire(
     lv_out, sign, why = _output_channels(module, convs[-1][0], probe)
     if lv_out is None:
         return None, why
-    for j, (conv, _, _, bn) in enumerate(convs):
+    for j, (conv, shape_in, _, bn) in enumerate(convs):
         out = chans[j + 1] if j + 1 < L else []
+        _absorb(conv, chans[j], stats[j][0], shape_in)
         _isolate(conv, chans[j], out)
         if bn is not None:  # the dedicated channels pass a batch norm unchanged
             ded = torch.tensor(out, dtype=torch.long)
