@@ -33,7 +33,19 @@ OFFSET = 10.0
 KEEP = 2
 _CONV = (nn.Conv2d, nn.ConvTranspose2d)
 _Conv = nn.Conv2d | nn.ConvTranspose2d
-_PASS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.GELU, nn.Identity, nn.Dropout, nn.Unflatten)
+_PASS = (
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.ELU,
+    nn.SiLU,
+    nn.GELU,
+    nn.Mish,
+    nn.Softplus,
+    nn.Identity,
+    nn.Dropout,
+    nn.Unflatten,
+)  # elementwise (or shape only); the route is verified numerically in any case
 
 
 @dataclass
