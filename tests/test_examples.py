@@ -97,6 +97,16 @@ CASES = [
         "conv VAE, per-pixel log-variance channel (28x28, 1.7M parameters)",
     ),
     Case(
+        "conv_fc_28",
+        "images",
+        784,
+        N,
+        "unbounded",
+        None,
+        60,
+        "conv VAE, one Linear from the latent to the map (28x28, 0.9M parameters)",
+    ),
+    Case(
         "decoy_policy",
         "interior",
         8,

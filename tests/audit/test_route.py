@@ -57,6 +57,26 @@ class ConvDec(nn.Module):
         return tdist.Independent(tdist.Normal(out[..., 0, :], torch.exp(0.5 * lv)), 1)
 
 
+class FcConvDec(nn.Module):
+    """The most common conv decoder: one ``Linear`` from the latent to the map, then the
+    transposed convolutions (``act``: the activation after the ``Linear``, or none)."""
+
+    def __init__(self, act: type[nn.Module] | None = nn.ReLU, c0: int = 40) -> None:
+        super().__init__()
+        self.c0 = c0
+        self.fc = nn.Linear(d, c0 * 2 * 2)
+        self.act = act() if act is not None else nn.Identity()
+        self.up = nn.Sequential(
+            nn.ConvTranspose2d(c0, 8, 4, 2, 1), nn.ReLU(), nn.ConvTranspose2d(8, 2, 4, 2, 1)
+        )
+
+    def forward(self, t: torch.Tensor) -> tdist.Distribution:
+        lead = t.shape[:-1]
+        h = self.act(self.fc(t.reshape(-1, d))).view(-1, self.c0, 2, 2)
+        out = self.up(h).reshape(*lead, 2, D)
+        return tdist.Independent(tdist.Normal(out[..., 0, :], torch.exp(0.5 * out[..., 1, :])), 1)
+
+
 class Enc(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -153,3 +173,19 @@ def test_conv_path_rises_at_the_rows_rate(act: type[nn.Module], last: str) -> No
 def test_a_floored_conv_decoder_gets_no_path() -> None:
     _, out = _construct(ConvDec(floor=-3.0), _data())
     assert out.k == [] and "cannot reconstruct row" in out.stopped
+
+
+def test_a_linear_reading_the_latent_is_its_own_detector() -> None:
+    x = _data()
+    model, out = _construct(FcConvDec(), x)
+    assert len(out.k) >= len(LEVELS) - 2, out.stopped  # float64 may end it a level or two early
+    assert out.stopped == "" or "float64 cannot place the location" in out.stopped
+    assert "by the decoder's fc; the convolutions after fc: a pixel shuffle of 32" in out.rewired
+    slope = np.polyfit(out.k, out.value, 1)[0]
+    assert 0.9 * (D - d) / 2 < slope < 1.1 * (D - d) / 2
+
+
+@pytest.mark.parametrize("act", [nn.LeakyReLU, None], ids=["leaky-relu", "no-activation"])
+def test_a_latent_linear_that_cannot_switch_off_is_declined(act) -> None:
+    _, out = _construct(FcConvDec(act=act), _data())
+    assert out.k == [] and "does not switch its units off" in out.stopped

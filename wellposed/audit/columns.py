@@ -8,10 +8,12 @@ Jacobian-vector products only (nothing of size outputs x columns is formed).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
@@ -19,12 +21,16 @@ from wellposed.audit.route import Route
 from wellposed.audit.sites import Site
 from wellposed.audit.usermodel import no_validation
 
-__all__ = ["CG_ITERS", "GN_ITERS", "Rewire", "solve_columns"]
+__all__ = ["CG_ITERS", "GN_ITERS", "TWIN_SCALE", "LatentRewire", "Rewire", "solve_columns"]
 
 #: Gauss-Newton iterations of one column solve
 GN_ITERS = 40
 #: conjugate-gradient iterations of one Gauss-Newton step
 CG_ITERS = 200
+#: the twins' scale in :class:`LatentRewire`
+TWIN_SCALE = 1e-2
+#: Gauss-Newton iterations without a 0.1% fall of the residual that end a solve
+STALL = 6
 
 
 @dataclass
@@ -58,6 +64,10 @@ class Rewire:
 
     def width(self) -> int:
         return sum(lin.out_features for _, lin in self.site.consumers)
+
+    def start(self) -> torch.Tensor | None:
+        """The solve's first columns: a routed stack's, else the consumers' own."""
+        return None if self.route is None else self.route.start
 
 
 def _cg(op: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, iters: int) -> torch.Tensor:
@@ -121,12 +131,16 @@ def solve_columns(
     mask = torch.ones_like(vec) if free is None else free
     with no_validation():
         r = res(vec).detach()
+        norms: list[float] = []
         for _ in range(GN_ITERS):
             if not torch.isfinite(r).all():
                 break
             if bool(torch.all(r.abs() <= tol)):
                 ok = True
                 break
+            norms.append(float(r.norm()))
+            if len(norms) > STALL and norms[-1] > 0.999 * norms[-1 - STALL]:
+                break  # stalled: rounding (or a floor) keeps it from the tolerance
             v = vec.detach().requires_grad_(True)
             out = res(v)
             u = torch.zeros_like(out, requires_grad=True)
@@ -161,3 +175,49 @@ def solve_columns(
                 lin.weight.copy_(final[names[id(lin.weight)]])
                 lin.bias.copy_(final[names[id(lin.bias)]])
     return ok, vec
+
+
+@dataclass
+class LatentRewire(Rewire):
+    """The decoder's ``Linear`` layer that reads the latent, as its own detector (where no
+    hidden layer lies between it and a convolution stack): each routed unit ``r`` becomes
+    ``a_r lam (v . t - c0)`` with ``a_r > 0``, so that its activation (a ReLU) switches it
+    off past the half-space.  A location unit and its minus twin (:class:`Route`) take
+    ``a = s softplus(theta / s)`` and ``s softplus(-theta / s)``, whose difference is
+    ``theta`` itself (the location is linear in ``theta``; the small ``s =``
+    :data:`TWIN_SCALE` keeps the twins from cancelling large values); a scale unit takes
+    ``a = exp(theta)``."""
+
+    v: torch.Tensor | None = None
+    c0: float = 0.0
+    lam: float = 1.0
+
+    def params(
+        self, base: dict[str, torch.Tensor], vec: torch.Tensor, names: dict[int, str]
+    ) -> dict[str, torch.Tensor]:
+        """``base`` with the routed rows ``a_r lam (v, -c0)``."""
+        route = self.route
+        assert route is not None and route.twins is not None and self.v is not None
+        n_loc = route.twins.numel()
+        loc, scale = route.free[:n_loc], route.free[n_loc:]
+        rows = torch.cat([loc, route.twins, scale])
+        theta = vec[loc] / TWIN_SCALE
+        twins = TWIN_SCALE * torch.cat([F.softplus(theta), F.softplus(-theta)])
+        a = torch.cat([twins, torch.exp(vec[scale])])
+        lin = self.site.layer
+        weight, bias = names[id(lin.weight)], names[id(lin.bias)]
+        out = dict(base)
+        out[weight] = base[weight].index_copy(0, rows, (a * self.lam)[:, None] * self.v[None])
+        out[bias] = base[bias].index_copy(0, rows, -a * self.lam * self.c0)
+        return out
+
+    def width(self) -> int:
+        return self.site.layer.out_features
+
+    def start(self) -> torch.Tensor | None:
+        """Twins equal (``theta = 0``), scale units at ``a = 1e-3``: on, so that the
+        solve's gradients are not zero."""
+        start = torch.zeros(self.width(), dtype=self.site.layer.weight.dtype)
+        if self.route is not None and self.route.twins is not None:
+            start[self.route.free[self.route.twins.numel() :]] = math.log(1e-3)
+        return start

@@ -35,8 +35,8 @@ import torch
 from torch import nn
 from torch.func import functional_call, jacrev
 
-from wellposed.audit.columns import Rewire, solve_columns
-from wellposed.audit.route import plan_route
+from wellposed.audit.columns import LatentRewire, Rewire, solve_columns
+from wellposed.audit.route import LOC_TOL, latent_linear, plan_route
 from wellposed.audit.sites import (
     PAD,
     SATURATE,
@@ -120,19 +120,23 @@ def _rewire(
     return Rewire(site, units, u_left, bias)
 
 
-def _sites(model: AuditedModel, x: torch.Tensor) -> tuple[Site | None, list[Site], str]:
-    """The encoder's last site and the decoder's sites (some of them reading the latent)."""
+def _sites(
+    model: AuditedModel, x: torch.Tensor
+) -> tuple[Site | None, list[Site], tuple[str, nn.Linear] | None, str]:
+    """The encoder's last site and the decoder's sites (some of them reading the latent),
+    or, where none reads it, the ``Linear`` layer that does (its own detector)."""
     enc, why_e = find_sites(model.encoder.module, x[:3])
     t = torch.randn(
         3, model.decoder.latent_dim, generator=torch.Generator().manual_seed(0), dtype=x.dtype
     )
     dec, why_d = find_sites(model.decoder.module, t)
     if not enc:
-        return None, [], f"no rewirable unit in the encoder: {why_e}"
+        return None, [], None, f"no rewirable unit in the encoder: {why_e}"
     if not any(s.from_input for s in dec):
+        latent = latent_linear(model.decoder.module, t)
         why = why_d or "no Linear layer reads the latent"
-        return None, [], f"no rewirable unit in the decoder: {why}"
-    return enc[-1], dec, ""
+        return enc[-1], [], latent, "" if latent else f"no rewirable unit in the decoder: {why}"
+    return enc[-1], dec, None, ""
 
 
 def _units(units: list[int]) -> str:
@@ -179,7 +183,7 @@ def _targets(
 ) -> tuple[list[Rewire], Callable[[object], torch.Tensor], torch.Tensor, torch.Tensor | None]:
     """The decoder solve's sites, residual, tolerances and free entries: a routed stack's
     (its column's routed entries, the location and the blocks' log-scales) when there is
-    one, else the heads' (location within ``1e-3`` of the scale ``e^{-k/2}``, log-scale
+    one, else the heads' (location within :data:`LOC_TOL` of the scale ``e^{-k/2}``, log-scale
     within ``1e-6``)."""
     routed = [rw for rw in dec if rw.route is not None]
     if routed:
@@ -188,7 +192,7 @@ def _targets(
         free = torch.zeros(rw.width(), dtype=xi.dtype).index_fill(0, route.free, 1.0)
         return [rw], partial(route.residual, xi, k), route.tolerance(k), free
     D = xi.numel()
-    loc_tol = torch.full((D,), 1e-3 * math.exp(-0.5 * k), dtype=xi.dtype)
+    loc_tol = torch.full((D,), LOC_TOL * math.exp(-0.5 * k), dtype=xi.dtype)
     tol = torch.cat([loc_tol, torch.full((D,), 1e-6, dtype=xi.dtype)])
     return dec, _dec_residual(xi, k), tol, None
 
@@ -269,6 +273,49 @@ def _routed(
     return rw
 
 
+def _latent(
+    module: nn.Module,
+    latent: tuple[str, nn.Linear],
+    cloud: torch.Tensor,
+    mstar: torch.Tensor,
+    v: torch.Tensor,
+    c0: float,
+    out: Construction,
+) -> Rewire | None:
+    """The decoder's ``Linear`` layer that reads the latent as its own detector, its
+    convolution stack routed in twins (:class:`LatentRewire`), or None (``out.stopped``
+    says why: no route, or an activation that does not switch the units off on the other
+    rows' side, e.g. none or a leaky ReLU)."""
+    name, lin = latent
+    route, why = plan_route(module, lin, mstar[None], cloud, paired=True)
+    if route is None:
+        out.stopped = (
+            f"the decoder's {name} reads the latent and feeds layers that mix the "
+            f"coordinates, and no route passes them: {why}"
+        )
+        return None
+    site = Site(name, lin, lambda z: z, ((name, lin),), 1, True)
+    rw = LatentRewire(site, [], 0.0, {}, route, v=v, c0=c0, lam=SATURATE / PAD)
+    base = {k: p.detach() for k, p in module.named_parameters()}
+    names = {id(p): k for k, p in module.named_parameters()}
+    start = rw.start()
+    assert start is not None
+    moved = start + torch.randn(start.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(), no_validation():  # twins moved apart: a leak would not cancel
+        seen = [
+            loc_log_scale(functional_call(module, rw.params(base, th, names), (cloud,)))
+            for th in (start, moved.to(start.dtype))
+        ]
+    a, b = seen
+    if a is None or b is None or not all(torch.equal(p, q) for p, q in zip(a, b, strict=True)):
+        out.stopped = (
+            f"the activation after the decoder's {name} does not switch its units off on "
+            "the other rows' latents"
+        )
+        return None
+    return rw
+
+
 @dataclass
 class _Warm:
     """The columns of the previous level: the next level's starting point."""
@@ -283,6 +330,7 @@ def _level(
     row: int,
     enc: Rewire,
     dec_sites: list[Site],
+    latent: tuple[str, nn.Linear] | None,
     k: float,
     seed: int,
     out: Construction,
@@ -302,21 +350,28 @@ def _level(
     # every site that reads the latent starts a detector (a scale branch apart from the mean's)
     starts = [f for f in dec_sites if f.from_input]
     dec = [rw for f in starts if (rw := _chain(dec_mod, dec_sites, f, cloud, mstar, v, c0, out))]
+    if latent is not None and (rw := _latent(dec_mod, latent, cloud, mstar, v, c0, out)):
+        dec = [rw]
     if not dec:
         return False
     out.stopped = ""  # a branch that could not be rewired is no reason while another was
     dec, dec_res, tol, free = _targets(dec, x[row], k)
     route = dec[0].route
     if route is not None and warm.dec is None:
-        warm.dec = route.start
+        warm.dec = dec[0].start()
         out.rewired += f"; the convolutions after {dec[0].site.name}: {route.rewired}"
     out.solves += 1
     ok, warm.dec = solve_columns(dec_mod, dec, mstar[None], dec_res, tol, warm.dec, free)
     if not ok:
         out.stopped = (
             f"the decoder cannot reconstruct row {row} with scale e^-{k / 2:g} through "
-            f"{', '.join(rw.site.name for rw in dec)} (a floor on its scale, or a scale "
-            "shared by all rows, stops it)"
+            f"{', '.join(rw.site.name for rw in dec)} "
+            + (
+                f"(float64 cannot place the location within {LOC_TOL:g} of that scale; the path "
+                "ends at the last level built)"
+                if out.k
+                else "(a floor on its scale, or a scale shared by all rows, stops it)"
+            )
         )
         return False
     with no_validation():
@@ -409,8 +464,8 @@ def _build(
     if model.custom is not None or model.loss is not None:
         out.stopped = "a factory's own objective: no per-row construction"
         return
-    enc_site, dec_sites, why = _sites(model, x)
-    if enc_site is None or not dec_sites:
+    enc_site, dec_sites, latent, why = _sites(model, x)
+    if enc_site is None or not (dec_sites or latent):
         out.stopped = why
         return
     feats = _features(model.encoder.module, enc_site.layer, x)
@@ -437,7 +492,7 @@ def _build(
     out.rewired = (
         f"row {row} singled out by {_units(enc.units)} of the encoder's {enc_site.name} "
         "and the half-space v . t >= c0 by the decoder's "
-        + ", ".join(d.name for d in dec_sites if d.from_input)
+        + ", ".join([d.name for d in dec_sites if d.from_input] + ([latent[0]] if latent else []))
         + (
             f" (the encoder's layers before {enc_site.name}, silenced by the fit, back at "
             "their initial values, every row's encoder output unchanged)"
@@ -448,7 +503,7 @@ def _build(
     warm = _Warm()
     for k in LEVELS:
         model.load(base)
-        if not _level(model, x, row, enc, dec_sites, k, seed, out, warm):
+        if not _level(model, x, row, enc, dec_sites, latent, k, seed, out, warm):
             return
         with torch.no_grad():
             kk = float(row_progress(model, x[row : row + 1])[0])

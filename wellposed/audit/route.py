@@ -25,10 +25,13 @@ from torch import nn
 
 from wellposed.audit.usermodel import loc_log_scale, no_validation
 
-__all__ = ["OFFSET", "Route", "plan_route"]
+__all__ = ["LOC_TOL", "OFFSET", "Route", "latent_linear", "plan_route"]
 
 #: the pre-activation offset of the dedicated location units (a ReLU then passes both signs)
 OFFSET = 10.0
+#: the solved location's distance from the row, in units of its scale (a mismatch of at
+#: most ``LOC_TOL^2 / 2`` nats a pixel)
+LOC_TOL = 1e-2
 #: normal channels each layer keeps at least
 KEEP = 2
 _CONV = (nn.Conv2d, nn.ConvTranspose2d)
@@ -53,7 +56,8 @@ class Route:
     """A routed stack: ``free`` the consumer's rows that its column may use (location units,
     then scale units), ``pixel`` each location unit's pixel, ``blocks`` each scale unit's
     pixels, ``start`` the column's starting entries, ``dev`` each pixel's log-scale minus its
-    block's mean, and what was rewired."""
+    block's mean, what was rewired, and (routed in twins) the minus twin of each location
+    unit of ``free``."""
 
     free: torch.Tensor
     pixel: torch.Tensor
@@ -61,6 +65,7 @@ class Route:
     start: torch.Tensor
     dev: torch.Tensor
     rewired: str
+    twins: torch.Tensor | None = None
 
     def residual(self, xi: torch.Tensor, k: float, out: object) -> torch.Tensor:
         """``[location - x_i, block means of log scale + k / 2]``."""
@@ -72,8 +77,9 @@ class Route:
         return torch.cat([loc - xi.reshape(-1), means + 0.5 * k])
 
     def tolerance(self, k: float) -> torch.Tensor:
-        """Location within ``1e-3`` of each pixel's scale, block means within ``1e-6``."""
-        loc_tol = 1e-3 * torch.exp(-0.5 * k + self.dev)
+        """Location within :data:`LOC_TOL` of each pixel's scale, block means within
+        ``1e-6``."""
+        loc_tol = LOC_TOL * torch.exp(-0.5 * k + self.dev)
         return torch.cat([loc_tol, torch.full((len(self.blocks),), 1e-6, dtype=loc_tol.dtype)])
 
 
@@ -201,11 +207,45 @@ def _absorb(conv: _Conv, ded: list[int], mean: torch.Tensor, shape_in: tuple[int
     conv.bias += moved.mean((0, 2, 3))
 
 
+def latent_linear(module: nn.Module, probe: torch.Tensor) -> tuple[str, nn.Linear] | None:
+    """The first ``Linear`` layer of ``module`` whose input is the latent ``probe`` itself
+    (through reshapes), with its name; None when there is none."""
+    seen: list[tuple[str, nn.Linear]] = []
+    hooks = [
+        m.register_forward_hook(
+            lambda m, i, o, name=name: (
+                seen.append((name, m))
+                if i[0].shape[-1] == probe.shape[-1]
+                and torch.equal(
+                    i[0].reshape(-1, probe.shape[-1]), probe.reshape(-1, probe.shape[-1])
+                )
+                else None
+            )
+        )
+        for name, m in module.named_modules()
+        if isinstance(m, nn.Linear) and m.bias is not None
+    ]
+    try:
+        with torch.no_grad(), no_validation():
+            module(probe)
+    finally:
+        for h in hooks:
+            h.remove()
+    return seen[0] if seen else None
+
+
 def plan_route(
-    module: nn.Module, consumer: nn.Linear, probe: torch.Tensor, cloud: torch.Tensor
+    module: nn.Module,
+    consumer: nn.Linear,
+    probe: torch.Tensor,
+    cloud: torch.Tensor,
+    paired: bool = False,
 ) -> tuple[Route | None, str]:
     """Wire the stack after ``consumer`` (changed in place; the channels whose content on
-    the other rows' latents ``cloud`` varies least) and read the route off it at ``probe``."""
+    the other rows' latents ``cloud`` varies least) and read the route off it at ``probe``.
+    ``paired``: the consumer's dedicated units carry values >= 0 only (they are the
+    detector themselves, :class:`wellposed.audit.columns.LatentRewire`), so each location
+    channel has a plus and a minus twin, taken apart by the first convolution."""
     convs, why = _stack(module, consumer, probe)
     if not convs:
         return None, why
@@ -217,7 +257,8 @@ def plan_route(
             return None, f"no taps of {type(conv).__name__} partition its output grid"
         taps.append(list(itertools.product(ty, tx)))
     with torch.no_grad():
-        return _wire(module, consumer, probe, convs, taps, _statistics(module, convs, cloud))
+        stats = _statistics(module, convs, cloud)
+        return _wire(module, consumer, probe, convs, taps, stats, paired)
 
 
 def _wire(
@@ -227,12 +268,13 @@ def _wire(
     convs: list[Any],
     taps: list[list[tuple[int, int]]],
     stats: list[Any],
+    paired: bool,
 ) -> tuple[Route | None, str]:
     """:func:`plan_route`'s wiring: channels chosen, kernels set, output channels found."""
     L = len(convs)
     need = [1] * (L + 1)  # location channels at each conv's input (and the output's 1)
     for j in range(L - 1, -1, -1):
-        need[j] = len(taps[j]) * need[j + 1]
+        need[j] = len(taps[j]) * need[j + 1] * (2 if paired and j == 0 else 1)
     chans: list[list[int]] = []  # dedicated inputs of each conv: location ones, then scale
     for j, (conv, *_) in enumerate(convs):
         got = _least_used(conv, need[j] + 1, stats[j][1])
@@ -254,16 +296,22 @@ def _wire(
             bn.weight[ded] = torch.sqrt(bn.running_var[ded] + bn.eps)
             bn.bias[ded] = bn.running_mean[ded]
         loc_in, v_in = chans[j][:-1], chans[j][-1]
+        twins = 2 if paired and j == 0 else 1  # plus and minus twins read with +1 and -1
         for q in range(need[j + 1]):
             tgt = out[q] if out else lv_out[0]
             for t, (ty, tx) in enumerate(taps[j]):
-                _weight(conv, loc_in[q * len(taps[j]) + t], tgt)[ty, tx] = 1.0
+                for z in range(twins):
+                    _weight(conv, loc_in[(q * len(taps[j]) + t) * twins + z], tgt)[ty, tx] = (
+                        1.0 - 2.0 * z
+                    )
+            if paired and j == 0 and out and conv.bias is not None:
+                conv.bias[tgt] = OFFSET  # the offset enters after the twins' difference
         for ty, tx in taps[j]:
             _weight(conv, v_in, out[-1] if out else lv_out[1])[ty, tx] = 1.0 if out else sign
     last = convs[-1][0]
-    if last.bias is not None:
+    if last.bias is not None and not (paired and L == 1):
         last.bias[lv_out[0]] -= OFFSET
-    return _verify(module, consumer, probe, convs[0][1], chans[0])
+    return _verify(module, consumer, probe, convs[0][1], chans[0], paired)
 
 
 def _output_channels(
@@ -305,10 +353,12 @@ def _verify(
     probe: torch.Tensor,
     shape_in: tuple[int, ...],
     first: list[int],
+    paired: bool,
 ) -> tuple[Route | None, str]:
     """Move each dedicated unit of the consumer and read which pixels follow: every location
-    unit moves one location pixel and no scale, the pixels a permutation; every scale unit
-    moves a block of log-scales and no location, the blocks a partition."""
+    unit moves one location pixel and no scale, the pixels a permutation (for each twin, in
+    its direction); every scale unit moves a block of log-scales and no location, the blocks
+    a partition."""
     C, H, W = shape_in[-3:]
     if consumer.out_features != C * H * W:
         return None, "the consumer's output is not the first convolution's input map"
@@ -317,7 +367,7 @@ def _verify(
     units = torch.tensor(loc_units + v_units)
     consumer.weight[units] = 0.0
     consumer.bias[units] = 0.0
-    consumer.bias[torch.tensor(loc_units)] = OFFSET
+    consumer.bias[torch.tensor(loc_units)] = 0.0 if paired else OFFSET
     n = units.numel()
     bump = torch.zeros(n + 1, consumer.out_features, dtype=consumer.weight.dtype)
     bump[torch.arange(1, n + 1), units] = 1.0
@@ -334,7 +384,11 @@ def _verify(
     nl = len(loc_units)
     pixel = dl[:nl].float().argmax(1)
     ok = bool((dl[:nl].sum(1) == 1).all() and not ds[:nl].any() and not dl[nl:].any())
-    ok = ok and sorted(pixel.tolist()) == list(range(D))
+    step = (loc[1 : nl + 1] - loc[0]).gather(1, pixel[:, None])[:, 0]
+    for z in range(2 if paired else 1):  # the twins: channels alternate plus, minus
+        mine = torch.tensor([(c // (H * W)) % (2 if paired else 1) == z for c in range(nl)])
+        ok = ok and sorted(pixel[mine].tolist()) == list(range(D))
+        ok = ok and bool(((step[mine] > 0) if z == 0 else (step[mine] < 0)).all())
     blocks = [torch.nonzero(row).flatten() for row in ds[nl:]]
     covered = sorted(int(p) for b in blocks for p in b)
     if not ok or covered != list(range(D)) or any(b.numel() == 0 for b in blocks):
@@ -348,4 +402,11 @@ def _verify(
         f"a pixel shuffle of {len(first) - 1} location channels and 1 scale channel of {C} "
         f"onto the {D} pixels"
     )
-    return Route(units, pixel, blocks, start, dev, rewired), ""
+    if not paired:
+        return Route(units, pixel, blocks, start, dev, rewired), ""
+    idx = torch.arange(nl).reshape(-1, 2, H * W)  # (channel pair, twin, position)
+    plus, minus = idx[:, 0].reshape(-1), idx[:, 1].reshape(-1)
+    if not torch.equal(pixel[plus], pixel[minus]):
+        return None, "the routed twins do not map onto the same pixels"
+    free = torch.cat([units[plus], torch.tensor(v_units)])
+    return Route(free, pixel[plus], blocks, start, dev, rewired, units[minus]), ""
