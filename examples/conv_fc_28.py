@@ -4,7 +4,7 @@ Encoder: two stride-2 convolutions and a dense layer; decoder: ``relu(fc(z))`` r
 64x7x7, then two transposed convolutions to a mean image and a per-pixel ``log sigma^2``
 image, ``p(x | z) = Normal(mean, exp(log_var / 2))`` per pixel, activations called as
 functions.  No hidden layer lies between the latent and the convolutions, so the audit's
-detector is the ``Linear`` layer itself (docs/your-model.md, "Convolution stacks").
+detector is the ``Linear`` layer itself (docs/your-model.md, "The constructive spike").
 Nothing bounds ``log sigma^2`` below: expected verdict ``unbounded``.  About 0.9M parameters.
 """
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from wellposed.audit.construct import LEVELS, construct
 from wellposed.audit.route import _taps_1d, plan_route
-from wellposed.audit.usermodel import build_model, draws, evaluate
+from wellposed.audit.usermodel import build_model, draws, evaluate, loc_log_scale
 
 d, SIDE = 2, 8
 D = SIDE * SIDE
@@ -189,3 +189,19 @@ def test_a_linear_reading_the_latent_is_its_own_detector() -> None:
 def test_a_latent_linear_that_cannot_switch_off_is_declined(act) -> None:
     _, out = _construct(FcConvDec(act=act), _data())
     assert out.k == [] and "does not switch its units off" in out.stopped
+
+
+@pytest.mark.parametrize("dec", [FcConvDec, ConvDec], ids=["latent-linear", "dense-trunk"])
+def test_the_scale_route_saturates_past_the_row(dec: type[nn.Module]) -> None:
+    """The exact objective, not only the recorded draws: past ``m*`` the routed log-scales
+    stay at their level (a ReLU detector alone would keep lowering them, and the other rows'
+    Gaussian tails beyond the half-space would then cost without bound)."""
+    x = _data()
+    model, out = _construct(dec(), x)
+    assert out.k, out.stopped
+    model.load(out.states[-1])
+    with torch.no_grad():
+        m = model.encoder(x[out.row : out.row + 1])[0]
+        far = [m + step * (m / m.norm()) for step in (0.0, 0.5, 5.0)]
+        lows = [float(loc_log_scale(model.decoder.module(t))[1].min()) for t in far]
+    assert lows[0] < -20 and max(lows) - min(lows) < 10.0, lows  # unsaturated: ~500

@@ -21,7 +21,15 @@ from wellposed.audit.route import Route
 from wellposed.audit.sites import Site
 from wellposed.audit.usermodel import no_validation
 
-__all__ = ["CG_ITERS", "GN_ITERS", "TWIN_SCALE", "LatentRewire", "Rewire", "solve_columns"]
+__all__ = [
+    "CAP",
+    "CG_ITERS",
+    "GN_ITERS",
+    "TWIN_SCALE",
+    "LatentRewire",
+    "Rewire",
+    "solve_columns",
+]
 
 #: Gauss-Newton iterations of one column solve
 GN_ITERS = 40
@@ -29,6 +37,9 @@ GN_ITERS = 40
 CG_ITERS = 200
 #: the twins' scale in :class:`LatentRewire`
 TWIN_SCALE = 1e-2
+#: where a scale unit of :class:`LatentRewire` saturates (its pre-activation at ``m*`` is
+#: ``lam PAD = 60``): the scales stay at their level past ``m*``
+CAP = 30.0
 #: Gauss-Newton iterations without a 0.1% fall of the residual that end a solve
 STALL = 6
 
@@ -197,18 +208,22 @@ class LatentRewire(Rewire):
     ) -> dict[str, torch.Tensor]:
         """``base`` with the routed rows ``a_r lam (v, -c0)``."""
         route = self.route
-        assert route is not None and route.twins is not None and self.v is not None
+        assert route is not None and route.twins is not None and route.caps is not None
+        assert self.v is not None
         n_loc = route.twins.numel()
         loc, scale = route.free[:n_loc], route.free[n_loc:]
-        rows = torch.cat([loc, route.twins, scale])
+        rows = torch.cat([loc, route.twins, scale, route.caps])
         theta = vec[loc] / TWIN_SCALE
         twins = TWIN_SCALE * torch.cat([F.softplus(theta), F.softplus(-theta)])
-        a = torch.cat([twins, torch.exp(vec[scale])])
+        a_scale = torch.exp(vec[scale])
+        a = torch.cat([twins, a_scale, a_scale])
+        # a cap is its scale unit shifted by CAP: the difference saturates at a * CAP
+        shift = torch.cat([torch.zeros_like(twins), torch.zeros_like(a_scale), a_scale * CAP])
         lin = self.site.layer
         weight, bias = names[id(lin.weight)], names[id(lin.bias)]
         out = dict(base)
         out[weight] = base[weight].index_copy(0, rows, (a * self.lam)[:, None] * self.v[None])
-        out[bias] = base[bias].index_copy(0, rows, -a * self.lam * self.c0)
+        out[bias] = base[bias].index_copy(0, rows, -a * self.lam * self.c0 - shift)
         return out
 
     def width(self) -> int:

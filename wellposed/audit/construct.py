@@ -9,14 +9,16 @@ than searched for (docs/your-model.md, "The constructive spike"):
    encoder outputs keep their values (the old unit's mean contribution moves into the
    biases);
 2. **decoder**: a unit at a decoder site that reads the latent is rewired to the half-space
-   ``v . t >= c0``, placed so that each other row's ``q_j`` puts less than
+   ``v . t >= c0`` (a pair of units that saturates past ``m*``: :func:`_saturating`), placed
+   so that each other row's ``q_j`` puts less than
    ``exp(-k) / (n D)`` of its mass there (``c0 >= v . m_j + z_k |v s_j|``,
    ``z_k^2 = 2 (k + log nD + 2)``), and ``m*`` just past it (:func:`placement`); the
    consumers' columns are solved (Gauss-Newton, float64) so that at ``m*`` the output's
    location is ``x_i`` and its log-scale ``-k / 2`` (through a convolution stack: the
    routed entries of the column, :mod:`wellposed.audit.route`);
-3. ``lv* = log(1e-4) - k - 2 log |d loc / dt|_F`` keeps the location within ``1e-2 e^{-k/2}``
-   over ``q_i``; the decoder's columns are solved again at the encoder's actual ``m_i``.
+3. ``lv* = log(1e-4) - k - 2 log max(|d loc / dt|_F, 1)`` keeps the location within
+   ``1e-2 e^{-k/2}`` over ``q_i``; the decoder's columns are solved again at the encoder's
+   actual ``m_i``.
 
 Row ``i``'s term grows like ``(D - d) k / 2``; the others' terms change only by the two
 rewired units' lost variation and a placement cost that grows like ``log k``.  Each level
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 import torch
@@ -42,8 +44,10 @@ from wellposed.audit.sites import (
     SATURATE,
     SHIFT,
     Site,
+    features,
     find_sites,
     placement,
+    revive_silenced,
     separate,
     unit_values,
 )
@@ -76,19 +80,6 @@ class Construction:
     stopped: str = ""
     solves: int = 0
     revived: bool = False
-
-
-def _features(module: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
-    """What ``layer`` reads when ``module`` runs on ``x``, one row per row of ``x``."""
-    grabbed: list[torch.Tensor] = []
-    hook = layer.register_forward_hook(lambda m, inp, out: grabbed.append(inp[0].detach()))
-    try:
-        with torch.no_grad():
-            module(x)
-    finally:
-        hook.remove()
-    f = grabbed[0] if grabbed else None
-    return f if f is not None and f.ndim == 2 and f.shape[0] == x.shape[0] else None
 
 
 def _rewire(
@@ -207,6 +198,21 @@ def _enc_residual(mstar: torch.Tensor, lv_star: float) -> Callable[[object], tor
     return res
 
 
+def _saturating(site: Site) -> Site:
+    """The decoder's detector constant past ``m*`` as well as before the half-space: where
+    the activation grows without bound on the right (ReLU, ELU, softplus, SiLU, GELU), the
+    difference of two units ``f(z) - f(z - SHIFT)``, which ``m*`` (``z = SATURATE``)
+    saturates.  The scales it drives then stay at their level past ``m*``, and the other
+    rows' Gaussian tails beyond the half-space cost at most ``e^-k / (nD)`` a coordinate in
+    the exact objective, not only at the recorded draws."""
+    if site.units != 1:
+        return site
+    z = torch.tensor([[2.0 * SATURATE, 4.0 * SATURATE]], dtype=site.layer.weight.dtype)
+    with torch.no_grad():
+        f = site.act(z)
+    return site if float(f[0, 0]) == float(f[0, 1]) else replace(site, units=2)
+
+
 def _chain(
     module: nn.Module,
     sites: list[Site],
@@ -222,10 +228,11 @@ def _chain(
     read that unit alone with its threshold halfway between the unit's value on the other
     rows (``cloud``) and at ``m*``: the detector passes through every hidden layer.  The
     last rewired site, or None (``out.stopped`` says why)."""
+    first = _saturating(first)
     site, w, c, lam = first, v, c0, SATURATE / PAD
     while True:
-        feats = cloud if site is first else _features(module, site.layer, cloud)
-        at = mstar[None] if site is first else _features(module, site.layer, mstar[None])
+        feats = cloud if site is first else features(module, site.layer, cloud)
+        at = mstar[None] if site is first else features(module, site.layer, mstar[None])
         rw = _rewire(site, feats, w, c, lam) if feats is not None and at is not None else None
         if rw is None or at is None:
             out.stopped = (
@@ -367,8 +374,8 @@ def _level(
             f"the decoder cannot reconstruct row {row} with scale e^-{k / 2:g} through "
             f"{', '.join(rw.site.name for rw in dec)} "
             + (
-                f"(float64 cannot place the location within {LOC_TOL:g} of that scale; the path "
-                "ends at the last level built)"
+                f"(a floor on its scale near there, or float64 cannot place the location "
+                f"within {LOC_TOL:g} of that scale; the path ends at the last level built)"
                 if out.k
                 else "(a floor on its scale, or a scale shared by all rows, stops it)"
             )
@@ -376,7 +383,7 @@ def _level(
         return False
     with no_validation():
         G = float(jacrev(lambda t: dec_res(dec_mod(t))[:D])(mstar[None]).detach().norm())
-    lv_star = math.log(1e-4) - k - 2.0 * math.log(max(G, 1e-12))
+    lv_star = math.log(1e-4) - k - 2.0 * math.log(max(G, 1.0))  # narrow even where flat
     etol = torch.full((2 * m.shape[1],), 1e-6, dtype=x.dtype)
     out.solves += 1
     ok, warm.enc = solve_columns(
@@ -395,39 +402,6 @@ def _level(
     return ok
 
 
-def _revive(
-    encoder: nn.Module, layer: nn.Linear, x: torch.Tensor, initial: dict[str, torch.Tensor]
-) -> torch.Tensor | None:
-    """Where the fit silenced every feature ``layer`` reads (the same vector ``f0`` for every
-    row: a collapsed encoder), the modules that run before it go back to ``initial`` and
-    its weights fold into its bias (``b <- W f0 + b``, ``W <- 0``): every row's encoder
-    output is unchanged (checked), and the layer's inputs tell the rows apart again.  The
-    new inputs, or None (the encoder then keeps its fitted state)."""
-    f0 = _features(encoder, layer, x)
-    order: list[nn.Module] = []
-    hooks = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in encoder.modules()]
-    try:
-        with torch.no_grad(), no_validation():
-            before = torch.cat([t.reshape(-1) for t in encoder(x)])
-    finally:
-        for h in hooks:
-            h.remove()
-    if f0 is None or layer not in order:
-        return None
-    upstream = {id(m) for m in order[: order.index(layer)]}
-    with torch.no_grad():
-        folded = layer.weight @ f0[0] + layer.bias
-        for name, mod in encoder.named_modules():
-            if id(mod) in upstream and not list(mod.children()):
-                for key, val in mod.state_dict().items():
-                    val.copy_(initial[f"{name}.{key}" if name else key])
-        layer.weight.zero_()
-        layer.bias.copy_(folded)
-        after = torch.cat([t.reshape(-1) for t in encoder(x)])
-    same = torch.allclose(after, before, rtol=1e-12, atol=1e-12)
-    return _features(encoder, layer, x) if same else None
-
-
 def construct(
     model: AuditedModel,
     x: torch.Tensor,
@@ -438,8 +412,8 @@ def construct(
     """The constructed path on ``model`` (float64, changed in place; its state at the start
     is restored): one level per :data:`LEVELS`, recorded as ``(k of the row, objective
     over all rows at the draws eps)``; ``revive``: an encoder state whose layers before the
-    encoder's site may stand in for silenced ones (:func:`_revive`).  Any failure ends the
-    path where it is and says why (the attack's ascent goes on)."""
+    encoder's site may stand in for silenced ones (:func:`sites.revive_silenced`).  Any
+    failure ends the path where it is and says why (the attack's ascent goes on)."""
     out = Construction()
     start = model.state()
     try:
@@ -468,14 +442,14 @@ def _build(
     if enc_site is None or not (dec_sites or latent):
         out.stopped = why
         return
-    feats = _features(model.encoder.module, enc_site.layer, x)
+    feats = features(model.encoder.module, enc_site.layer, x)
     if feats is None:
         out.stopped = (
             f"the encoder layer {enc_site.name} does not read one feature row per data row"
         )
         return
     if revive is not None and bool((feats == feats[0]).all()):
-        alive = _revive(model.encoder.module, enc_site.layer, x, revive)
+        alive = revive_silenced(model.encoder.module, enc_site.layer, x, revive)
         if alive is not None:
             feats, out.revived = alive, True
     row, w, c, g = separate(feats, seed)

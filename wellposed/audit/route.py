@@ -3,7 +3,7 @@
 Where the constructive spike's detector (:mod:`wellposed.audit.construct`) reaches a
 ``Linear`` layer whose output is reshaped into the input map of a stack of (transposed)
 convolutions, the consumer's column cannot reconstruct one row through the stack's shared
-kernels.  The route (docs/your-model.md, "Convolution stacks") takes a few channels of each
+kernels.  The route (docs/your-model.md, "The constructive spike") takes a few channels of each
 map out of normal use and wires them as a *pixel shuffle*: in each layer a set of taps ``T``
 whose images partition the output grid (``ConvTranspose2d(k=4, s=2, p=1)``: taps 1 and 2;
 ``Conv2d(k=3, p=1)``: the centre tap), each dedicated output channel reading ``|T|``
@@ -11,7 +11,9 @@ dedicated input channels, one tap each.  Then each output pixel's location reads
 unit of the consumer (its column entry, offset ``OFFSET`` so that a ReLU passes both signs,
 the offset taken back out of the location's bias), and one more dedicated channel per layer
 (every tap of ``T``) moves the log-scale of a block of pixels.  The map from units to pixels
-is read off the network numerically (:func:`_verify`), never assumed.
+is read off the network numerically (:func:`_verify`), never assumed.  Where the consumer
+reads the latent itself and is its own detector, its units carry values ``>= 0`` only, and
+each location channel has a minus twin (``paired``), read with ``-1`` by the first layer.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class Route:
     then scale units), ``pixel`` each location unit's pixel, ``blocks`` each scale unit's
     pixels, ``start`` the column's starting entries, ``dev`` each pixel's log-scale minus its
     block's mean, what was rewired, and (routed in twins) the minus twin of each location
-    unit of ``free``."""
+    unit of ``free`` and the twin that caps each scale unit."""
 
     free: torch.Tensor
     pixel: torch.Tensor
@@ -66,6 +68,7 @@ class Route:
     dev: torch.Tensor
     rewired: str
     twins: torch.Tensor | None = None
+    caps: torch.Tensor | None = None
 
     def residual(self, xi: torch.Tensor, k: float, out: object) -> torch.Tensor:
         """``[location - x_i, block means of log scale + k / 2]``."""
@@ -276,12 +279,13 @@ def _wire(
     for j in range(L - 1, -1, -1):
         need[j] = len(taps[j]) * need[j + 1] * (2 if paired and j == 0 else 1)
     chans: list[list[int]] = []  # dedicated inputs of each conv: location ones, then scale
+    nv = [2 if paired and j == 0 else 1 for j in range(L)]  # scale channels (and twin)
     for j, (conv, *_) in enumerate(convs):
-        got = _least_used(conv, need[j] + 1, stats[j][1])
+        got = _least_used(conv, need[j] + nv[j], stats[j][1])
         if got is None:
             return None, (
                 f"{type(conv).__name__} {j + 1} has too few channels for a pixel shuffle "
-                f"({need[j] + 1} dedicated)"
+                f"({need[j] + nv[j]} dedicated)"
             )
         chans.append(got)
     lv_out, sign, why = _output_channels(module, convs[-1][0], probe)
@@ -295,7 +299,7 @@ def _wire(
             ded = torch.tensor(out, dtype=torch.long)
             bn.weight[ded] = torch.sqrt(bn.running_var[ded] + bn.eps)
             bn.bias[ded] = bn.running_mean[ded]
-        loc_in, v_in = chans[j][:-1], chans[j][-1]
+        loc_in, v_in = chans[j][: -nv[j]], chans[j][-nv[j] :]
         twins = 2 if paired and j == 0 else 1  # plus and minus twins read with +1 and -1
         for q in range(need[j + 1]):
             tgt = out[q] if out else lv_out[0]
@@ -306,8 +310,10 @@ def _wire(
                     )
             if paired and j == 0 and out and conv.bias is not None:
                 conv.bias[tgt] = OFFSET  # the offset enters after the twins' difference
-        for ty, tx in taps[j]:
-            _weight(conv, v_in, out[-1] if out else lv_out[1])[ty, tx] = 1.0 if out else sign
+        for z, ch in enumerate(v_in):  # a scale twin caps the scale unit: their difference
+            for ty, tx in taps[j]:
+                weight = (1.0 - 2.0 * z) * (1.0 if out else sign)
+                _weight(conv, ch, out[-1] if out else lv_out[1])[ty, tx] = weight
     last = convs[-1][0]
     if last.bias is not None and not (paired and L == 1):
         last.bias[lv_out[0]] -= OFFSET
@@ -362,24 +368,35 @@ def _verify(
     C, H, W = shape_in[-3:]
     if consumer.out_features != C * H * W:
         return None, "the consumer's output is not the first convolution's input map"
-    loc_units = [c * H * W + p for c in first[:-1] for p in range(H * W)]
-    v_units = [first[-1] * H * W + p for p in range(H * W)]
-    units = torch.tensor(loc_units + v_units)
-    consumer.weight[units] = 0.0
-    consumer.bias[units] = 0.0
+    nv = 2 if paired else 1
+    loc_units = [c * H * W + p for c in first[:-nv] for p in range(H * W)]
+    v_units = [c * H * W + p for c in first[-nv:] for p in range(H * W)]
+    every = torch.tensor(loc_units + v_units)
+    consumer.weight[every] = 0.0
+    consumer.bias[every] = 0.0
     consumer.bias[torch.tensor(loc_units)] = 0.0 if paired else OFFSET
+    units = torch.tensor(loc_units + v_units[: H * W])  # a cap moves nothing alone
     n = units.numel()
     bump = torch.zeros(n + 1, consumer.out_features, dtype=consumer.weight.dtype)
     bump[torch.arange(1, n + 1), units] = 1.0
+    if paired:  # each scale unit on (2), then with its cap on (1) as well
+        on = torch.zeros(2 * H * W, consumer.out_features, dtype=bump.dtype)
+        pos = torch.arange(H * W)
+        on[pos, units[-H * W :]] = on[H * W + pos, units[-H * W :]] = 2.0
+        on[H * W + pos, torch.tensor(v_units[H * W :])] = 1.0
+        bump = torch.cat([bump, on])
+    rows = bump.shape[0]
     hook = consumer.register_forward_hook(lambda m, i, o: o + bump.reshape(o.shape))
     try:
-        pair = loc_log_scale(module(probe.expand(n + 1, -1)))
+        pair = loc_log_scale(module(probe.expand(rows, -1)))
     finally:
         hook.remove()
     if pair is None:
         return None, "the decoder's output has no location and scale"
-    D = pair[0].numel() // (n + 1)
-    loc, ls = pair[0].reshape(n + 1, D), pair[1].reshape(n + 1, D)
+    D = pair[0].numel() // rows
+    loc, ls = pair[0].reshape(rows, D), pair[1].reshape(rows, D)
+    capped = ls[n + 1 + H * W :] - ls[n + 1 : n + 1 + H * W] if paired else None
+    loc, ls = loc[: n + 1], ls[: n + 1]
     dl, ds = loc[1:] != loc[0], ls[1:] != ls[0]
     nl = len(loc_units)
     pixel = dl[:nl].float().argmax(1)
@@ -390,6 +407,11 @@ def _verify(
         ok = ok and sorted(pixel[mine].tolist()) == list(range(D))
         ok = ok and bool(((step[mine] > 0) if z == 0 else (step[mine] < 0)).all())
     blocks = [torch.nonzero(row).flatten() for row in ds[nl:]]
+    if capped is not None:  # each cap moves its scale unit's block back
+        up = (ls[nl + 1 :] - ls[0]).sum(1)
+        twin = [torch.nonzero(row).flatten() for row in capped != 0]
+        ok = ok and all(torch.equal(a, b) for a, b in zip(blocks, twin, strict=True))
+        ok = ok and bool((up * capped.sum(1) < 0).all())
     covered = sorted(int(p) for b in blocks for p in b)
     if not ok or covered != list(range(D)) or any(b.numel() == 0 for b in blocks):
         return None, "the routed units do not map one to one onto the pixels"
@@ -399,8 +421,8 @@ def _verify(
     start = torch.zeros(consumer.out_features, dtype=dev.dtype)
     start[torch.tensor(v_units)] = 1e-2  # a ReLU's kink at 0 would stop the solve
     rewired = (
-        f"a pixel shuffle of {len(first) - 1} location channels and 1 scale channel of {C} "
-        f"onto the {D} pixels"
+        f"a pixel shuffle of {len(first) - nv} location channels and {nv} scale "
+        f"channel{'s' * (nv - 1)} of {C} onto the {D} pixels"
     )
     if not paired:
         return Route(units, pixel, blocks, start, dev, rewired), ""
@@ -408,5 +430,6 @@ def _verify(
     plus, minus = idx[:, 0].reshape(-1), idx[:, 1].reshape(-1)
     if not torch.equal(pixel[plus], pixel[minus]):
         return None, "the routed twins do not map onto the same pixels"
-    free = torch.cat([units[plus], torch.tensor(v_units)])
-    return Route(free, pixel[plus], blocks, start, dev, rewired, units[minus]), ""
+    free = torch.cat([units[plus], torch.tensor(v_units[: H * W])])
+    caps = torch.tensor(v_units[H * W :])
+    return Route(free, pixel[plus], blocks, start, dev, rewired, units[minus], caps), ""

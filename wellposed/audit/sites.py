@@ -8,7 +8,9 @@ one tensor input, checked numerically to act on each entry alone), whose users a
 ``u(z) = f(lam (w . a - c))`` (or, where ``f`` is not constant far to the left, the
 difference ``f(z) - f(z - SHIFT)`` of two units) makes ``u`` constant on every input with
 ``w . a < c - 60 / lam``; the consumers' column ``j`` then acts on the inputs past the
-hyperplane alone, once their biases absorb the constant (:func:`unit_values`).
+hyperplane alone, once their biases absorb the constant (:func:`unit_values`).  What a
+layer reads (:func:`features`) tells the rows apart, unless the fit silenced it, and then
+:func:`revive_silenced` brings the layers before it back.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ __all__ = [
     "SATURATE",
     "SHIFT",
     "Site",
+    "features",
     "find_sites",
     "placement",
+    "revive_silenced",
     "separate",
     "unit_values",
 ]
@@ -335,3 +339,49 @@ def placement(
     best = int(torch.argmin((c0 + PAD).clamp_min(0.0)))
     v, c = V[best], float(c0[best])
     return v, c, max(c + PAD, 0.0) * v
+
+
+def features(module: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
+    """What ``layer`` reads when ``module`` runs on ``x``, one row per row of ``x``."""
+    grabbed: list[torch.Tensor] = []
+    hook = layer.register_forward_hook(lambda m, inp, out: grabbed.append(inp[0].detach()))
+    try:
+        with torch.no_grad():
+            module(x)
+    finally:
+        hook.remove()
+    f = grabbed[0] if grabbed else None
+    return f if f is not None and f.ndim == 2 and f.shape[0] == x.shape[0] else None
+
+
+def revive_silenced(
+    encoder: nn.Module, layer: nn.Linear, x: torch.Tensor, initial: dict[str, torch.Tensor]
+) -> torch.Tensor | None:
+    """Where the fit silenced every feature ``layer`` reads (the same vector ``f0`` for every
+    row: a collapsed encoder), the modules that run before it go back to ``initial`` and
+    its weights fold into its bias (``b <- W f0 + b``, ``W <- 0``): every row's encoder
+    output is unchanged (checked), and the layer's inputs tell the rows apart again.  The
+    new inputs, or None (the encoder then keeps its fitted state)."""
+    f0 = features(encoder, layer, x)
+    order: list[nn.Module] = []
+    hooks = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in encoder.modules()]
+    try:
+        with torch.no_grad(), no_validation():
+            before = torch.cat([t.reshape(-1) for t in encoder(x)])
+    finally:
+        for h in hooks:
+            h.remove()
+    if f0 is None or layer not in order:
+        return None
+    upstream = {id(m) for m in order[: order.index(layer)]}
+    with torch.no_grad():
+        folded = layer.weight @ f0[0] + layer.bias
+        for name, mod in encoder.named_modules():
+            if id(mod) in upstream and not list(mod.children()):
+                for key, val in mod.state_dict().items():
+                    val.copy_(initial[f"{name}.{key}" if name else key])
+        layer.weight.zero_()
+        layer.bias.copy_(folded)
+        after = torch.cat([t.reshape(-1) for t in encoder(x)])
+    same = torch.allclose(after, before, rtol=1e-12, atol=1e-12)
+    return features(encoder, layer, x) if same else None
