@@ -77,6 +77,19 @@ class FcConvDec(nn.Module):
         return tdist.Independent(tdist.Normal(out[..., 0, :], torch.exp(0.5 * out[..., 1, :])), 1)
 
 
+class Heads(nn.Module):
+    """No convolution: a ReLU layer and one Linear head for both halves (the detector is a
+    pair of units, saturating past the row)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp, self.head = nn.Linear(d, 24), nn.Linear(24, 2 * D)
+
+    def forward(self, t: torch.Tensor) -> tdist.Distribution:
+        mu, lv = self.head(torch.relu(self.inp(t))).chunk(2, dim=-1)
+        return tdist.Independent(tdist.Normal(mu, torch.exp(0.5 * lv)), 1)
+
+
 class Enc(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -191,7 +204,9 @@ def test_a_latent_linear_that_cannot_switch_off_is_declined(act) -> None:
     assert out.k == [] and "does not switch its units off" in out.stopped
 
 
-@pytest.mark.parametrize("dec", [FcConvDec, ConvDec], ids=["latent-linear", "dense-trunk"])
+@pytest.mark.parametrize(
+    "dec", [FcConvDec, ConvDec, Heads], ids=["latent-linear", "dense-trunk", "heads"]
+)
 def test_the_scale_route_saturates_past_the_row(dec: type[nn.Module]) -> None:
     """The exact objective, not only the recorded draws: past ``m*`` the routed log-scales
     stay at their level (a ReLU detector alone would keep lowering them, and the other rows'

@@ -213,14 +213,22 @@ def _saturating(site: Site) -> Site:
     return site if float(f[0, 0]) == float(f[0, 1]) else replace(site, units=2)
 
 
+@dataclass(frozen=True)
+class _Half:
+    """The decoder detector's half-space ``v . t >= c0``, the row's latent ``m*`` past it,
+    and the other rows' latents ``cloud`` (draws of their ``q_j``)."""
+
+    v: torch.Tensor
+    c0: float
+    mstar: torch.Tensor
+    cloud: torch.Tensor
+
+
 def _chain(
     module: nn.Module,
     sites: list[Site],
     first: Site,
-    cloud: torch.Tensor,
-    mstar: torch.Tensor,
-    v: torch.Tensor,
-    c0: float,
+    half: _Half,
     out: Construction,
 ) -> Rewire | None:
     """Rewire the decoder site ``first`` to the half-space ``v . t >= c0``, then, while its
@@ -229,7 +237,8 @@ def _chain(
     rows (``cloud``) and at ``m*``: the detector passes through every hidden layer.  The
     last rewired site, or None (``out.stopped`` says why)."""
     first = _saturating(first)
-    site, w, c, lam = first, v, c0, SATURATE / PAD
+    cloud, mstar = half.cloud, half.mstar
+    site, w, c, lam = first, half.v, half.c0, SATURATE / PAD
     while True:
         feats = cloud if site is first else features(module, site.layer, cloud)
         at = mstar[None] if site is first else features(module, site.layer, mstar[None])
@@ -244,31 +253,29 @@ def _chain(
             return rw
         nxt = next((s for s in sites if any(s.layer is lin for _, lin in site.consumers)), None)
         if nxt is None:
-            return _routed(module, rw, mstar, cloud, out)
+            return _routed(module, rw, half, out)
         with torch.no_grad():
             u_row = float(unit_values(site, lam * (at @ w - c))[0])
         w = torch.zeros(site.layer.out_features, dtype=cloud.dtype)
         w[rw.units] = torch.tensor([1.0, -1.0][: len(rw.units)], dtype=cloud.dtype)
-        c, half = 0.5 * (u_row + rw.u_left), 0.5 * abs(u_row - rw.u_left)
-        if not half > 0:
+        c, gap = 0.5 * (u_row + rw.u_left), 0.5 * abs(u_row - rw.u_left)
+        if not gap > 0:
             out.stopped = (
                 f"the decoder's unit at {site.name} takes the same value at the row and elsewhere"
             )
             return None
-        site, lam = nxt, SATURATE / half
+        site, lam = nxt, SATURATE / gap
         if u_row < rw.u_left:
             w, c = -w, -c
 
 
-def _routed(
-    module: nn.Module, rw: Rewire, mstar: torch.Tensor, cloud: torch.Tensor, out: Construction
-) -> Rewire | None:
+def _routed(module: nn.Module, rw: Rewire, half: _Half, out: Construction) -> Rewire | None:
     """``rw`` with its consumer's convolution stack wired as a pixel shuffle
     (:mod:`wellposed.audit.route`), or None (``out.stopped`` says why)."""
     route, why = None, "it has two readers"
     if len(rw.site.consumers) == 1:
         name, lin = rw.site.consumers[0]
-        route, why = plan_route(module, lin, mstar[None], cloud)
+        route, why = plan_route(module, lin, half.mstar[None], half.cloud)
     if route is None:
         out.stopped = (
             f"the decoder's output reads {rw.site.name} through layers that mix the "
@@ -283,10 +290,7 @@ def _routed(
 def _latent(
     module: nn.Module,
     latent: tuple[str, nn.Linear],
-    cloud: torch.Tensor,
-    mstar: torch.Tensor,
-    v: torch.Tensor,
-    c0: float,
+    half: _Half,
     out: Construction,
 ) -> Rewire | None:
     """The decoder's ``Linear`` layer that reads the latent as its own detector, its
@@ -294,7 +298,7 @@ def _latent(
     says why: no route, or an activation that does not switch the units off on the other
     rows' side, e.g. none or a leaky ReLU)."""
     name, lin = latent
-    route, why = plan_route(module, lin, mstar[None], cloud, paired=True)
+    route, why = plan_route(module, lin, half.mstar[None], half.cloud, paired=True)
     if route is None:
         out.stopped = (
             f"the decoder's {name} reads the latent and feeds layers that mix the "
@@ -302,7 +306,7 @@ def _latent(
         )
         return None
     site = Site(name, lin, lambda z: z, ((name, lin),), 1, True)
-    rw = LatentRewire(site, [], 0.0, {}, route, v=v, c0=c0, lam=SATURATE / PAD)
+    rw = LatentRewire(site, [], 0.0, {}, route, v=half.v, c0=half.c0, lam=SATURATE / PAD)
     base = {k: p.detach() for k, p in module.named_parameters()}
     names = {id(p): k for k, p in module.named_parameters()}
     start = rw.start()
@@ -310,7 +314,7 @@ def _latent(
     moved = start + torch.randn(start.shape, generator=torch.Generator().manual_seed(0))
     with torch.no_grad(), no_validation():  # twins moved apart: a leak would not cancel
         seen = [
-            loc_log_scale(functional_call(module, rw.params(base, th, names), (cloud,)))
+            loc_log_scale(functional_call(module, rw.params(base, th, names), (half.cloud,)))
             for th in (start, moved.to(start.dtype))
         ]
     a, b = seen
@@ -356,8 +360,9 @@ def _level(
     cloud = (m[others] + s * draws).reshape(-1, m.shape[1])
     # every site that reads the latent starts a detector (a scale branch apart from the mean's)
     starts = [f for f in dec_sites if f.from_input]
-    dec = [rw for f in starts if (rw := _chain(dec_mod, dec_sites, f, cloud, mstar, v, c0, out))]
-    if latent is not None and (rw := _latent(dec_mod, latent, cloud, mstar, v, c0, out)):
+    half = _Half(v, c0, mstar, cloud)
+    dec = [rw for f in starts if (rw := _chain(dec_mod, dec_sites, f, half, out))]
+    if latent is not None and (rw := _latent(dec_mod, latent, half, out)):
         dec = [rw]
     if not dec:
         return False

@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from wellposed.audit.usermodel import loc_log_scale, no_validation
 
@@ -111,6 +112,16 @@ def _taps_1d(conv: _Conv, dim: int, n_in: int, n_out: int) -> list[int] | None:
     return None
 
 
+def _run(module: nn.Module, x: torch.Tensor, hooks: list[RemovableHandle]) -> None:
+    """``module(x)`` without gradients or argument validation, its ``hooks`` removed after."""
+    try:
+        with torch.no_grad(), no_validation():
+            module(x)
+    finally:
+        for h in hooks:
+            h.remove()
+
+
 def _stack(module: nn.Module, consumer: nn.Linear, probe: torch.Tensor) -> tuple[list[Any], str]:
     """The convolutions run after ``consumer``, with their input and output shapes (and the
     batch norm after one, if any); why not when a layer is not one the route can pass (an
@@ -127,12 +138,7 @@ def _stack(module: nn.Module, consumer: nn.Linear, probe: torch.Tensor) -> tuple
         for m in module.modules()
         if not list(m.children())
     ]
-    try:
-        with torch.no_grad(), no_validation():
-            module(probe)
-    finally:
-        for h in hooks:
-            h.remove()
+    _run(module, probe, hooks)
     after = next((j for j, c in enumerate(calls) if c[0] is consumer), None)
     if after is None:
         return [], "the consumer layer does not run"
@@ -179,12 +185,7 @@ def _statistics(module: nn.Module, convs: list[Any], cloud: torch.Tensor) -> lis
         conv.register_forward_hook(lambda m, i, o, j=j: seen.update({j: i[0].detach()}))
         for j, (conv, *_) in enumerate(convs)
     ]
-    try:
-        with torch.no_grad(), no_validation():
-            module(cloud)
-    finally:
-        for h in hooks:
-            h.remove()
+    _run(module, cloud, hooks)
     return [(seen[j].mean((0, 2, 3)), seen[j].std((0, 2, 3))) for j in range(len(convs))]
 
 
@@ -228,12 +229,7 @@ def latent_linear(module: nn.Module, probe: torch.Tensor) -> tuple[str, nn.Linea
         for name, m in module.named_modules()
         if isinstance(m, nn.Linear) and m.bias is not None
     ]
-    try:
-        with torch.no_grad(), no_validation():
-            module(probe)
-    finally:
-        for h in hooks:
-            h.remove()
+    _run(module, probe, hooks)
     return seen[0] if seen else None
 
 
