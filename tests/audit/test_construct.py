@@ -292,8 +292,9 @@ def test_an_encoder_silenced_by_the_fit_is_revived_with_its_outputs_unchanged() 
     x = _data()
     model = build_model(lambda: (OneHead("relu"), DeepEnc()), D, seed=1)
     initial = model.state()
-    with torch.no_grad():  # what a fit that collapsed the encoder leaves: no feature alive
-        model.encoder.module.first.bias.fill_(-100.0)
+    with torch.no_grad():  # what a fit that collapsed the encoder leaves: every row alike
+        model.encoder.module.first.weight.zero_()  # (a constant, nonzero: it must be folded)
+        model.encoder.module.first.bias.fill_(0.5)
         fitted = [t.clone() for t in model.encoder(x)]
     eps = draws(0, 2, x.shape[0], d)
     dead = construct(model, x, eps, seed=0)
