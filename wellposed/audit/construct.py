@@ -38,7 +38,7 @@ from torch import nn
 from torch.func import functional_call, jacrev
 
 from wellposed.audit.columns import LatentRewire, Rewire, solve_columns
-from wellposed.audit.route import LOC_TOL, latent_linear, plan_route
+from wellposed.audit.route import LOC_TOL, plan_route
 from wellposed.audit.sites import (
     PAD,
     SATURATE,
@@ -46,6 +46,7 @@ from wellposed.audit.sites import (
     Site,
     features,
     find_sites,
+    latent_linear,
     placement,
     revive_silenced,
     separate,

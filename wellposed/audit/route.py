@@ -28,7 +28,7 @@ from torch.utils.hooks import RemovableHandle
 
 from wellposed.audit.usermodel import loc_log_scale, no_validation
 
-__all__ = ["LOC_TOL", "OFFSET", "Route", "latent_linear", "plan_route"]
+__all__ = ["LOC_TOL", "OFFSET", "Route", "plan_route"]
 
 #: the pre-activation offset of the dedicated location units (a ReLU then passes both signs)
 OFFSET = 10.0
@@ -209,28 +209,6 @@ def _absorb(conv: _Conv, ded: list[int], mean: torch.Tensor, shape_in: tuple[int
     x[0, ded] = mean[ded, None, None]
     moved = conv(x) - conv(torch.zeros_like(x))
     conv.bias += moved.mean((0, 2, 3))
-
-
-def latent_linear(module: nn.Module, probe: torch.Tensor) -> tuple[str, nn.Linear] | None:
-    """The first ``Linear`` layer of ``module`` whose input is the latent ``probe`` itself
-    (through reshapes), with its name; None when there is none."""
-    seen: list[tuple[str, nn.Linear]] = []
-    hooks = [
-        m.register_forward_hook(
-            lambda m, i, o, name=name: (
-                seen.append((name, m))
-                if i[0].shape[-1] == probe.shape[-1]
-                and torch.equal(
-                    i[0].reshape(-1, probe.shape[-1]), probe.reshape(-1, probe.shape[-1])
-                )
-                else None
-            )
-        )
-        for name, m in module.named_modules()
-        if isinstance(m, nn.Linear) and m.bias is not None
-    ]
-    _run(module, probe, hooks)
-    return seen[0] if seen else None
 
 
 def plan_route(

@@ -35,6 +35,7 @@ __all__ = [
     "Site",
     "features",
     "find_sites",
+    "latent_linear",
     "placement",
     "revive_silenced",
     "separate",
@@ -274,6 +275,19 @@ def _reads(root: nn.Module, layer: nn.Linear, probe: torch.Tensor) -> bool:
         bool(seen)
         and seen[0].numel() == probe.numel()
         and torch.equal(seen[0].reshape(-1), probe.reshape(-1))
+    )
+
+
+def latent_linear(root: nn.Module, probe: torch.Tensor) -> tuple[str, nn.Linear] | None:
+    """The first ``Linear`` layer (with a bias) of ``root`` that reads its input itself
+    (:func:`_reads`), with its name; None when there is none."""
+    return next(
+        (
+            (name, mod)
+            for name, mod in root.named_modules()
+            if isinstance(mod, nn.Linear) and _biased(mod) and _reads(root, mod, probe)
+        ),
+        None,
     )
 
 
